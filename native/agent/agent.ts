@@ -1,0 +1,284 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { EventEmitter } from 'node:events';
+import { probeBackendsIsolated, measureSpeedIsolated } from '../backend/backendWorker.js';
+import { bestBackend } from '../backend/probe.js';
+import { BeaconSender } from '../discovery/beaconSender.js';
+import { encodeBeacon } from '../discovery/beacon.js';
+import { WhoisResponder } from '../discovery/whois.js';
+import { DEFAULT_BEACON_PORT } from '../discovery/beacon.js';
+import { broadcastTargets } from '../discovery/interfaces.js';
+import { CpuLoadMeter } from '../inventory/cpuLoad.js';
+import { NvidiaSmiStream } from '../inventory/nvidiaSmi.js';
+import { readStaticInventory } from '../inventory/staticInventory.js';
+import type {
+  BackendReport,
+  Inventory,
+  SpeedReport,
+  StaticInventory,
+  TelemetrySample,
+} from '../protocol/inventorySchemas.js';
+import type { ControlRequest, HelloResult } from '../protocol/controlSchemas.js';
+import {
+  Capability,
+  ControlType,
+  ErrorCode,
+  PROTOCOL_VERSION,
+  TelemetryTopic,
+} from '../protocol/version.js';
+import { loadOrCreateKeyPair, type CurveKeyPair } from '../trust/keyPair.js';
+import { labKeyPair } from '../trust/token.js';
+import { TrustedKeys } from '../trust/trustedKeys.js';
+import { ZapAuthenticator } from '../trust/zapAuthenticator.js';
+import { readJsonFile, writeFileAtomic } from '../util/fsAtomic.js';
+import { ControlFailure, ControlServer } from './controlServer.js';
+import { loadOrCreateNodeId } from './stateDir.js';
+import { TelemetryPublisher } from './telemetryPublisher.js';
+import { AGENT_VERSION } from '../version.js';
+
+export const DEFAULT_CONTROL_PORT = 47801;
+export const DEFAULT_CLUSTER = 'default';
+
+export interface AgentOptions {
+  stateDir: string;
+  token: string;
+  name?: string;
+  /** Control port; telemetry is port+1 unless set. 0 picks free ports. */
+  port?: number;
+  telemetryPort?: number;
+  /** Interface name or address to bind and announce on; default all interfaces. */
+  interface?: string;
+  /** Address to announce instead of the interface's own (NAT, several addresses). */
+  advertise?: string;
+  cluster?: string;
+  beaconPort?: number;
+  /** Extra addresses to send beacons to by unicast (a coordinator across a router). */
+  beaconTargets?: string[];
+  /** Measure speed automatically when none is cached (default true). */
+  autoBenchmark?: boolean;
+  nvidiaSmi?: string;
+  telemetryIntervalMs?: number;
+}
+
+interface AgentEvents {
+  log: [string];
+}
+
+/**
+ * The lab daemon: answers control requests, publishes telemetry, announces itself. Heavy work (backend
+ * probes, speed benchmarks) runs in child processes so the agent stays small and always responsive.
+ */
+export class Agent extends EventEmitter<AgentEvents> {
+  readonly nodeId: string;
+  readonly name: string;
+  readonly cluster: string;
+  readonly keys: CurveKeyPair;
+  private readonly agentDir: string;
+  private readonly trusted: TrustedKeys;
+  private readonly labPublicKey: string;
+  private control: ControlServer | null = null;
+  private telemetry: TelemetryPublisher | null = null;
+  private beacon: BeaconSender | null = null;
+  private whois: WhoisResponder | null = null;
+  private nvidia: NvidiaSmiStream | null = null;
+  private telemetryTimer: NodeJS.Timeout | null = null;
+  private readonly cpu = new CpuLoadMeter();
+  private seq = 0;
+  private staticInventory: Promise<StaticInventory> | null = null;
+  private backends: BackendReport[] | null = null;
+  private backendsPromise: Promise<BackendReport[]> | null = null;
+  private speed: SpeedReport | null = null;
+  private speedRun: Promise<SpeedReport> | null = null;
+  controlPort = 0;
+  telemetryPort = 0;
+  private zap: ZapAuthenticator | null = null;
+
+  constructor(private readonly opts: AgentOptions) {
+    super();
+    this.agentDir = path.join(opts.stateDir, 'agent');
+    fs.mkdirSync(this.agentDir, { recursive: true, mode: 0o700 });
+    this.nodeId = loadOrCreateNodeId(this.agentDir);
+    this.keys = loadOrCreateKeyPair(this.agentDir, 'agent-key.json');
+    this.trusted = new TrustedKeys(this.agentDir);
+    this.labPublicKey = labKeyPair(opts.token).publicKey;
+    this.name = opts.name ?? os.hostname();
+    this.cluster = opts.cluster ?? DEFAULT_CLUSTER;
+    this.speed = readJsonFile<SpeedReport>(path.join(this.agentDir, 'speed.json')) ?? null;
+  }
+
+  private isTrusted = (publicKey: string): boolean =>
+    publicKey === this.labPublicKey || this.trusted.has(publicKey);
+
+  async start(): Promise<void> {
+    const bindHost = this.bindHost();
+    const controlDomain = `pipefitter.control.${this.nodeId}`;
+    const telemetryDomain = `pipefitter.telemetry.${this.nodeId}`;
+    this.zap = await ZapAuthenticator.shared();
+    this.zap.setPolicy(controlDomain, this.isTrusted);
+    this.zap.setPolicy(telemetryDomain, this.isTrusted);
+
+    this.control = new ControlServer(this.keys.secretKey, controlDomain, (r) => this.handle(r));
+    this.telemetry = new TelemetryPublisher(this.keys.secretKey, telemetryDomain);
+    const port = this.opts.port ?? DEFAULT_CONTROL_PORT;
+    this.controlPort = await this.control.bind(`tcp://${bindHost}:${port === 0 ? '*' : port}`);
+    const tport = this.opts.telemetryPort ?? (port === 0 ? 0 : port + 1);
+    this.telemetryPort = await this.telemetry.bind(
+      `tcp://${bindHost}:${tport === 0 ? '*' : tport}`,
+    );
+    void this.control.serve();
+
+    this.staticInventory = readStaticInventory(this.opts.nvidiaSmi);
+    this.nvidia = new NvidiaSmiStream(this.opts.nvidiaSmi);
+    // Only stream when the one-shot query found GPUs: machines without nvidia-smi spawn nothing.
+    void this.staticInventory.then((inv) => {
+      if (inv.gpus.some((g) => g.vendor === 'NVIDIA') && this.nvidia) this.nvidia.start();
+    });
+    this.backendsPromise = this.probeBackends();
+
+    this.telemetryTimer = setInterval(
+      () => void this.publishSample(),
+      this.opts.telemetryIntervalMs ?? 1000,
+    );
+
+    const beacon = {
+      nodeId: this.nodeId,
+      cluster: this.cluster,
+      name: this.name,
+      controlPort: this.controlPort,
+      address: this.opts.advertise ?? '',
+      publicKey: this.keys.publicKey,
+    };
+    this.whois = new WhoisResponder(encodeBeacon(beacon));
+    await this.whois.start(bindHost, this.controlPort);
+    this.beacon = new BeaconSender({
+      beacon,
+      interface: this.opts.interface,
+      port: this.opts.beaconPort ?? DEFAULT_BEACON_PORT,
+      unicast: this.opts.beaconTargets,
+    });
+    await this.beacon.start();
+  }
+
+  private bindHost(): string {
+    if (this.opts.interface === undefined) return '0.0.0.0';
+    const [target] = broadcastTargets(this.opts.interface);
+    return target!.address;
+  }
+
+  private async probeBackends(): Promise<BackendReport[]> {
+    try {
+      this.backends = await probeBackendsIsolated();
+    } catch (err) {
+      this.backends = [
+        { name: 'cpu', available: false, reason: (err as Error).message, detail: null },
+      ];
+    }
+    this.telemetry?.publish(TelemetryTopic.InventoryChanged, { nodeId: this.nodeId });
+    const best = bestBackend(this.backends);
+    if (best && this.opts.autoBenchmark !== false && this.speed?.backend !== best) {
+      void this.runBenchmark().catch((err: Error) =>
+        this.emit('log', `benchmark failed: ${err.message}`),
+      );
+    }
+    return this.backends;
+  }
+
+  private runBenchmark(): Promise<SpeedReport> {
+    if (this.speedRun) return this.speedRun;
+    this.speedRun = (async () => {
+      const backends = await (this.backendsPromise ?? this.probeBackends());
+      const best = bestBackend(backends);
+      if (!best)
+        throw new ControlFailure(ErrorCode.Internal, 'no compute backend works on this machine');
+      const report = await measureSpeedIsolated(best);
+      this.speed = report;
+      writeFileAtomic(
+        path.join(this.agentDir, 'speed.json'),
+        JSON.stringify(report, null, 2) + '\n',
+        0o644,
+      );
+      this.telemetry?.publish(TelemetryTopic.InventoryChanged, { nodeId: this.nodeId });
+      return report;
+    })().finally(() => {
+      this.speedRun = null;
+    });
+    return this.speedRun;
+  }
+
+  private async inventory(): Promise<Inventory> {
+    const inv = await this.staticInventory!;
+    return {
+      static: inv,
+      backends: this.backends ?? [],
+      backendsPending: this.backends === null,
+      bestBackend: this.backends ? bestBackend(this.backends) : null,
+      speed: this.speed,
+    };
+  }
+
+  private async handle(req: ControlRequest): Promise<unknown> {
+    switch (req.type) {
+      case ControlType.Hello:
+        return {
+          protocolVersion: PROTOCOL_VERSION,
+          nodeId: this.nodeId,
+          name: this.name,
+          cluster: this.cluster,
+          capabilities: [Capability.Inventory, Capability.Telemetry, Capability.Benchmark],
+          telemetryPort: this.telemetryPort,
+          agentVersion: AGENT_VERSION,
+        } satisfies HelloResult;
+      case ControlType.Join:
+        this.trusted.add(req.publicKey, `joined ${new Date().toISOString()}`);
+        return { authorized: true };
+      case ControlType.Ping:
+        return { sentAt: req.sentAt, agentTime: Date.now() };
+      case ControlType.Inventory:
+        return this.inventory();
+      case ControlType.Benchmark:
+        if (
+          !req.force &&
+          this.speed &&
+          this.backends &&
+          this.speed.backend === bestBackend(this.backends)
+        )
+          return this.speed;
+        return this.runBenchmark();
+    }
+  }
+
+  private async publishSample(): Promise<void> {
+    const gpus = this.nvidia?.samples() ?? [];
+    const inv = this.staticInventory ? await this.staticInventory : null;
+    const sample: TelemetrySample = {
+      nodeId: this.nodeId,
+      seq: this.seq++,
+      time: Date.now(),
+      cpuLoad: this.cpu.sample(),
+      memAvailableBytes: os.freemem(),
+      memTotalBytes: os.totalmem(),
+      gpus,
+      gpuNote: this.nvidia?.note ?? inv?.gpuNote ?? null,
+    };
+    this.telemetry?.publish(TelemetryTopic.Sample, sample);
+  }
+
+  get stats(): { control: ControlServer['stats'] | null; zap: ZapAuthenticator['stats'] | null } {
+    return { control: this.control?.stats ?? null, zap: this.zap?.stats ?? null };
+  }
+
+  async stop(): Promise<void> {
+    if (this.telemetryTimer) clearInterval(this.telemetryTimer);
+    this.telemetryTimer = null;
+    await this.beacon?.stop();
+    await this.whois?.stop();
+    this.nvidia?.stop();
+    this.control?.close();
+    this.telemetry?.close();
+    this.zap?.removePolicy(`pipefitter.control.${this.nodeId}`);
+    this.zap?.removePolicy(`pipefitter.telemetry.${this.nodeId}`);
+    this.control = null;
+    this.telemetry = null;
+  }
+}

@@ -1,0 +1,98 @@
+import { Agent } from '../agent/agent.js';
+import { intOption, type Command } from './command.js';
+import { resolveToken, stateDirFrom, trustOptions } from './common.js';
+
+export const agentCommand: Command = {
+  name: 'agent',
+  summary:
+    'Run the Pipefitter agent: announce this machine on the LAN and serve its inventory, telemetry and compute.',
+  usage: 'agent [options]',
+  options: {
+    name: {
+      type: 'string',
+      valueName: 'name',
+      description: 'name shown in the app (default: hostname)',
+    },
+    port: {
+      type: 'string',
+      valueName: 'port',
+      description: 'control port (default 47801; 0 picks free ports)',
+    },
+    'telemetry-port': {
+      type: 'string',
+      valueName: 'port',
+      description: 'telemetry port (default control port + 1)',
+    },
+    interface: {
+      type: 'string',
+      valueName: 'iface',
+      description: 'interface name or address to bind and announce on (default: all)',
+    },
+    advertise: {
+      type: 'string',
+      valueName: 'addr',
+      description: 'address to announce instead of the interface address',
+    },
+    'beacon-to': {
+      type: 'string',
+      multiple: true,
+      valueName: 'addr',
+      description: 'also send beacons to this address by unicast (repeatable)',
+    },
+    'no-benchmark': {
+      type: 'boolean',
+      description: 'do not measure speed automatically at first start',
+    },
+    'nvidia-smi': {
+      type: 'string',
+      valueName: 'path',
+      description: 'nvidia-smi binary to query (default: from PATH)',
+    },
+    json: { type: 'boolean', description: 'print events as JSON lines' },
+    ...trustOptions,
+  },
+  async run(values) {
+    const stateDir = stateDirFrom(values);
+    const token = resolveToken(values, stateDir);
+    const agent = new Agent({
+      stateDir,
+      token,
+      name: values.name as string | undefined,
+      port: intOption(values.port, 'port', 0, 65534),
+      telemetryPort: intOption(values['telemetry-port'], 'telemetry-port', 0, 65535),
+      interface: values.interface as string | undefined,
+      advertise: values.advertise as string | undefined,
+      cluster: values.cluster as string | undefined,
+      beaconPort: intOption(values['beacon-port'], 'beacon-port', 1, 65535),
+      beaconTargets: values['beacon-to'] as string[] | undefined,
+      autoBenchmark: values['no-benchmark'] !== true,
+      nvidiaSmi: values['nvidia-smi'] as string | undefined,
+    });
+    const json = values.json === true;
+    agent.on('log', (line) => process.stderr.write(`${line}\n`));
+    await agent.start();
+    const ready = {
+      event: 'ready',
+      nodeId: agent.nodeId,
+      name: agent.name,
+      cluster: agent.cluster,
+      controlPort: agent.controlPort,
+      telemetryPort: agent.telemetryPort,
+      pid: process.pid,
+    };
+    process.stdout.write(
+      json
+        ? JSON.stringify(ready) + '\n'
+        : `pipefitter agent "${agent.name}" (${agent.nodeId}) in cluster "${agent.cluster}": control port ${agent.controlPort}, telemetry port ${agent.telemetryPort}\n`,
+    );
+    await new Promise<void>((resolve) => {
+      const shutdown = () => resolve();
+      process.once('SIGINT', shutdown);
+      process.once('SIGTERM', shutdown);
+    });
+    await agent.stop();
+    if (json)
+      process.stdout.write(JSON.stringify({ event: 'stopped', nodeId: agent.nodeId }) + '\n');
+    return 0;
+  },
+};

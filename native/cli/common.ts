@@ -1,0 +1,62 @@
+import path from 'node:path';
+import { defaultStateRoot } from '../agent/stateDir.js';
+import { isValidToken, loadOrCreateToken, readTokenFile } from '../trust/token.js';
+import { UsageError, type Command } from './command.js';
+
+export const trustOptions = {
+  'state-dir': {
+    type: 'string',
+    valueName: 'dir',
+    description: 'where keys, token and caches live (default $PIPEFITTER_HOME or ~/.pipefitter)',
+  },
+  token: {
+    type: 'string',
+    valueName: 'token',
+    description: "the lab's join token (default $PIPEFITTER_TOKEN, else <state-dir>/token)",
+  },
+  'token-file': {
+    type: 'string',
+    valueName: 'file',
+    description: 'read the lab token from this file',
+  },
+  cluster: {
+    type: 'string',
+    valueName: 'name',
+    description: 'lab namespace: agents of another cluster are ignored (default "default")',
+  },
+  'beacon-port': {
+    type: 'string',
+    valueName: 'port',
+    description: 'UDP port for discovery beacons (default 47800)',
+  },
+} satisfies Command['options'];
+
+export function stateDirFrom(values: Record<string, unknown>): string {
+  return path.resolve((values['state-dir'] as string | undefined) ?? defaultStateRoot());
+}
+
+/**
+ * The lab token: --token, --token-file, $PIPEFITTER_TOKEN, or the state dir's token file, made on first
+ * run. A freshly made token is announced once on stderr with how to use it on the lab's other machines.
+ */
+export function resolveToken(values: Record<string, unknown>, stateDir: string): string {
+  const given = (values.token as string | undefined) ?? process.env.PIPEFITTER_TOKEN;
+  if (given !== undefined) {
+    if (!isValidToken(given))
+      throw new UsageError(
+        'the token must look like pf1.<32 hex digits> (see <state-dir>/token on the first machine)',
+      );
+    return given;
+  }
+  const file = values['token-file'] as string | undefined;
+  if (file) return readTokenFile(file);
+  const source = loadOrCreateToken(stateDir);
+  if (source.created) {
+    process.stderr.write(
+      `Created this lab's join token: ${source.token}\n` +
+        `  kept in ${source.file}. Start agents on the lab's other machines with:\n` +
+        `  pipefitter agent --token ${source.token}\n`,
+    );
+  }
+  return source.token;
+}

@@ -1,0 +1,111 @@
+import { Coordinator } from '../coordinator/coordinator.js';
+import type { NodeRecord } from '../coordinator/nodeRecord.js';
+import { numberOption, intOption, type Command } from './command.js';
+import { resolveToken, stateDirFrom, trustOptions } from './common.js';
+import { formatAgo, formatBytes, table } from './format.js';
+
+/** The JSON shape of one node, for scripts: the registry record minus nothing. */
+export function nodeToJson(n: NodeRecord): NodeRecord {
+  return n;
+}
+
+function nodeRow(n: NodeRecord, now: number): string[] {
+  const inv = n.inventory?.static;
+  const gpus = inv?.gpus.length
+    ? inv.gpus
+        .map((g) => `${g.model}${g.vramBytes ? ` ${formatBytes(g.vramBytes)}` : ''}`)
+        .join(', ')
+    : (inv?.gpuNote ?? '—');
+  const speed = n.speed
+    ? `${n.speed.gflops.toFixed(1)} GFLOP/s ${n.speed.backend}`
+    : (n.inventory?.bestBackend ?? (n.inventory?.backendsPending ? 'probing…' : '—'));
+  return [
+    n.name,
+    `${n.endpoint.host}:${n.endpoint.controlPort}`,
+    n.state + (n.conflict ? ' (ID CONFLICT)' : ''),
+    formatAgo(now - n.lastSeen),
+    inv ? `${inv.cpu.brand} ×${inv.cpu.cores}` : '—',
+    n.telemetry
+      ? `${formatBytes(n.telemetry.memTotalBytes - n.telemetry.memAvailableBytes)}/${formatBytes(n.telemetry.memTotalBytes)}`
+      : inv
+        ? formatBytes(inv.memory.totalBytes)
+        : '—',
+    gpus,
+    speed,
+    n.rttMs === null ? '—' : `${n.rttMs} ms`,
+  ];
+}
+
+export const nodesCommand: Command = {
+  name: 'nodes',
+  summary: "Find the lab's agents for a few seconds and print what was found.",
+  usage: 'nodes [--wait SECONDS] [--json] [--peer host:port]…',
+  options: {
+    wait: { type: 'string', valueName: 'seconds', description: 'how long to listen (default 3)' },
+    json: {
+      type: 'boolean',
+      description: 'print one JSON object per node (an array) instead of a table',
+    },
+    peer: {
+      type: 'string',
+      multiple: true,
+      valueName: 'host:port',
+      description: 'also add this agent by address (repeatable)',
+    },
+    'min-nodes': {
+      type: 'string',
+      valueName: 'n',
+      description: 'stop waiting early once this many nodes are online with inventory',
+    },
+    ...trustOptions,
+  },
+  async run(values) {
+    const stateDir = stateDirFrom(values);
+    const token = resolveToken(values, stateDir);
+    const waitS = numberOption(values.wait, 'wait', 0, 3600) ?? 3;
+    const minNodes = intOption(values['min-nodes'], 'min-nodes', 1, 100000);
+    const coordinator = new Coordinator({
+      stateDir,
+      token,
+      cluster: values.cluster as string | undefined,
+      beaconPort: intOption(values['beacon-port'], 'beacon-port', 1, 65535),
+      peers: values.peer as string[] | undefined,
+    });
+    await coordinator.start();
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, waitS * 1000);
+      if (minNodes !== undefined) {
+        coordinator.on('change', () => {
+          const ready = coordinator
+            .nodes()
+            .filter((n) => n.state === 'online' && n.inventory && !n.inventory.backendsPending);
+          if (ready.length >= minNodes) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+      }
+    });
+    const nodes = coordinator.nodes();
+    await coordinator.stop();
+    if (values.json) {
+      process.stdout.write(JSON.stringify(nodes.map(nodeToJson), null, 2) + '\n');
+    } else if (nodes.length === 0) {
+      process.stdout.write(
+        `No agents found in cluster "${coordinator.cluster}" within ${waitS} s.\n` +
+          'Start one on each workstation with: pipefitter agent --token <the lab token>\n',
+      );
+    } else {
+      const now = Date.now();
+      process.stdout.write(
+        table(
+          ['NAME', 'ADDRESS', 'STATE', 'SEEN', 'CPU', 'MEMORY', 'GPUS', 'SPEED', 'RTT'],
+          nodes.map((n) => nodeRow(n, now)),
+        ) + '\n',
+      );
+      for (const n of nodes.filter((x) => x.conflict || x.stateReason))
+        process.stdout.write(`${n.name}: ${n.conflict ?? n.stateReason}\n`);
+    }
+    return 0;
+  },
+};

@@ -1,0 +1,304 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { EventEmitter } from 'node:events';
+import { DEFAULT_BEACON_PORT } from '../discovery/beacon.js';
+import { BeaconListener } from '../discovery/beaconListener.js';
+import { whois } from '../discovery/whois.js';
+import { ControlType, ErrorCode } from '../protocol/version.js';
+import { loadOrCreateKeyPair, type CurveKeyPair } from '../trust/keyPair.js';
+import { labKeyPair } from '../trust/token.js';
+import { readJsonFile, writeFileAtomic } from '../util/fsAtomic.js';
+import { NodeLink, RequestError } from './nodeLink.js';
+import type { NodeRecord, NodeSource } from './nodeRecord.js';
+import {
+  DEFAULT_TIMINGS,
+  Registry,
+  type RegistryChange,
+  type RegistryTimings,
+} from './registry.js';
+
+export const DEFAULT_AGENT_PORT = 47801;
+
+export interface CoordinatorOptions {
+  stateDir: string;
+  /** The lab token; without it the coordinator uses its own key, which agents must already trust. */
+  token?: string;
+  cluster?: string;
+  beaconPort?: number;
+  /** Listen for beacons (default true). */
+  discover?: boolean;
+  /** Addresses ("host" or "host:port") to add at start, on top of <state-dir>/coordinator/peers.json. */
+  peers?: string[];
+  pingIntervalMs?: number;
+  timings?: RegistryTimings;
+}
+
+interface CoordinatorEvents {
+  change: [RegistryChange];
+  log: [string];
+}
+
+interface PeersFile {
+  peers: string[];
+}
+
+export function parsePeerAddress(address: string): { host: string; port: number } {
+  const trimmed = address.trim();
+  const m = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?$/.exec(trimmed);
+  if (!m)
+    throw new Error(
+      `"${address}" is not an address: use host or host:port, for example 192.168.1.20 or ws-07:47801`,
+    );
+  const port = m[2] === undefined ? DEFAULT_AGENT_PORT : Number(m[2]);
+  if (port < 1 || port > 65535) throw new Error(`port ${port} is out of range (1-65535)`);
+  return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
+}
+
+/**
+ * Finds agents (beacons, addresses, a peers file), keeps a link to each, and maintains the registry:
+ * hello, inventory, telemetry subscription, and a ping a second for liveness and round-trip time.
+ */
+export class Coordinator extends EventEmitter<CoordinatorEvents> {
+  readonly registry: Registry;
+  readonly ownKeys: CurveKeyPair;
+  private readonly clientKeys: CurveKeyPair;
+  private readonly usesLabKey: boolean;
+  private readonly links = new Map<string, NodeLink>();
+  private listener: BeaconListener | null = null;
+  private timers: NodeJS.Timeout[] = [];
+  private readonly peersFile: string;
+  private stopped = false;
+
+  constructor(private readonly opts: CoordinatorOptions) {
+    super();
+    const dir = path.join(opts.stateDir, 'coordinator');
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    this.ownKeys = loadOrCreateKeyPair(dir, 'coordinator-key.json');
+    this.usesLabKey = opts.token !== undefined;
+    this.clientKeys = opts.token !== undefined ? labKeyPair(opts.token) : this.ownKeys;
+    this.peersFile = path.join(dir, 'peers.json');
+    this.registry = new Registry(opts.timings ?? DEFAULT_TIMINGS);
+    this.registry.on('change', (c) => this.emit('change', c));
+  }
+
+  get cluster(): string {
+    return this.opts.cluster ?? 'default';
+  }
+
+  async start(): Promise<void> {
+    if (this.opts.discover !== false) {
+      this.listener = new BeaconListener(this.cluster, this.opts.beaconPort ?? DEFAULT_BEACON_PORT);
+      this.listener.on('beacon', (b) =>
+        this.onAnnounce(b.nodeId, b.name, b.cluster, b.host, b.controlPort, b.publicKey, 'beacon'),
+      );
+      this.listener.on('debug', (line) => this.emit('log', line));
+      await this.listener.start();
+    }
+    this.timers.push(setInterval(() => this.tick(), 250));
+    this.timers.push(setInterval(() => this.pingAll(), this.opts.pingIntervalMs ?? 1000));
+    const saved = readJsonFile<PeersFile>(this.peersFile)?.peers ?? [];
+    for (const peer of new Set([...saved, ...(this.opts.peers ?? [])])) {
+      void this.addPeer(peer, { persist: false }).catch((err: Error) =>
+        this.emit('log', `peer ${peer}: ${err.message}`),
+      );
+    }
+  }
+
+  get beaconStats() {
+    return this.listener?.stats ?? null;
+  }
+
+  nodes(): NodeRecord[] {
+    return this.registry.list();
+  }
+
+  private onAnnounce(
+    id: string,
+    name: string,
+    cluster: string,
+    host: string,
+    controlPort: number,
+    publicKey: string,
+    source: NodeSource,
+  ): void {
+    if (this.stopped) return;
+    const action = this.registry.announce(
+      { id, name, cluster, endpoint: { host, controlPort, publicKey }, source },
+      Date.now(),
+    );
+    if (action === 'connect') this.openLink(id);
+  }
+
+  private tick(): void {
+    for (const id of this.registry.tick(Date.now())) this.openLink(id);
+  }
+
+  private openLink(id: string): void {
+    const node = this.registry.get(id);
+    if (!node) return;
+    this.links.get(id)?.close();
+    const link = new NodeLink(node.endpoint, this.clientKeys);
+    this.links.set(id, link);
+    link.on('refused', (reason) => this.registry.refused(id, reason, Date.now()));
+    link.on('telemetry', (sample) => {
+      if (sample.nodeId === id) this.registry.telemetryReceived(id, sample, Date.now());
+    });
+    link.on('inventoryChanged', () => void this.fetchInventory(id, link));
+    void this.greet(id, link);
+  }
+
+  private async greet(id: string, link: NodeLink): Promise<void> {
+    while (!this.stopped && this.links.get(id) === link) {
+      const sentAt = Date.now();
+      try {
+        const hello = await link.request(ControlType.Hello, {}, 2000);
+        if (hello.nodeId !== id) {
+          this.registry.refused(
+            id,
+            `the agent at ${link.endpoint.host}:${link.endpoint.controlPort} now says it is ${hello.nodeId}`,
+            Date.now(),
+          );
+          return;
+        }
+        this.registry.helloAnswered(
+          id,
+          {
+            name: hello.name,
+            telemetryPort: hello.telemetryPort,
+            agentVersion: hello.agentVersion,
+            rttMs: Date.now() - sentAt,
+          },
+          Date.now(),
+        );
+        link.subscribe(hello.telemetryPort);
+        await this.fetchInventory(id, link);
+        if (this.usesLabKey) {
+          // Enrol our own key too, so this coordinator is still admitted if the lab token is rotated.
+          link.request(ControlType.Join, { publicKey: this.ownKeys.publicKey }).catch(() => {});
+        }
+        return;
+      } catch (err) {
+        if (err instanceof RequestError && err.code === ErrorCode.UnsupportedVersion) {
+          this.registry.refused(id, `protocol mismatch: ${err.message}`, Date.now());
+          return;
+        }
+        if (err instanceof RequestError && err.code === 'closed') return;
+        // Not connected yet, or a timeout: the agent may still be starting, or it refused our key (the
+        // link reports that separately). Retry soon; the first CURVE handshake takes a few ms.
+        const notConnected = err instanceof RequestError && err.code === 'not-connected';
+        await new Promise((r) => setTimeout(r, notConnected ? 50 : 500));
+      }
+    }
+  }
+
+  private async fetchInventory(id: string, link: NodeLink): Promise<void> {
+    try {
+      const inv = await link.request(ControlType.Inventory, {}, 10_000);
+      this.registry.inventoryReceived(id, inv);
+    } catch (err) {
+      this.emit('log', `inventory of ${id}: ${(err as Error).message}`);
+    }
+  }
+
+  private pingAll(): void {
+    for (const [id, link] of this.links) {
+      const node = this.registry.get(id);
+      if (!node || node.state === 'connecting' || node.state === 'refused') continue;
+      const sentAt = Date.now();
+      link
+        .request(ControlType.Ping, { sentAt }, 1500)
+        .then(() => this.registry.heard(id, Date.now(), Date.now() - sentAt))
+        .catch(() => {});
+    }
+  }
+
+  /**
+   * Adds a machine by address: asks it who it is (UDP WHOIS on the control port number), then connects.
+   * Resolves once it is online; rejects with a reason a person can act on.
+   */
+  async addPeer(
+    address: string,
+    o: { persist?: boolean; timeoutMs?: number } = {},
+  ): Promise<NodeRecord> {
+    const { host, port } = parsePeerAddress(address);
+    const beacon = await whois(host, port, Math.min(o.timeoutMs ?? 3000, 3000));
+    if (beacon.cluster !== this.cluster) {
+      throw new Error(
+        `the agent at ${host}:${port} belongs to cluster "${beacon.cluster}", not "${this.cluster}"`,
+      );
+    }
+    this.onAnnounce(
+      beacon.nodeId,
+      beacon.name,
+      beacon.cluster,
+      beacon.address || host,
+      beacon.controlPort,
+      beacon.publicKey,
+      'manual',
+    );
+    const node = await this.waitFor(
+      beacon.nodeId,
+      (n) => n.state === 'online' || n.state === 'refused',
+      o.timeoutMs ?? 5000,
+    );
+    if (node.state === 'refused')
+      throw new Error(node.stateReason ?? 'the agent refused this coordinator');
+    if (o.persist !== false) this.persistPeer(`${host}:${port}`);
+    return node;
+  }
+
+  private persistPeer(address: string): void {
+    const peers = new Set(readJsonFile<PeersFile>(this.peersFile)?.peers ?? []);
+    if (peers.has(address)) return;
+    peers.add(address);
+    writeFileAtomic(this.peersFile, JSON.stringify({ peers: [...peers] }, null, 2) + '\n', 0o644);
+  }
+
+  /** Resolves with the node once `pred` holds, or rejects after `timeoutMs` saying what state it is in. */
+  waitFor(id: string, pred: (n: NodeRecord) => boolean, timeoutMs: number): Promise<NodeRecord> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        const n = this.registry.get(id);
+        if (n && pred(n)) {
+          cleanup();
+          resolve(n);
+        }
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        const n = this.registry.get(id);
+        reject(
+          new Error(
+            n
+              ? `${n.name} is ${n.state}${n.stateReason ? `: ${n.stateReason}` : ''}`
+              : `node ${id} not found`,
+          ),
+        );
+      }, timeoutMs);
+      const cleanup = () => {
+        clearTimeout(timer);
+        this.registry.off('change', check);
+      };
+      this.registry.on('change', check);
+      check();
+    });
+  }
+
+  /** Asks a node to measure its speed again (or return the cached figure). */
+  async benchmark(id: string, force = true) {
+    const link = this.links.get(id);
+    if (!link) throw new Error(`no node ${id}`);
+    const speed = await link.request(ControlType.Benchmark, { force }, 120_000);
+    this.registry.speedReceived(id, speed);
+    return speed;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    for (const link of this.links.values()) link.close();
+    this.links.clear();
+    await this.listener?.stop();
+  }
+}

@@ -1,0 +1,52 @@
+import dgram from 'node:dgram';
+import { encodeBeacon, DEFAULT_BEACON_PORT, type Beacon } from './beacon.js';
+import { broadcastTargets, type BroadcastTarget } from './interfaces.js';
+
+export interface BeaconSenderOptions {
+  beacon: Omit<Beacon, 'version'>;
+  interface?: string;
+  port?: number;
+  intervalMs?: number;
+  /** Extra unicast targets (routed networks where broadcast does not reach). */
+  unicast?: string[];
+}
+
+/** Announces this agent once a second on each interface's broadcast address. */
+export class BeaconSender {
+  private socket: dgram.Socket | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private readonly payload: Buffer;
+  readonly targets: BroadcastTarget[];
+
+  constructor(private readonly opts: BeaconSenderOptions) {
+    this.payload = encodeBeacon(opts.beacon);
+    this.targets = broadcastTargets(opts.interface);
+  }
+
+  async start(): Promise<void> {
+    const socket = dgram.createSocket({ type: 'udp4', reuseAddr: true });
+    // A send error (interface went down, no route) must never take the agent with it.
+    socket.on('error', () => {});
+    await new Promise<void>((resolve) => socket.bind(0, resolve));
+    socket.setBroadcast(true);
+    socket.unref();
+    this.socket = socket;
+    this.announce();
+    this.timer = setInterval(() => this.announce(), this.opts.intervalMs ?? 1000);
+    this.timer.unref();
+  }
+
+  private announce(): void {
+    const port = this.opts.port ?? DEFAULT_BEACON_PORT;
+    const addrs = [...this.targets.map((t) => t.broadcast), ...(this.opts.unicast ?? [])];
+    for (const addr of addrs) this.socket?.send(this.payload, port, addr, () => {});
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    const s = this.socket;
+    this.socket = null;
+    if (s) await new Promise<void>((resolve) => s.close(() => resolve()));
+  }
+}

@@ -1,0 +1,84 @@
+import { z } from 'zod';
+import { Capability, ControlType, ErrorCode } from './version.js';
+import { InventorySchema, SpeedReportSchema } from './inventorySchemas.js';
+
+const Envelope = { v: z.number().int(), id: z.string().min(1).max(64) };
+
+export const HelloRequestSchema = z
+  .object({ ...Envelope, type: z.literal(ControlType.Hello) })
+  .strict();
+/** Asks the agent to trust this coordinator's own key from now on, so it can connect without the token. */
+export const JoinRequestSchema = z
+  .object({
+    ...Envelope,
+    type: z.literal(ControlType.Join),
+    publicKey: z.string().regex(/^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/),
+  })
+  .strict();
+export const PingRequestSchema = z
+  .object({ ...Envelope, type: z.literal(ControlType.Ping), sentAt: z.number() })
+  .strict();
+export const InventoryRequestSchema = z
+  .object({ ...Envelope, type: z.literal(ControlType.Inventory) })
+  .strict();
+export const BenchmarkRequestSchema = z
+  .object({
+    ...Envelope,
+    type: z.literal(ControlType.Benchmark),
+    force: z.boolean().default(false),
+  })
+  .strict();
+
+export const ControlRequestSchema = z.discriminatedUnion('type', [
+  HelloRequestSchema,
+  JoinRequestSchema,
+  PingRequestSchema,
+  InventoryRequestSchema,
+  BenchmarkRequestSchema,
+]);
+export type ControlRequest = z.infer<typeof ControlRequestSchema>;
+
+export const HelloResultSchema = z.object({
+  protocolVersion: z.number().int(),
+  nodeId: z.string(),
+  name: z.string(),
+  cluster: z.string(),
+  capabilities: z.array(z.enum(Capability)),
+  telemetryPort: z.number().int(),
+  agentVersion: z.string(),
+});
+export type HelloResult = z.infer<typeof HelloResultSchema>;
+export const JoinResultSchema = z.object({ authorized: z.literal(true) });
+export const PingResultSchema = z.object({ sentAt: z.number(), agentTime: z.number() });
+export const InventoryResultSchema = InventorySchema;
+export const BenchmarkResultSchema = SpeedReportSchema;
+
+export interface ResultTypes {
+  [ControlType.Hello]: z.infer<typeof HelloResultSchema>;
+  [ControlType.Join]: z.infer<typeof JoinResultSchema>;
+  [ControlType.Ping]: z.infer<typeof PingResultSchema>;
+  [ControlType.Inventory]: z.infer<typeof InventoryResultSchema>;
+  [ControlType.Benchmark]: z.infer<typeof BenchmarkResultSchema>;
+}
+
+export const ResultSchemas = {
+  [ControlType.Hello]: HelloResultSchema,
+  [ControlType.Join]: JoinResultSchema,
+  [ControlType.Ping]: PingResultSchema,
+  [ControlType.Inventory]: InventoryResultSchema,
+  [ControlType.Benchmark]: BenchmarkResultSchema,
+} as const;
+
+export const ControlErrorSchema = z.object({ code: z.enum(ErrorCode), message: z.string() });
+export type ControlError = z.infer<typeof ControlErrorSchema>;
+
+export const ControlReplySchema = z.union([
+  z.object({ v: z.number().int(), id: z.string(), ok: z.literal(true), result: z.unknown() }),
+  z.object({
+    v: z.number().int(),
+    id: z.string().nullable(),
+    ok: z.literal(false),
+    error: ControlErrorSchema,
+  }),
+]);
+export type ControlReply = z.infer<typeof ControlReplySchema>;

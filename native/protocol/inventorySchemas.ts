@@ -1,0 +1,96 @@
+import { z } from 'zod';
+
+/** What a machine is: read once at agent start (systeminformation). */
+export const GpuInfoSchema = z.object({
+  index: z.number().int().nonnegative(),
+  vendor: z.string(),
+  model: z.string(),
+  vramBytes: z.number().nonnegative().nullable(),
+  driver: z.string().nullable(),
+  busId: z.string().nullable(),
+  uuid: z.string().nullable(),
+});
+export type GpuInfo = z.infer<typeof GpuInfoSchema>;
+
+export const NetworkInterfaceSchema = z.object({
+  name: z.string(),
+  ip4: z.string(),
+  netmask: z.string(),
+  mac: z.string(),
+  internal: z.boolean(),
+});
+export type NetworkInterfaceInfo = z.infer<typeof NetworkInterfaceSchema>;
+
+export const BackendNameSchema = z.enum(['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']);
+export type BackendName = z.infer<typeof BackendNameSchema>;
+
+/** One compute backend as probed on this machine: whether it loads and works, and why not. */
+export const BackendReportSchema = z.object({
+  name: BackendNameSchema,
+  available: z.boolean(),
+  reason: z.string().nullable(),
+  detail: z.string().nullable(),
+});
+export type BackendReport = z.infer<typeof BackendReportSchema>;
+
+export const SpeedReportSchema = z.object({
+  backend: BackendNameSchema,
+  gflops: z.number().nonnegative(),
+  matrix: z.tuple([z.number(), z.number(), z.number()]),
+  measuredAt: z.number(),
+  durationMs: z.number().nonnegative(),
+});
+export type SpeedReport = z.infer<typeof SpeedReportSchema>;
+
+export const StaticInventorySchema = z.object({
+  hostname: z.string(),
+  os: z.object({ platform: z.string(), distro: z.string(), release: z.string(), arch: z.string() }),
+  cpu: z.object({
+    manufacturer: z.string(),
+    brand: z.string(),
+    cores: z.number().int().nonnegative(),
+    physicalCores: z.number().int().nonnegative(),
+    speedGHz: z.number().nonnegative(),
+  }),
+  memory: z.object({ totalBytes: z.number().nonnegative() }),
+  network: z.array(NetworkInterfaceSchema),
+  gpus: z.array(GpuInfoSchema),
+  /** Why the GPU list is empty or has no live figures ("no GPU found", "nvidia-smi not found"). */
+  gpuNote: z.string().nullable(),
+});
+export type StaticInventory = z.infer<typeof StaticInventorySchema>;
+
+/** Everything `inventory` answers: static facts, backends, best backend and its measured speed. */
+export const InventorySchema = z.object({
+  static: StaticInventorySchema,
+  backends: z.array(BackendReportSchema),
+  /** True while the agent is still probing backends (a few seconds after start). */
+  backendsPending: z.boolean(),
+  bestBackend: BackendNameSchema.nullable(),
+  speed: SpeedReportSchema.nullable(),
+});
+export type Inventory = z.infer<typeof InventorySchema>;
+
+export const GpuSampleSchema = z.object({
+  index: z.number().int().nonnegative(),
+  utilizationPct: z.number().nullable(),
+  memUsedBytes: z.number().nullable(),
+  memTotalBytes: z.number().nullable(),
+  temperatureC: z.number().nullable(),
+  powerW: z.number().nullable(),
+  powerLimitW: z.number().nullable(),
+});
+export type GpuSample = z.infer<typeof GpuSampleSchema>;
+
+/** One live sample, published once a second. Null GPU figures mean "could not be read", never 0. */
+export const TelemetrySampleSchema = z.object({
+  nodeId: z.string(),
+  seq: z.number().int().nonnegative(),
+  time: z.number(),
+  cpuLoad: z.number().min(0).max(1),
+  memAvailableBytes: z.number().nonnegative(),
+  memTotalBytes: z.number().nonnegative(),
+  gpus: z.array(GpuSampleSchema),
+  gpuNote: z.string().nullable(),
+});
+export type TelemetrySample = z.infer<typeof TelemetrySampleSchema>;

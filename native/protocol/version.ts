@@ -1,0 +1,36 @@
+/** Wire protocol constants. Bump PROTOCOL_VERSION on any incompatible change to a message or frame. */
+export const PROTOCOL_VERSION = 1;
+
+/** Control requests an agent answers (coordinator DEALER → agent ROUTER). */
+export enum ControlType {
+  Hello = 'hello',
+  Join = 'join',
+  Ping = 'ping',
+  Inventory = 'inventory',
+  Benchmark = 'benchmark',
+}
+
+/** Telemetry topics an agent publishes (agent PUB → coordinator SUB). */
+export enum TelemetryTopic {
+  Sample = 'telemetry.sample',
+  /** Backends or speed changed: subscribers re-read the inventory. */
+  InventoryChanged = 'inventory.changed',
+}
+
+/** Error codes in control replies; stable strings so clients can branch on them. */
+export enum ErrorCode {
+  Malformed = 'malformed',
+  UnsupportedVersion = 'unsupported-version',
+  UnknownType = 'unknown-type',
+  InvalidPayload = 'invalid-payload',
+  Unauthorized = 'unauthorized',
+  Internal = 'internal',
+  Busy = 'busy',
+}
+
+/** Capabilities an agent advertises in `hello`. Later issues add stage hosting. */
+export enum Capability {
+  Inventory = 'inventory',
+  Telemetry = 'telemetry',
+  Benchmark = 'benchmark',
+}

@@ -1,0 +1,39 @@
+// Runs the test suites with Node's own test runner (through tsx for TypeScript).
+//   node scripts/test.mjs [unit|integration|e2e ...]   (default: all, in that order)
+// Files run one at a time: integration and e2e tests start real agent processes and bind real ports,
+// and this machine has two cores.
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+
+const suites = process.argv.slice(2).length
+  ? process.argv.slice(2)
+  : ['unit', 'integration', 'e2e'];
+
+function findTests(dir) {
+  let out = [];
+  let entries = [];
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return out;
+  }
+  for (const name of entries.sort()) {
+    const p = path.join(dir, name);
+    if (statSync(p).isDirectory()) out = out.concat(findTests(p));
+    else if (/\.test\.tsx?$/.test(name)) out.push(p);
+  }
+  return out;
+}
+
+const files = suites.flatMap((s) => findTests(path.join('test', s)));
+if (files.length === 0) {
+  console.error(`no test files found in ${suites.map((s) => `test/${s}`).join(', ')}`);
+  process.exit(1);
+}
+const result = spawnSync(
+  process.execPath,
+  ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files],
+  { stdio: 'inherit', env: { ...process.env, NODE_ENV: 'test' } },
+);
+process.exit(result.status ?? 1);
