@@ -273,6 +273,9 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.telemetryTimer = null;
     await this.beacon?.stop();
     await this.whois?.stop();
+    this.telemetry?.publish(TelemetryTopic.Bye, { nodeId: this.nodeId });
+    // Give the goodbye a moment to leave before the socket closes (linger is 0).
+    await new Promise((r) => setTimeout(r, 50));
     this.nvidia?.stop();
     this.control?.close();
     this.telemetry?.close();

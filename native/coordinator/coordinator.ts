@@ -144,6 +144,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       if (sample.nodeId === id) this.registry.telemetryReceived(id, sample, Date.now());
     });
     link.on('inventoryChanged', () => void this.fetchInventory(id, link));
+    link.on('bye', () => this.registry.markOffline(id, 'the agent stopped', Date.now()));
     void this.greet(id, link);
   }
 

@@ -22,6 +22,7 @@ export class RequestError extends Error {
 interface LinkEvents {
   telemetry: [TelemetrySample];
   inventoryChanged: [];
+  bye: [];
   refused: [string];
 }
 
@@ -164,7 +165,7 @@ export class NodeLink extends EventEmitter<LinkEvents> {
     });
     this.sub = sub;
     this.watchAuth(sub);
-    sub.subscribe(TelemetryTopic.Sample, TelemetryTopic.InventoryChanged);
+    sub.subscribe(TelemetryTopic.Sample, TelemetryTopic.InventoryChanged, TelemetryTopic.Bye);
     sub.connect(`tcp://${this.endpoint.host}:${telemetryPort}`);
     void (async () => {
       try {
@@ -173,6 +174,10 @@ export class NodeLink extends EventEmitter<LinkEvents> {
           const t = topic.toString();
           if (t === TelemetryTopic.InventoryChanged) {
             this.emit('inventoryChanged');
+            continue;
+          }
+          if (t === TelemetryTopic.Bye) {
+            this.emit('bye');
             continue;
           }
           try {

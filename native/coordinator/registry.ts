@@ -29,6 +29,11 @@ interface RegistryEvents {
   change: [RegistryChange];
 }
 
+/** Events carry a snapshot: a listener that keeps it sees the node as it was at that change. */
+function snapshot(node: NodeRecord): NodeRecord {
+  return { ...node, addresses: [...node.addresses] };
+}
+
 interface Candidate {
   endpoint: Endpoint;
   firstSeen: number;
@@ -52,9 +57,9 @@ export class Registry extends EventEmitter<RegistryEvents> {
   }
 
   list(): NodeRecord[] {
-    return [...this.nodes.values()].sort(
-      (a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id),
-    );
+    return [...this.nodes.values()]
+      .map(snapshot)
+      .sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
   }
 
   get(id: string): NodeRecord | undefined {
@@ -92,14 +97,14 @@ export class Registry extends EventEmitter<RegistryEvents> {
         rttMs: null,
       };
       this.nodes.set(a.id, node);
-      this.emit('change', { kind: 'added', node });
+      this.emit('change', { kind: 'added', node: snapshot(node) });
       return 'connect';
     }
     if (sameEndpoint(existing.endpoint, a.endpoint)) {
       this.candidates.delete(a.id);
       if (existing.name !== a.name) {
         existing.name = a.name;
-        this.emit('change', { kind: 'updated', node: existing });
+        this.emit('change', { kind: 'updated', node: snapshot(existing) });
       }
       // A beacon from a node we gave up on (offline, refused) is worth another try.
       if (existing.state === 'offline') {
@@ -126,7 +131,7 @@ export class Registry extends EventEmitter<RegistryEvents> {
     this.candidates.delete(node.id);
     node.conflict = null;
     this.setState(node, 'connecting', null, now);
-    this.emit('change', { kind: 'endpoint', node, from });
+    this.emit('change', { kind: 'endpoint', node: snapshot(node), from });
   }
 
   helloAnswered(
@@ -159,14 +164,14 @@ export class Registry extends EventEmitter<RegistryEvents> {
     if (!node) return;
     node.inventory = inventory;
     node.speed = inventory.speed ?? node.speed;
-    this.emit('change', { kind: 'updated', node });
+    this.emit('change', { kind: 'updated', node: snapshot(node) });
   }
 
   speedReceived(id: string, speed: SpeedReport): void {
     const node = this.nodes.get(id);
     if (!node) return;
     node.speed = speed;
-    this.emit('change', { kind: 'updated', node });
+    this.emit('change', { kind: 'updated', node: snapshot(node) });
   }
 
   telemetryReceived(id: string, sample: TelemetrySample, now: number): void {
@@ -174,7 +179,7 @@ export class Registry extends EventEmitter<RegistryEvents> {
     if (!node) return;
     node.telemetry = sample;
     this.heard(id, now);
-    this.emit('change', { kind: 'updated', node });
+    this.emit('change', { kind: 'updated', node: snapshot(node) });
   }
 
   refused(id: string, reason: string, now: number): void {
@@ -220,7 +225,7 @@ export class Registry extends EventEmitter<RegistryEvents> {
       } else if (now - c.firstSeen >= t.conflictAfterMs && !node.conflict) {
         const fmt = (e: Endpoint) => `${e.host}:${e.controlPort}`;
         node.conflict = `two live agents announce node id ${node.id}: ${fmt(node.endpoint)} and ${fmt(c.endpoint)} (a cloned state dir? give one a fresh --state-dir)`;
-        this.emit('change', { kind: 'conflict', node });
+        this.emit('change', { kind: 'conflict', node: snapshot(node) });
       }
     }
     return reconnect;
@@ -232,6 +237,6 @@ export class Registry extends EventEmitter<RegistryEvents> {
     node.state = state;
     node.stateReason = reason;
     if (from !== state) node.stateSince = now;
-    this.emit('change', { kind: 'state', node, from });
+    this.emit('change', { kind: 'state', node: snapshot(node), from });
   }
 }

@@ -15,6 +15,8 @@ export enum TelemetryTopic {
   Sample = 'telemetry.sample',
   /** Backends or speed changed: subscribers re-read the inventory. */
   InventoryChanged = 'inventory.changed',
+  /** The agent is shutting down cleanly: mark it offline now rather than after the liveness timeout. */
+  Bye = 'agent.bye',
 }
 
 /** Error codes in control replies; stable strings so clients can branch on them. */

@@ -1,0 +1,127 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+export const CLI = path.join(ROOT, 'bin', 'pipefitter.js');
+export const TEST_TOKEN = 'pf1.0123456789abcdef0123456789abcdef';
+
+export function tempDir(prefix = 'pf-test-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** A UDP port for one test's beacons, so parallel or leftover runs never hear each other. */
+export function testBeaconPort(): number {
+  return 40000 + Math.floor(Math.random() * 20000);
+}
+
+export interface AgentReady {
+  event: 'ready';
+  nodeId: string;
+  name: string;
+  controlPort: number;
+  telemetryPort: number;
+  pid: number;
+}
+
+export interface RunningAgent {
+  proc: ChildProcess;
+  ready: AgentReady;
+  stateDir: string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  output: () => string;
+}
+
+export interface AgentSpec {
+  name: string;
+  beaconPort: number;
+  token?: string;
+  stateDir?: string;
+  port?: number;
+  args?: string[];
+  /** Run inside a network namespace (multi-host tests): prefix the command with `ip netns exec NS`. */
+  netns?: string;
+  iface?: string;
+}
+
+/** Starts a real `pipefitter agent` process on loopback and waits for its ready line. */
+export async function startAgent(spec: AgentSpec): Promise<RunningAgent> {
+  const stateDir = spec.stateDir ?? tempDir(`pf-agent-${spec.name}-`);
+  const args = [
+    CLI,
+    'agent',
+    '--json',
+    '--no-benchmark',
+    '--name',
+    spec.name,
+    '--state-dir',
+    stateDir,
+    '--token',
+    spec.token ?? TEST_TOKEN,
+    '--interface',
+    spec.iface ?? 'lo',
+    '--port',
+    String(spec.port ?? 0),
+    '--beacon-port',
+    String(spec.beaconPort),
+    ...(spec.args ?? []),
+  ];
+  const [cmd, argv] = spec.netns
+    ? ['ip', ['netns', 'exec', spec.netns, process.execPath, ...args]]
+    : [process.execPath, args];
+  const proc = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  proc.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    proc.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const ready = await new Promise<AgentReady>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`agent ${spec.name} not ready in 20 s:\n${log}`)),
+      20_000,
+    );
+    const rl = readline.createInterface({ input: proc.stdout! });
+    rl.on('line', (line) => {
+      log += line + '\n';
+      try {
+        const msg = JSON.parse(line) as { event?: string };
+        if (msg.event === 'ready') {
+          clearTimeout(timer);
+          resolve(msg as AgentReady);
+        }
+      } catch {
+        // not a JSON line
+      }
+    });
+    void exited.then(({ code, signal }) => {
+      clearTimeout(timer);
+      reject(new Error(`agent ${spec.name} exited (${code ?? signal}) before ready:\n${log}`));
+    });
+  });
+  return { proc, ready, stateDir, exited, output: () => log };
+}
+
+export async function stopAgent(
+  a: RunningAgent,
+  signal: NodeJS.Signals = 'SIGTERM',
+): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  if (a.proc.exitCode === null && a.proc.signalCode === null) a.proc.kill(signal);
+  return a.exited;
+}
+
+/** Polls until `pred` returns a truthy value, or fails after `timeoutMs` with `what`. Returns the elapsed ms. */
+export async function waitUntil(
+  pred: () => boolean,
+  timeoutMs: number,
+  what: string,
+): Promise<number> {
+  const started = Date.now();
+  while (!pred()) {
+    if (Date.now() - started > timeoutMs)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return Date.now() - started;
+}
