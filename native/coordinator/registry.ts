@@ -101,7 +101,7 @@ export class Registry extends EventEmitter<RegistryEvents> {
       return 'connect';
     }
     if (sameEndpoint(existing.endpoint, a.endpoint)) {
-      this.candidates.delete(a.id);
+      // (A candidate endpoint is not cleared here: with a clone, both keep announcing.)
       if (existing.name !== a.name) {
         existing.name = a.name;
         this.emit('change', { kind: 'updated', node: snapshot(existing) });

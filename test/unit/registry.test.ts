@@ -127,7 +127,8 @@ describe('registry state machine', () => {
     announce(r, 'a', ep('10.0.0.1'), 0);
     hello(r, 'a', 0);
     for (let t = 0; t <= 4000; t += 1000) {
-      announce(r, 'a', ep('10.0.0.9'), t); // the clone keeps announcing
+      announce(r, 'a', ep('10.0.0.1'), t); // the original keeps announcing
+      announce(r, 'a', ep('10.0.0.9'), t); // and so does the clone
       r.heard('a', t); // the original keeps answering
       r.tick(t);
     }
