@@ -1,0 +1,213 @@
+import type { LayerClassName } from './allowlist.js';
+import { ModelError } from './modelError.js';
+import { pairOption, outputShape } from './shapes.js';
+import { layerName, type LayerSpec, type ModelSpec } from './spec.js';
+
+/** Everything is float32 on the wire and in memory (int32 ids are 4 bytes too). */
+export const BYTES_PER_ELEMENT = 4;
+
+export type OptimizerName = 'sgd' | 'momentum' | 'adam';
+export const OPTIMIZERS: readonly OptimizerName[] = ['sgd', 'momentum', 'adam'];
+
+/** Optimizer state per trainable parameter, in parameters: momentum keeps a velocity, Adam m and v. */
+const STATE_SLOTS: Record<OptimizerName, number> = { sgd: 0, momentum: 1, adam: 2 };
+/** FLOPs per trainable parameter of one optimizer update (Adam: moments, bias correction, sqrt, divide). */
+const STEP_FLOPS: Record<OptimizerName, number> = { sgd: 2, momentum: 4, adam: 12 };
+
+/**
+ * The cost of one layer, per sample. Conventions (the tests check them by hand):
+ * - a multiply-add is 2 FLOPs; a bias add is 1 FLOP per output; activation functions and RNN gating
+ *   are elementwise and not counted where a matrix product dominates;
+ * - backward = gradient w.r.t. the input plus w.r.t. the weights, so twice the forward products, plus
+ *   the bias gradient; weightless layers cost about their forward pass again;
+ * - activationBytes is the output, what crosses a stage boundary; stashBytes is what the layer keeps
+ *   per sample until its backward pass (the output, plus RNN per-step gates, dropout masks…);
+ *   Flatten and Reshape are views, so they stash nothing.
+ */
+export interface LayerCost {
+  index: number;
+  name: string;
+  className: string;
+  inputShape: number[];
+  outputShape: number[];
+  params: number;
+  trainableParams: number;
+  forwardFlops: number;
+  backwardFlops: number;
+  activationBytes: number;
+  stashBytes: number;
+  weightBytes: number;
+}
+
+export interface ModelCost {
+  modelId: string;
+  inputShape: number[];
+  /** One sample of the model input, in bytes: what the first stage reads. */
+  inputBytes: number;
+  layers: LayerCost[];
+  params: number;
+  trainableParams: number;
+  forwardFlops: number;
+  backwardFlops: number;
+}
+
+const prod = (s: number[]) => s.reduce((a, b) => a * b, 1);
+
+interface Counts {
+  params: number;
+  trainable?: number;
+  forward: number;
+  backward: number;
+  /** Extra bytes per sample kept for backward beyond the output. */
+  internal?: number;
+  /** True for views: nothing new is kept. */
+  view?: boolean;
+}
+
+function counts(
+  cls: LayerClassName,
+  c: Record<string, unknown>,
+  inp: number[],
+  out: number[],
+): Counts {
+  const outN = prod(out);
+  const inN = prod(inp);
+  const bias = c.useBias !== false;
+  switch (cls) {
+    case 'Dense': {
+      const n = inp[inp.length - 1]!;
+      const u = out[out.length - 1]!;
+      const rows = outN / u;
+      const mm = 2 * rows * n * u;
+      const b = bias ? rows * u : 0;
+      return { params: n * u + (bias ? u : 0), forward: mm + b, backward: 2 * mm + b };
+    }
+    case 'Conv2D': {
+      const [kh, kw] = pairOption(c.kernelSize, [0, 0]);
+      const cin = inp[2]!;
+      const f = out[2]!;
+      const mm = 2 * outN * kh * kw * cin;
+      const b = bias ? outN : 0;
+      return { params: kh * kw * cin * f + (bias ? f : 0), forward: mm + b, backward: 2 * mm + b };
+    }
+    case 'DepthwiseConv2D': {
+      const [kh, kw] = pairOption(c.kernelSize, [0, 0]);
+      const cout = out[2]!;
+      const mm = 2 * outN * kh * kw;
+      const b = bias ? outN : 0;
+      return { params: kh * kw * cout + (bias ? cout : 0), forward: mm + b, backward: 2 * mm + b };
+    }
+    case 'MaxPooling2D':
+    case 'AveragePooling2D': {
+      // One comparison or add per window element; backward routes or spreads each output's gradient.
+      const [ph, pw] = pairOption(c.poolSize, [2, 2]);
+      const f = outN * ph * pw;
+      return { params: 0, forward: f, backward: f };
+    }
+    case 'GlobalAveragePooling2D':
+    case 'GlobalMaxPooling2D':
+      return { params: 0, forward: inN, backward: inN };
+    case 'Flatten':
+    case 'Reshape':
+      return { params: 0, forward: 0, backward: 0, view: true };
+    case 'Activation':
+      return { params: 0, forward: outN, backward: outN };
+    case 'Dropout':
+      // The mask is a float32 tensor the size of the output, kept for backward.
+      return { params: 0, forward: 2 * outN, backward: outN, internal: outN * BYTES_PER_ELEMENT };
+    case 'BatchNormalization':
+    case 'LayerNormalization': {
+      // Per element: mean and variance (3), normalise (2), scale and shift (2); backward about twice.
+      const ch = out[out.length - 1]!;
+      const affine = (c.center !== false ? ch : 0) + (c.scale !== false ? ch : 0);
+      const moving = cls === 'BatchNormalization' ? 2 * ch : 0;
+      return {
+        params: affine + moving,
+        trainable: affine,
+        forward: 7 * outN,
+        backward: 14 * outN,
+        internal: outN * BYTES_PER_ELEMENT,
+      };
+    }
+    case 'Embedding': {
+      // A gather forward and a scatter-add backward: one FLOP-equivalent per output element.
+      const v = c.inputDim as number;
+      const d = c.outputDim as number;
+      return { params: v * d, forward: outN, backward: outN };
+    }
+    case 'SimpleRNN':
+    case 'LSTM':
+    case 'GRU': {
+      const gates = cls === 'LSTM' ? 4 : cls === 'GRU' ? 3 : 1;
+      const [t, f] = [inp[0]!, inp[1]!];
+      const u = c.units as number;
+      const mm = 2 * t * gates * u * (f + u);
+      const b = bias ? t * gates * u : 0;
+      // Backprop through time keeps every step's gates, plus every hidden state when only the last
+      // is returned.
+      const internal =
+        (t * gates * u + (c.returnSequences === true ? 0 : t * u)) * BYTES_PER_ELEMENT;
+      return {
+        params: gates * (f * u + u * u + (bias ? u : 0)),
+        forward: mm + b,
+        backward: 2 * mm + b,
+        internal,
+      };
+    }
+  }
+}
+
+/** The cost of one layer given its input shape (per sample). */
+export function layerCost(layer: LayerSpec, index: number, inputShape: number[]): LayerCost {
+  const out = outputShape(layer, index, inputShape);
+  const k = counts(layer.className as LayerClassName, layer.config, inputShape, out);
+  const activationBytes = prod(out) * BYTES_PER_ELEMENT;
+  const trainableParams = layer.config.trainable === false ? 0 : (k.trainable ?? k.params);
+  return {
+    index,
+    name: layerName(layer, index),
+    className: layer.className,
+    inputShape,
+    outputShape: out,
+    params: k.params,
+    trainableParams,
+    forwardFlops: k.forward,
+    backwardFlops: k.backward,
+    activationBytes,
+    stashBytes: k.view ? 0 : activationBytes + (k.internal ?? 0),
+    weightBytes: k.params * BYTES_PER_ELEMENT,
+  };
+}
+
+/** Every layer's cost, in order; a ModelError names the first layer that does not fit its input. */
+export function modelCost(spec: Pick<ModelSpec, 'id' | 'inputShape' | 'layers'>): ModelCost {
+  if (spec.layers.length === 0) throw new ModelError(`model "${spec.id}" has no layers`);
+  const layers: LayerCost[] = [];
+  let shape = spec.inputShape;
+  spec.layers.forEach((layer, i) => {
+    const c = layerCost(layer, i, shape);
+    layers.push(c);
+    shape = c.outputShape;
+  });
+  const sum = (f: (l: LayerCost) => number) => layers.reduce((a, l) => a + f(l), 0);
+  return {
+    modelId: spec.id,
+    inputShape: spec.inputShape,
+    inputBytes: prod(spec.inputShape) * BYTES_PER_ELEMENT,
+    layers,
+    params: sum((l) => l.params),
+    trainableParams: sum((l) => l.trainableParams),
+    forwardFlops: sum((l) => l.forwardFlops),
+    backwardFlops: sum((l) => l.backwardFlops),
+  };
+}
+
+/** Bytes of optimizer state for this many trainable parameters. */
+export function optimizerStateBytes(trainableParams: number, optimizer: OptimizerName): number {
+  return trainableParams * STATE_SLOTS[optimizer] * BYTES_PER_ELEMENT;
+}
+
+/** FLOPs of one optimizer update over this many trainable parameters. */
+export function optimizerStepFlops(trainableParams: number, optimizer: OptimizerName): number {
+  return trainableParams * STEP_FLOPS[optimizer];
+}
