@@ -1,0 +1,119 @@
+import { createRequire } from 'node:module';
+import type { BackendName } from '../protocol/inventorySchemas.js';
+import { explainLoadError } from './explainLoadError.js';
+import type { Tf } from './tfTypes.js';
+import { installWasmKernels } from './wasmKernels/index.js';
+
+export type LoadResult = { ok: true; tf: Tf; detail: string } | { ok: false; reason: string };
+
+const require = createRequire(import.meta.url);
+
+const NATIVE_PACKAGES = {
+  'tensorflow-gpu': '@tensorflow/tfjs-node-gpu',
+  tensorflow: '@tensorflow/tfjs-node',
+} as const;
+
+function isInstalled(pkg: string): boolean {
+  try {
+    require.resolve(pkg);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function notInstalled(name: 'tensorflow-gpu' | 'tensorflow'): string {
+  const pkg = NATIVE_PACKAGES[name];
+  return name === 'tensorflow-gpu'
+    ? `${pkg} is not installed (optional dependency; needs CUDA 11.2 and cuDNN 8.1, and downloads libtensorflow at install)`
+    : `${pkg} is not installed (optional dependency; downloads libtensorflow at install)`;
+}
+
+interface NodeBinding {
+  isUsingGpuDevice?: () => boolean;
+}
+
+/** A product the backend must get right before anyone trains on it. */
+function smokeTest(tf: Tf): string | null {
+  const product = tf.tidy(() => {
+    const a = tf.tensor2d([1, 2, 3, 4, 5, 6], [2, 3]);
+    return tf.matMul(a, a, false, true);
+  });
+  const got = Array.from(product.dataSync());
+  product.dispose();
+  const want = [14, 32, 32, 77];
+  return got.every((v, i) => v === want[i]) ? null : 'computed a wrong matrix product';
+}
+
+async function loadNative(name: 'tensorflow-gpu' | 'tensorflow'): Promise<LoadResult> {
+  // Both packages register the same 'tensorflow' backend, so once tfjs-node-gpu is loaded (even
+  // without a GPU) it is also the only way to get TensorFlow on the CPU in this process.
+  let pkg: string = NATIVE_PACKAGES[name];
+  if (name === 'tensorflow' && !isInstalled(pkg) && gpuPackageLoaded)
+    pkg = NATIVE_PACKAGES['tensorflow-gpu'];
+  if (!isInstalled(pkg)) return { ok: false, reason: notInstalled(name) };
+  let tf: Tf;
+  try {
+    tf = require(pkg) as Tf;
+    if (pkg === NATIVE_PACKAGES['tensorflow-gpu']) gpuPackageLoaded = true;
+    if (!(await tf.setBackend('tensorflow')))
+      return { ok: false, reason: `${pkg} loaded but its backend failed to initialise` };
+  } catch (err) {
+    return { ok: false, reason: explainLoadError((err as Error).message) };
+  }
+  const binding = (tf.backend() as { binding?: NodeBinding }).binding;
+  const onGpu = binding?.isUsingGpuDevice?.() ?? false;
+  if (name === 'tensorflow-gpu' && !onGpu) {
+    const visible = process.env.CUDA_VISIBLE_DEVICES;
+    return {
+      ok: false,
+      reason:
+        visible !== undefined
+          ? `no CUDA GPU visible (CUDA_VISIBLE_DEVICES=${JSON.stringify(visible)})`
+          : 'no CUDA GPU visible to TensorFlow (driver missing, or no NVIDIA GPU)',
+    };
+  }
+  const wrong = smokeTest(tf);
+  if (wrong) return { ok: false, reason: `${pkg} ${wrong}` };
+  return {
+    ok: true,
+    tf,
+    detail: `TensorFlow ${tf.version_core} via ${pkg}${onGpu ? ' on a CUDA GPU' : ' on the CPU'}`,
+  };
+}
+
+let gpuPackageLoaded = false;
+
+async function loadEmbedded(name: 'wasm' | 'cpu'): Promise<LoadResult> {
+  try {
+    const tf = (await import('@tensorflow/tfjs')) as Tf;
+    if (name === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
+    if (!(await tf.setBackend(name)))
+      return { ok: false, reason: `the ${name} backend failed to initialise` };
+    let detail = 'pure JavaScript (slow: for tests and as a last resort)';
+    if (name === 'wasm') {
+      installWasmKernels();
+      const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
+      detail = `WebAssembly${simd ? ' SIMD' : ' without SIMD'}, 1 thread, with Pipefitter's training kernels`;
+    }
+    quietCpuBackendAdvice(tf);
+    const wrong = smokeTest(tf);
+    return wrong ? { ok: false, reason: `the ${name} backend ${wrong}` } : { ok: true, tf, detail };
+  } catch (err) {
+    return { ok: false, reason: explainLoadError((err as Error).message) };
+  }
+}
+
+/**
+ * The cpu backend prints a banner urging tfjs-node on its first tensor in Node. The reports already
+ * say why tfjs-node was skipped, so the banner is only noise (in logs, tests and the bench).
+ */
+function quietCpuBackendAdvice(tf: Tf): void {
+  const backend = tf.findBackend('cpu') as { firstUse?: boolean } | null;
+  if (backend && 'firstUse' in backend) backend.firstUse = false;
+}
+
+/** Loads one backend in this process and makes it the active one, or says why it cannot. */
+export function loadBackend(name: BackendName): Promise<LoadResult> {
+  return name === 'tensorflow-gpu' || name === 'tensorflow' ? loadNative(name) : loadEmbedded(name);
+}
