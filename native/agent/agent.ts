@@ -63,6 +63,7 @@ export interface AgentOptions {
 
 interface AgentEvents {
   log: [string];
+  backends: [BackendReport[]];
 }
 
 /**
@@ -175,6 +176,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       ];
     }
     this.telemetry?.publish(TelemetryTopic.InventoryChanged, { nodeId: this.nodeId });
+    this.emit('backends', this.backends);
     const best = bestBackend(this.backends);
     if (best && this.opts.autoBenchmark !== false && this.speed?.backend !== best) {
       void this.runBenchmark().catch((err: Error) =>

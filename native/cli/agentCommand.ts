@@ -1,3 +1,4 @@
+import { bestBackend } from '../backend/probe.js';
 import { Agent } from '../agent/agent.js';
 import { intOption, type Command } from './command.js';
 import { resolveToken, stateDirFrom, trustOptions } from './common.js';
@@ -70,6 +71,16 @@ export const agentCommand: Command = {
     });
     const json = values.json === true;
     agent.on('log', (line) => process.stderr.write(`${line}\n`));
+    agent.on('backends', (reports) => {
+      const best = bestBackend(reports);
+      if (json)
+        process.stdout.write(JSON.stringify({ event: 'backends', best, backends: reports }) + '\n');
+      else {
+        process.stdout.write(`compute backend: ${best ?? 'none works'}\n`);
+        for (const r of reports.filter((x) => !x.available))
+          process.stdout.write(`  ${r.name} unavailable: ${r.reason}\n`);
+      }
+    });
     await agent.start();
     const ready = {
       event: 'ready',
