@@ -2,9 +2,10 @@ import { agentCommand } from './cli/agentCommand.js';
 import { backendWorkerCommand } from './cli/backendWorkerCommand.js';
 import { commandHelp, parseCommandArgs, UsageError, type Command } from './cli/command.js';
 import { nodesCommand } from './cli/nodesCommand.js';
+import { webCommand } from './web/webCommand.js';
 import { AGENT_VERSION } from './version.js';
 
-const commands: Command[] = [agentCommand, nodesCommand, backendWorkerCommand];
+const commands: Command[] = [agentCommand, nodesCommand, webCommand, backendWorkerCommand];
 
 function mainHelp(): string {
   const visible = commands.filter((c) => !c.hidden);

@@ -1,0 +1,85 @@
+import { EventEmitter } from 'node:events';
+import type { Coordinator } from '../coordinator/coordinator.js';
+import { DEFAULT_BEACON_PORT } from '../discovery/beacon.js';
+import type { LocalAgent } from './localAgent.js';
+import type { ApiEvent } from './schemas.js';
+import type { ApiBackend, ApiHandlers } from './server.js';
+import type { SettingsStore } from './settingsStore.js';
+import { ApiError } from './validate.js';
+
+export interface ClusterBackendDeps {
+  coordinator: Coordinator;
+  token: string;
+  beaconPort?: number;
+  localAgent: LocalAgent;
+  settings: SettingsStore;
+}
+
+/** The command a person runs on another workstation to join this lab, with every non-default flag. */
+export function joinCommand(token: string, cluster: string, beaconPort: number): string {
+  const parts = ['pipefitter agent', `--token ${token}`];
+  if (cluster !== 'default') parts.push(`--cluster ${cluster}`);
+  if (beaconPort !== DEFAULT_BEACON_PORT) parts.push(`--beacon-port ${beaconPort}`);
+  return parts.join(' ');
+}
+
+/** The API over the real engine: the coordinator's registry, its actions, and the embedded agent. */
+export function clusterBackend(deps: ClusterBackendDeps): ApiBackend {
+  const { coordinator, localAgent, settings } = deps;
+  const events = new EventEmitter<{ event: [ApiEvent] }>();
+  coordinator.on('change', (c) =>
+    events.emit(
+      'event',
+      c.kind === 'removed'
+        ? { type: 'nodeRemoved', id: c.id }
+        : { type: 'nodeChanged', node: c.node },
+    ),
+  );
+  localAgent.on('status', (status) => events.emit('event', { type: 'localAgent', status }));
+
+  const applyLocalAgent = async (on: boolean) => {
+    if (on) localAgent.start();
+    else await localAgent.stop();
+  };
+
+  const handlers: ApiHandlers = {
+    async listNodes() {
+      return { nodes: coordinator.nodes(), serverTime: Date.now() };
+    },
+    async addMachine({ address }) {
+      return { node: await coordinator.addPeer(address) };
+    },
+    async benchmarkNode({ id }) {
+      if (!coordinator.registry.get(id))
+        throw new ApiError('bad-request', `no machine with id ${id}`);
+      return { speed: await coordinator.benchmark(id) };
+    },
+    async joinInfo() {
+      const beaconPort = deps.beaconPort ?? DEFAULT_BEACON_PORT;
+      return {
+        token: deps.token,
+        cluster: coordinator.cluster,
+        beaconPort,
+        command: joinCommand(deps.token, coordinator.cluster, beaconPort),
+        localAgent: localAgent.status,
+      };
+    },
+    async getSettings() {
+      return settings.get();
+    },
+    async setSettings(patch) {
+      const before = settings.get();
+      const after = settings.update(patch);
+      if (after.localAgent !== before.localAgent) await applyLocalAgent(after.localAgent);
+      return after;
+    },
+  };
+
+  return {
+    handlers,
+    subscribe(listener) {
+      events.on('event', listener);
+      return () => events.off('event', listener);
+    },
+  };
+}

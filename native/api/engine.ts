@@ -1,0 +1,78 @@
+import { Coordinator } from '../coordinator/coordinator.js';
+import { clusterBackend } from './clusterBackend.js';
+import { LocalAgent } from './localAgent.js';
+import { ApiServer } from './server.js';
+import { SettingsStore } from './settingsStore.js';
+
+export interface EngineOptions {
+  stateDir: string;
+  token: string;
+  cluster?: string;
+  beaconPort?: number;
+  peers?: string[];
+  /** Overrides the saved setting for this run only (`--no-local-agent`). */
+  localAgent?: boolean;
+  /** Interface for the embedded agent (default all; tests and sandboxes pass "lo"). */
+  agentInterface?: string;
+  /** How to run `pipefitter` for the embedded agent (Electron: its own binary with ELECTRON_RUN_AS_NODE). */
+  agentCommand?: [string, string[]];
+  agentEnv?: NodeJS.ProcessEnv;
+  onLog?: (line: string) => void;
+}
+
+/**
+ * Everything a host (Electron main, `pipefitter web`) runs behind the API: coordinator, embedded agent,
+ * settings, and the API server that validates every call. Hosts only move envelopes to and from it.
+ */
+export class Engine {
+  readonly coordinator: Coordinator;
+  readonly localAgent: LocalAgent;
+  readonly settings: SettingsStore;
+  readonly api: ApiServer;
+
+  constructor(private readonly opts: EngineOptions) {
+    this.coordinator = new Coordinator({
+      stateDir: opts.stateDir,
+      token: opts.token,
+      cluster: opts.cluster,
+      beaconPort: opts.beaconPort,
+      peers: opts.peers,
+    });
+    this.settings = new SettingsStore(
+      opts.stateDir,
+      opts.localAgent === undefined ? {} : { localAgent: opts.localAgent },
+    );
+    this.localAgent = new LocalAgent({
+      stateDir: opts.stateDir,
+      token: opts.token,
+      cluster: opts.cluster,
+      beaconPort: opts.beaconPort,
+      interface: opts.agentInterface,
+      command: opts.agentCommand,
+      env: opts.agentEnv,
+    });
+    const log = opts.onLog ?? (() => {});
+    this.coordinator.on('log', log);
+    this.localAgent.on('log', log);
+    this.api = new ApiServer(
+      clusterBackend({
+        coordinator: this.coordinator,
+        token: opts.token,
+        beaconPort: opts.beaconPort,
+        localAgent: this.localAgent,
+        settings: this.settings,
+      }),
+      { onLog: log },
+    );
+  }
+
+  async start(): Promise<void> {
+    await this.coordinator.start();
+    if (this.settings.get().localAgent) this.localAgent.start();
+  }
+
+  async stop(): Promise<void> {
+    this.api.close();
+    await Promise.all([this.localAgent.stop(), this.coordinator.stop()]);
+  }
+}

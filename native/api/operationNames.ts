@@ -1,0 +1,22 @@
+/**
+ * The operation names alone, with no schema library behind them: the Electron preload (sandboxed, kept
+ * tiny) builds one function per name from this list, and main registers one IPC handler per name.
+ */
+export const OPERATION_NAMES = [
+  'listNodes',
+  'addMachine',
+  'benchmarkNode',
+  'joinInfo',
+  'getSettings',
+  'setSettings',
+] as const;
+
+export type OperationName = (typeof OPERATION_NAMES)[number];
+
+export function isOperationName(name: unknown): name is OperationName {
+  return typeof name === 'string' && (OPERATION_NAMES as readonly string[]).includes(name);
+}
+
+/** IPC channel names, shared by preload and main. */
+export const ipcChannel = (op: OperationName) => `pipefitter:${op}`;
+export const IPC_EVENT_CHANNEL = 'pipefitter:events';

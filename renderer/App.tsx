@@ -1,0 +1,65 @@
+import { useState } from 'react';
+import { LocalAgentSetting } from './components/LocalAgentSetting.js';
+import { useCluster } from './store/clusterStore.js';
+import { ClusterView } from './views/ClusterView.js';
+import { ComingSoon } from './views/ComingSoon.js';
+
+const PAGES = ['Cluster', 'Designer', 'Runs'] as const;
+type Page = (typeof PAGES)[number];
+
+export function App() {
+  const [page, setPage] = useState<Page>('Cluster');
+  const connection = useCluster((s) => s.connection);
+  return (
+    <div className="shell">
+      <nav className="sidebar" aria-label="Main">
+        <div className="brand">
+          <img src="./icon.svg" alt="" width={28} height={28} />
+          <span>Pipefitter</span>
+        </div>
+        <ul>
+          {PAGES.map((p) => (
+            <li key={p}>
+              <button
+                type="button"
+                className="nav-item"
+                aria-current={page === p ? 'page' : undefined}
+                onClick={() => setPage(p)}
+              >
+                {p}
+              </button>
+            </li>
+          ))}
+        </ul>
+        <div className="sidebar-foot">
+          <LocalAgentSetting />
+        </div>
+      </nav>
+      <main className="content">
+        {connection === 'closed' && (
+          <div className="banner" role="alert">
+            Lost the connection to Pipefitter; reconnecting…
+          </div>
+        )}
+        {page === 'Cluster' && <ClusterView />}
+        {page === 'Designer' && (
+          <ComingSoon title="Designer">
+            <p>
+              Coming next: pick a model, split it into pipeline stages and drag each stage onto a
+              machine from the Cluster view. Pipefitter will predict the step time of the layout
+              from each machine's measured speed and memory before anything runs.
+            </p>
+          </ComingSoon>
+        )}
+        {page === 'Runs' && (
+          <ComingSoon title="Runs">
+            <p>
+              Coming after the Designer: start pipeline-parallel training of a layout and watch it
+              live: loss, accuracy, throughput, GPU use per stage and a timeline of the pipeline.
+            </p>
+          </ComingSoon>
+        )}
+      </main>
+    </div>
+  );
+}

@@ -1,0 +1,42 @@
+import { useState } from 'react';
+import { useApi } from '../hostContext.js';
+
+/** Asks the agent to measure its speed again; the new figure arrives through the event stream. */
+export function BenchmarkButton({
+  id,
+  name,
+  disabled,
+}: {
+  id: string;
+  name: string;
+  disabled: boolean;
+}) {
+  const api = useApi();
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  return (
+    <span className="bench">
+      <button
+        type="button"
+        className="link-button"
+        disabled={disabled || busy}
+        aria-label={`Measure the speed of ${name}`}
+        onClick={() => {
+          setBusy(true);
+          setError(null);
+          api
+            .benchmarkNode({ id })
+            .catch((e: Error) => setError(e.message))
+            .finally(() => setBusy(false));
+        }}
+      >
+        {busy ? 'measuring…' : 'measure'}
+      </button>
+      {error && (
+        <span className="error-text" role="alert">
+          {error}
+        </span>
+      )}
+    </span>
+  );
+}

@@ -1,0 +1,72 @@
+import type { NodeView } from '../../native/api/types.js';
+import { backendLabel, formatGflops } from '../format.js';
+
+export interface GpuFacts {
+  index: number;
+  model: string;
+  vramUsed: number | null;
+  vramTotal: number | null;
+  util: number | null;
+  temp: number | null;
+  power: number | null;
+  powerLimit: number | null;
+}
+
+/** What a card or row shows for a machine, derived once from the record (inventory + live sample). */
+export function nodeFacts(n: NodeView) {
+  const inv = n.inventory?.static ?? null;
+  const t = n.telemetry;
+  const os = inv ? `${inv.os.distro} ${inv.os.release}`.trim() + ` (${inv.os.arch})` : null;
+  const cpu = inv ? `${inv.cpu.brand} · ${inv.cpu.cores} cores` : null;
+  const memTotal = t?.memTotalBytes ?? inv?.memory.totalBytes ?? null;
+  const memUsed = t ? t.memTotalBytes - t.memAvailableBytes : null;
+  const gpus: GpuFacts[] = (inv?.gpus ?? []).map((g, i) => {
+    const s = t?.gpus.find((x) => x.index === g.index) ?? t?.gpus[i];
+    return {
+      index: g.index,
+      model: g.model,
+      vramUsed: s?.memUsedBytes ?? null,
+      vramTotal: s?.memTotalBytes ?? g.vramBytes ?? null,
+      util: s?.utilizationPct ?? null,
+      temp: s?.temperatureC ?? null,
+      power: s?.powerW ?? null,
+      powerLimit: s?.powerLimitW ?? null,
+    };
+  });
+  const best = n.inventory?.bestBackend ?? n.speed?.backend ?? null;
+  const speed = n.speed ?? n.inventory?.speed ?? null;
+  const backend = n.inventory?.backendsPending
+    ? 'probing backends…'
+    : best
+      ? `${backendLabel(best)}${speed ? ` · ${formatGflops(speed.gflops)}` : ''}`
+      : n.inventory
+        ? 'no usable backend'
+        : null;
+  const gpuBackend = n.inventory?.backends.find((b) => b.name === 'tensorflow-gpu');
+  const gpuBackendWhyNot =
+    gpuBackend && !gpuBackend.available ? (gpuBackend.reason ?? 'unavailable') : null;
+  return {
+    os,
+    cpu,
+    cpuLoad: t ? t.cpuLoad * 100 : null,
+    memUsed,
+    memTotal,
+    gpus,
+    gpuNote: t?.gpuNote ?? inv?.gpuNote ?? null,
+    backend,
+    gpuBackendWhyNot,
+    address: `${n.endpoint.host}:${n.endpoint.controlPort}`,
+  };
+}
+
+/** Card height from its GPU count: fixed so the virtual grid can place cards without measuring. */
+export const CARD_BASE_HEIGHT = 232;
+export const CARD_GPU_HEIGHT = 66;
+export function cardHeight(gpuCount: number): number {
+  return CARD_BASE_HEIGHT + CARD_GPU_HEIGHT * Math.max(gpuCount, 0);
+}
+export const ROW_BASE_HEIGHT = 52;
+export const ROW_GPU_HEIGHT = 26;
+export function rowHeight(gpuCount: number): number {
+  return Math.max(ROW_BASE_HEIGHT, 14 + ROW_GPU_HEIGHT * gpuCount);
+}

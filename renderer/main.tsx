@@ -1,0 +1,19 @@
+import { StrictMode } from 'react';
+import { createRoot } from 'react-dom/client';
+import { App } from './App.js';
+import { ApiContext } from './hostContext.js';
+import { selectHost } from './host/selectHost.js';
+import { clusterStore } from './store/clusterStore.js';
+import { connectStore } from './store/connect.js';
+import './styles.css';
+
+const host = selectHost();
+connectStore(host, clusterStore);
+
+createRoot(document.getElementById('root')!).render(
+  <StrictMode>
+    <ApiContext.Provider value={host.api}>
+      <App />
+    </ApiContext.Provider>
+  </StrictMode>,
+);
