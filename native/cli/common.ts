@@ -40,7 +40,7 @@ export function stateDirFrom(values: Record<string, unknown>): string {
  * run. A freshly made token is announced once on stderr with how to use it on the lab's other machines.
  */
 export function resolveToken(values: Record<string, unknown>, stateDir: string): string {
-  const given = (values.token as string | undefined) ?? process.env.PIPEFITTER_TOKEN;
+  const given = (values.token as string | undefined) ?? (process.env.PIPEFITTER_TOKEN || undefined);
   if (given !== undefined) {
     if (!isValidToken(given))
       throw new UsageError(

@@ -71,6 +71,9 @@ export const nodesCommand: Command = {
       beaconPort: intOption(values['beacon-port'], 'beacon-port', 1, 65535),
       peers: values.peer as string[] | undefined,
     });
+    coordinator.on('peerError', (peer, message) =>
+      process.stderr.write(`peer ${peer}: ${message}\n`),
+    );
     await coordinator.start();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, waitS * 1000);

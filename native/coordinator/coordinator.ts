@@ -36,6 +36,8 @@ export interface CoordinatorOptions {
 interface CoordinatorEvents {
   change: [RegistryChange];
   log: [string];
+  /** A configured peer (option or peers file) could not be added: the address and why. */
+  peerError: [string, string];
 }
 
 interface PeersFile {
@@ -99,7 +101,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     const saved = readJsonFile<PeersFile>(this.peersFile)?.peers ?? [];
     for (const peer of new Set([...saved, ...(this.opts.peers ?? [])])) {
       void this.addPeer(peer, { persist: false }).catch((err: Error) =>
-        this.emit('log', `peer ${peer}: ${err.message}`),
+        this.emit('peerError', peer, err.message),
       );
     }
   }
