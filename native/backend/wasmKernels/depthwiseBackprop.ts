@@ -1,6 +1,7 @@
 import { backend_util, type KernelConfig, type KernelFunc } from '@tensorflow/tfjs-core';
 import { free, run, view, type KernelArgs, type TensorInfo } from './kernelCall.js';
 import { padOrCrop } from './padOrCrop.js';
+import { spreadAndFrame } from './spreadAndFrame.js';
 
 type Shape4 = [number, number, number, number];
 
@@ -25,7 +26,7 @@ function convInfo(xShape: Shape4, filterShape: Shape4, attrs: Attrs) {
 
 /**
  * The input gradient of a depthwise convolution, as a depthwise convolution (XNNPACK) of the output
- * gradient, spread out by the stride, with the filter turned 180°: each input pixel collects the
+ * gradient, spread by the stride and framed (spreadAndFrame), with the filter turned 180°: each input pixel collects the
  * output pixels its window touched. With a channel multiplier M the C·M gradient channels are
  * convolved one to one and each group of M summed back into its input channel.
  */
@@ -37,44 +38,26 @@ export function depthwiseBackpropInput(
   const info = convInfo(attrs.inputShape, filter.shape as Shape4, attrs);
   const [n, h, w, c] = attrs.inputShape;
   const [fh, fw, , mult] = filter.shape as Shape4;
-  const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = info;
-  const [, oh, ow, cm] = dy.shape as Shape4;
+  const { dilationHeight: dh, dilationWidth: dw } = info;
+  const cm = dy.shape[3]!;
 
-  // Spread by the stride: each gradient row followed by sh−1 zero rows (likewise columns).
-  let spread: TensorInfo | null = null;
-  if (sh > 1 || sw > 1) {
-    spread = run(
-      backend,
-      'PadV2',
-      { x: view(dy, [n, oh, 1, ow, 1, cm]) },
-      {
-        paddings: [
-          [0, 0],
-          [0, 0],
-          [0, sh - 1],
-          [0, 0],
-          [0, sw - 1],
-          [0, 0],
-        ],
-        constantValue: 0,
-      },
-    );
-    spread = { ...spread, shape: [n, oh * sh, ow * sw, cm] };
-  }
-  const src = spread ?? dy;
-  const [, srcH, srcW] = src.shape as Shape4;
-  // Margins so that a 'valid' convolution yields exactly h×w; the spread's trailing zero rows count.
-  const top = (fh - 1) * dh - info.padInfo.top;
-  const left = (fw - 1) * dw - info.padInfo.left;
-  const bottom = h + (fh - 1) * dh - srcH - top;
-  const right = w + (fw - 1) * dw - srcW - left;
-  const framed = padOrCrop(backend, src, [top, bottom, left, right]);
-
+  const framed = spreadAndFrame(backend, dy, {
+    height: h,
+    width: w,
+    filterHeight: fh,
+    filterWidth: fw,
+    strideHeight: info.strideHeight,
+    strideWidth: info.strideWidth,
+    dilationHeight: dh,
+    dilationWidth: dw,
+    padTop: info.padInfo.top,
+    padLeft: info.padInfo.left,
+  });
   const flipped = run(backend, 'Reverse', { x: filter }, { dims: [0, 1] });
   const perChannel = run(
     backend,
     'DepthwiseConv2dNative',
-    { x: framed ?? src, filter: view(flipped, [fh, fw, cm, 1]) },
+    { x: framed, filter: view(flipped, [fh, fw, cm, 1]) },
     { strides: [1, 1], pad: 'valid', dilations: [dh, dw] },
   );
   let out = perChannel;
@@ -87,9 +70,7 @@ export function depthwiseBackpropInput(
     );
     free(backend, perChannel);
   }
-  free(backend, flipped);
-  if (framed) free(backend, framed);
-  if (spread) free(backend, spread);
+  free(backend, flipped, framed);
   return out;
 }
 

@@ -6,6 +6,7 @@ import {
 } from '@tensorflow/tfjs-core';
 import { batchMatMulKernel, fusedMatMulKernel } from './batchMatMul.js';
 import { conv2dBackpropFilterKernel } from './conv2dBackpropFilter.js';
+import { conv2dBackpropInputKernel } from './conv2dBackpropInput.js';
 import {
   depthwiseBackpropFilterKernel,
   depthwiseBackpropInputKernel,
@@ -20,6 +21,7 @@ const KERNELS = [
   batchMatMulKernel,
   fusedMatMulKernel,
   conv2dBackpropFilterKernel,
+  conv2dBackpropInputKernel,
   depthwiseBackpropFilterKernel,
   depthwiseBackpropInputKernel,
   unsortedSegmentSumKernel,
