@@ -37,10 +37,19 @@ function openWs(
   });
 }
 
-function call(ws: WebSocket, message: unknown): Promise<{ id: number | null; result: any }> {
+interface WireResult {
+  id: number | null;
+  result: {
+    ok: boolean;
+    value: { nodes: unknown[]; command: string };
+    error: { code: string; message: string };
+  };
+}
+
+function call(ws: WebSocket, message: unknown): Promise<WireResult> {
   return new Promise((resolve) => {
     const onMessage = (data: WebSocket.RawData) => {
-      const msg = JSON.parse(data.toString()) as { t: string; id: number | null; result: unknown };
+      const msg = JSON.parse(data.toString()) as WireResult & { t: string };
       if (msg.t !== 'result') return;
       ws.off('message', onMessage);
       resolve(msg);
