@@ -1,0 +1,94 @@
+import { z } from 'zod';
+
+/** A machine as the planner sees it: measured speed on its training backend and free memory. */
+export interface Machine {
+  id: string;
+  name: string;
+  gflops: number;
+  memoryBytes: number;
+}
+
+export interface Link {
+  bytesPerSecond: number;
+  latencySeconds: number;
+}
+
+/** Gigabit Ethernet with a LAN round trip: what a lab has when nobody says otherwise. */
+export const DEFAULT_LINK: Link = { bytesPerSecond: 1e9 / 8, latencySeconds: 0.0002 };
+
+export interface Cluster {
+  machines: Machine[];
+  defaultLink: Link;
+  /** Links that differ from the default, keyed by pairKey(idA, idB) (symmetric). */
+  links: Map<string, Link>;
+}
+
+export const pairKey = (a: string, b: string) => (a < b ? `${a}\u0000${b}` : `${b}\u0000${a}`);
+
+export function linkBetween(cluster: Cluster, a: string, b: string): Link {
+  return cluster.links.get(pairKey(a, b)) ?? cluster.defaultLink;
+}
+
+/** Links are uniform when no pair differs from the default: then machine identity is only speed and memory. */
+export function linksUniform(cluster: Cluster): boolean {
+  return cluster.links.size === 0;
+}
+
+const LinkJsonSchema = z.object({
+  gbps: z.number().positive().describe('bandwidth in gigabits per second (1 = gigabit Ethernet)'),
+  latencyMs: z.number().nonnegative().default(0.2),
+});
+
+/** The cluster.json file: see README ("pipefitter plan"). */
+export const ClusterJsonSchema = z.object({
+  machines: z
+    .array(
+      z.object({
+        id: z.string().min(1),
+        name: z.string().min(1).optional(),
+        gflops: z.number().positive(),
+        memoryBytes: z.number().positive(),
+      }),
+    )
+    .min(1),
+  links: z
+    .object({
+      default: LinkJsonSchema.optional(),
+      pairs: z.array(LinkJsonSchema.extend({ a: z.string(), b: z.string() })).default([]),
+    })
+    .optional(),
+});
+export type ClusterJson = z.infer<typeof ClusterJsonSchema>;
+
+const toLink = (l: { gbps: number; latencyMs: number }): Link => ({
+  bytesPerSecond: (l.gbps * 1e9) / 8,
+  latencySeconds: l.latencyMs / 1000,
+});
+
+/** Validates a parsed cluster.json; errors say which field is wrong. */
+export function clusterFromJson(value: unknown, source = 'cluster.json'): Cluster {
+  const r = ClusterJsonSchema.safeParse(value);
+  if (!r.success) {
+    const issues = r.error.issues
+      .map((i) => `${i.path.join('.') || '(top level)'}: ${i.message}`)
+      .join('; ');
+    throw new Error(`${source}: ${issues}`);
+  }
+  const ids = new Set<string>();
+  for (const m of r.data.machines) {
+    if (ids.has(m.id)) throw new Error(`${source}: machine id "${m.id}" appears twice`);
+    ids.add(m.id);
+  }
+  const links = new Map<string, Link>();
+  for (const p of r.data.links?.pairs ?? []) {
+    for (const id of [p.a, p.b])
+      if (!ids.has(id))
+        throw new Error(`${source}: link names machine "${id}", which is not listed`);
+    links.set(pairKey(p.a, p.b), toLink(p));
+  }
+  return {
+    machines: r.data.machines.map((m) => ({ ...m, name: m.name ?? m.id })),
+    defaultLink: r.data.links?.default ? toLink(r.data.links.default) : DEFAULT_LINK,
+    links,
+  };
+}

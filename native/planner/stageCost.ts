@@ -1,0 +1,157 @@
+import {
+  BYTES_PER_ELEMENT,
+  optimizerStateBytes,
+  optimizerStepFlops,
+  type OptimizerName,
+} from '../model/cost.js';
+import type { Link, Machine } from './cluster.js';
+import { inFlightMicrobatches, type ScheduleKind } from './schedule.js';
+
+/** The per-sample figures of one layer the planner needs (a subset of model/cost's LayerCost). */
+export interface PlannerLayer {
+  forwardFlops: number;
+  backwardFlops: number;
+  activationBytes: number;
+  stashBytes: number;
+  weightBytes: number;
+  trainableParams: number;
+  params: number;
+}
+
+/** Everything that fixes the cost of a stage, apart from its layers, machine and position. */
+export interface PartitionProblem {
+  layers: PlannerLayer[];
+  /** One sample of the model input (what stage 0 reads and stashes). */
+  inputBytes: number;
+  machines: Machine[];
+  /** The link between machines i and j (indices into machines). */
+  link(i: number, j: number): Link;
+  batch: number;
+  microbatches: number;
+  schedule: ScheduleKind;
+  optimizer: OptimizerName;
+}
+
+export interface MemoryBreakdown {
+  weights: number;
+  gradients: number;
+  optimizer: number;
+  activations: number;
+  total: number;
+}
+
+/**
+ * Prefix sums over layers, so any stage [start, end) costs O(1) to evaluate: the DP looks at
+ * O(stages × layers²) of them.
+ */
+export class StageCoster {
+  readonly n: number;
+  readonly microbatchSize: number;
+  private readonly flops: Float64Array;
+  private readonly fwd: Float64Array;
+  private readonly weights: Float64Array;
+  private readonly trainable: Float64Array;
+  private readonly stash: Float64Array;
+  private readonly params: Float64Array;
+
+  constructor(readonly problem: PartitionProblem) {
+    const L = problem.layers;
+    this.n = L.length;
+    this.microbatchSize = problem.batch / problem.microbatches;
+    const prefix = (f: (l: PlannerLayer) => number) => {
+      const a = new Float64Array(L.length + 1);
+      L.forEach((l, i) => (a[i + 1] = a[i]! + f(l)));
+      return a;
+    };
+    this.flops = prefix((l) => l.forwardFlops + l.backwardFlops);
+    this.fwd = prefix((l) => l.forwardFlops);
+    this.weights = prefix((l) => l.weightBytes);
+    this.trainable = prefix((l) => l.trainableParams);
+    this.stash = prefix((l) => l.stashBytes);
+    this.params = prefix((l) => l.params);
+  }
+
+  /** Floating-point operations of one micro-batch's forward + backward over [start, end). */
+  stageFlops(start: number, end: number): number {
+    return (this.flops[end]! - this.flops[start]!) * this.microbatchSize;
+  }
+
+  /** Seconds of forward + backward for one micro-batch on machine m. */
+  computeSeconds(start: number, end: number, m: number): number {
+    return this.stageFlops(start, end) / (this.problem.machines[m]!.gflops * 1e9);
+  }
+
+  forwardSeconds(start: number, end: number, m: number): number {
+    const f = (this.fwd[end]! - this.fwd[start]!) * this.microbatchSize;
+    return f / (this.problem.machines[m]!.gflops * 1e9);
+  }
+
+  backwardSeconds(start: number, end: number, m: number): number {
+    return this.computeSeconds(start, end, m) - this.forwardSeconds(start, end, m);
+  }
+
+  /** The optimizer update over the stage's parameters, once per step. */
+  stepSeconds(start: number, end: number, m: number): number {
+    const t = this.trainable[end]! - this.trainable[start]!;
+    return optimizerStepFlops(t, this.problem.optimizer) / (this.problem.machines[m]!.gflops * 1e9);
+  }
+
+  paramCount(start: number, end: number): number {
+    return this.params[end]! - this.params[start]!;
+  }
+
+  /** Bytes a stage's input tensor takes per sample: the model input, or the previous layer's output. */
+  inputBytes(start: number): number {
+    return start === 0 ? this.problem.inputBytes : this.problem.layers[start - 1]!.activationBytes;
+  }
+
+  /**
+   * Peak memory of a stage at position k of p: weights, their gradient accumulators, optimizer state,
+   * and the activations of every micro-batch the schedule holds at once (its input plus each layer's
+   * stash, per sample, times the micro-batch size).
+   */
+  memory(start: number, end: number, k: number, p: number): MemoryBreakdown {
+    const trainable = this.trainable[end]! - this.trainable[start]!;
+    const weights = this.weights[end]! - this.weights[start]!;
+    const gradients = trainable * BYTES_PER_ELEMENT;
+    const optimizer = optimizerStateBytes(trainable, this.problem.optimizer);
+    const perSample = this.inputBytes(start) + this.stash[end]! - this.stash[start]!;
+    const inFlight = inFlightMicrobatches(this.problem.schedule, k, p, this.problem.microbatches);
+    const activations = inFlight * this.microbatchSize * perSample;
+    return {
+      weights,
+      gradients,
+      optimizer,
+      activations,
+      total: weights + gradients + optimizer + activations,
+    };
+  }
+
+  /** memory(...).total without the allocation: the DP's inner loop calls this. */
+  memoryTotal(start: number, end: number, k: number, p: number): number {
+    const trainable = this.trainable[end]! - this.trainable[start]!;
+    const perSample = this.inputBytes(start) + this.stash[end]! - this.stash[start]!;
+    const inFlight = inFlightMicrobatches(this.problem.schedule, k, p, this.problem.microbatches);
+    return (
+      this.weights[end]! -
+      this.weights[start]! +
+      trainable * BYTES_PER_ELEMENT +
+      optimizerStateBytes(trainable, this.problem.optimizer) +
+      inFlight * this.microbatchSize * perSample
+    );
+  }
+
+  /** Seconds one micro-batch's activations (or gradients: the same size) occupy the link after layer end-1. */
+  transferSeconds(end: number, from: number, to: number): number {
+    const bytes = this.problem.layers[end - 1]!.activationBytes * this.microbatchSize;
+    return bytes / this.problem.link(from, to).bytesPerSecond;
+  }
+
+  latency(from: number, to: number): number {
+    return this.problem.link(from, to).latencySeconds;
+  }
+
+  totalFlops(start: number): number {
+    return (this.flops[this.n]! - this.flops[start]!) * this.microbatchSize;
+  }
+}
