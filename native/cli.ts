@@ -2,10 +2,17 @@ import { agentCommand } from './cli/agentCommand.js';
 import { backendWorkerCommand } from './cli/backendWorkerCommand.js';
 import { commandHelp, parseCommandArgs, UsageError, type Command } from './cli/command.js';
 import { nodesCommand } from './cli/nodesCommand.js';
+import { planCommand } from './cli/planCommand.js';
 import { webCommand } from './web/webCommand.js';
 import { AGENT_VERSION } from './version.js';
 
-const commands: Command[] = [agentCommand, nodesCommand, webCommand, backendWorkerCommand];
+const commands: Command[] = [
+  agentCommand,
+  nodesCommand,
+  planCommand,
+  webCommand,
+  backendWorkerCommand,
+];
 
 function mainHelp(): string {
   const visible = commands.filter((c) => !c.hidden);

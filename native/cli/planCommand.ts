@@ -1,0 +1,249 @@
+import fs from 'node:fs';
+import { Coordinator } from '../coordinator/coordinator.js';
+import { OPTIMIZERS, type OptimizerName } from '../model/cost.js';
+import { ModelError } from '../model/modelError.js';
+import { resolveModel } from '../model/resolveModel.js';
+import { clusterFromJson, type Cluster } from '../planner/cluster.js';
+import { clusterFromNodes } from '../planner/nodesToCluster.js';
+import { makePlan, PlanError, PRESETS, type Preset } from '../planner/plan.js';
+import type { Plan } from '../planner/planSchema.js';
+import { SCHEDULE_KINDS, type ScheduleKind } from '../planner/schedule.js';
+import { intOption, numberOption, UsageError, type Command } from './command.js';
+import { resolveToken, stateDirFrom, trustOptions } from './common.js';
+import { formatBytes, table } from './format.js';
+
+function choice<T extends string>(
+  value: unknown,
+  name: string,
+  allowed: readonly T[],
+  fallback: T,
+): T {
+  if (value === undefined) return fallback;
+  if (!allowed.includes(value as T))
+    throw new UsageError(`--${name} must be one of ${allowed.join(', ')}, got "${String(value)}"`);
+  return value as T;
+}
+
+function readCluster(file: string): Cluster {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(
+      `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+    );
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`${file} is not valid JSON: ${(err as Error).message}`);
+  }
+  try {
+    return clusterFromJson(json, file);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+async function discoverCluster(values: Record<string, unknown>, seconds: number): Promise<Cluster> {
+  const stateDir = stateDirFrom(values);
+  const coordinator = new Coordinator({
+    stateDir,
+    token: resolveToken(values, stateDir),
+    cluster: values.cluster as string | undefined,
+    beaconPort: intOption(values['beacon-port'], 'beacon-port', 1, 65535),
+  });
+  await coordinator.start();
+  await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+  const nodes = coordinator.nodes();
+  await coordinator.stop();
+  const { cluster, skipped } = clusterFromNodes(nodes);
+  for (const s of skipped) process.stderr.write(`skipped ${s}\n`);
+  if (cluster.machines.length === 0)
+    throw new UsageError(
+      `no agent with a measured speed answered within ${seconds} s in cluster "${coordinator.cluster}"` +
+        (nodes.length ? ` (${nodes.length} found, none usable)` : ''),
+    );
+  return cluster;
+}
+
+const { cluster: _namespace, ...discoveryOptions } = trustOptions;
+
+const ms = (s: number) =>
+  s >= 1 ? `${s.toFixed(2)} s` : `${(s * 1000).toFixed(s < 0.01 ? 2 : 1)} ms`;
+
+function printPlan(plan: Plan): void {
+  const pr = plan.prediction;
+  const rows = plan.stages.map((s, k) => {
+    const p = pr.stages[k]!;
+    return [
+      String(k + 1),
+      `${s.layers[0]}–${s.layers[1] - 1}`,
+      s.layerNames[0] === s.layerNames[1]
+        ? s.layerNames[0]
+        : `${s.layerNames[0]} … ${s.layerNames[1]}`,
+      s.machineName,
+      ms(p.forwardSeconds),
+      ms(p.backwardSeconds),
+      ms(Math.max(p.sendActivationSeconds, p.sendGradientSeconds)),
+      `${formatBytes(p.memoryBytes)} / ${formatBytes(p.memoryFreeBytes)}`,
+      String(p.inFlightMicrobatches),
+    ];
+  });
+  const out = [
+    `Model ${plan.model.id} (${plan.model.layers} layers, ${plan.model.params.toLocaleString('en-US')} parameters), ` +
+      `batch ${plan.batch} in ${plan.microbatches} micro-batches, ${plan.schedule}, ${plan.optimizer}, preset ${plan.preset}`,
+    '',
+    table(
+      [
+        'STAGE',
+        'LAYERS',
+        'NAMES',
+        'MACHINE',
+        'FWD/MB',
+        'BWD/MB',
+        'SEND/MB',
+        'MEMORY (PEAK / FREE)',
+        'STASH',
+      ],
+      rows,
+    ),
+    '',
+    `Step ${ms(pr.stepSeconds)}, throughput ${pr.samplesPerSecond.toFixed(1)} samples/s, ` +
+      `bubble ${(pr.bubble * 100).toFixed(1)}%, bottleneck ${ms(pr.bottleneckSeconds)} per micro-batch`,
+    `Search: ${plan.search.note}; ${plan.search.evaluations} orders evaluated` +
+      (plan.search.stagesChosen === 'auto'
+        ? `; ${plan.stages.length} stages chosen as fastest`
+        : ''),
+  ];
+  process.stdout.write(out.join('\n') + '\n');
+}
+
+export const planCommand: Command = {
+  name: 'plan',
+  summary: "Split a model into pipeline stages over the lab's machines and predict its speed.",
+  usage:
+    'plan --model <id|model.json> [--cluster cluster.json | --discover SECONDS] [--stages N] [--batch B] ' +
+    '[--microbatches M] [--schedule gpipe|1f1b] [--preset balanced|uniform|parameters] ' +
+    '[--optimizer sgd|momentum|adam] [--json] [--out plan.json]',
+  options: {
+    model: {
+      type: 'string',
+      valueName: 'id|file',
+      description: 'a catalogue model id or a model.json file',
+    },
+    cluster: {
+      type: 'string',
+      valueName: 'file',
+      description: 'cluster.json: machines (id, name, gflops, memoryBytes) and links (see README)',
+    },
+    discover: {
+      type: 'string',
+      valueName: 'seconds',
+      description:
+        "find the lab's agents for this long and plan on their measured speed and memory",
+    },
+    stages: {
+      type: 'string',
+      valueName: 'n',
+      description: 'number of stages (default: the fastest count)',
+    },
+    batch: {
+      type: 'string',
+      valueName: 'b',
+      description: 'samples per training step (default 64)',
+    },
+    microbatches: {
+      type: 'string',
+      valueName: 'm',
+      description: 'micro-batches per step (default 8)',
+    },
+    schedule: { type: 'string', valueName: 'kind', description: 'gpipe or 1f1b (default 1f1b)' },
+    preset: {
+      type: 'string',
+      valueName: 'name',
+      description: 'balanced (cost model, default), uniform (equal layer counts), parameters',
+    },
+    optimizer: {
+      type: 'string',
+      valueName: 'name',
+      description: 'sgd, momentum or adam (default adam)',
+    },
+    json: {
+      type: 'boolean',
+      description: 'print the plan as JSON (the plan file format, version 1)',
+    },
+    out: {
+      type: 'string',
+      valueName: 'file',
+      description: 'also write the plan JSON to this file',
+    },
+    ...discoveryOptions,
+    // --cluster names the lab namespace in the other commands; here it is the cluster file.
+    'cluster-name': {
+      type: 'string',
+      valueName: 'name',
+      description: 'with --discover: the lab namespace (default "default")',
+    },
+  },
+  async run(values) {
+    if (typeof values.model !== 'string')
+      throw new UsageError('--model is required (a catalogue id or a model.json)');
+    const batch = intOption(values.batch, 'batch', 1, 1_000_000) ?? 64;
+    const microbatches = intOption(values.microbatches, 'microbatches', 1, 100_000) ?? 8;
+    const stages = intOption(values.stages, 'stages', 1, 1024);
+    const schedule = choice<ScheduleKind>(values.schedule, 'schedule', SCHEDULE_KINDS, '1f1b');
+    const preset = choice<Preset>(values.preset, 'preset', PRESETS, 'balanced');
+    const optimizer = choice<OptimizerName>(values.optimizer, 'optimizer', OPTIMIZERS, 'adam');
+    const discover = numberOption(values.discover, 'discover', 0, 3600);
+    if ((values.cluster === undefined) === (discover === undefined))
+      throw new UsageError(
+        'give the machines with exactly one of --cluster cluster.json or --discover SECONDS',
+      );
+
+    let resolved;
+    try {
+      resolved = resolveModel(values.model);
+    } catch (err) {
+      if (err instanceof ModelError) throw new UsageError(err.message);
+      throw err;
+    }
+    for (const note of resolved.notes) process.stderr.write(`note: ${note}\n`);
+    const cluster =
+      discover !== undefined
+        ? await discoverCluster({ ...values, cluster: values['cluster-name'] }, discover)
+        : readCluster(values.cluster as string);
+
+    let outcome;
+    try {
+      outcome = makePlan({
+        model: resolved.spec,
+        source: resolved.source,
+        path: resolved.path,
+        cluster,
+        stages,
+        batch,
+        microbatches,
+        schedule,
+        optimizer,
+        preset,
+      });
+    } catch (err) {
+      if (err instanceof PlanError || err instanceof ModelError) {
+        process.stderr.write(`pipefitter plan: ${err.message}\n`);
+        return 1;
+      }
+      throw err;
+    }
+    if (!outcome.ok) {
+      process.stderr.write(`pipefitter plan: ${outcome.reason}\n`);
+      return 1;
+    }
+    const json = JSON.stringify(outcome.plan, null, 2) + '\n';
+    if (typeof values.out === 'string') fs.writeFileSync(values.out, json);
+    if (values.json) process.stdout.write(json);
+    else printPlan(outcome.plan);
+    return 0;
+  },
+};

@@ -1,0 +1,36 @@
+import type { NodeRecord } from '../coordinator/nodeRecord.js';
+import { DEFAULT_LINK, type Cluster, type Machine } from './cluster.js';
+
+/**
+ * Machines from discovered agents: measured speed on the backend the agent will train with, and the
+ * memory that backend uses (free VRAM of GPU 0 for tensorflow-gpu, else available RAM). Agents that
+ * cannot be planned on (offline, no speed yet) are left out with the reason, for the CLI to print.
+ */
+export function machineFromNode(n: NodeRecord): Machine | { skipped: string } {
+  if (n.state !== 'online')
+    return { skipped: `${n.name}: ${n.state}${n.stateReason ? ` (${n.stateReason})` : ''}` };
+  const speed = n.speed ?? n.inventory?.speed ?? null;
+  if (!speed) return { skipped: `${n.name}: no measured speed yet (backends still probing?)` };
+  let memory: number | null = null;
+  if (speed.backend === 'tensorflow-gpu') {
+    const g = n.telemetry?.gpus[0];
+    if (g && g.memTotalBytes !== null && g.memUsedBytes !== null)
+      memory = g.memTotalBytes - g.memUsedBytes;
+    else memory = n.inventory?.static.gpus[0]?.vramBytes ?? null;
+  } else {
+    memory = n.telemetry?.memAvailableBytes ?? n.inventory?.static.memory.totalBytes ?? null;
+  }
+  if (!memory) return { skipped: `${n.name}: memory unknown` };
+  return { id: n.id, name: n.name, gflops: speed.gflops, memoryBytes: memory };
+}
+
+export function clusterFromNodes(nodes: NodeRecord[]): { cluster: Cluster; skipped: string[] } {
+  const machines: Machine[] = [];
+  const skipped: string[] = [];
+  for (const n of nodes) {
+    const m = machineFromNode(n);
+    if ('skipped' in m) skipped.push(m.skipped);
+    else machines.push(m);
+  }
+  return { cluster: { machines, defaultLink: DEFAULT_LINK, links: new Map() }, skipped };
+}

@@ -1,0 +1,259 @@
+import { formatBytes } from '../cli/format.js';
+import { modelCost, type OptimizerName } from '../model/cost.js';
+import type { ModelSpec } from '../model/spec.js';
+import { linkBetween, linksUniform, type Cluster } from './cluster.js';
+import {
+  EXHAUSTIVE_MAX_MACHINES,
+  balancedBounds,
+  memoryOverflows,
+  scoreSplit,
+  searchBalanced,
+  uniformBounds,
+  type SearchResult,
+  type Split,
+} from './partitioner.js';
+import { PLAN_VERSION, type Plan } from './planSchema.js';
+import { buildSchedule, inFlightMicrobatches, type ScheduleKind } from './schedule.js';
+import { simulate, type SimulationResult } from './simulator.js';
+import { StageCoster, type PartitionProblem } from './stageCost.js';
+
+export type Preset = 'balanced' | 'uniform' | 'parameters';
+export const PRESETS: readonly Preset[] = ['balanced', 'uniform', 'parameters'];
+
+export interface PlanRequest {
+  model: ModelSpec;
+  source: 'catalogue' | 'file';
+  path: string | null;
+  cluster: Cluster;
+  /** Stage count; omitted: the planner tries every count and keeps the fastest simulated plan. */
+  stages?: number;
+  batch: number;
+  microbatches: number;
+  schedule: ScheduleKind;
+  optimizer: OptimizerName;
+  preset: Preset;
+}
+
+export type PlanOutcome =
+  { ok: true; plan: Plan; simulation: SimulationResult } | { ok: false; reason: string };
+
+/** A request the planner cannot honour as asked, said in words (the CLI prints it as is). */
+export class PlanError extends Error {
+  override name = 'PlanError';
+}
+
+function problemOf(req: PlanRequest): PartitionProblem {
+  const cost = modelCost(req.model);
+  const ms = req.cluster.machines;
+  return {
+    layers: cost.layers,
+    inputBytes: cost.inputBytes,
+    machines: ms,
+    link: (i, j) => linkBetween(req.cluster, ms[i]!.id, ms[j]!.id),
+    batch: req.batch,
+    microbatches: req.microbatches,
+    schedule: req.schedule,
+    optimizer: req.optimizer,
+  };
+}
+
+function checkRequest(req: PlanRequest): void {
+  const n = req.model.layers.length;
+  const M = req.cluster.machines.length;
+  if (req.batch % req.microbatches !== 0)
+    throw new PlanError(
+      `the batch (${req.batch}) must split into ${req.microbatches} equal micro-batches: ` +
+        'choose a batch that is a multiple of --microbatches',
+    );
+  if (req.stages !== undefined) {
+    if (req.stages > M)
+      throw new PlanError(
+        `asked for ${req.stages} stages but only ${M} machine${M === 1 ? ' is' : 's are'} available ` +
+          `(one stage per machine): use --stages ${M} or fewer, or add machines`,
+      );
+    if (req.stages > n)
+      throw new PlanError(
+        `asked for ${req.stages} stages but model "${req.model.id}" has only ${n} layers ` +
+          `(each stage needs at least one): use --stages ${n} or fewer`,
+      );
+  }
+}
+
+/** Stage times and link times of a split, as the simulator takes them. */
+function simulateSplit(c: StageCoster, split: Split, req: PlanRequest): SimulationResult {
+  const p = split.machines.length;
+  const stages = split.machines.map((m, k) => ({
+    forward: c.forwardSeconds(split.bounds[k]!, split.bounds[k + 1]!, m),
+    backward: c.backwardSeconds(split.bounds[k]!, split.bounds[k + 1]!, m),
+    step: c.stepSeconds(split.bounds[k]!, split.bounds[k + 1]!, m),
+  }));
+  const boundaries = Array.from({ length: p - 1 }, (_, k) => {
+    const [a, b] = [split.machines[k]!, split.machines[k + 1]!];
+    const t = c.transferSeconds(split.bounds[k + 1]!, a, b);
+    return { activationSeconds: t, gradientSeconds: t, latency: c.latency(a, b) };
+  });
+  return simulate({
+    schedule: buildSchedule(req.schedule, p, req.microbatches),
+    stages,
+    boundaries,
+    batchSize: req.batch,
+  });
+}
+
+function explainOverflow(c: StageCoster, split: Split, req: PlanRequest): string {
+  const names = req.model.layers.map(
+    (l, i) => (l.config.name as string | undefined) ?? `layer ${i}`,
+  );
+  const lines = memoryOverflows(c, split).map(({ stage, needed, free }) => {
+    const [s, e] = [split.bounds[stage]!, split.bounds[stage + 1]!];
+    const m = c.problem.machines[split.machines[stage]!]!;
+    return (
+      `stage ${stage + 1} (layers ${s}–${e - 1}, ${names[s]}…${names[e - 1]}) needs ${formatBytes(needed)} ` +
+      `on ${m.name}, which has ${formatBytes(free)} free`
+    );
+  });
+  return lines.join('\n');
+}
+
+function searchNote(result: SearchResult | null, M: number, preset: Preset): string {
+  if (preset !== 'balanced')
+    return `preset "${preset}": split fixed by the preset, machines in cluster order`;
+  if (!result) return '';
+  return result.method === 'exhaustive'
+    ? `exhaustive search over machine orders (${M} machines ≤ ${EXHAUSTIVE_MAX_MACHINES})`
+    : `heuristic search over machine orders (${M} machines > ${EXHAUSTIVE_MAX_MACHINES}: local search ` +
+        'from speed- and memory-sorted orders; the split for each order is exact)';
+}
+
+/** Best split for p stages under the request's preset, or null when nothing fits. */
+function splitFor(
+  c: StageCoster,
+  p: number,
+  req: PlanRequest,
+  ignoreMemory = false,
+): SearchResult | null {
+  if (req.preset === 'balanced') {
+    const uniform = linksUniform(req.cluster);
+    const ms = req.cluster.machines;
+    return searchBalanced(c, p, {
+      ignoreMemory,
+      machineKey: uniform ? (m) => `${ms[m]!.gflops}|${ms[m]!.memoryBytes}` : undefined,
+    });
+  }
+  const bounds =
+    req.preset === 'uniform'
+      ? uniformBounds(c.n, p)
+      : balancedBounds(
+          c.problem.layers.map((l) => l.params),
+          p,
+        );
+  const split = { bounds, machines: [...Array(p).keys()] };
+  if (!ignoreMemory && memoryOverflows(c, split).length) return null;
+  return { split, score: scoreSplit(c, split), method: 'heuristic', evaluations: 1 };
+}
+
+/** Plans a model on a cluster: the split, the machines, and the predicted step, memory and throughput. */
+export function makePlan(req: PlanRequest): PlanOutcome {
+  checkRequest(req);
+  const c = new StageCoster(problemOf(req));
+  const M = req.cluster.machines.length;
+  const counts =
+    req.stages !== undefined ? [req.stages] : [...Array(Math.min(M, c.n)).keys()].map((i) => i + 1);
+
+  let best: { result: SearchResult; sim: SimulationResult } | null = null;
+  let evaluations = 0;
+  for (const p of counts) {
+    const result = splitFor(c, p, req);
+    if (!result) continue;
+    evaluations += result.evaluations;
+    const sim = simulateSplit(c, result.split, req);
+    // More stages must buy real throughput, not a rounding error.
+    if (!best || sim.samplesPerSecond > best.sim.samplesPerSecond * (1 + 1e-9))
+      best = { result, sim };
+  }
+
+  if (!best) {
+    const p = req.stages ?? Math.min(M, c.n);
+    const unfit = splitFor(c, p, req, true);
+    const why = unfit ? explainOverflow(c, unfit.split, req) : '';
+    return {
+      ok: false,
+      reason:
+        `no ${req.stages !== undefined ? `${p}-stage ` : ''}plan fits in memory` +
+        (req.stages === undefined ? ` with any number of stages (1–${counts.length})` : '') +
+        `. The fastest ${p}-stage plan would need:\n${why}\n` +
+        'Try --schedule 1f1b (stashes fewer micro-batches), more --microbatches, a smaller --batch, ' +
+        'optimizer sgd, or more machines.',
+    };
+  }
+
+  const { result, sim } = best;
+  const { split } = result;
+  const p = split.machines.length;
+  const cost = modelCost(req.model);
+  const names = cost.layers.map((l) => l.name);
+  const machines = req.cluster.machines;
+  const plan: Plan = {
+    version: PLAN_VERSION,
+    model: {
+      id: req.model.id,
+      name: req.model.name,
+      source: req.source,
+      path: req.path,
+      layers: c.n,
+      params: cost.params,
+    },
+    batch: req.batch,
+    microbatches: req.microbatches,
+    schedule: req.schedule,
+    optimizer: req.optimizer,
+    preset: req.preset,
+    stages: split.machines.map((m, k) => ({
+      layers: [split.bounds[k]!, split.bounds[k + 1]!] as [number, number],
+      layerNames: [names[split.bounds[k]!]!, names[split.bounds[k + 1]! - 1]!] as [string, string],
+      machineId: machines[m]!.id,
+      machineName: machines[m]!.name,
+    })),
+    prediction: {
+      stepSeconds: sim.stepSeconds,
+      samplesPerSecond: sim.samplesPerSecond,
+      bubble: Math.max(0, Math.min(1, sim.bubble)),
+      bottleneckSeconds: result.score.max,
+      stages: split.machines.map((m, k) => {
+        const [s, e] = [split.bounds[k]!, split.bounds[k + 1]!];
+        const mem = c.memory(s, e, k, p);
+        const next = split.machines[k + 1];
+        const prev = split.machines[k - 1];
+        return {
+          forwardSeconds: c.forwardSeconds(s, e, m),
+          backwardSeconds: c.backwardSeconds(s, e, m),
+          optimizerStepSeconds: c.stepSeconds(s, e, m),
+          sendActivationSeconds: next === undefined ? 0 : c.transferSeconds(e, m, next),
+          sendGradientSeconds: prev === undefined ? 0 : c.transferSeconds(s, m, prev),
+          memoryBytes: mem.total,
+          memoryFreeBytes: machines[m]!.memoryBytes,
+          memory: {
+            weights: mem.weights,
+            gradients: mem.gradients,
+            optimizer: mem.optimizer,
+            activations: mem.activations,
+          },
+          inFlightMicrobatches: inFlightMicrobatches(req.schedule, k, p, req.microbatches),
+          busySeconds: sim.stages[k]!.busy,
+          idleSeconds: sim.stages[k]!.idle,
+          commSeconds: sim.stages[k]!.comm,
+          flopsPerMicrobatch: c.stageFlops(s, e),
+          params: c.paramCount(s, e),
+        };
+      }),
+    },
+    search: {
+      method: req.preset === 'balanced' ? result.method : 'preset',
+      evaluations,
+      stagesChosen: req.stages !== undefined ? 'requested' : 'auto',
+      note: searchNote(result, M, req.preset),
+    },
+    createdAt: new Date().toISOString(),
+  };
+  return { ok: true, plan, simulation: sim };
+}
