@@ -3,7 +3,7 @@ import { formatBytesPair, formatPct, formatTemp, formatWatts } from '../format.j
 import { useCluster } from '../store/clusterStore.js';
 import { BenchmarkButton } from './BenchmarkButton.js';
 import { Meter } from './Meter.js';
-import { cardHeight, nodeFacts } from './nodeFacts.js';
+import { cardHeight, nodeFacts, nodeWarning } from './nodeFacts.js';
 import { Sparkline } from './Sparkline.js';
 import { StateBadge } from './StateBadge.js';
 
@@ -16,10 +16,11 @@ export const NodeCard = memo(function NodeCard({ id }: { id: string }) {
   if (!node) return null;
   const f = nodeFacts(node);
   const live = node.state === 'online';
+  const warning = nodeWarning(node);
   return (
     <article
       className={`card ${live ? '' : 'card-dim'}`}
-      style={{ height: cardHeight(f.gpus.length) }}
+      style={{ height: cardHeight(node) }}
       aria-label={`Machine ${node.name}`}
       data-testid="node-card"
       data-node-id={node.id}
@@ -34,9 +35,9 @@ export const NodeCard = memo(function NodeCard({ id }: { id: string }) {
         <span title="address">{f.address}</span>
         {node.rttMs !== null && live && <span> · {node.rttMs} ms</span>}
       </div>
-      {(node.conflict || (node.stateReason && node.state !== 'online')) && (
-        <div className="card-warn" title={node.conflict ?? node.stateReason ?? ''}>
-          {node.conflict ?? node.stateReason}
+      {warning && (
+        <div className="card-warn" title={warning}>
+          {warning}
         </div>
       )}
       <dl className="facts">

@@ -18,7 +18,7 @@ export const NodeRow = memo(function NodeRow({ id }: { id: string }) {
     <div
       role="row"
       className={`row ${node.state === 'online' ? '' : 'card-dim'}`}
-      style={{ height: rowHeight(f.gpus.length) }}
+      style={{ height: rowHeight(node) }}
       aria-label={`Machine ${node.name}`}
       data-testid="node-row"
       data-node-id={node.id}

@@ -59,14 +59,31 @@ export function nodeFacts(n: NodeView) {
   };
 }
 
-/** Card height from its GPU count: fixed so the virtual grid can place cards without measuring. */
-export const CARD_BASE_HEIGHT = 232;
-export const CARD_GPU_HEIGHT = 66;
-export function cardHeight(gpuCount: number): number {
-  return CARD_BASE_HEIGHT + CARD_GPU_HEIGHT * Math.max(gpuCount, 0);
+/** A warning line under the address: an id conflict, or why a machine is refused or offline. */
+export function nodeWarning(n: NodeView): string | null {
+  if (n.conflict) return n.conflict;
+  // Unreachable says "seen N s ago" in its badge; the registry's reason would only repeat it.
+  if (n.state === 'refused' || n.state === 'offline') return n.stateReason;
+  return null;
+}
+
+/**
+ * Card height from what the card shows (GPU count, optional lines): computed, not measured, so the
+ * virtual grid places cards without layout reads and nothing jumps when a sample arrives.
+ */
+const CARD_BASE_HEIGHT = 192;
+const CARD_LINE = 18;
+const CARD_GPU_HEIGHT = 66;
+export function cardHeight(n: NodeView | undefined): number {
+  if (!n) return CARD_BASE_HEIGHT;
+  const f = nodeFacts(n);
+  const lines =
+    (nodeWarning(n) ? 1 : 0) + (f.gpuBackendWhyNot ? 2 : 0) + (f.gpus.length === 0 ? 1 : 0);
+  return CARD_BASE_HEIGHT + CARD_LINE * lines + CARD_GPU_HEIGHT * f.gpus.length;
 }
 export const ROW_BASE_HEIGHT = 52;
 export const ROW_GPU_HEIGHT = 26;
-export function rowHeight(gpuCount: number): number {
-  return Math.max(ROW_BASE_HEIGHT, 14 + ROW_GPU_HEIGHT * gpuCount);
+export function rowHeight(n: NodeView | undefined): number {
+  const gpus = n?.inventory?.static.gpus.length ?? 0;
+  return Math.max(ROW_BASE_HEIGHT, 14 + ROW_GPU_HEIGHT * gpus);
 }

@@ -10,9 +10,7 @@ import { queryNodes, SORT_LABELS, type SortKey } from './clusterQuery.js';
 
 type Layout = 'cards' | 'rows';
 
-function gpuCount(id: string): number {
-  return clusterStore.getState().nodes[id]?.inventory?.static.gpus.length ?? 0;
-}
+const nodeById = (id: string) => clusterStore.getState().nodes[id];
 
 /** Every machine of the lab, live: cards or rows, filtered and sorted, with "Add machine". */
 export function ClusterView() {
@@ -31,8 +29,8 @@ export function ClusterView() {
   const online = all.filter((n) => n.state === 'online').length;
   const gpus = all.reduce((s, n) => s + (n.inventory?.static.gpus.length ?? 0), 0);
 
-  const cardH = useCallback((id: string) => cardHeight(gpuCount(id)), []);
-  const rowH = useCallback((id: string) => rowHeight(gpuCount(id)), []);
+  const cardH = useCallback((id: string) => cardHeight(nodeById(id)), []);
+  const rowH = useCallback((id: string) => rowHeight(nodeById(id)), []);
 
   return (
     <section className="view cluster" aria-labelledby="cluster-title">
