@@ -2,9 +2,10 @@ import { CsvDataset } from './csv.js';
 import { DatasetError, type Dataset } from './dataset.js';
 import { MnistDataset } from './mnist.js';
 import { SyntheticDataset } from './synthetic.js';
+import { TextDataset } from './text.js';
 
 /**
- * Opens a dataset by its id: "mnist", "synthetic" (shaped for the model), "synthetic:784:10" or
+ * Opens a dataset by its id: "mnist", "text" (the char model's corpus), "synthetic" (shaped for the model), "synthetic:784:10" or
  * "csv:/path/file.csv[:label]". Throws a DatasetError saying what is missing on this machine.
  */
 export function openDataset(
@@ -12,6 +13,7 @@ export function openDataset(
   model?: { inputShape: number[]; numClasses: number },
 ): Dataset {
   if (id === 'mnist') return new MnistDataset();
+  if (id === 'text') return new TextDataset(model?.inputShape[0]);
   if (id === 'synthetic' || id.startsWith('synthetic:')) {
     const [, shape, classes] = id.split(':');
     const inputShape = shape ? shape.split('x').map(Number) : model?.inputShape;
@@ -36,6 +38,6 @@ export function openDataset(
     return new CsvDataset(m[1]!, { labelColumn: label });
   }
   throw new DatasetError(
-    `unknown dataset "${id}": use mnist, synthetic[:dims:classes] or csv:<file>[:label column]`,
+    `unknown dataset "${id}": use mnist, text, synthetic[:dims:classes] or csv:<file>[:label column]`,
   );
 }

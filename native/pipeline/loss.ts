@@ -1,0 +1,35 @@
+import type * as tfc from '@tensorflow/tfjs-core';
+import type { LossName } from '../model/spec.js';
+import type { Tf } from '../backend/tfTypes.js';
+
+const EPSILON = 1e-7;
+
+/**
+ * Mean cross-entropy of predicted probabilities (the catalogue's last layers are softmax), as Keras
+ * computes it: probabilities clipped to [ε, 1−ε]. `labels` are class indices for both loss names;
+ * the categorical form one-hot encodes them. The pipeline and the single-process reference share this.
+ */
+export function crossEntropy(
+  tf: Tf,
+  loss: LossName,
+  probs: tfc.Tensor,
+  labels: tfc.Tensor,
+  numClasses: number,
+): tfc.Scalar {
+  return tf.tidy(() => {
+    const p = tf.clipByValue(probs, EPSILON, 1 - EPSILON);
+    const oneHot = tf.oneHot(tf.cast(labels, 'int32'), numClasses);
+    void loss; // both names take class indices here; kept for when soft labels arrive
+    return tf.neg(tf.mean(tf.sum(tf.mul(oneHot, tf.log(p)), -1)));
+  });
+}
+
+/** Number of correct arg-max predictions. */
+export function correctCount(tf: Tf, probs: tfc.Tensor, labels: tfc.Tensor): number {
+  return tf.tidy(
+    () =>
+      tf
+        .sum(tf.cast(tf.equal(tf.argMax(probs, -1), tf.cast(labels, 'int32')), 'int32'))
+        .dataSync()[0]!,
+  );
+}

@@ -1,0 +1,139 @@
+import type * as tfc from '@tensorflow/tfjs-core';
+import type { Tf } from '../backend/tfTypes.js';
+import type { Action } from '../planner/schedule.js';
+import type { StageExecutor } from './stageExecutor.js';
+import type { StageTransport, WireTensor } from './transport.js';
+
+/** Where a stage's micro-batch data comes from: inputs on the first stage, labels on the last. */
+export interface StageData {
+  input(step: number, mb: number): WireTensor;
+  labels(step: number, mb: number): WireTensor;
+  /** Fraction of the mini-batch in micro-batch mb (its loss weight). */
+  share(mb: number): number;
+}
+
+export interface ActionTiming {
+  op: Action['op'];
+  mb: number;
+  /** ms since the step started on this stage */
+  start: number;
+  end: number;
+}
+
+export interface StepResult {
+  /** The mini-batch's mean loss (last stage only). */
+  loss: number | null;
+  timings: ActionTiming[];
+  /** ms of F, B and STEP (busy), and of SEND/RECV (communication, waiting included). */
+  busyMs: number;
+  commMs: number;
+  totalMs: number;
+}
+
+/**
+ * Runs one stage's action list for one step: the same lists the simulator runs (planner/schedule.ts),
+ * executed in order, with tensors moving through the transport.
+ */
+export class ScheduleRunner {
+  constructor(
+    private readonly tf: Tf,
+    private readonly exec: StageExecutor,
+    private readonly actions: Action[],
+    private readonly transport: StageTransport,
+    private readonly data: StageData,
+  ) {}
+
+  private toTensor(w: WireTensor): tfc.Tensor {
+    return this.tf.tensor(w.data, w.shape, w.dtype);
+  }
+
+  private static fromTensor(t: tfc.Tensor): WireTensor {
+    const data = t.dataSync() as Float32Array | Int32Array;
+    return { shape: t.shape, dtype: t.dtype === 'int32' ? 'int32' : 'float32', data };
+  }
+
+  async runStep(step: number): Promise<StepResult> {
+    const received = new Map<number, WireTensor>(); // RECV_ACT results waiting for F
+    const outputs = new Map<number, WireTensor>(); // F results waiting for SEND_ACT
+    const grads = new Map<number, WireTensor>(); // RECV_GRAD results waiting for B
+    const dxs = new Map<number, WireTensor>(); // B results waiting for SEND_GRAD
+    const timings: ActionTiming[] = [];
+    let loss = 0;
+    let busyMs = 0;
+    let commMs = 0;
+    const t0 = performance.now();
+    for (const a of this.actions) {
+      const start = performance.now() - t0;
+      const mb = a.op === 'STEP' ? -1 : a.mb;
+      switch (a.op) {
+        case 'RECV_ACT':
+          received.set(a.mb, await this.transport.recv('act', step, a.mb));
+          break;
+        case 'F': {
+          const input = this.exec.isFirst ? this.data.input(step, a.mb) : received.get(a.mb);
+          if (!input) throw new Error(`F(${a.mb}) before its activation arrived`);
+          received.delete(a.mb);
+          const out = this.exec.forward(a.mb, this.toTensor(input));
+          if (out) {
+            outputs.set(a.mb, ScheduleRunner.fromTensor(out));
+            out.dispose();
+          }
+          break;
+        }
+        case 'SEND_ACT': {
+          const out = outputs.get(a.mb);
+          if (!out) throw new Error(`SEND_ACT(${a.mb}) before F(${a.mb})`);
+          outputs.delete(a.mb);
+          await this.transport.send('act', step, a.mb, out);
+          break;
+        }
+        case 'RECV_GRAD':
+          grads.set(a.mb, await this.transport.recv('grad', step, a.mb));
+          break;
+        case 'B': {
+          let dx: tfc.Tensor | null;
+          if (this.exec.isLast) {
+            const labels = this.toTensor(this.data.labels(step, a.mb));
+            const r = this.exec.backwardLoss(a.mb, labels, this.data.share(a.mb));
+            labels.dispose();
+            loss += r.loss;
+            dx = r.dx;
+          } else {
+            const g = grads.get(a.mb);
+            if (!g) throw new Error(`B(${a.mb}) before its gradient arrived`);
+            grads.delete(a.mb);
+            const dy = this.toTensor(g);
+            dx = this.exec.backward(a.mb, dy);
+            dy.dispose();
+          }
+          if (dx) {
+            dxs.set(a.mb, ScheduleRunner.fromTensor(dx));
+            dx.dispose();
+          }
+          break;
+        }
+        case 'SEND_GRAD': {
+          const dx = dxs.get(a.mb);
+          if (!dx) throw new Error(`SEND_GRAD(${a.mb}) before B(${a.mb})`);
+          dxs.delete(a.mb);
+          await this.transport.send('grad', step, a.mb, dx);
+          break;
+        }
+        case 'STEP':
+          this.exec.step();
+          break;
+      }
+      const end = performance.now() - t0;
+      if (a.op === 'F' || a.op === 'B' || a.op === 'STEP') busyMs += end - start;
+      else commMs += end - start;
+      timings.push({ op: a.op, mb, start, end });
+    }
+    return {
+      loss: this.exec.isLast ? loss : null,
+      timings,
+      busyMs,
+      commMs,
+      totalMs: performance.now() - t0,
+    };
+  }
+}

@@ -1,0 +1,179 @@
+import type * as tfc from '@tensorflow/tfjs-core';
+import type { Tf } from '../backend/tfTypes.js';
+import { buildModel } from '../model/build.js';
+import type { ModelSpec } from '../model/spec.js';
+import { crossEntropy } from './loss.js';
+import { makeOptimizer, type OptimizerSpec } from './optimizer.js';
+
+export interface StageSlice {
+  /** Layers [start, end) of the model. */
+  start: number;
+  end: number;
+}
+
+export interface NamedWeight {
+  name: string;
+  shape: number[];
+  data: Float32Array;
+}
+
+/**
+ * One pipeline stage's compute: its slice of the model, the inputs it stashed per micro-batch, the
+ * gradients it accumulates over a step, and its optimizer. TensorFlow.js keeps no tape between calls,
+ * so B(mb) recomputes the stage's forward from the stashed input inside one gradient computation
+ * (engine.gradients with the upstream gradient as dy). The last stage folds the loss into B, so its F
+ * only stashes. Every tensor is disposed: memory does not grow with steps.
+ */
+export class StageExecutor {
+  readonly isFirst: boolean;
+  readonly isLast: boolean;
+  private readonly model: ReturnType<typeof buildModel>;
+  private readonly optimizer: ReturnType<typeof makeOptimizer>;
+  private readonly stash = new Map<number, tfc.Tensor>();
+  private accumulated: Map<string, tfc.Tensor> | null = null;
+  private readonly vars: tfc.Variable[];
+
+  constructor(
+    private readonly tf: Tf,
+    readonly spec: ModelSpec,
+    readonly slice: StageSlice,
+    optimizer: OptimizerSpec,
+  ) {
+    this.isFirst = slice.start === 0;
+    this.isLast = slice.end === spec.layers.length;
+    this.model = buildModel(tf, spec, { start: slice.start, end: slice.end });
+    this.vars = this.model.trainableWeights.map((w) => w.read() as tfc.Variable);
+    this.optimizer = makeOptimizer(tf, optimizer);
+  }
+
+  get weightCount(): number {
+    return this.vars.reduce((n, v) => n + v.size, 0);
+  }
+
+  getWeights(): NamedWeight[] {
+    return this.model.getWeights().map((w, i) => ({
+      name: this.model.weights[i]!.originalName,
+      shape: w.shape,
+      data: w.dataSync() as Float32Array,
+    }));
+  }
+
+  setWeights(weights: { shape: number[]; data: Float32Array }[]): void {
+    const current = this.model.weights;
+    if (weights.length !== current.length)
+      throw new Error(`stage expects ${current.length} weight arrays, got ${weights.length}`);
+    const tensors = weights.map((w, i) => {
+      const want = current[i]!.shape;
+      if (w.shape.length !== want.length || w.shape.some((d, j) => d !== want[j])) {
+        throw new Error(
+          `weight ${current[i]!.originalName} has shape [${want.join(', ')}], got [${w.shape.join(', ')}]`,
+        );
+      }
+      return this.tf.tensor(w.data, w.shape);
+    });
+    this.model.setWeights(tensors);
+    tensors.forEach((t) => t.dispose());
+  }
+
+  /** F(mb): stashes the input; returns the output for the next stage (the last stage returns null). */
+  forward(mb: number, input: tfc.Tensor): tfc.Tensor | null {
+    this.stash.get(mb)?.dispose();
+    this.stash.set(mb, input);
+    if (this.isLast) return null;
+    return this.tf.tidy(() => this.model.apply(input, { training: true }) as tfc.Tensor);
+  }
+
+  private accumulate(grads: tfc.Tensor[]): void {
+    if (!this.accumulated) {
+      this.accumulated = new Map(this.vars.map((v, i) => [v.name, grads[i]!]));
+      return;
+    }
+    this.vars.forEach((v, i) => {
+      const prev = this.accumulated!.get(v.name)!;
+      this.accumulated!.set(v.name, this.tf.add(prev, grads[i]!));
+      prev.dispose();
+      grads[i]!.dispose();
+    });
+  }
+
+  /**
+   * B(mb) for a middle or first stage: recompute forward from the stash, backpropagate `dy`.
+   * Returns the input gradient for the previous stage (null on the first stage).
+   */
+  backward(mb: number, dy: tfc.Tensor): tfc.Tensor | null {
+    const x = this.takeStash(mb);
+    const xs = this.isFirst ? this.vars : [x, ...this.vars];
+    const { grads } = this.tf
+      .engine()
+      .gradients(() => this.model.apply(x, { training: true }) as tfc.Tensor, xs, dy);
+    x.dispose();
+    const dx = this.isFirst ? null : grads[0]!;
+    this.accumulate(this.isFirst ? grads : grads.slice(1));
+    return dx;
+  }
+
+  /**
+   * B(mb) on the last stage: loss of this micro-batch, scaled by its share of the mini-batch so the
+   * accumulated gradient equals the full batch's mean-loss gradient. Returns the scaled loss and dx.
+   */
+  backwardLoss(
+    mb: number,
+    labels: tfc.Tensor,
+    share: number,
+  ): { loss: number; dx: tfc.Tensor | null } {
+    const x = this.takeStash(mb);
+    const xs = this.isFirst ? this.vars : [x, ...this.vars];
+    const { value, grads } = this.tf
+      .engine()
+      .gradients(
+        () =>
+          this.tf.mul(
+            crossEntropy(
+              this.tf,
+              this.spec.loss,
+              this.model.apply(x, { training: true }) as tfc.Tensor,
+              labels,
+              this.spec.numClasses,
+            ),
+            share,
+          ) as tfc.Scalar,
+        xs,
+      );
+    const loss = value.dataSync()[0]!;
+    value.dispose();
+    x.dispose();
+    const dx = this.isFirst ? null : grads[0]!;
+    this.accumulate(this.isFirst ? grads : grads.slice(1));
+    return { loss, dx };
+  }
+
+  /** Forward only (validation): the stage's output, nothing stashed. */
+  infer(input: tfc.Tensor): tfc.Tensor {
+    return this.tf.tidy(() => this.model.apply(input, { training: false }) as tfc.Tensor);
+  }
+
+  /** STEP: apply the accumulated gradients once, then forget them. */
+  step(): void {
+    if (!this.accumulated) return;
+    const grads = Object.fromEntries(this.accumulated);
+    this.optimizer.applyGradients(grads);
+    for (const g of this.accumulated.values()) g.dispose();
+    this.accumulated = null;
+  }
+
+  private takeStash(mb: number): tfc.Tensor {
+    const x = this.stash.get(mb);
+    if (!x) throw new Error(`B(${mb}) without F(${mb}): nothing stashed for micro-batch ${mb}`);
+    this.stash.delete(mb);
+    return x;
+  }
+
+  dispose(): void {
+    for (const t of this.stash.values()) t.dispose();
+    this.stash.clear();
+    if (this.accumulated) for (const g of this.accumulated.values()) g.dispose();
+    this.accumulated = null;
+    this.optimizer.dispose();
+    this.model.dispose();
+  }
+}

@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { before, describe, it } from 'node:test';
+import { initBackend } from '../../native/backend/initBackend.js';
+import type { Tf } from '../../native/backend/tfTypes.js';
+import { openDataset } from '../../native/data/openDataset.js';
+import { EpochSampler } from '../../native/data/sampler.js';
+import { getModel } from '../../native/model/catalogue.js';
+import { datasetFeed } from '../../native/pipeline/datasetFeed.js';
+import { LocalPipeline } from '../../native/pipeline/localPipeline.js';
+import { ReferenceTrainer } from '../../native/pipeline/referenceTrainer.js';
+import type { NamedWeight } from '../../native/pipeline/stageExecutor.js';
+
+function maxAbsDiff(a: NamedWeight[], b: NamedWeight[]): number {
+  assert.equal(a.length, b.length);
+  let max = 0;
+  a.forEach((w, i) => {
+    assert.deepEqual(w.shape, b[i]!.shape, w.name);
+    for (let j = 0; j < w.data.length; j++)
+      max = Math.max(max, Math.abs(w.data[j]! - b[i]!.data[j]!));
+  });
+  return max;
+}
+
+function evenSlices(layers: number, p: number) {
+  return Array.from({ length: p }, (_, k) => ({
+    start: Math.round((k * layers) / p),
+    end: Math.round(((k + 1) * layers) / p),
+  }));
+}
+
+describe('in-process pipeline equals single-process training (the arithmetic, before any network)', () => {
+  let tf: Tf;
+  before(async () => {
+    tf = (await initBackend({ prefer: 'wasm' })).tf;
+  });
+
+  for (const modelId of ['mnist-mlp', 'char-gru']) {
+    for (const schedule of ['gpipe', '1f1b'] as const) {
+      for (const opt of ['sgd', 'adam'] as const) {
+        it(`${modelId}, ${schedule}, ${opt}: 3 stages × 4 micro-batches, 5 steps`, async () => {
+          const spec = getModel(modelId);
+          const ds = openDataset(spec.dataset === 'text' ? 'text' : 'mnist', spec);
+          const batch = 32;
+          const m = 4;
+          const feed = datasetFeed(
+            ds,
+            new EpochSampler(ds.size('train'), batch, 11),
+            m,
+            spec.inputShape,
+          );
+          const optimizer = { name: opt, learningRate: opt === 'sgd' ? 0.1 : 0.001 } as const;
+          const p = Math.min(3, spec.layers.length);
+          const pipe = new LocalPipeline(
+            tf,
+            spec,
+            evenSlices(spec.layers.length, p),
+            schedule,
+            m,
+            optimizer,
+            feed,
+          );
+          const ref = new ReferenceTrainer(tf, spec, m, optimizer, feed);
+          assert.equal(maxAbsDiff(pipe.weights(), ref.weights()), 0, 'same initial weights');
+          for (let s = 0; s < 5; s++) {
+            const results = await pipe.step(s);
+            const refLoss = ref.step(s);
+            assert.ok(
+              Math.abs(results[p - 1]!.loss! - refLoss) < 1e-4,
+              `step ${s} loss ${results[p - 1]!.loss} vs ${refLoss}`,
+            );
+          }
+          const diff = maxAbsDiff(pipe.weights(), ref.weights());
+          assert.ok(diff < 1e-4, `max abs weight difference ${diff}`);
+          assert.ok(
+            maxAbsDiff(
+              pipe.weights(),
+              new LocalPipeline(
+                tf,
+                spec,
+                evenSlices(spec.layers.length, p),
+                schedule,
+                m,
+                optimizer,
+                feed,
+              ).weights(),
+            ) > 1e-4,
+            'training changed the weights',
+          );
+          pipe.dispose();
+          ref.dispose();
+        });
+      }
+    }
+  }
+});
