@@ -1,17 +1,15 @@
 import type * as tfc from '@tensorflow/tfjs-core';
-import type { LossName } from '../model/spec.js';
 import type { Tf } from '../backend/tfTypes.js';
 
 const EPSILON = 1e-7;
 
 /**
  * Mean cross-entropy of predicted probabilities (the catalogue's last layers are softmax), as Keras
- * computes it: probabilities clipped to [ε, 1−ε]. `labels` are class indices for both loss names;
- * the categorical form one-hot encodes them. The pipeline and the single-process reference share this.
+ * computes it: probabilities clipped to [ε, 1−ε]. `labels` are class indices (the datasets store
+ * classes, not one-hot rows), for both of the catalogue's loss names. The pipeline and the single-process reference share this.
  */
 export function crossEntropy(
   tf: Tf,
-  loss: LossName,
   probs: tfc.Tensor,
   labels: tfc.Tensor,
   numClasses: number,
@@ -19,8 +17,7 @@ export function crossEntropy(
   return tf.tidy(() => {
     const p = tf.clipByValue(probs, EPSILON, 1 - EPSILON);
     const oneHot = tf.oneHot(tf.cast(labels, 'int32'), numClasses);
-    void loss; // both names take class indices here; kept for when soft labels arrive
-    return tf.neg(tf.mean(tf.sum(tf.mul(oneHot, tf.log(p)), -1)));
+    return tf.neg(tf.mean(tf.sum(tf.mul(oneHot, tf.log(p)), -1))) as tfc.Scalar;
   });
 }
 

@@ -41,20 +41,16 @@ export class ReferenceTrainer {
         total = tf.add(
           total,
           tf.mul(
-            crossEntropy(
-              tf,
-              this.spec.loss,
-              probs,
-              tf.tensor(y.data, y.shape, 'int32'),
-              this.spec.numClasses,
-            ),
+            crossEntropy(tf, probs, tf.tensor(y.data, y.shape, 'int32'), this.spec.numClasses),
             this.data.share(mb),
           ),
         );
       }
       return total as tfc.Scalar;
     }, vars);
-    this.optimizer.applyGradients(grads);
+    this.optimizer.applyGradients(
+      Object.entries(grads).map(([name, tensor]) => ({ name, tensor })),
+    );
     const loss = value.dataSync()[0]!;
     value.dispose();
     Object.values(grads).forEach((g) => g.dispose());
@@ -62,13 +58,11 @@ export class ReferenceTrainer {
   }
 
   weights(): NamedWeight[] {
-    return this.model
-      .getWeights()
-      .map((w, i) => ({
-        name: this.model.weights[i]!.originalName,
-        shape: w.shape,
-        data: w.dataSync() as Float32Array,
-      }));
+    return this.model.getWeights().map((w, i) => ({
+      name: this.model.weights[i]!.originalName,
+      shape: w.shape,
+      data: w.dataSync() as Float32Array,
+    }));
   }
 
   dispose(): void {

@@ -130,7 +130,6 @@ export class StageExecutor {
           this.tf.mul(
             crossEntropy(
               this.tf,
-              this.spec.loss,
               this.model.apply(x, { training: true }) as tfc.Tensor,
               labels,
               this.spec.numClasses,
@@ -155,8 +154,9 @@ export class StageExecutor {
   /** STEP: apply the accumulated gradients once, then forget them. */
   step(): void {
     if (!this.accumulated) return;
-    const grads = Object.fromEntries(this.accumulated);
-    this.optimizer.applyGradients(grads);
+    this.optimizer.applyGradients(
+      [...this.accumulated].map(([name, tensor]) => ({ name, tensor })),
+    );
     for (const g of this.accumulated.values()) g.dispose();
     this.accumulated = null;
   }
