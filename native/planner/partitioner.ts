@@ -78,9 +78,12 @@ class SplitDP {
     const free = this.memFree[m]!;
     const lo = k + 1;
     const hi = n - (p - 1 - k);
+    // Hoisted out of the O(layers²) loop: this is where the planner spends its time.
+    const flops = c.flops;
+    const perSecond = (c.problem.machines[m]!.gflops * 1e9) / c.microbatchSize;
     if (k === 0) {
       for (let i = lo; i <= hi; i++) {
-        const t = c.computeSeconds(0, i, m);
+        const t = flops[i]! / perSecond;
         if (t > cap) break;
         if (c.memoryTotal(0, i, 0, p) > free) continue;
         mx[i] = t;
@@ -91,21 +94,29 @@ class SplitDP {
     }
     const pmx = this.max[k - 1]!;
     const psm = this.sum[k - 1]!;
-    const lat = c.latency(prev, m);
+    const link = c.problem.link(prev, m);
+    const lat = link.latencySeconds;
+    const bw = link.bytesPerSecond;
+    const sent = c.boundaryBytes;
     for (let i = lo; i <= hi; i++) {
       let bMax = Infinity;
       let bSum = Infinity;
       let bArg = -1;
+      const fi = flops[i]!;
       for (let j = i - 1; j >= k; j--) {
-        const t = c.computeSeconds(j, i, m);
+        const t = (fi - flops[j]!) / perSecond;
         if (t > cap) break; // a longer stage only costs more
         const before = pmx[j]!;
         if (before === Infinity) continue;
-        const x = c.transferSeconds(j, prev, m);
+        const x = sent[j - 1]! / bw;
         const v = Math.max(before, t, x);
         if (v > cap) continue;
         const s = psm[j]! + t + x + lat;
-        if (!better({ max: v, sum: s }, { max: bMax, sum: bSum })) continue;
+        // better() inlined: this loop must not allocate.
+        if (bMax !== Infinity) {
+          if (v > bMax + TOL * bMax) continue;
+          if (v >= bMax - TOL * bMax && s >= bSum - TOL * bSum) continue;
+        }
         if (c.memoryTotal(j, i, k, p) > free) continue;
         bMax = v;
         bSum = s;

@@ -47,7 +47,10 @@ export interface MemoryBreakdown {
 export class StageCoster {
   readonly n: number;
   readonly microbatchSize: number;
-  private readonly flops: Float64Array;
+  /** Prefix sums of forward + backward FLOPs per sample (read directly by the DP's inner loop). */
+  readonly flops: Float64Array;
+  /** Bytes one micro-batch sends after layer i (activations forward, gradients back). */
+  readonly boundaryBytes: Float64Array;
   private readonly fwd: Float64Array;
   private readonly weights: Float64Array;
   private readonly trainable: Float64Array;
@@ -64,6 +67,7 @@ export class StageCoster {
       return a;
     };
     this.flops = prefix((l) => l.forwardFlops + l.backwardFlops);
+    this.boundaryBytes = Float64Array.from(L, (l) => l.activationBytes * this.microbatchSize);
     this.fwd = prefix((l) => l.forwardFlops);
     this.weights = prefix((l) => l.weightBytes);
     this.trainable = prefix((l) => l.trainableParams);
