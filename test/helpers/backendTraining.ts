@@ -46,20 +46,20 @@ export function mnistSamples(count: number): Samples {
   return { x, y: Int32Array.from(labels.subarray(8, 8 + count)), count };
 }
 
-/** `count` windows of the char model's corpus: CHAR_CONTEXT ids in, the next id as label. */
-export function charSamples(count: number): Samples {
-  const ids = encodeChars(generateCorpus(count + CHAR_CONTEXT + 1));
-  const x = new Int32Array(count * CHAR_CONTEXT);
+/** `count` windows of the char model's corpus: `context` ids in, the next id as label. */
+export function charSamples(count: number, context = CHAR_CONTEXT): Samples {
+  const ids = encodeChars(generateCorpus(count + context + 1));
+  const x = new Int32Array(count * context);
   const y = new Int32Array(count);
   for (let i = 0; i < count; i++) {
-    x.set(ids.subarray(i, i + CHAR_CONTEXT), i * CHAR_CONTEXT);
-    y[i] = ids[i + CHAR_CONTEXT]!;
+    x.set(ids.subarray(i, i + context), i * context);
+    y[i] = ids[i + context]!;
   }
   return { x, y, count };
 }
 
 export function samplesFor(spec: ModelSpec, count: number): Samples {
-  return spec.dataset === 'text' ? charSamples(count) : mnistSamples(count);
+  return spec.dataset === 'text' ? charSamples(count, spec.inputShape[0]) : mnistSamples(count);
 }
 
 export interface TrainResult {
@@ -69,9 +69,15 @@ export interface TrainResult {
   timedSamples: number;
 }
 
+export interface TrainOptions {
+  learningRate?: number;
+  /** Adam (default) or plain SGD, whose update is cheaper where a test needs speed, not Adam. */
+  optimizer?: 'adam' | 'sgd';
+}
+
 /**
  * Trains `spec` for `steps` mini-batches of `batchSize` (cycling through `data`) on the active
- * backend with Adam, and returns each step's loss. The first step is a warm-up and is not timed.
+ * backend, and returns each step's loss. The first step is a warm-up and is not timed.
  */
 export async function trainSteps(
   tf: Tf,
@@ -79,10 +85,12 @@ export async function trainSteps(
   data: Samples,
   batchSize: number,
   steps: number,
-  learningRate = 1e-3,
+  opts: TrainOptions = {},
 ): Promise<TrainResult> {
   const model = buildModel(tf, spec);
-  model.compile({ optimizer: tf.train.adam(learningRate), loss: spec.loss });
+  const rate = opts.learningRate ?? 1e-3;
+  const optimizer = opts.optimizer === 'sgd' ? tf.train.sgd(rate) : tf.train.adam(rate);
+  model.compile({ optimizer, loss: spec.loss });
   const perSample = spec.inputShape.reduce((a, b) => a * b, 1);
   const batches = Math.max(1, Math.floor(data.count / batchSize));
   const losses: number[] = [];

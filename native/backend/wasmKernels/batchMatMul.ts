@@ -71,6 +71,10 @@ export function batchMatMul(args: KernelArgs<'a' | 'b', MatMulAttrs>): TensorInf
     Math.max(p.batchA, p.batchB) * p.m * p.k * p.n < SMALL_PRODUCT
   )
     return shipped(args);
+  if (p.batchB === 1 && attrs.transposeB && (p.batchA === 1 || !attrs.transposeA)) {
+    const swapped = viaTransposedProduct(args, p);
+    if (swapped) return swapped;
+  }
 
   const aT = attrs.transposeA ? transposeLastTwo(backend, a) : null;
   const bT = attrs.transposeB ? transposeLastTwo(backend, b) : null;
@@ -92,6 +96,47 @@ export function batchMatMul(args: KernelArgs<'a' | 'b', MatMulAttrs>): TensorInf
   if (aT) free(backend, aT);
   if (bT) free(backend, bT);
   return out;
+}
+
+// Relative costs per element, measured here: the tiled transpose, and XNNPACK packing a product's
+// right operand (which it does on every call, since weights change every step).
+const TRANSPOSE_COST = 3.5;
+const PACK_COST = 1.7;
+
+/**
+ * A·Bᵀ computed as (B·A')ᵀ when that moves less memory: B is then the left operand, which XNNPACK
+ * reads in place, so the big weight matrix of a dense layer's input gradient (dy·Wᵀ) is neither
+ * transposed nor packed; only the batch-sized operand and result are. Returns null when the direct
+ * route (transpose B, then a plain product) is cheaper.
+ */
+function viaTransposedProduct(
+  args: KernelArgs<'a' | 'b', MatMulAttrs>,
+  p: Plan,
+): TensorInfo | null {
+  const { inputs, backend, attrs } = args;
+  const rows = p.batchA * p.m;
+  const { k, n } = p;
+  const direct =
+    (attrs.transposeA ? TRANSPOSE_COST * rows * k : 0) + (TRANSPOSE_COST + PACK_COST) * n * k;
+  const swapped =
+    (attrs.transposeA ? 0 : TRANSPOSE_COST * rows * k) +
+    PACK_COST * rows * k +
+    TRANSPOSE_COST * rows * n;
+  if (swapped >= direct) return null;
+  // B·A' where A' is A transposed to [k, rows]: for transposeA it already is.
+  const aPrime = attrs.transposeA
+    ? view(inputs.a, [k, rows])
+    : transposeLastTwo(backend, view(inputs.a, [rows, k]));
+  const product = run(
+    backend,
+    'BatchMatMul',
+    { a: view(inputs.b, [n, k]), b: aPrime },
+    { transposeA: false, transposeB: false },
+  );
+  const out = transposeLastTwo(backend, view(product, [n, rows]));
+  free(backend, product);
+  if (!attrs.transposeA) free(backend, aPrime);
+  return { ...out, shape: p.outShape };
 }
 
 /** One plain product per batch entry, each written into its place in one output. */
