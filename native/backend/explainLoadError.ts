@@ -4,7 +4,7 @@
  * is which CUDA or cuDNN version is missing.
  */
 export function explainLoadError(message: string): string {
-  const lib = /lib(cudart|cublas|cublasLt|cudnn|cufft|curand|cusolver|cusparse)[^:\s'"]*/.exec(
+  const lib = /lib(cudart|cublas|cublasLt|cudnn|cufft|curand|cusolver|cusparse)[\w.+-]*/.exec(
     message,
   );
   if (lib) {
