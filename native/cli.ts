@@ -2,6 +2,8 @@ import { agentCommand } from './cli/agentCommand.js';
 import { backendWorkerCommand } from './cli/backendWorkerCommand.js';
 import { commandHelp, parseCommandArgs, UsageError, type Command } from './cli/command.js';
 import { nodesCommand } from './cli/nodesCommand.js';
+import { stageHostCommand } from './cli/stageHostCommand.js';
+import { trainCommand } from './cli/trainCommand.js';
 import { planCommand } from './cli/planCommand.js';
 import { webCommand } from './web/webCommand.js';
 import { AGENT_VERSION } from './version.js';
@@ -10,8 +12,10 @@ const commands: Command[] = [
   agentCommand,
   nodesCommand,
   planCommand,
+  trainCommand,
   webCommand,
   backendWorkerCommand,
+  stageHostCommand,
 ];
 
 function mainHelp(): string {

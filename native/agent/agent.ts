@@ -35,6 +35,7 @@ import { readJsonFile, writeFileAtomic } from '../util/fsAtomic.js';
 import { ControlFailure, ControlServer } from './controlServer.js';
 import { loadOrCreateNodeId } from './stateDir.js';
 import { TelemetryPublisher } from './telemetryPublisher.js';
+import { StageProcesses } from './stageProcesses.js';
 import { AGENT_VERSION } from '../version.js';
 
 export const DEFAULT_CONTROL_PORT = 47801;
@@ -94,6 +95,8 @@ export class Agent extends EventEmitter<AgentEvents> {
   controlPort = 0;
   telemetryPort = 0;
   private zap: ZapAuthenticator | null = null;
+  private readonly stages = new StageProcesses();
+  private bindAddress = '0.0.0.0';
 
   constructor(private readonly opts: AgentOptions) {
     super();
@@ -113,6 +116,7 @@ export class Agent extends EventEmitter<AgentEvents> {
 
   async start(): Promise<void> {
     const bindHost = this.bindHost();
+    this.bindAddress = bindHost;
     const controlDomain = `pipefitter.control.${this.nodeId}`;
     const telemetryDomain = `pipefitter.telemetry.${this.nodeId}`;
     this.zap = await ZapAuthenticator.shared();
@@ -227,7 +231,12 @@ export class Agent extends EventEmitter<AgentEvents> {
           nodeId: this.nodeId,
           name: this.name,
           cluster: this.cluster,
-          capabilities: [Capability.Inventory, Capability.Telemetry, Capability.Benchmark],
+          capabilities: [
+            Capability.Inventory,
+            Capability.Telemetry,
+            Capability.Benchmark,
+            Capability.StageHost,
+          ],
           telemetryPort: this.telemetryPort,
           agentVersion: AGENT_VERSION,
         } satisfies HelloResult;
@@ -247,6 +256,23 @@ export class Agent extends EventEmitter<AgentEvents> {
         )
           return this.speed;
         return this.runBenchmark();
+      case ControlType.StageSpawn:
+        return this.stages.spawn(
+          {
+            runId: req.runId,
+            stageIndex: req.stageIndex,
+            bindHost: this.bindAddress,
+            publicKey: this.keys.publicKey,
+            secretKey: this.keys.secretKey,
+            // The stage admits whoever the agent admits; its neighbours' keys come with its configuration.
+            admit: [this.labPublicKey, ...this.trusted.list()],
+            backend: req.backend,
+          },
+          req.gpu,
+          (line) => this.emit('log', line),
+        );
+      case ControlType.StageStop:
+        return { stopped: await this.stages.stop(req.runId) };
     }
   }
 
@@ -273,6 +299,7 @@ export class Agent extends EventEmitter<AgentEvents> {
   async stop(): Promise<void> {
     if (this.telemetryTimer) clearInterval(this.telemetryTimer);
     this.telemetryTimer = null;
+    await this.stages.stop();
     await this.beacon?.stop();
     await this.whois?.stop();
     this.telemetry?.publish(TelemetryTopic.Bye, { nodeId: this.nodeId });

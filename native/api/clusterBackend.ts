@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Coordinator } from '../coordinator/coordinator.js';
 import { DEFAULT_BEACON_PORT } from '../discovery/beacon.js';
 import type { LocalAgent } from './localAgent.js';
+import { NodeEventEncoder } from './nodeEvents.js';
 import type { ApiEvent } from './schemas.js';
 import type { ApiBackend, ApiHandlers } from './server.js';
 import type { SettingsStore } from './settingsStore.js';

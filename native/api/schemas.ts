@@ -88,6 +88,14 @@ export type JoinInfo = z.infer<typeof JoinInfoSchema>;
 /** Pushed to every subscriber. Batched by the transport; each event stands alone. */
 export const ApiEventSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('nodeChanged'), node: NodeViewSchema }),
+  /** Only a new live sample: the common case by far, so it carries none of the static inventory. */
+  z.object({
+    type: z.literal('nodeTelemetry'),
+    id: z.string(),
+    telemetry: TelemetrySampleSchema,
+    lastSeen: z.number(),
+    rttMs: z.number().nullable(),
+  }),
   z.object({ type: z.literal('nodeRemoved'), id: z.string() }),
   z.object({ type: z.literal('localAgent'), status: LocalAgentStatusSchema }),
 ]);

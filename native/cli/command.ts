@@ -82,3 +82,16 @@ export function numberOption(
     );
   return n;
 }
+
+/** A string option restricted to a set of values, with the set named in the error. */
+export function choiceOption<T extends string>(
+  value: unknown,
+  name: string,
+  allowed: readonly T[],
+  fallback: T,
+): T {
+  if (value === undefined) return fallback;
+  if (!allowed.includes(value as T))
+    throw new UsageError(`--${name} must be one of ${allowed.join(', ')}, got "${String(value)}"`);
+  return value as T;
+}

@@ -8,21 +8,15 @@ import { clusterFromNodes } from '../planner/nodesToCluster.js';
 import { makePlan, PlanError, PRESETS, type Preset } from '../planner/plan.js';
 import type { Plan } from '../planner/planSchema.js';
 import { SCHEDULE_KINDS, type ScheduleKind } from '../planner/schedule.js';
-import { intOption, numberOption, UsageError, type Command } from './command.js';
+import {
+  choiceOption as choice,
+  intOption,
+  numberOption,
+  UsageError,
+  type Command,
+} from './command.js';
 import { resolveToken, stateDirFrom, trustOptions } from './common.js';
 import { formatBytes, table } from './format.js';
-
-function choice<T extends string>(
-  value: unknown,
-  name: string,
-  allowed: readonly T[],
-  fallback: T,
-): T {
-  if (value === undefined) return fallback;
-  if (!allowed.includes(value as T))
-    throw new UsageError(`--${name} must be one of ${allowed.join(', ')}, got "${String(value)}"`);
-  return value as T;
-}
 
 function readCluster(file: string): Cluster {
   let text: string;

@@ -8,7 +8,8 @@ import { ControlType, ErrorCode } from '../protocol/version.js';
 import { loadOrCreateKeyPair, type CurveKeyPair } from '../trust/keyPair.js';
 import { labKeyPair } from '../trust/token.js';
 import { readJsonFile, writeFileAtomic } from '../util/fsAtomic.js';
-import { NodeLink, RequestError } from './nodeLink.js';
+import { NodeLink, RequestError, type ControlPayloads } from './nodeLink.js';
+import type { ResultTypes } from '../protocol/controlSchemas.js';
 import type { NodeRecord, NodeSource } from './nodeRecord.js';
 import {
   DEFAULT_TIMINGS,
@@ -285,6 +286,23 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       this.registry.on('change', check);
       check();
     });
+  }
+
+  /** The key pair this coordinator authenticates with (the lab key when it holds the token). */
+  get clientKeyPair(): CurveKeyPair {
+    return this.clientKeys;
+  }
+
+  /** A control request to one node, for callers above the registry (runs). */
+  request<T extends ControlType>(
+    id: string,
+    type: T,
+    payload: ControlPayloads[T],
+    timeoutMs?: number,
+  ): Promise<ResultTypes[T]> {
+    const link = this.links.get(id);
+    if (!link) return Promise.reject(new Error(`no connection to node ${id}`));
+    return link.request(type, payload, timeoutMs);
   }
 
   /** Asks a node to measure its speed again (or return the cached figure). */

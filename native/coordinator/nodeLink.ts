@@ -26,12 +26,15 @@ interface LinkEvents {
   refused: [string];
 }
 
-type Payloads = {
+/** What each control request carries besides the envelope (v, id, type). */
+export type ControlPayloads = {
   [ControlType.Hello]: Record<string, never>;
   [ControlType.Join]: { publicKey: string };
   [ControlType.Ping]: { sentAt: number };
   [ControlType.Inventory]: Record<string, never>;
   [ControlType.Benchmark]: { force?: boolean };
+  [ControlType.StageSpawn]: { runId: string; stageIndex: number; backend?: string; gpu?: number };
+  [ControlType.StageStop]: { runId: string };
 };
 
 interface Pending {
@@ -124,7 +127,7 @@ export class NodeLink extends EventEmitter<LinkEvents> {
 
   request<T extends ControlType>(
     type: T,
-    payload: Payloads[T],
+    payload: ControlPayloads[T],
     timeoutMs = 2000,
   ): Promise<ResultTypes[T]> {
     if (this.closed) return Promise.reject(new RequestError('closed', 'link closed'));

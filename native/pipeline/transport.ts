@@ -1,5 +1,5 @@
 /** What moves between neighbouring stages: activations forward, gradients back. */
-export type TensorKind = 'act' | 'grad';
+export type TensorKind = 'act' | 'grad' | 'vact';
 
 export interface WireTensor {
   shape: number[];

@@ -29,12 +29,33 @@ export const BenchmarkRequestSchema = z
   })
   .strict();
 
+export const StageSpawnRequestSchema = z
+  .object({
+    ...Envelope,
+    type: z.literal(ControlType.StageSpawn),
+    runId: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/),
+    stageIndex: z.number().int().nonnegative().max(1023),
+    backend: z.enum(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']).default('auto'),
+    /** Pin the stage to this GPU (CUDA_VISIBLE_DEVICES); absent: the process sees every GPU. */
+    gpu: z.number().int().nonnegative().optional(),
+  })
+  .strict();
+export const StageStopRequestSchema = z
+  .object({
+    ...Envelope,
+    type: z.literal(ControlType.StageStop),
+    runId: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/),
+  })
+  .strict();
+
 export const ControlRequestSchema = z.discriminatedUnion('type', [
   HelloRequestSchema,
   JoinRequestSchema,
   PingRequestSchema,
   InventoryRequestSchema,
   BenchmarkRequestSchema,
+  StageSpawnRequestSchema,
+  StageStopRequestSchema,
 ]);
 export type ControlRequest = z.infer<typeof ControlRequestSchema>;
 
@@ -52,6 +73,8 @@ export const JoinResultSchema = z.object({ authorized: z.literal(true) });
 export const PingResultSchema = z.object({ sentAt: z.number(), agentTime: z.number() });
 export const InventoryResultSchema = InventorySchema;
 export const BenchmarkResultSchema = SpeedReportSchema;
+export const StageSpawnResultSchema = z.object({ port: z.number().int(), pid: z.number().int() });
+export const StageStopResultSchema = z.object({ stopped: z.number().int() });
 
 export interface ResultTypes {
   [ControlType.Hello]: z.infer<typeof HelloResultSchema>;
@@ -59,6 +82,8 @@ export interface ResultTypes {
   [ControlType.Ping]: z.infer<typeof PingResultSchema>;
   [ControlType.Inventory]: z.infer<typeof InventoryResultSchema>;
   [ControlType.Benchmark]: z.infer<typeof BenchmarkResultSchema>;
+  [ControlType.StageSpawn]: z.infer<typeof StageSpawnResultSchema>;
+  [ControlType.StageStop]: z.infer<typeof StageStopResultSchema>;
 }
 
 export const ResultSchemas = {
@@ -67,6 +92,8 @@ export const ResultSchemas = {
   [ControlType.Ping]: PingResultSchema,
   [ControlType.Inventory]: InventoryResultSchema,
   [ControlType.Benchmark]: BenchmarkResultSchema,
+  [ControlType.StageSpawn]: StageSpawnResultSchema,
+  [ControlType.StageStop]: StageStopResultSchema,
 } as const;
 
 export const ControlErrorSchema = z.object({ code: z.enum(ErrorCode), message: z.string() });

@@ -8,6 +8,10 @@ export enum ControlType {
   Ping = 'ping',
   Inventory = 'inventory',
   Benchmark = 'benchmark',
+  /** Start a stage-host process for one pipeline stage of a run. */
+  StageSpawn = 'stage.spawn',
+  /** Stop every stage-host process of a run. */
+  StageStop = 'stage.stop',
 }
 
 /** Telemetry topics an agent publishes (agent PUB → coordinator SUB). */
@@ -35,4 +39,6 @@ export enum Capability {
   Inventory = 'inventory',
   Telemetry = 'telemetry',
   Benchmark = 'benchmark',
+  /** Hosts pipeline stages (stage.spawn / stage.stop). */
+  StageHost = 'stage-host',
 }

@@ -28,6 +28,10 @@ export class TrustedKeys {
     writeFileAtomic(this.file, JSON.stringify({ keys }, null, 2) + '\n');
   }
 
+  list(): string[] {
+    return [...this.keys.keys()];
+  }
+
   get size(): number {
     return this.keys.size;
   }

@@ -11,7 +11,7 @@ import {
   depthwiseBackpropFilterKernel,
   depthwiseBackpropInputKernel,
 } from './depthwiseBackprop.js';
-import { rememberStock, stockKernel } from './kernelCall.js';
+import { rememberStock, stockConfig, stockKernel } from './kernelCall.js';
 import { unsortedSegmentSumKernel } from './unsortedSegmentSum.js';
 
 export { stockKernel };
@@ -58,5 +58,19 @@ export function installWasmKernels(): void {
       setupFunc: existing?.setupFunc,
       disposeFunc: existing?.disposeFunc,
     });
+  }
+}
+
+/**
+ * Puts the shipped kernels back (and removes the ones wasm never had), so the bench can measure the
+ * backend as shipped next to the same backend with Pipefitter's kernels. Not for production use.
+ */
+export function uninstallWasmKernels(): void {
+  for (const make of KERNELS) {
+    const name = make().kernelName;
+    if (!isOurs(getKernel(name, 'wasm'))) continue;
+    unregisterKernel(name, 'wasm');
+    const shipped = stockConfig(name);
+    if (shipped) registerKernel(shipped);
   }
 }

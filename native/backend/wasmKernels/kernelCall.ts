@@ -28,6 +28,10 @@ export function rememberStock(config: KernelConfig): void {
   if (!stock.has(config.kernelName)) stock.set(config.kernelName, config);
 }
 
+export function stockConfig(name: string): KernelConfig | undefined {
+  return stock.get(name);
+}
+
 /** The shipped wasm kernel for `name` (for a replaced kernel: the one it replaced). */
 export function stockKernel(name: string): KernelFunc {
   const config = stock.get(name) ?? getKernel(name, 'wasm');

@@ -1,0 +1,91 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import readline from 'node:readline';
+import { stageProcessEnv } from '../backend/gpuPinning.js';
+import type { StageHostBoot } from '../pipeline/stageProtocol.js';
+import { selfCommand } from '../util/selfCommand.js';
+
+interface StageProcess {
+  runId: string;
+  stageIndex: number;
+  child: ChildProcess;
+}
+
+/**
+ * The agent's stage-host children: one process per pipeline stage, so a machine hosts several stages
+ * (one per GPU, pinned with CUDA_VISIBLE_DEVICES). A child reads its boot line on stdin and exits when
+ * stdin closes, so stages never outlive their agent, whatever kills it.
+ */
+export class StageProcesses {
+  private readonly procs = new Set<StageProcess>();
+
+  async spawn(
+    boot: StageHostBoot,
+    gpu: number | undefined,
+    onLog: (line: string) => void,
+  ): Promise<{ port: number; pid: number }> {
+    const [cmd, args] = selfCommand('__stage-host');
+    const env = gpu === undefined ? process.env : stageProcessEnv({ gpu });
+    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env });
+    const entry = { runId: boot.runId, stageIndex: boot.stageIndex, child };
+    this.procs.add(entry);
+    child.once('exit', () => this.procs.delete(entry));
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => {
+      stderr = (stderr + d.toString()).slice(-4000);
+      for (const line of d.toString().split('\n'))
+        if (line.trim()) onLog(`stage ${boot.stageIndex} of ${boot.runId}: ${line}`);
+    });
+    child.stdin!.on('error', () => {});
+    child.stdin!.write(JSON.stringify(boot) + '\n');
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`stage host for stage ${boot.stageIndex} did not start within 30 s`));
+      }, 30_000);
+      readline.createInterface({ input: child.stdout! }).on('line', (line) => {
+        try {
+          const msg = JSON.parse(line) as { event?: string; port?: number };
+          if (msg.event === 'ready' && typeof msg.port === 'number') {
+            clearTimeout(timer);
+            resolve({ port: msg.port, pid: child.pid! });
+          }
+        } catch {
+          // a log line
+        }
+      });
+      child.once('exit', (code, signal) => {
+        clearTimeout(timer);
+        reject(
+          new Error(
+            `stage host for stage ${boot.stageIndex} exited (${code ?? signal}) before it was ready: ${stderr.trim().split('\n').pop() ?? ''}`,
+          ),
+        );
+      });
+    });
+  }
+
+  /** Stops a run's stage hosts (all runs when runId is undefined); resolves when they have exited. */
+  async stop(runId?: string): Promise<number> {
+    const victims = [...this.procs].filter((p) => runId === undefined || p.runId === runId);
+    await Promise.all(
+      victims.map(
+        (p) =>
+          new Promise<void>((resolve) => {
+            if (p.child.exitCode !== null || p.child.signalCode !== null) return resolve();
+            const kill = setTimeout(() => p.child.kill('SIGKILL'), 2000);
+            p.child.once('exit', () => {
+              clearTimeout(kill);
+              resolve();
+            });
+            p.child.stdin!.end();
+            p.child.kill('SIGTERM');
+          }),
+      ),
+    );
+    return victims.length;
+  }
+
+  get count(): number {
+    return this.procs.size;
+  }
+}

@@ -1,0 +1,90 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import { selfCommand } from '../util/selfCommand.js';
+
+export interface LocalAgent {
+  name: string;
+  port: number;
+  nodeId: string;
+  child: ChildProcess;
+}
+
+/**
+ * `--local N`: N agents on this machine, on loopback only, for one command's lifetime. Each has its own
+ * state dir under a temporary directory (removed at stop) and shares the caller's token.
+ */
+export class LocalAgents {
+  readonly agents: LocalAgent[] = [];
+  private readonly root = fs.mkdtempSync(path.join(os.tmpdir(), 'pipefitter-local-'));
+
+  async start(n: number, token: string): Promise<LocalAgent[]> {
+    const beaconPort = 40000 + Math.floor(Math.random() * 20000);
+    const started = await Promise.all(
+      Array.from({ length: n }, (_, i) => {
+        const name = `local-${i + 1}`;
+        const [cmd, args] = selfCommand(
+          'agent',
+          '--json',
+          '--name',
+          name,
+          '--state-dir',
+          path.join(this.root, name),
+          '--token',
+          token,
+          '--interface',
+          'lo',
+          '--port',
+          '0',
+          '--beacon-port',
+          String(beaconPort),
+        );
+        const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+        let err = '';
+        child.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)));
+        return new Promise<LocalAgent>((resolve, reject) => {
+          readline.createInterface({ input: child.stdout! }).on('line', (line) => {
+            try {
+              const m = JSON.parse(line) as {
+                event?: string;
+                controlPort?: number;
+                nodeId?: string;
+              };
+              if (m.event === 'ready')
+                resolve({ name, port: m.controlPort!, nodeId: m.nodeId!, child });
+            } catch {
+              // not JSON
+            }
+          });
+          child.once('exit', (code) =>
+            reject(
+              new Error(`local agent ${name} exited (${code}) before it was ready: ${err.trim()}`),
+            ),
+          );
+        });
+      }),
+    );
+    this.agents.push(...started);
+    return started;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(
+      this.agents.map(
+        (a) =>
+          new Promise<void>((resolve) => {
+            if (a.child.exitCode !== null || a.child.signalCode !== null) return resolve();
+            const t = setTimeout(() => a.child.kill('SIGKILL'), 3000);
+            a.child.once('exit', () => {
+              clearTimeout(t);
+              resolve();
+            });
+            a.child.kill('SIGTERM');
+          }),
+      ),
+    );
+    fs.rmSync(this.root, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,335 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { initBackend } from '../backend/initBackend.js';
+import { Coordinator } from '../coordinator/coordinator.js';
+import {
+  RunController,
+  type RunEvent,
+  type RunStagePlacement,
+} from '../coordinator/runController.js';
+import { OPTIMIZERS } from '../model/cost.js';
+import { resolveModel } from '../model/resolveModel.js';
+import { writeModelFiles } from '../pipeline/modelFiles.js';
+import { clusterFromNodes } from '../planner/nodesToCluster.js';
+import { makePlan, PlanError } from '../planner/plan.js';
+import { parsePlan } from '../planner/planSchema.js';
+import { SCHEDULE_KINDS } from '../planner/schedule.js';
+import { choiceOption, intOption, numberOption, UsageError, type Command } from './command.js';
+import { resolveToken, stateDirFrom, trustOptions } from './common.js';
+import { LocalAgents } from './localAgents.js';
+import { bar, duration, ProgressLine } from './progress.js';
+
+const { cluster: _namespace, ...discoveryOptions } = trustOptions;
+
+function readPlanFile(file: string) {
+  let json: unknown;
+  try {
+    json = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new UsageError(`cannot read plan ${file}: ${(err as Error).message}`);
+  }
+  return parsePlan(json, file);
+}
+
+export const trainCommand: Command = {
+  name: 'train',
+  summary: 'Train a model pipeline-parallel across agents, and write the trained model.',
+  usage:
+    'train --model <id|model.json> --dataset <mnist|text|synthetic|csv:FILE> [--local N | --plan plan.json | --discover S] [options]',
+  options: {
+    model: {
+      type: 'string',
+      valueName: 'id|file',
+      description: 'a catalogue model (mnist-mlp, mnist-cnn, deep-mlp, char-gru) or a model.json',
+    },
+    dataset: {
+      type: 'string',
+      valueName: 'name',
+      description:
+        "mnist, text, synthetic[:dims:classes] or csv:FILE[:label] (default: the model's own)",
+    },
+    local: {
+      type: 'string',
+      valueName: 'N',
+      description: 'start N agents on this machine for the run and stop them after',
+    },
+    plan: {
+      type: 'string',
+      valueName: 'file',
+      description: 'a plan file (pipefitter plan --json, or saved by the designer)',
+    },
+    discover: {
+      type: 'string',
+      valueName: 'seconds',
+      description: 'find agents on the LAN for this long and plan over them',
+    },
+    stages: {
+      type: 'string',
+      valueName: 'N',
+      description: 'number of stages (default: one per local agent; the planner decides otherwise)',
+    },
+    schedule: {
+      type: 'string',
+      valueName: 'gpipe|1f1b',
+      description: 'micro-batch schedule (default 1f1b)',
+    },
+    batch: { type: 'string', valueName: 'B', description: 'mini-batch size (default 64)' },
+    microbatches: {
+      type: 'string',
+      valueName: 'M',
+      description: 'micro-batches per mini-batch (default 4)',
+    },
+    epochs: { type: 'string', valueName: 'E', description: 'epochs to train (default 1)' },
+    steps: {
+      type: 'string',
+      valueName: 'S',
+      description: 'train this many steps instead of whole epochs',
+    },
+    lr: {
+      type: 'string',
+      valueName: 'X',
+      description: 'learning rate (default 0.05 for sgd, 0.001 for adam)',
+    },
+    optimizer: {
+      type: 'string',
+      valueName: 'sgd|momentum|adam',
+      description: 'optimizer (default adam)',
+    },
+    seed: { type: 'string', valueName: 'n', description: 'seed of the data order (default 1)' },
+    backend: {
+      type: 'string',
+      valueName: 'name',
+      description:
+        'force a compute backend on every stage (auto, tensorflow-gpu, tensorflow, wasm, cpu)',
+    },
+    out: {
+      type: 'string',
+      valueName: 'dir',
+      description: 'where to write the trained model (default ./pipefitter-runs/<run id>)',
+    },
+    'cluster-name': {
+      type: 'string',
+      valueName: 'name',
+      description: 'lab namespace for --discover (default "default")',
+    },
+    json: {
+      type: 'boolean',
+      description: 'print one JSON line per event instead of a progress bar',
+    },
+    ...discoveryOptions,
+  },
+  async run(values) {
+    if (!values.model) throw new UsageError('--model is required (a catalogue id or a model.json)');
+    const modeCount = [values.local, values.plan, values.discover].filter(
+      (v) => v !== undefined,
+    ).length;
+    if (modeCount === 0)
+      throw new UsageError('say where to train: --local N, --plan plan.json or --discover SECONDS');
+    if (values.local !== undefined && values.discover !== undefined)
+      throw new UsageError('--local and --discover exclude each other');
+    const resolved = resolveModel(values.model as string);
+    const model = resolved.spec;
+    const dataset =
+      (values.dataset as string | undefined) ?? (model.dataset === 'text' ? 'text' : model.dataset);
+    const plan = values.plan ? readPlanFile(values.plan as string) : null;
+    if (plan && plan.model.id !== model.id)
+      throw new UsageError(`the plan is for model ${plan.model.id}, not ${model.id}`);
+    const optimizerName = choiceOption(
+      values.optimizer,
+      'optimizer',
+      OPTIMIZERS,
+      plan?.optimizer ?? 'adam',
+    );
+    const lr = numberOption(values.lr, 'lr', 1e-7, 10) ?? (optimizerName === 'adam' ? 0.001 : 0.05);
+    const schedule = choiceOption(
+      values.schedule,
+      'schedule',
+      SCHEDULE_KINDS,
+      plan?.schedule ?? '1f1b',
+    );
+    const batch = intOption(values.batch, 'batch', 1, 1 << 20) ?? plan?.batch ?? 64;
+    const microbatches =
+      intOption(values.microbatches, 'microbatches', 1, 4096) ?? plan?.microbatches ?? 4;
+    if (microbatches > batch)
+      throw new UsageError(`--microbatches ${microbatches} is more than the batch of ${batch}`);
+    const epochs = intOption(values.epochs, 'epochs', 1, 100000);
+    const steps = intOption(values.steps, 'steps', 1, 1e9);
+    const local = intOption(values.local, 'local', 1, 64);
+    const discoverS = numberOption(values.discover, 'discover', 0.5, 3600);
+    const json = values.json === true;
+    const backend = choiceOption(
+      values.backend,
+      'backend',
+      ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const,
+      'auto',
+    );
+    const stateDir = stateDirFrom(values);
+    const token = resolveToken(values, stateDir);
+    const runId = `run-${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}-${crypto.randomBytes(3).toString('hex')}`;
+    const out = path.resolve(
+      (values.out as string | undefined) ?? path.join('pipefitter-runs', runId),
+    );
+    const progress = new ProgressLine();
+    const say = (line: string) =>
+      json
+        ? process.stdout.write(JSON.stringify({ type: 'log', message: line }) + '\n')
+        : progress.log(line);
+
+    const { tf } = await initBackend({ prefer: 'cpu' });
+    const localAgents = local ? new LocalAgents() : null;
+    const coordinator = new Coordinator({
+      stateDir,
+      token,
+      cluster: values['cluster-name'] as string | undefined,
+      beaconPort: intOption(values['beacon-port'], 'beacon-port', 1, 65535),
+      discover: discoverS !== undefined || (plan !== null && !local),
+    });
+    let run: RunController | null = null;
+    const onSignal = () => void run?.fail('stopped by the user (Ctrl-C)');
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    try {
+      await coordinator.start();
+      if (localAgents) {
+        say(`starting ${local} local agents…`);
+        const agents = await localAgents.start(local!, token);
+        await Promise.all(
+          agents.map((a) =>
+            coordinator.addPeer(`127.0.0.1:${a.port}`, { persist: false, timeoutMs: 10_000 }),
+          ),
+        );
+        // Wait for measured speeds: the planner balances stages by them.
+        await Promise.all(
+          agents.map((a) =>
+            coordinator.waitFor(a.nodeId, (n) => !!(n.speed ?? n.inventory?.speed), 60_000),
+          ),
+        );
+      } else if (discoverS !== undefined) {
+        await new Promise((r) => setTimeout(r, discoverS * 1000));
+      } else if (plan) {
+        const ids = new Set(plan.stages.map((s) => s.machineId));
+        await Promise.all(
+          [...ids].map((id) => coordinator.waitFor(id, (n) => n.state === 'online', 10_000)),
+        ).catch(() => {});
+      }
+
+      let stages: RunStagePlacement[];
+      if (plan && !localAgents) {
+        stages = plan.stages.map((s, k) => {
+          const n = coordinator.registry.get(s.machineId);
+          if (!n || n.state !== 'online')
+            throw new Error(
+              `stage ${k} is planned on ${s.machineName} (${s.machineId}), which is ${n ? n.state : 'not found on the network'}`,
+            );
+          return { start: s.layers[0], end: s.layers[1], nodeId: s.machineId };
+        });
+      } else if (plan && localAgents) {
+        // A saved plan names lab machines; with --local its split is kept and stages go to local agents in turn.
+        stages = plan.stages.map((s, k) => ({
+          start: s.layers[0],
+          end: s.layers[1],
+          nodeId: localAgents.agents[k % localAgents.agents.length]!.nodeId,
+        }));
+        say(
+          `--local: the plan's split is kept, its stages run on ${localAgents.agents.length} local agents`,
+        );
+      } else {
+        const { cluster, skipped } = clusterFromNodes(coordinator.nodes());
+        skipped.forEach((s) => say(`skipped ${s}`));
+        if (cluster.machines.length === 0) throw new Error('no usable agent was found');
+        const outcome = makePlan({
+          model,
+          source: resolved.source,
+          path: resolved.path,
+          cluster,
+          stages: intOption(values.stages, 'stages', 1, 1024) ?? local,
+          batch,
+          microbatches,
+          schedule,
+          optimizer: optimizerName,
+          preset: 'balanced',
+        });
+        if (!outcome.ok) throw new PlanError(outcome.reason);
+        stages = outcome.plan.stages.map((s) => ({
+          start: s.layers[0],
+          end: s.layers[1],
+          nodeId: s.machineId,
+        }));
+        say(
+          `plan: ${outcome.plan.stages.map((s, k) => `stage ${k} layers ${s.layers[0]}–${s.layers[1] - 1} on ${s.machineName}`).join('; ')}; predicted ${outcome.plan.prediction.samplesPerSecond.toFixed(0)} samples/s`,
+        );
+      }
+
+      run = new RunController(coordinator, tf, {
+        runId,
+        model,
+        dataset,
+        stages,
+        schedule,
+        microbatches,
+        batch,
+        optimizer: { name: optimizerName, learningRate: lr },
+        epochs: steps === undefined ? (epochs ?? 1) : undefined,
+        steps,
+        seed: intOption(values.seed, 'seed', 0, 2 ** 31 - 1) ?? 1,
+        backend,
+      });
+      let total = 0;
+      let stepsPerEpoch = 1;
+      let lastLoss = NaN;
+      const rate: number[] = [];
+      run.on('event', (e: RunEvent) => {
+        if (json) {
+          process.stdout.write(JSON.stringify(e) + '\n');
+          return;
+        }
+        if (e.type === 'started') {
+          total = e.totalSteps;
+          stepsPerEpoch = e.stepsPerEpoch;
+          for (const s of e.stages)
+            say(
+              `stage ${s.index}: layers ${s.layers[0]}–${s.layers[1] - 1} on ${s.node}, backend ${s.backend}`,
+            );
+        } else if (e.type === 'step') {
+          lastLoss = e.loss;
+          rate.push(e.samplesPerSecond);
+          if (rate.length > 20) rate.shift();
+          const sps = rate.reduce((a, b) => a + b, 0) / rate.length;
+          const done = e.step + 1;
+          const eta = ((total - done) * batch * 1000) / sps;
+          progress.update(
+            `epoch ${e.epoch + 1}/${Math.ceil(total / stepsPerEpoch)} step ${done}/${total} ${bar(done / total)} loss ${lastLoss.toFixed(4)}  ${sps.toFixed(0)} samples/s  elapsed ${duration(e.elapsedMs)}  ETA ${duration(eta)}`,
+            done === total,
+          );
+        } else if (e.type === 'validation') {
+          say(
+            `epoch ${e.epoch + 1}: validation loss ${e.loss.toFixed(4)}, accuracy ${(e.accuracy * 100).toFixed(2)}% on ${e.samples} test samples`,
+          );
+        } else if (e.type === 'failed') {
+          progress.end();
+        }
+      });
+      await run.start();
+      await run.finishedPromise();
+      progress.end();
+      const weights = await run.gatherWeights();
+      const file = await writeModelFiles(tf, model, weights, out);
+      await run.shutdown();
+      if (json) process.stdout.write(JSON.stringify({ type: 'exported', path: file }) + '\n');
+      else say(`trained model written to ${file}`);
+      return 0;
+    } catch (err) {
+      progress.end();
+      const message = (err as Error).message;
+      if (json) process.stdout.write(JSON.stringify({ type: 'failed', message }) + '\n');
+      process.stderr.write(`pipefitter train: ${message}\n`);
+      return 1;
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      await coordinator.stop();
+      await localAgents?.stop();
+    }
+  },
+};

@@ -1,0 +1,114 @@
+import { EventEmitter } from 'node:events';
+import * as zmq from 'zeromq';
+import { MAX_TENSOR_BYTES } from '../protocol/tensorFrame.js';
+import { COORDINATOR_ROUTING_ID, type StageEvent } from '../pipeline/stageProtocol.js';
+import type { CurveKeyPair } from '../trust/keyPair.js';
+import { SerialSender } from '../util/serialSender.js';
+
+interface StageLinkEvents {
+  event: [StageEvent];
+  lost: [string];
+}
+
+/** The coordinator's DEALER to one stage host: requests with replies, and the stage's event stream. */
+export class StageLink extends EventEmitter<StageLinkEvents> {
+  private readonly dealer: zmq.Dealer;
+  private readonly sender: SerialSender;
+  private readonly pending = new Map<
+    string,
+    {
+      resolve: (v: { result: unknown; frames: Buffer[] }) => void;
+      reject: (e: Error) => void;
+      timer: NodeJS.Timeout;
+    }
+  >();
+  private nextId = 1;
+  private closed = false;
+  private connectedOnce = false;
+
+  constructor(
+    readonly host: string,
+    readonly port: number,
+    serverKey: string,
+    keys: CurveKeyPair,
+  ) {
+    super();
+    this.dealer = new zmq.Dealer({
+      routingId: COORDINATOR_ROUTING_ID,
+      curveServerKey: serverKey,
+      curvePublicKey: keys.publicKey,
+      curveSecretKey: keys.secretKey,
+      maxMessageSize: MAX_TENSOR_BYTES + 64 * 1024,
+      linger: 0,
+      heartbeatInterval: 500,
+      heartbeatTimeout: 2000,
+    });
+    this.sender = new SerialSender(this.dealer, 1000);
+    this.dealer.events.on('handshake', () => (this.connectedOnce = true));
+    // A stage host that dies drops its TCP connection: that is the run failing, said at once.
+    this.dealer.events.on('disconnect', () => {
+      if (this.connectedOnce && !this.closed)
+        this.emit('lost', 'the stage process stopped answering');
+    });
+    this.dealer.connect(`tcp://${host}:${port}`);
+    void this.receive();
+  }
+
+  private async receive(): Promise<void> {
+    try {
+      for await (const [head, ...rest] of this.dealer) {
+        let msg: { type?: string; id?: string; ok?: boolean; result?: unknown; error?: string };
+        try {
+          msg = JSON.parse(head!.toString('utf8')) as typeof msg;
+        } catch {
+          continue;
+        }
+        if (msg.type === 'event') {
+          this.emit('event', msg as unknown as StageEvent);
+          continue;
+        }
+        const p = msg.id ? this.pending.get(msg.id) : undefined;
+        if (!p) continue;
+        this.pending.delete(msg.id!);
+        clearTimeout(p.timer);
+        if (msg.ok) p.resolve({ result: msg.result, frames: rest });
+        else p.reject(new Error(String(msg.error)));
+      }
+    } catch {
+      // closed
+    }
+  }
+
+  request(
+    body: Record<string, unknown>,
+    frames: Buffer[] = [],
+    timeoutMs = 60_000,
+  ): Promise<{ result: unknown; frames: Buffer[] }> {
+    const id = String(this.nextId++);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(
+          new Error(`no answer to ${String(body.type)} within ${Math.round(timeoutMs / 1000)} s`),
+        );
+      }, timeoutMs);
+      this.pending.set(id, { resolve, reject, timer });
+      this.sender.send([JSON.stringify({ ...body, id }), ...frames], (err) => {
+        if (this.pending.delete(id)) {
+          clearTimeout(timer);
+          reject(err);
+        }
+      });
+    });
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const p of this.pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(new Error('closed'));
+    }
+    this.pending.clear();
+    this.dealer.close();
+  }
+}

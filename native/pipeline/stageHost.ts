@@ -1,0 +1,398 @@
+import { EventEmitter } from 'node:events';
+import * as zmq from 'zeromq';
+import { initBackend } from '../backend/initBackend.js';
+import type { Tf } from '../backend/tfTypes.js';
+import type { Dataset } from '../data/dataset.js';
+import { openDataset } from '../data/openDataset.js';
+import { EpochSampler } from '../data/sampler.js';
+import { buildSchedule } from '../planner/schedule.js';
+import { decodeTensor, MAX_TENSOR_BYTES } from '../protocol/tensorFrame.js';
+import { ZapAuthenticator } from '../trust/zapAuthenticator.js';
+import { SerialSender } from '../util/serialSender.js';
+import { datasetFeed } from './datasetFeed.js';
+import { correctCount, crossEntropy } from './loss.js';
+import { ScheduleRunner } from './scheduleRunner.js';
+import { StageExecutor } from './stageExecutor.js';
+import {
+  COORDINATOR_ROUTING_ID,
+  StageRequestSchema,
+  stageRoutingId,
+  type Configure,
+  type StageEvent,
+  type StageHostBoot,
+  type Train,
+} from './stageProtocol.js';
+import { ZmqStageTransport } from './zmqTransport.js';
+import type * as tfc from '@tensorflow/tfjs-core';
+
+interface Configured {
+  cfg: Configure;
+  exec: StageExecutor;
+  dataset: Dataset | null;
+  transport: ZmqStageTransport;
+  next: zmq.Dealer | null;
+}
+
+interface HostEvents {
+  exit: [number];
+}
+
+/**
+ * The process that hosts one pipeline stage (one per stage, so a machine can host several). It binds a
+ * CURVE ROUTER that admits only the coordinator and its neighbour stages, builds its slice of the model
+ * on its best backend, and runs the schedule when told to. Everything it reports goes to the coordinator.
+ */
+export class StageHost extends EventEmitter<HostEvents> {
+  private readonly router: zmq.Router;
+  private readonly sender: SerialSender;
+  private tf: Tf | null = null;
+  private backendName = '';
+  private configured: Configured | null = null;
+  private readonly admitted: Set<string>;
+  private training: Promise<void> | null = null;
+  private stopped = false;
+  port = 0;
+
+  constructor(private readonly boot: StageHostBoot) {
+    super();
+    this.admitted = new Set(boot.admit);
+    this.router = new zmq.Router({
+      curveServer: true,
+      curveSecretKey: boot.secretKey,
+      zapDomain: `pipefitter.stage.${boot.runId}.${boot.stageIndex}`,
+      maxMessageSize: MAX_TENSOR_BYTES + 64 * 1024,
+      linger: 0,
+      sendHighWaterMark: 64,
+      receiveHighWaterMark: 64,
+      // Block (backpressure) rather than silently drop a gradient when the peer's queue is full.
+      mandatory: true,
+      heartbeatInterval: 1000,
+      heartbeatTimeout: 3000,
+    });
+    this.sender = new SerialSender(this.router, 100_000);
+  }
+
+  async start(): Promise<void> {
+    const zap = await ZapAuthenticator.shared();
+    zap.setPolicy(`pipefitter.stage.${this.boot.runId}.${this.boot.stageIndex}`, (key) =>
+      this.admitted.has(key),
+    );
+    await this.router.bind(`tcp://${this.boot.bindHost}:*`);
+    const last = this.router.lastEndpoint ?? '';
+    this.port = Number(last.slice(last.lastIndexOf(':') + 1));
+    void this.serve();
+  }
+
+  private emitEvent(e: StageEvent): void {
+    this.sender.send([COORDINATOR_ROUTING_ID, JSON.stringify(e)]);
+  }
+
+  private reply(id: string, ok: boolean, body: unknown, extra: Buffer[] = []): void {
+    const msg = ok
+      ? { type: 'reply', id, ok, result: body }
+      : { type: 'reply', id, ok, error: body };
+    this.sender.send([COORDINATOR_ROUTING_ID, JSON.stringify(msg), ...extra]);
+  }
+
+  private async serve(): Promise<void> {
+    try {
+      for await (const [from, ...frames] of this.router) {
+        const who = from?.toString() ?? '';
+        if (who === COORDINATOR_ROUTING_ID) await this.onControl(frames);
+        else this.onData(who, frames);
+      }
+    } catch (err) {
+      if (!this.stopped) throw err;
+    }
+  }
+
+  private onData(who: string, frames: Buffer[]): void {
+    const c = this.configured;
+    if (!c) return;
+    const k = c.cfg.stageIndex;
+    // Activations come only from the previous stage; gradients arrive on our DEALER, not here.
+    if (who !== stageRoutingId(k - 1)) return;
+    const d = decodeTensor(frames);
+    if (!d.ok) {
+      this.fail(`stage ${k - 1} sent a bad tensor: ${d.reason}`);
+      return;
+    }
+    const h = d.tensor.header;
+    if (h.kind !== 'act' && h.kind !== 'vact') return;
+    c.transport.inbox.deliver(h.kind, h.step, h.mb, {
+      shape: h.shape,
+      dtype: h.dtype,
+      data: d.tensor.data,
+    });
+  }
+
+  private async onControl(frames: Buffer[]): Promise<void> {
+    const [head, ...rest] = frames;
+    let req;
+    try {
+      req = StageRequestSchema.parse(JSON.parse(head?.toString('utf8') ?? ''));
+    } catch (err) {
+      this.reply('?', false, `invalid stage request: ${(err as Error).message.slice(0, 300)}`);
+      return;
+    }
+    try {
+      switch (req.type) {
+        case 'configure':
+          this.reply(req.id, true, await this.configure(req, rest));
+          break;
+        case 'connect':
+          this.connect(req.next);
+          this.reply(req.id, true, {});
+          break;
+        case 'train':
+          if (!this.configured) throw new Error('train before configure');
+          if (this.training) throw new Error('already training');
+          this.training = this.train(req).catch((err: Error) => this.fail(err.message));
+          this.reply(req.id, true, {});
+          break;
+        case 'weights': {
+          if (!this.configured) throw new Error('weights before configure');
+          const w = this.configured.exec.getWeights();
+          this.reply(
+            req.id,
+            true,
+            { names: w.map((x) => x.name), shapes: w.map((x) => x.shape) },
+            w.map((x) => Buffer.from(x.data.buffer, x.data.byteOffset, x.data.byteLength)),
+          );
+          break;
+        }
+        case 'stop':
+          this.reply(req.id, true, {});
+          await this.sender.flushed();
+          await this.stop(0);
+          break;
+      }
+    } catch (err) {
+      this.reply(req.id, false, (err as Error).message);
+    }
+  }
+
+  private async configure(cfg: Configure, weightFrames: Buffer[]) {
+    const choice = await initBackend({ prefer: this.boot.backend });
+    this.tf = choice.tf;
+    this.backendName = choice.name;
+    let dataset: Dataset | null = null;
+    if (cfg.dataset !== null) {
+      dataset = openDataset(cfg.dataset, cfg.model);
+      const need = cfg.model.inputShape.reduce((a, b) => a * b, 1);
+      const have = dataset.inputShape.reduce((a, b) => a * b, 1);
+      if (need !== have)
+        throw new Error(
+          `dataset ${cfg.dataset} has ${have} values per sample, model ${cfg.model.id} takes ${need}`,
+        );
+    }
+    const exec = new StageExecutor(
+      choice.tf,
+      cfg.model,
+      { start: cfg.start, end: cfg.end },
+      cfg.optimizer,
+    );
+    if (weightFrames.length !== cfg.weightShapes.length)
+      throw new Error(
+        `expected ${cfg.weightShapes.length} weight frames, got ${weightFrames.length}`,
+      );
+    exec.setWeights(
+      weightFrames.map((f, i) => {
+        const aligned = f.byteOffset % 4 === 0 ? f : Buffer.from(f);
+        return {
+          shape: cfg.weightShapes[i]!,
+          data: new Float32Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 4),
+        };
+      }),
+    );
+    for (const k of cfg.peerKeys) this.admitted.add(k);
+    this.configured?.exec.dispose();
+    const prev = cfg.stageIndex > 0 ? stageRoutingId(cfg.stageIndex - 1) : null;
+    this.configured = {
+      cfg,
+      exec,
+      dataset,
+      next: null,
+      transport: new ZmqStageTransport(null, this.router, prev, (f) => this.sendRouter(f)),
+    };
+    return {
+      backend: this.backendName,
+      weights: exec.weightCount,
+      datasetSizes: dataset ? { train: dataset.size('train'), test: dataset.size('test') } : null,
+    };
+  }
+
+  /** Gradients to the previous stage go out on the shared ROUTER, in order, with backpressure. */
+  private sendRouter(frames: (Buffer | string)[]): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.sender.send(frames, reject);
+      void this.sender.flushed().then(resolve);
+    });
+  }
+
+  private connect(next: { host: string; port: number; publicKey: string } | null): void {
+    const c = this.configured;
+    if (!c) throw new Error('connect before configure');
+    if (next) {
+      const dealer = new zmq.Dealer({
+        routingId: stageRoutingId(c.cfg.stageIndex),
+        curveServerKey: next.publicKey,
+        curvePublicKey: this.boot.publicKey,
+        curveSecretKey: this.boot.secretKey,
+        maxMessageSize: MAX_TENSOR_BYTES + 64 * 1024,
+        sendHighWaterMark: 2 * c.cfg.microbatches + 4,
+        receiveHighWaterMark: 2 * c.cfg.microbatches + 4,
+        linger: 0,
+        heartbeatInterval: 1000,
+        heartbeatTimeout: 3000,
+      });
+      dealer.connect(`tcp://${next.host}:${next.port}`);
+      c.next = dealer;
+      void this.receiveGradients(dealer, c);
+    }
+    const prev = c.cfg.stageIndex > 0 ? stageRoutingId(c.cfg.stageIndex - 1) : null;
+    c.transport = new ZmqStageTransport(c.next, this.router, prev, (f) => this.sendRouter(f));
+  }
+
+  private async receiveGradients(dealer: zmq.Dealer, c: Configured): Promise<void> {
+    try {
+      for await (const frames of dealer) {
+        const d = decodeTensor(frames);
+        if (!d.ok) {
+          this.fail(`stage ${c.cfg.stageIndex + 1} sent a bad tensor: ${d.reason}`);
+          continue;
+        }
+        const h = d.tensor.header;
+        if (h.kind === 'grad')
+          c.transport.inbox.deliver('grad', h.step, h.mb, {
+            shape: h.shape,
+            dtype: h.dtype,
+            data: d.tensor.data,
+          });
+      }
+    } catch {
+      // closed at stop
+    }
+  }
+
+  private async train(t: Train): Promise<void> {
+    const c = this.configured!;
+    const tf = this.tf!;
+    const cfg = c.cfg;
+    const k = cfg.stageIndex;
+    const sched = buildSchedule(cfg.schedule, cfg.stages, cfg.microbatches);
+    const sampler = c.dataset
+      ? new EpochSampler(c.dataset.size('train'), cfg.batch, cfg.seed)
+      : null;
+    const feed =
+      c.dataset && sampler
+        ? datasetFeed(c.dataset, sampler, cfg.microbatches, cfg.model.inputShape)
+        : noData(cfg);
+    const runner = new ScheduleRunner(tf, c.exec, sched.actions[k]!, c.transport, feed);
+    for (let step = t.firstStep; step < t.firstStep + t.steps && !this.stopped; step++) {
+      const r = await runner.runStep(step);
+      this.emitEvent({
+        type: 'event',
+        event: 'step',
+        stage: k,
+        step,
+        loss: r.loss,
+        busyMs: r.busyMs,
+        commMs: r.commMs,
+        totalMs: r.totalMs,
+        timings: r.timings,
+      });
+      if (step % 50 === 0) {
+        const mem = tf.memory();
+        this.emitEvent({
+          type: 'event',
+          event: 'memory',
+          stage: k,
+          step,
+          numTensors: mem.numTensors,
+          numBytes: mem.numBytes,
+        });
+      }
+      if ((step + 1) % t.stepsPerEpoch === 0 && t.valBatches > 0)
+        await this.validate(Math.floor(step / t.stepsPerEpoch), t);
+      // Let queued events and sends leave between steps.
+      await new Promise((r) => setImmediate(r));
+    }
+    this.emitEvent({ type: 'event', event: 'done', stage: k, steps: t.steps });
+  }
+
+  /** Forward-only pass of the test split through the pipeline; the last stage reports accuracy. */
+  private async validate(epoch: number, t: Train): Promise<void> {
+    const c = this.configured!;
+    const tf = this.tf!;
+    const { exec, transport, dataset, cfg } = c;
+    let lossSum = 0;
+    let correct = 0;
+    let samples = 0;
+    for (let b = 0; b < t.valBatches; b++) {
+      let input: tfc.Tensor;
+      let n = t.valBatch;
+      const idx = Int32Array.from({ length: t.valBatch }, (_, i) => b * t.valBatch + i);
+      if (exec.isFirst)
+        input = tf.tensor(
+          dataset!.inputs('test', idx),
+          [t.valBatch, ...cfg.model.inputShape],
+          dataset!.inputDtype,
+        );
+      else {
+        const w = await transport.recv('vact', epoch, b);
+        input = tf.tensor(w.data, w.shape, w.dtype);
+        n = w.shape[0]!;
+      }
+      const out = exec.infer(input);
+      input.dispose();
+      if (exec.isLast) {
+        const labels = tf.tensor(dataset!.labels('test', idx.subarray(0, n)), [n], 'int32');
+        const l = crossEntropy(tf, out, labels, cfg.model.numClasses);
+        lossSum += l.dataSync()[0]! * n;
+        correct += correctCount(tf, out, labels);
+        samples += n;
+        l.dispose();
+        labels.dispose();
+      } else {
+        await transport.send('vact', epoch, b, {
+          shape: out.shape,
+          dtype: 'float32',
+          data: out.dataSync() as Float32Array,
+        });
+      }
+      out.dispose();
+    }
+    if (exec.isLast)
+      this.emitEvent({
+        type: 'event',
+        event: 'validation',
+        stage: cfg.stageIndex,
+        epoch,
+        loss: lossSum / samples,
+        accuracy: correct / samples,
+        samples,
+      });
+  }
+
+  private fail(message: string): void {
+    const k = this.configured?.cfg.stageIndex ?? this.boot.stageIndex;
+    this.emitEvent({ type: 'event', event: 'error', stage: k, message });
+  }
+
+  async stop(code: number): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.configured?.transport.inbox.fail(new Error('stage stopped'));
+    this.configured?.next?.close();
+    this.router.close();
+    this.emit('exit', code);
+  }
+}
+
+function noData(cfg: Configure) {
+  const missing = () => {
+    throw new Error(`stage ${cfg.stageIndex} has no dataset but its schedule asked for data`);
+  };
+  return { input: missing, labels: missing, share: () => 1 / cfg.microbatches };
+}

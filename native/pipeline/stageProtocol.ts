@@ -1,0 +1,115 @@
+import { z } from 'zod';
+import { ModelSpecSchema } from '../model/spec.js';
+import { SCHEDULE_KINDS } from '../planner/schedule.js';
+import { OptimizerSpecSchema } from './optimizer.js';
+
+const Z85_KEY = /^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/;
+
+/** The routing id the coordinator's DEALER uses on every stage host; stage k's DEALER uses `stage-k`. */
+export const COORDINATOR_ROUTING_ID = 'coordinator';
+export const stageRoutingId = (k: number) => `stage-${k}`;
+
+export const PeerSchema = z.object({
+  host: z.string().min(1),
+  port: z.number().int().min(1).max(65535),
+  publicKey: z.string().regex(Z85_KEY),
+});
+export type Peer = z.infer<typeof PeerSchema>;
+
+/** What the agent hands its stage-host child on stdin (one JSON line): keys and who to admit. */
+export const StageHostBootSchema = z.object({
+  runId: z.string().min(1).max(64),
+  stageIndex: z.number().int().nonnegative(),
+  bindHost: z.string(),
+  publicKey: z.string().regex(Z85_KEY),
+  secretKey: z.string().regex(Z85_KEY),
+  /** Coordinator keys to admit: the lab key and keys the agent trusts. */
+  admit: z.array(z.string().regex(Z85_KEY)),
+  backend: z.enum(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']).default('auto'),
+});
+export type StageHostBoot = z.infer<typeof StageHostBootSchema>;
+
+export const ConfigureSchema = z.object({
+  type: z.literal('configure'),
+  id: z.string(),
+  runId: z.string(),
+  stageIndex: z.number().int().nonnegative(),
+  stages: z.number().int().positive(),
+  model: ModelSpecSchema,
+  start: z.number().int().nonnegative(),
+  end: z.number().int().positive(),
+  schedule: z.enum(SCHEDULE_KINDS as unknown as ['gpipe', '1f1b']),
+  microbatches: z.number().int().positive(),
+  batch: z.number().int().positive(),
+  optimizer: OptimizerSpecSchema,
+  dataset: z.string().nullable(),
+  seed: z.number().int(),
+  /** Shapes of the weight frames that follow this header, in the stage's weight order. */
+  weightShapes: z.array(z.array(z.number().int().nonnegative())),
+  /** The neighbours' agent keys, admitted on the data socket. */
+  peerKeys: z.array(z.string().regex(Z85_KEY)),
+});
+export type Configure = z.infer<typeof ConfigureSchema>;
+
+export const ConnectSchema = z.object({
+  type: z.literal('connect'),
+  id: z.string(),
+  next: PeerSchema.nullable(),
+});
+
+export const TrainSchema = z.object({
+  type: z.literal('train'),
+  id: z.string(),
+  firstStep: z.number().int().nonnegative(),
+  steps: z.number().int().positive(),
+  stepsPerEpoch: z.number().int().positive(),
+  /** Validation after each epoch: this many batches of `valBatch` test samples. */
+  valBatches: z.number().int().nonnegative(),
+  valBatch: z.number().int().positive(),
+});
+export type Train = z.infer<typeof TrainSchema>;
+
+export const WeightsRequestSchema = z.object({ type: z.literal('weights'), id: z.string() });
+export const StopSchema = z.object({ type: z.literal('stop'), id: z.string() });
+
+export const StageRequestSchema = z.discriminatedUnion('type', [
+  ConfigureSchema,
+  ConnectSchema,
+  TrainSchema,
+  WeightsRequestSchema,
+  StopSchema,
+]);
+export type StageRequest = z.infer<typeof StageRequestSchema>;
+
+/** Events a stage host streams to the coordinator while it trains. */
+export type StageEvent =
+  | {
+      type: 'event';
+      event: 'step';
+      stage: number;
+      step: number;
+      loss: number | null;
+      busyMs: number;
+      commMs: number;
+      totalMs: number;
+      timings: { op: string; mb: number; start: number; end: number }[];
+    }
+  | {
+      type: 'event';
+      event: 'validation';
+      stage: number;
+      epoch: number;
+      loss: number;
+      accuracy: number;
+      samples: number;
+    }
+  | { type: 'event'; event: 'done'; stage: number; steps: number }
+  | { type: 'event'; event: 'error'; stage: number; message: string }
+  | {
+      type: 'event';
+      event: 'memory';
+      stage: number;
+      step: number;
+      numTensors: number;
+      numBytes: number;
+    };
