@@ -28,14 +28,13 @@ export function joinCommand(token: string, cluster: string, beaconPort: number):
 export function clusterBackend(deps: ClusterBackendDeps): ApiBackend {
   const { coordinator, localAgent, settings } = deps;
   const events = new EventEmitter<{ event: [ApiEvent] }>();
-  coordinator.on('change', (c) =>
-    events.emit(
-      'event',
-      c.kind === 'removed'
-        ? { type: 'nodeRemoved', id: c.id }
-        : { type: 'nodeChanged', node: c.node },
-    ),
-  );
+  const encoder = new NodeEventEncoder();
+  coordinator.on('change', (c) => {
+    if (c.kind === 'removed') {
+      encoder.forget(c.id);
+      events.emit('event', { type: 'nodeRemoved', id: c.id });
+    } else events.emit('event', encoder.encode(c.node));
+  });
   localAgent.on('status', (status) => events.emit('event', { type: 'localAgent', status }));
 
   const applyLocalAgent = async (on: boolean) => {

@@ -87,9 +87,18 @@ export class ApiServer {
     const e = parsed.data;
     const key =
       e.type === 'localAgent' ? 'localAgent' : e.type === 'nodeChanged' ? e.node.id : e.id;
+    const prev = this.pending.get(key);
+    // A sample after a full change folds into it: replacing it would lose the change.
+    const merged: ApiEvent =
+      prev?.type === 'nodeChanged' && e.type === 'nodeTelemetry'
+        ? {
+            type: 'nodeChanged',
+            node: { ...prev.node, telemetry: e.telemetry, lastSeen: e.lastSeen, rttMs: e.rttMs },
+          }
+        : e;
     // Delete first so the key moves to the end: events keep the order of their latest occurrence.
     this.pending.delete(key);
-    this.pending.set(key, e);
+    this.pending.set(key, merged);
     this.timer ??= setTimeout(() => this.flush(), this.batchMs);
   }
 

@@ -80,6 +80,14 @@ export function applyBatch(store: ClusterStore, batch: ApiEventBatch): void {
         nodes[e.node.id] = e.node;
         const h = recordSample(history[e.node.id], e.node);
         if (h) history[e.node.id] = h;
+      } else if (e.type === 'nodeTelemetry') {
+        const prev = nodes[e.id];
+        if (!prev) continue;
+        own();
+        const node = { ...prev, telemetry: e.telemetry, lastSeen: e.lastSeen, rttMs: e.rttMs };
+        nodes[e.id] = node;
+        const h = recordSample(history[e.id], node);
+        if (h) history[e.id] = h;
       } else if (e.type === 'nodeRemoved') {
         own();
         delete nodes[e.id];

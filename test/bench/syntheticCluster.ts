@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { ApiEvent, NodeView } from '../../native/api/schemas.js';
+import { NodeEventEncoder } from '../../native/api/nodeEvents.js';
 import type { ApiBackend } from '../../native/api/server.js';
 
 const GiB = 1024 ** 3;
@@ -83,6 +84,8 @@ export function syntheticCluster(count: number, gpus: number) {
   const nodes = Array.from({ length: count }, (_, i) => machine(i, gpus));
   const random = rng(42);
   const events = new EventEmitter<{ event: [ApiEvent] }>();
+  // The same encoder as the real cluster backend: full records once, then telemetry-only events.
+  const encoder = new NodeEventEncoder();
   let seq = 0;
   const tick = () => {
     seq++;
@@ -107,7 +110,7 @@ export function syntheticCluster(count: number, gpus: number) {
         })),
         gpuNote: null,
       };
-      events.emit('event', { type: 'nodeChanged', node: n });
+      events.emit('event', encoder.encode(n));
     }
   };
   tick();

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { joinCommand } from '../../native/api/clusterBackend.js';
+import { NodeEventEncoder } from '../../native/api/nodeEvents.js';
 import { operations } from '../../native/api/operations.js';
 import { OPERATION_NAMES } from '../../native/api/operationNames.js';
 import type { ApiEvent, ApiEventBatch, NodeView } from '../../native/api/schemas.js';
@@ -129,6 +130,57 @@ describe('ApiServer', () => {
       ],
     );
     assert.match(logs.join('\n'), /dropped an invalid nodeChanged event: node\.state/);
+    server.close();
+  });
+});
+
+describe('NodeEventEncoder', () => {
+  const sample = (seq: number) => ({
+    nodeId: 'a',
+    seq,
+    time: seq,
+    cpuLoad: 0.5,
+    memAvailableBytes: 1,
+    memTotalBytes: 2,
+    gpus: [],
+    gpuNote: null,
+  });
+
+  it('sends a full record first, then telemetry only, then a full record when anything else changes', () => {
+    const enc = new NodeEventEncoder();
+    const node = fakeNode('a', { telemetry: sample(1) });
+    assert.equal(enc.encode(node).type, 'nodeChanged');
+    node.telemetry = sample(2);
+    node.lastSeen = 99;
+    assert.deepEqual(enc.encode(node), {
+      type: 'nodeTelemetry',
+      id: 'a',
+      telemetry: sample(2),
+      lastSeen: 99,
+      rttMs: 1,
+    });
+    node.state = 'unreachable';
+    assert.equal(enc.encode(node).type, 'nodeChanged');
+    node.addresses.push('10.0.0.2');
+    assert.equal(enc.encode(node).type, 'nodeChanged');
+    enc.forget('a');
+    assert.equal(enc.encode(node).type, 'nodeChanged');
+  });
+
+  it('folds a sample into a pending full change instead of replacing it', () => {
+    const { backend, emit } = fakeBackend();
+    const server = new ApiServer(backend, { batchMs: 10_000 });
+    const batches: ApiEventBatch[] = [];
+    server.subscribe((b) => batches.push(b));
+    emit({ type: 'nodeChanged', node: fakeNode('a', { state: 'connecting' }) });
+    emit({ type: 'nodeTelemetry', id: 'a', telemetry: sample(3), lastSeen: 42, rttMs: 2 });
+    server.flush();
+    const [e] = batches[0]!.events;
+    assert.equal(e?.type, 'nodeChanged');
+    if (e?.type !== 'nodeChanged') return;
+    assert.equal(e.node.state, 'connecting');
+    assert.equal(e.node.telemetry?.seq, 3);
+    assert.equal(e.node.lastSeen, 42);
     server.close();
   });
 });

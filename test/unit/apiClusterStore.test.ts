@@ -72,4 +72,22 @@ describe('the renderer cluster store', () => {
     applyBatch(store, { serverTime: Date.now(), events: [{ type: 'nodeRemoved', id: 'a' }] });
     assert.deepEqual(Object.keys(store.getState().nodes), ['b']);
   });
+
+  it('applies a telemetry-only event to a known node, and ignores one for an unknown node', () => {
+    const store = createClusterStore();
+    applySnapshot(store, [withSample('a', 1, 0.1, 5)], Date.now());
+    const t = withSample('a', 2, 0.7, 50).telemetry!;
+    applyBatch(store, {
+      serverTime: Date.now(),
+      events: [
+        { type: 'nodeTelemetry', id: 'a', telemetry: t, lastSeen: 77, rttMs: 3 },
+        { type: 'nodeTelemetry', id: 'ghost', telemetry: t, lastSeen: 77, rttMs: 3 },
+      ],
+    });
+    const s = store.getState();
+    assert.equal(s.nodes.a!.lastSeen, 77);
+    assert.equal(s.nodes.a!.name, 'ws-a', 'the rest of the record is kept');
+    assert.deepEqual(s.history.a!.cpu, [10, 70]);
+    assert.equal(s.nodes.ghost, undefined);
+  });
 });
