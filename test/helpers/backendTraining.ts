@@ -67,17 +67,23 @@ export interface TrainResult {
   /** Seconds spent in the timed steps (all but the first, which includes tracing and warm-up). */
   timedSeconds: number;
   timedSamples: number;
+  /** Seconds of each timed step, in order. */
+  stepSeconds: number[];
 }
 
 export interface TrainOptions {
   learningRate?: number;
   /** Adam (default) or plain SGD, whose update is cheaper where a test needs speed, not Adam. */
   optimizer?: 'adam' | 'sgd';
+  /** Untimed steps first (tracing, weight packing, allocation); default 1. */
+  warmupSteps?: number;
+  /** Stop early once the timed steps have taken this long (at least one timed step runs). */
+  budgetSeconds?: number;
 }
 
 /**
- * Trains `spec` for `steps` mini-batches of `batchSize` (cycling through `data`) on the active
- * backend, and returns each step's loss. The first step is a warm-up and is not timed.
+ * Trains `spec` for up to `steps` mini-batches of `batchSize` (cycling through `data`) on the active
+ * backend, and returns each step's loss and the time of the steps after the warm-up.
  */
 export async function trainSteps(
   tf: Tf,
@@ -93,9 +99,13 @@ export async function trainSteps(
   model.compile({ optimizer, loss: spec.loss });
   const perSample = spec.inputShape.reduce((a, b) => a * b, 1);
   const batches = Math.max(1, Math.floor(data.count / batchSize));
+  const warmup = opts.warmupSteps ?? 1;
   const losses: number[] = [];
-  let started = 0;
+  let started = performance.now();
+  let timedSteps = 0;
+  const stepSeconds: number[] = [];
   for (let step = 0; step < steps; step++) {
+    const stepStart = performance.now();
     const b = step % batches;
     const xs = data.x.subarray(b * batchSize * perSample, (b + 1) * batchSize * perSample);
     const labels = data.y.subarray(b * batchSize, (b + 1) * batchSize);
@@ -105,12 +115,18 @@ export async function trainSteps(
         ? tf.tensor2d(Float32Array.from(labels), [batchSize, 1])
         : tf.oneHot(tf.tensor1d(labels, 'int32'), spec.numClasses).toFloat(),
     ]);
-    if (step === 1) started = performance.now();
+    if (step === warmup) started = performance.now();
     const loss = await model.trainOnBatch(x, y);
     losses.push(Array.isArray(loss) ? loss[0]! : loss);
     tf.dispose([x, y]);
+    if (step >= warmup) {
+      timedSteps++;
+      stepSeconds.push((performance.now() - stepStart) / 1000);
+    }
+    const elapsed = (performance.now() - started) / 1000;
+    if (timedSteps > 0 && opts.budgetSeconds !== undefined && elapsed >= opts.budgetSeconds) break;
   }
-  const timedSeconds = steps > 1 ? (performance.now() - started) / 1000 : 0;
+  const timedSeconds = timedSteps > 0 ? (performance.now() - started) / 1000 : 0;
   model.dispose();
-  return { losses, timedSeconds, timedSamples: (steps - 1) * batchSize };
+  return { losses, timedSeconds, timedSamples: timedSteps * batchSize, stepSeconds };
 }
