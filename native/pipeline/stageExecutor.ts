@@ -103,9 +103,10 @@ export class StageExecutor {
   backward(mb: number, dy: tfc.Tensor): tfc.Tensor | null {
     const x = this.takeStash(mb);
     const xs = this.isFirst ? this.vars : [x, ...this.vars];
-    const { grads } = this.tf
+    const { value, grads } = this.tf
       .engine()
       .gradients(() => this.model.apply(x, { training: true }) as tfc.Tensor, xs, dy);
+    value.dispose();
     x.dispose();
     const dx = this.isFirst ? null : grads[0]!;
     this.accumulate(this.isFirst ? grads : grads.slice(1));
