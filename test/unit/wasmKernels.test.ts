@@ -225,6 +225,46 @@ describe('wasm UnsortedSegmentSum', () => {
   });
 });
 
+describe('wasm kernels free what they allocate', () => {
+  it('no wasm buffers are left after every added kernel has run', () => {
+    tf.setBackend('wasm');
+    const backend = tf.backend();
+    const before = backend.numDataIds();
+    tf.tidy(() => {
+      gradsOf(
+        (x, w) => tf.matMul(x, w, true, true),
+        [
+          [96, 64],
+          [80, 96],
+        ],
+      )();
+      gradsOf(
+        (x, w) => tf.matMul(x, w),
+        [
+          [3, 64, 96],
+          [3, 96, 80],
+        ],
+      )();
+      gradsOf(
+        (x, f) => tf.conv2d(x as Tensor4D, f as Tensor4D, 2, 'same'),
+        [
+          [2, 9, 9, 3],
+          [3, 3, 3, 4],
+        ],
+      )();
+      gradsOf(
+        (x, f) => tf.depthwiseConv2d(x as Tensor4D, f as Tensor4D, 2, 'valid'),
+        [
+          [2, 9, 9, 3],
+          [3, 3, 3, 2],
+        ],
+      )();
+      tf.unsortedSegmentSum(rand([4, 3]), tf.tensor1d([0, 5, 1, 0], 'int32'), 3);
+    });
+    assert.equal(backend.numDataIds(), before);
+  });
+});
+
 describe('wasm kernel registration', () => {
   it('is idempotent and keeps the shipped kernels reachable', () => {
     const before = WASM_KERNEL_NAMES.map((n) => getKernel(n, 'wasm')!.kernelFunc);
