@@ -2,7 +2,8 @@ import { useEffect, useLayoutEffect, useMemo, useRef, useState, type ReactNode }
 
 interface Props {
   ids: string[];
-  heightOf(id: string): number;
+  /** Height of each item, aligned with ids. */
+  heights: number[];
   /** Cards: several per row; rows: pass a huge value for one column. */
   minColumnWidth: number;
   gap: number;
@@ -17,7 +18,7 @@ const OVERSCAN_PX = 400;
  * Renders only the rows in view (plus a margin): a lab of 256 machines stays as cheap to update as the
  * dozen on screen. Heights come from the data (GPU count), so nothing is measured and nothing jumps.
  */
-export function VirtualGrid({ ids, heightOf, minColumnWidth, gap, render, label, header }: Props) {
+export function VirtualGrid({ ids, heights, minColumnWidth, gap, render, label, header }: Props) {
   const ref = useRef<HTMLDivElement>(null);
   const [size, setSize] = useState({ width: 1000, height: 800 });
   const [scrollTop, setScrollTop] = useState(0);
@@ -51,12 +52,12 @@ export function VirtualGrid({ ids, heightOf, minColumnWidth, gap, render, label,
     let top = 0;
     for (let i = 0; i < ids.length; i += cols) {
       const rowIds = ids.slice(i, i + cols);
-      const height = Math.max(...rowIds.map(heightOf));
+      const height = Math.max(...heights.slice(i, i + cols));
       rows.push({ ids: rowIds, top, height });
       top += height + gap;
     }
     return { rows, total: Math.max(0, top - gap) };
-  }, [ids, cols, gap, heightOf]);
+  }, [ids, heights, cols, gap]);
 
   const lo = scrollTop - OVERSCAN_PX;
   const hi = scrollTop + size.height + OVERSCAN_PX;

@@ -76,10 +76,12 @@ const CARD_LINE = 18;
 const CARD_GPU_HEIGHT = 66;
 export function cardHeight(n: NodeView | undefined): number {
   if (!n) return CARD_BASE_HEIGHT;
-  const f = nodeFacts(n);
+  // Runs for every machine on every update (the grid's layout): reads only what changes the height.
+  const gpus = n.inventory?.static.gpus.length ?? 0;
+  const gpuBackend = n.inventory?.backends.find((b) => b.name === 'tensorflow-gpu');
   const lines =
-    (nodeWarning(n) ? 1 : 0) + (f.gpuBackendWhyNot ? 2 : 0) + (f.gpus.length === 0 ? 1 : 0);
-  return CARD_BASE_HEIGHT + CARD_LINE * lines + CARD_GPU_HEIGHT * f.gpus.length;
+    (nodeWarning(n) ? 1 : 0) + (gpuBackend && !gpuBackend.available ? 2 : 0) + (gpus === 0 ? 1 : 0);
+  return CARD_BASE_HEIGHT + CARD_LINE * lines + CARD_GPU_HEIGHT * gpus;
 }
 export const ROW_BASE_HEIGHT = 52;
 export const ROW_GPU_HEIGHT = 26;

@@ -1,20 +1,31 @@
-import { useCallback, useDeferredValue, useId, useMemo, useState } from 'react';
+import { useDeferredValue, useId, useState } from 'react';
+import { useShallow } from 'zustand/react/shallow';
+import type { NodeView } from '../../native/api/types.js';
 import { AddMachine } from '../components/AddMachine.js';
 import { EmptyState } from '../components/EmptyState.js';
 import { NodeCard } from '../components/NodeCard.js';
 import { NodeRow } from '../components/NodeRow.js';
 import { cardHeight, rowHeight } from '../components/nodeFacts.js';
 import { VirtualGrid } from '../components/VirtualGrid.js';
-import { clusterStore, useCluster } from '../store/clusterStore.js';
+import { useCluster } from '../store/clusterStore.js';
 import { queryNodes, SORT_LABELS, type SortKey } from './clusterQuery.js';
 
 type Layout = 'cards' | 'rows';
 
-const nodeById = (id: string) => clusterStore.getState().nodes[id];
+function summarize(nodes: Record<string, NodeView>) {
+  let count = 0;
+  let online = 0;
+  let gpus = 0;
+  for (const n of Object.values(nodes)) {
+    count++;
+    if (n.state === 'online') online++;
+    gpus += n.inventory?.static.gpus.length ?? 0;
+  }
+  return { count, online, gpus };
+}
 
 /** Every machine of the lab, live: cards or rows, filtered and sorted, with "Add machine". */
 export function ClusterView() {
-  const nodes = useCluster((s) => s.nodes);
   const loaded = useCluster((s) => s.loaded);
   const [filter, setFilter] = useState('');
   const [sort, setSort] = useState<SortKey>('name');
@@ -24,13 +35,12 @@ export function ClusterView() {
   const sortId = useId();
   // Typing stays responsive with hundreds of machines: the list catches up when the browser is idle.
   const deferredFilter = useDeferredValue(filter);
-  const ids = useMemo(() => queryNodes(nodes, deferredFilter, sort), [nodes, deferredFilter, sort]);
-  const all = Object.values(nodes);
-  const online = all.filter((n) => n.state === 'online').length;
-  const gpus = all.reduce((s, n) => s + (n.inventory?.static.gpus.length ?? 0), 0);
-
-  const cardH = useCallback((id: string) => cardHeight(nodeById(id)), []);
-  const rowH = useCallback((id: string) => rowHeight(nodeById(id)), []);
+  // Shallow-compared selections: a telemetry update that changes no order, height or count re-renders
+  // only the visible cards (each subscribed to its own machine), not this view or the grid.
+  const ids = useCluster(useShallow((s) => queryNodes(s.nodes, deferredFilter, sort)));
+  const heightOf = layout === 'cards' ? cardHeight : rowHeight;
+  const heights = useCluster(useShallow((s) => ids.map((id) => heightOf(s.nodes[id]))));
+  const { count, online, gpus } = useCluster(useShallow((s) => summarize(s.nodes)));
 
   return (
     <section className="view cluster" aria-labelledby="cluster-title">
@@ -39,7 +49,7 @@ export function ClusterView() {
           <h1 id="cluster-title">Cluster</h1>
           <p className="muted" aria-live="polite" data-testid="cluster-summary">
             {loaded
-              ? `${all.length} ${all.length === 1 ? 'machine' : 'machines'} · ${online} online · ${gpus} ${gpus === 1 ? 'GPU' : 'GPUs'}`
+              ? `${count} ${count === 1 ? 'machine' : 'machines'} · ${online} online · ${gpus} ${gpus === 1 ? 'GPU' : 'GPUs'}`
               : 'Loading…'}
           </p>
         </div>
@@ -82,14 +92,14 @@ export function ClusterView() {
         </div>
       </header>
       {adding && <AddMachine onDone={() => setAdding(false)} />}
-      {loaded && all.length === 0 ? (
+      {loaded && count === 0 ? (
         <EmptyState onAdd={() => setAdding(true)} />
       ) : ids.length === 0 && loaded ? (
         <p className="muted empty-filter">No machine matches “{filter}”.</p>
       ) : layout === 'cards' ? (
         <VirtualGrid
           ids={ids}
-          heightOf={cardH}
+          heights={heights}
           minColumnWidth={330}
           gap={12}
           label="Machines"
@@ -98,7 +108,7 @@ export function ClusterView() {
       ) : (
         <VirtualGrid
           ids={ids}
-          heightOf={rowH}
+          heights={heights}
           minColumnWidth={100_000}
           gap={0}
           label="Machines"
