@@ -14,6 +14,8 @@ export interface EngineOptions {
   localAgent?: boolean;
   /** Interface for the embedded agent (default all; tests and sandboxes pass "lo"). */
   agentInterface?: string;
+  /** Control port for the embedded agent (default 47801; 0 picks free ports). */
+  agentPort?: number;
   /** How to run `pipefitter` for the embedded agent (Electron: its own binary with ELECTRON_RUN_AS_NODE). */
   agentCommand?: [string, string[]];
   agentEnv?: NodeJS.ProcessEnv;
@@ -48,6 +50,7 @@ export class Engine {
       cluster: opts.cluster,
       beaconPort: opts.beaconPort,
       interface: opts.agentInterface,
+      port: opts.agentPort,
       command: opts.agentCommand,
       env: opts.agentEnv,
     });

@@ -11,6 +11,8 @@ export interface LocalAgentOptions {
   beaconPort?: number;
   /** Interface to bind and announce on; default all (what a lab machine wants). */
   interface?: string;
+  /** Control port; default the agent's own (47801). 0 picks free ports. */
+  port?: number;
   /** How to run `pipefitter`: [executable, args before "agent"]. Electron passes its own binary in node mode. */
   command?: [string, string[]];
   env?: NodeJS.ProcessEnv;
@@ -60,6 +62,7 @@ export class LocalAgent extends EventEmitter<LocalAgentEvents> {
     if (this.opts.beaconPort !== undefined)
       args.push('--beacon-port', String(this.opts.beaconPort));
     if (this.opts.interface) args.push('--interface', this.opts.interface);
+    if (this.opts.port !== undefined) args.push('--port', String(this.opts.port));
     this.set({ enabled: true, state: 'starting', nodeId: null, detail: null });
     const child = spawn(exe, args, {
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -34,6 +34,11 @@ export const webCommand: Command = {
       valueName: 'iface',
       description: 'interface for the embedded agent (default $PIPEFITTER_INTERFACE, else all)',
     },
+    'agent-port': {
+      type: 'string',
+      valueName: 'port',
+      description: 'control port for the embedded agent (default 47801; 0 picks free ports)',
+    },
     peer: {
       type: 'string',
       multiple: true,
@@ -62,6 +67,7 @@ export const webCommand: Command = {
       localAgent: values['no-local-agent'] === true ? false : undefined,
       agentInterface:
         (values['agent-interface'] as string | undefined) ?? process.env.PIPEFITTER_INTERFACE,
+      agentPort: intOption(values['agent-port'], 'agent-port', 0, 65534),
       onLog: process.env.PIPEFITTER_DEBUG ? (l) => process.stderr.write(`${l}\n`) : undefined,
     });
     const server = new WebServer({

@@ -12,8 +12,12 @@ export interface RunningWeb {
   stop(): Promise<void>;
 }
 
-/** Starts `pipefitter web` (browser mode) on 127.0.0.1 with a free port, without the embedded agent. */
-export async function startWeb(o: { beaconPort: number; args?: string[] }): Promise<RunningWeb> {
+/** Starts `pipefitter web` (browser mode) on 127.0.0.1 with a free port; no embedded agent unless asked. */
+export async function startWeb(o: {
+  beaconPort: number;
+  args?: string[];
+  localAgent?: boolean;
+}): Promise<RunningWeb> {
   const stateDir = tempDir('pf-web-');
   const proc = spawn(
     process.execPath,
@@ -23,7 +27,7 @@ export async function startWeb(o: { beaconPort: number; args?: string[] }): Prom
       '--json',
       '--port',
       '0',
-      '--no-local-agent',
+      ...(o.localAgent ? [] : ['--no-local-agent']),
       '--state-dir',
       stateDir,
       '--token',
