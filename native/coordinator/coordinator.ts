@@ -19,6 +19,7 @@ import {
 } from './registry.js';
 
 export const DEFAULT_AGENT_PORT = 47801;
+const TICK_MS = 250;
 
 export interface CoordinatorOptions {
   stateDir: string;
@@ -97,7 +98,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       this.listener.on('debug', (line) => this.emit('log', line));
       await this.listener.start();
     }
-    this.timers.push(setInterval(() => this.tick(), 250));
+    this.timers.push(setInterval(() => this.tick(), TICK_MS));
     this.timers.push(setInterval(() => this.pingAll(), this.opts.pingIntervalMs ?? 1000));
     const saved = readJsonFile<PeersFile>(this.peersFile)?.peers ?? [];
     for (const peer of new Set([...saved, ...(this.opts.peers ?? [])])) {
@@ -132,8 +133,15 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     if (action === 'connect') this.openLink(id);
   }
 
+  private lastTickAt = Date.now();
+
   private tick(): void {
-    for (const id of this.registry.tick(Date.now())) this.openLink(id);
+    const now = Date.now();
+    const stall = now - this.lastTickAt - TICK_MS;
+    this.lastTickAt = now;
+    // Ticks come every 250 ms; a late one means this process was blocked, not that agents went quiet.
+    if (stall > 500) this.registry.excuseStall(stall, now);
+    for (const id of this.registry.tick(now)) this.openLink(id);
   }
 
   private openLink(id: string): void {

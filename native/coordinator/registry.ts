@@ -198,6 +198,14 @@ export class Registry extends EventEmitter<RegistryEvents> {
     this.candidates.delete(id);
   }
 
+  /**
+   * Our own event loop was blocked for `ms` (a long synchronous computation, a GC pause, a suspended
+   * laptop): nothing could have been heard meanwhile, so that silence is ours, not the nodes'.
+   */
+  excuseStall(ms: number, now: number): void {
+    for (const node of this.nodes.values()) node.lastSeen = Math.min(now, node.lastSeen + ms);
+  }
+
   /** Ages nodes. Returns ids whose link should be re-opened at a new endpoint. */
   tick(now: number): string[] {
     const reconnect: string[] = [];

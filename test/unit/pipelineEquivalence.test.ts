@@ -8,25 +8,7 @@ import { getModel } from '../../native/model/catalogue.js';
 import { datasetFeed } from '../../native/pipeline/datasetFeed.js';
 import { LocalPipeline } from '../../native/pipeline/localPipeline.js';
 import { ReferenceTrainer } from '../../native/pipeline/referenceTrainer.js';
-import type { NamedWeight } from '../../native/pipeline/stageExecutor.js';
-
-function maxAbsDiff(a: NamedWeight[], b: NamedWeight[]): number {
-  assert.equal(a.length, b.length);
-  let max = 0;
-  a.forEach((w, i) => {
-    assert.deepEqual(w.shape, b[i]!.shape, w.name);
-    for (let j = 0; j < w.data.length; j++)
-      max = Math.max(max, Math.abs(w.data[j]! - b[i]!.data[j]!));
-  });
-  return max;
-}
-
-function evenSlices(layers: number, p: number) {
-  return Array.from({ length: p }, (_, k) => ({
-    start: Math.round((k * layers) / p),
-    end: Math.round(((k + 1) * layers) / p),
-  }));
-}
+import { evenSlices, maxAbsDiff } from '../helpers/training.js';
 
 describe('in-process pipeline equals single-process training (the arithmetic, before any network)', () => {
   let tf: Tf;

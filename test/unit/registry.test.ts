@@ -164,4 +164,16 @@ describe('registry state machine', () => {
     });
     assert.equal(r.list().length, 0);
   });
+
+  it('excuses a stall of its own process instead of blaming the nodes', () => {
+    const r = new Registry();
+    announce(r, 'a', ep('10.0.0.1'), 0);
+    hello(r, 'a', 0);
+    // The coordinator was blocked from t=500 to t=5500: the agent's pings queued up unread.
+    r.excuseStall(5000, 5500);
+    r.tick(5500);
+    assert.equal(r.get('a')!.state, 'online');
+    r.tick(8000);
+    assert.equal(r.get('a')!.state, 'unreachable', 'a real silence afterwards still counts');
+  });
 });
