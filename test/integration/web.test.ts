@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
+import { startAgent, stopAgent } from '../helpers/agents.js';
 import { startWeb, type RunningWeb } from '../helpers/web.js';
 
 /** A raw HTTP GET, so the test controls Host and Origin exactly as an attacker's browser would send them. */
@@ -159,6 +160,28 @@ describe('browser mode (pipefitter web)', () => {
       const envelope = await call(ws, { t: 'call', id: 'x', op: 'listNodes' });
       assert.equal(envelope.result.error.code, 'bad-request');
       assert.match(envelope.result.error.message, /malformed message: id/);
+    });
+
+    it("explains an agent that refuses this lab's token", async () => {
+      // Another lab's agent, on another beacon port: reachable only by address.
+      const stranger = await startAgent({
+        name: 'stranger',
+        beaconPort: 48132,
+        token: 'pf1.ffffffffffffffffffffffffffffffff',
+      });
+      try {
+        const r = await call(ws, {
+          t: 'call',
+          id: 7,
+          op: 'addMachine',
+          req: { address: `127.0.0.1:${stranger.ready.controlPort}` },
+        });
+        assert.equal(r.result.ok, false);
+        assert.equal(r.result.error.code, 'failed');
+        assert.match(r.result.error.message, /token|refused/i);
+      } finally {
+        await stopAgent(stranger);
+      }
     });
 
     it('explains an address where nothing answers', async () => {
