@@ -1,4 +1,6 @@
+import fs from 'node:fs';
 import { createRequire } from 'node:module';
+import path from 'node:path';
 import type { BackendName } from '../protocol/inventorySchemas.js';
 import { explainLoadError } from './explainLoadError.js';
 import type { Tf } from './tfTypes.js';
@@ -29,6 +31,30 @@ function notInstalled(name: 'tensorflow-gpu' | 'tensorflow'): string {
     : `${pkg} is not installed (optional dependency; downloads libtensorflow at install)`;
 }
 
+/**
+ * Whether the package's native addon was built or downloaded. npm installs the JavaScript even when
+ * the install step that fetches libtensorflow fails or is skipped (no network, scripts disabled), and
+ * requiring such a package half-registers a backend before it throws, so look before loading.
+ */
+function addonPresent(pkg: string): boolean {
+  const lib = path.join(path.dirname(require.resolve(`${pkg}/package.json`)), 'lib');
+  try {
+    return fs
+      .readdirSync(lib)
+      .some((d) => d.startsWith('napi-v') && fs.existsSync(path.join(lib, d, 'tfjs_binding.node')));
+  } catch {
+    return false;
+  }
+}
+
+function addonMissing(pkg: string): string {
+  return (
+    `${pkg} is installed but its native addon (lib/napi-v*/tfjs_binding.node) is missing: its ` +
+    'install step, which downloads libtensorflow, did not run or failed (no network, or install ' +
+    'scripts disabled)'
+  );
+}
+
 interface NodeBinding {
   isUsingGpuDevice?: () => boolean;
 }
@@ -46,12 +72,12 @@ function smokeTest(tf: Tf): string | null {
 }
 
 async function loadNative(name: 'tensorflow-gpu' | 'tensorflow'): Promise<LoadResult> {
-  // Both packages register the same 'tensorflow' backend, so once tfjs-node-gpu is loaded (even
-  // without a GPU) it is also the only way to get TensorFlow on the CPU in this process.
+  // Both packages register the same 'tensorflow' backend and a process can hold only one binding,
+  // so once tfjs-node-gpu is loaded (even without a GPU) it is TensorFlow on the CPU here too.
   let pkg: string = NATIVE_PACKAGES[name];
-  if (name === 'tensorflow' && !isInstalled(pkg) && gpuPackageLoaded)
-    pkg = NATIVE_PACKAGES['tensorflow-gpu'];
+  if (name === 'tensorflow' && gpuPackageLoaded) pkg = NATIVE_PACKAGES['tensorflow-gpu'];
   if (!isInstalled(pkg)) return { ok: false, reason: notInstalled(name) };
+  if (!addonPresent(pkg)) return { ok: false, reason: addonMissing(pkg) };
   let tf: Tf;
   try {
     tf = require(pkg) as Tf;
