@@ -49,6 +49,7 @@ export type RunEvent =
         host: string;
         backend: string;
         layers: [number, number];
+        pid: number;
       }[];
     }
   | {
@@ -265,6 +266,7 @@ export class RunController extends EventEmitter<RunEvents> {
           host: this.coordinator.registry.get(s.nodeId)!.endpoint.host,
           backend: configured[k]!.backend,
           layers: [s.start, s.end] as [number, number],
+          pid: spawned[k]!.pid,
         })),
       });
       this.startedAt = performance.now();

@@ -213,7 +213,7 @@ export class StageHost extends EventEmitter<HostEvents> {
       exec,
       dataset,
       next: null,
-      transport: new ZmqStageTransport(null, this.router, prev, (f) => this.sendRouter(f)),
+      transport: new ZmqStageTransport(null, prev, (f) => this.sendRouter(f)),
     };
     return {
       backend: this.backendName,
@@ -248,10 +248,9 @@ export class StageHost extends EventEmitter<HostEvents> {
       });
       dealer.connect(`tcp://${next.host}:${next.port}`);
       c.next = dealer;
+      c.transport.attachNext(dealer);
       void this.receiveGradients(dealer, c);
     }
-    const prev = c.cfg.stageIndex > 0 ? stageRoutingId(c.cfg.stageIndex - 1) : null;
-    c.transport = new ZmqStageTransport(c.next, this.router, prev, (f) => this.sendRouter(f));
   }
 
   private async receiveGradients(dealer: zmq.Dealer, c: Configured): Promise<void> {

@@ -1,5 +1,5 @@
 import type * as zmq from 'zeromq';
-import { DataKind, encodeTensor } from '../protocol/tensorFrame.js';
+import { encodeTensor, type DataKind } from '../protocol/tensorFrame.js';
 import { PROTOCOL_VERSION } from '../protocol/version.js';
 import { Mailbox, type StageTransport, type TensorKind, type WireTensor } from './transport.js';
 
@@ -13,11 +13,15 @@ export class ZmqStageTransport implements StageTransport {
   private sending: Promise<void> = Promise.resolve();
 
   constructor(
-    private readonly next: zmq.Dealer | null,
-    private readonly router: zmq.Router,
+    private next: zmq.Dealer | null,
     private readonly prevRoutingId: string | null,
     private readonly routerSend: (frames: (Buffer | string)[]) => Promise<void>,
   ) {}
+
+  /** The DEALER to the next stage, once its address is known (the `connect` step). */
+  attachNext(dealer: zmq.Dealer): void {
+    this.next = dealer;
+  }
 
   send(kind: TensorKind | DataKind, step: number, mb: number, t: WireTensor): Promise<void> {
     const frames = encodeTensor(
@@ -41,9 +45,5 @@ export class ZmqStageTransport implements StageTransport {
 
   recv(kind: TensorKind | DataKind, step: number, mb: number): Promise<WireTensor> {
     return this.inbox.take(kind as TensorKind, step, mb);
-  }
-
-  get routerSocket(): zmq.Router {
-    return this.router;
   }
 }

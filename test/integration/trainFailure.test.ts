@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { initBackend } from '../../native/backend/initBackend.js';
+import { Coordinator } from '../../native/coordinator/coordinator.js';
+import { RunController, type RunEvent } from '../../native/coordinator/runController.js';
+import { getModel } from '../../native/model/catalogue.js';
+import {
+  startAgent,
+  stopAgent,
+  tempDir,
+  testBeaconPort,
+  TEST_TOKEN,
+  waitUntil,
+  type RunningAgent,
+} from '../helpers/agents.js';
+import { processAlive } from '../helpers/training.js';
+
+describe('a run that loses a machine', () => {
+  const agents: RunningAgent[] = [];
+  let coordinator: Coordinator | null = null;
+  after(async () => {
+    await coordinator?.stop();
+    await Promise.all(agents.map((a) => stopAgent(a, 'SIGKILL')));
+  });
+
+  it('ends within 5 s of an agent being killed, names the machine and stage, and leaves no process behind', async () => {
+    const { tf } = await initBackend({ prefer: 'wasm' });
+    const beaconPort = testBeaconPort();
+    agents.push(
+      ...(await Promise.all(['keeper', 'victim'].map((name) => startAgent({ name, beaconPort })))),
+    );
+    const c = new Coordinator({ stateDir: tempDir(), token: TEST_TOKEN, discover: false });
+    coordinator = c;
+    await c.start();
+    await Promise.all(
+      agents.map((a) => c.addPeer(`127.0.0.1:${a.ready.controlPort}`, { persist: false })),
+    );
+    const spec = getModel('mnist-mlp');
+    const run = new RunController(c, tf, {
+      runId: 'doomed',
+      model: spec,
+      dataset: 'mnist',
+      stages: [
+        { start: 0, end: 1, nodeId: agents[0]!.ready.nodeId },
+        { start: 1, end: 3, nodeId: agents[1]!.ready.nodeId },
+      ],
+      schedule: '1f1b',
+      microbatches: 4,
+      batch: 64,
+      optimizer: { name: 'sgd', learningRate: 0.05 },
+      steps: 100_000,
+      seed: 1,
+      backend: 'wasm',
+    });
+    const events: RunEvent[] = [];
+    run.on('event', (e) => events.push(e));
+    await run.start();
+    const finished = run.finishedPromise();
+    finished.catch(() => {});
+    const started = events.find((e) => e.type === 'started') as Extract<
+      RunEvent,
+      { type: 'started' }
+    >;
+    const stagePids = started.stages.map((s) => s.pid);
+    assert.ok(stagePids.every(processAlive), 'stage hosts are running');
+    await waitUntil(
+      () => events.filter((e) => e.type === 'step').length >= 5,
+      30_000,
+      'five steps',
+    );
+
+    agents[1]!.proc.kill('SIGKILL');
+    const killedAt = Date.now();
+    await assert.rejects(finished, (err: Error) => {
+      assert.match(err.message, /stage 1 on victim/);
+      return true;
+    });
+    const endedIn = Date.now() - killedAt;
+    console.log(
+      `run ended ${endedIn} ms after SIGKILL: ${(events.find((e) => e.type === 'failed') as { message: string }).message}`,
+    );
+    assert.ok(endedIn < 5000, `ended in ${endedIn} ms`);
+    await waitUntil(
+      () => stagePids.every((pid) => !processAlive(pid)),
+      5000,
+      'every stage host to exit',
+    );
+    assert.ok(processAlive(agents[0]!.ready.pid), 'the surviving agent keeps running');
+  });
+});
