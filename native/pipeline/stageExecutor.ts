@@ -3,6 +3,13 @@ import type { Tf } from '../backend/tfTypes.js';
 import { buildModel } from '../model/build.js';
 import type { ModelSpec } from '../model/spec.js';
 import { crossEntropy } from './loss.js';
+import {
+  denseBackward,
+  denseForward,
+  isDenseStack,
+  type DenseParams,
+  type DenseTape,
+} from './denseBackward.js';
 import { makeOptimizer, type OptimizerSpec } from './optimizer.js';
 
 export interface StageSlice {
@@ -32,6 +39,9 @@ export class StageExecutor {
   private readonly stash = new Map<number, tfc.Tensor>();
   private accumulated: Map<string, tfc.Tensor> | null = null;
   private readonly vars: tfc.Variable[];
+  /** Set when the stage is a stack of Dense layers and not the last: B then needs no recompute. */
+  private readonly dense: DenseParams[] | null;
+  private readonly tapes = new Map<number, DenseTape>();
 
   constructor(
     private readonly tf: Tf,
@@ -44,6 +54,23 @@ export class StageExecutor {
     this.model = buildModel(tf, spec, { start: slice.start, end: slice.end });
     this.vars = this.model.trainableWeights.map((w) => w.read() as tfc.Variable);
     this.optimizer = makeOptimizer(tf, optimizer);
+    const layers = spec.layers.slice(slice.start, slice.end);
+    this.dense =
+      !this.isLast && isDenseStack(layers)
+        ? this.model.layers.map((l, i) => {
+            const [kernel, bias] = l.trainableWeights.map((w) => w.read() as tfc.Variable);
+            return {
+              kernel: kernel!,
+              bias: bias ?? null,
+              activation: String(layers[i]!.config.activation ?? 'linear'),
+            };
+          })
+        : null;
+  }
+
+  /** How B gets its gradients: from the kept activations (dense stacks) or by recomputing F. */
+  get backwardMode(): 'stash' | 'recompute' {
+    return this.dense ? 'stash' : 'recompute';
   }
 
   get weightCount(): number {
@@ -77,6 +104,12 @@ export class StageExecutor {
 
   /** F(mb): stashes the input; returns the output for the next stage (the last stage returns null). */
   forward(mb: number, input: tfc.Tensor): tfc.Tensor | null {
+    if (this.dense) {
+      const { y, tape } = denseForward(this.tf, this.dense, input);
+      this.tapes.set(mb, tape);
+      // y is also in the tape (kept for B); the caller gets its own handle to dispose.
+      return this.tf.clone(y);
+    }
     this.stash.get(mb)?.dispose();
     this.stash.set(mb, input);
     if (this.isLast) return null;
@@ -101,6 +134,15 @@ export class StageExecutor {
    * Returns the input gradient for the previous stage (null on the first stage).
    */
   backward(mb: number, dy: tfc.Tensor): tfc.Tensor | null {
+    if (this.dense) {
+      const tape = this.tapes.get(mb);
+      if (!tape)
+        throw new Error(`B(${mb}) without F(${mb}): nothing stashed for micro-batch ${mb}`);
+      this.tapes.delete(mb);
+      const { grads, dx } = denseBackward(this.tf, this.dense, tape, dy, !this.isFirst);
+      this.accumulate(grads);
+      return dx;
+    }
     const x = this.takeStash(mb);
     const xs = this.isFirst ? this.vars : [x, ...this.vars];
     const { value, grads } = this.tf
@@ -172,6 +214,9 @@ export class StageExecutor {
   dispose(): void {
     for (const t of this.stash.values()) t.dispose();
     this.stash.clear();
+    for (const tape of this.tapes.values())
+      for (const t of new Set([...tape.inputs, ...tape.outputs])) t.dispose();
+    this.tapes.clear();
     if (this.accumulated) for (const g of this.accumulated.values()) g.dispose();
     this.accumulated = null;
     this.optimizer.dispose();

@@ -8,6 +8,7 @@ import { getModel } from '../../native/model/catalogue.js';
 import { datasetFeed } from '../../native/pipeline/datasetFeed.js';
 import { LocalPipeline } from '../../native/pipeline/localPipeline.js';
 import { ReferenceTrainer } from '../../native/pipeline/referenceTrainer.js';
+import { StageExecutor } from '../../native/pipeline/stageExecutor.js';
 import { evenSlices, maxAbsDiff } from '../helpers/training.js';
 
 describe('in-process pipeline equals single-process training (the arithmetic, before any network)', () => {
@@ -74,4 +75,18 @@ describe('in-process pipeline equals single-process training (the arithmetic, be
       }
     }
   }
+
+  it('keeps activations for dense stacks (no recompute) and recomputes elsewhere', () => {
+    const mode = (id: string, start: number, end: number) =>
+      new StageExecutor(tf, getModel(id), { start, end }, { name: 'sgd', learningRate: 0.1 })
+        .backwardMode;
+    assert.equal(mode('deep-mlp', 0, 4), 'stash');
+    assert.equal(
+      mode('deep-mlp', 4, 9),
+      'recompute',
+      'the last stage folds the loss into B instead',
+    );
+    assert.equal(mode('mnist-cnn', 0, 2), 'recompute');
+    assert.equal(mode('char-gru', 0, 2), 'recompute');
+  });
 });
