@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { protocol } from 'electron';
-import { CSP } from './security.js';
+import { CSP } from './appOrigin.js';
 
 const MIME: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',

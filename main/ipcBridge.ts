@@ -1,15 +1,20 @@
-import { ipcMain, type IpcMainInvokeEvent, type WebContents } from 'electron';
+import type { IpcMain, IpcMainInvokeEvent, WebContents } from 'electron';
 import type { ApiServer } from '../native/api/server.js';
 import { IPC_EVENT_CHANNEL, ipcChannel, OPERATION_NAMES } from '../native/api/operationNames.js';
 import type { ApiResult } from '../native/api/schemas.js';
-import { isAppUrl } from './security.js';
+import { isAppUrl } from './appOrigin.js';
 
 /**
  * One IPC handler per operation. Before the engine sees a call: the sender must be our window's main
  * frame showing our own page (not an iframe, not a page that navigated elsewhere); then the API server
- * validates the payload against the operation's schema.
+ * validates the payload against the operation's schema. ipcMain is passed in so tests can drive the
+ * checks without Electron.
  */
-export function bridgeApi(api: ApiServer, window: () => WebContents | null): () => void {
+export function bridgeApi(
+  ipcMain: Pick<IpcMain, 'handle' | 'removeHandler'>,
+  api: ApiServer,
+  window: () => WebContents | null,
+): () => void {
   const senderAllowed = (e: IpcMainInvokeEvent): boolean => {
     const wc = window();
     const frame = e.senderFrame;

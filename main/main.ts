@@ -1,13 +1,14 @@
 // Electron main: glue only. The engine (coordinator, embedded agent, API validation) is native/api's
 // Engine; this file makes the window safe and moves API envelopes over IPC.
 import path from 'node:path';
-import { app, BrowserWindow, session } from 'electron';
+import { app, BrowserWindow, ipcMain, session } from 'electron';
 import { Engine } from '../native/api/engine.js';
 import { defaultStateRoot } from '../native/agent/stateDir.js';
 import { loadOrCreateToken } from '../native/trust/token.js';
 import { registerAppScheme, serveRenderer } from './appProtocol.js';
 import { bridgeApi } from './ipcBridge.js';
-import { APP_ORIGIN, lockDownSession, lockDownWebContents } from './security.js';
+import { APP_ORIGIN } from './appOrigin.js';
+import { lockDownSession, lockDownWebContents } from './security.js';
 
 // Everything lives next to this bundle: dist/main/main.cjs → dist/renderer, dist/main/preload.cjs.
 const distDir = path.resolve(__dirname, '..');
@@ -75,7 +76,7 @@ if (!app.requestSingleInstanceLock()) {
       agentEnv: { ELECTRON_RUN_AS_NODE: '1' },
       onLog: (l) => process.stderr.write(`${l}\n`),
     });
-    bridgeApi(engine.api, () => win?.webContents ?? null);
+    bridgeApi(ipcMain, engine.api, () => win?.webContents ?? null);
     await engine.start();
     createWindow();
     app.on('activate', () => {

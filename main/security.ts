@@ -1,27 +1,5 @@
 import { app, shell, type Session, type WebContents } from 'electron';
-
-/** The only origin our pages load from (a custom, standard, secure scheme: see appProtocol.ts). */
-export const APP_ORIGIN = 'app://pipefitter';
-
-export const CSP = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self' 'unsafe-inline'",
-  "img-src 'self' data:",
-  "connect-src 'self'",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "frame-ancestors 'none'",
-  "form-action 'none'",
-].join('; ');
-
-export function isAppUrl(url: string): boolean {
-  try {
-    return new URL(url).origin === APP_ORIGIN;
-  } catch {
-    return false;
-  }
-}
+import { isAppUrl } from './appOrigin.js';
 
 /** External links go to the system browser, and only http(s): never file:, javascript: or custom schemes. */
 export function openExternalSafely(url: string): void {
