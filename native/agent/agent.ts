@@ -182,7 +182,11 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.telemetry?.publish(TelemetryTopic.InventoryChanged, { nodeId: this.nodeId });
     this.emit('backends', this.backends);
     const best = bestBackend(this.backends);
-    if (best && this.opts.autoBenchmark !== false && this.speed?.backend !== best) {
+    if (
+      best &&
+      this.opts.autoBenchmark !== false &&
+      (this.speed?.backend !== best || (best !== 'cpu' && !this.speed.curve))
+    ) {
       void this.runBenchmark().catch((err: Error) =>
         this.emit('log', `benchmark failed: ${err.message}`),
       );

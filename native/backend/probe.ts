@@ -1,5 +1,6 @@
 import type { BackendName, BackendReport, SpeedReport } from '../protocol/inventorySchemas.js';
 import { BACKEND_ORDER } from './initBackend.js';
+import type { Tf } from './tfTypes.js';
 import { loadBackend } from './loadBackend.js';
 
 export { BACKEND_ORDER };
@@ -56,11 +57,47 @@ export async function measureMatMulSpeed(
   a.dispose();
   b.dispose();
   const gflops = (2 * m * k * n * iterations) / seconds / 1e9;
+  // The pure-JS backend would take minutes over the curve; it gets the headline figure only.
+  const curve = backend === 'cpu' ? undefined : measureTrainingCurve(tf, k, n);
   return {
     backend,
     gflops: Math.round(gflops * 100) / 100,
     matrix: [m, k, n],
     measuredAt: Date.now(),
     durationMs: Math.round(seconds * 1000),
+    ...(curve ? { curve } : {}),
   };
+}
+
+export const CURVE_ROWS = [16, 32, 64, 128, 256, 512, 1024] as const;
+
+/**
+ * GFLOP/s of one dense layer's training products at each micro-batch size: y = x·W, dW = xᵀ·dy,
+ * dx = dy·Wᵀ (6·rows·k·n FLOPs), each size timed for about 120 ms after a warm-up.
+ */
+function measureTrainingCurve(tf: Tf, k: number, n: number): { rows: number; gflops: number }[] {
+  const w = tf.randomUniform([k, n]);
+  const out = CURVE_ROWS.map((rows) => {
+    const x = tf.randomUniform([rows, k]);
+    const dy = tf.randomUniform([rows, n]);
+    const once = () =>
+      tf.tidy(() => {
+        tf.matMul(x, w).dataSync();
+        tf.matMul(x, dy, true, false).dataSync();
+        tf.matMul(dy, w, false, true).dataSync();
+      });
+    once();
+    const t0 = performance.now();
+    let it = 0;
+    do {
+      once();
+      it++;
+    } while (performance.now() - t0 < 120 && it < 500);
+    const s = (performance.now() - t0) / 1000;
+    x.dispose();
+    dy.dispose();
+    return { rows, gflops: Math.round(((6 * rows * k * n * it) / s / 1e9) * 100) / 100 };
+  });
+  w.dispose();
+  return out;
 }

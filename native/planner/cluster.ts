@@ -6,6 +6,25 @@ export interface Machine {
   name: string;
   gflops: number;
   memoryBytes: number;
+  /** Measured training speed by micro-batch rows (see SpeedReport.curve); absent: `gflops` at any size. */
+  speedCurve?: { rows: number; gflops: number }[];
+}
+
+/**
+ * The speed to plan a micro-batch of `rows` samples with: the measured curve, interpolated in
+ * log(rows) and clamped at its ends, or the single figure when there is no curve.
+ */
+export function speedAt(machine: Machine, rows: number): number {
+  const c = machine.speedCurve;
+  if (!c || c.length === 0) return machine.gflops;
+  const pts = [...c].sort((a, b) => a.rows - b.rows);
+  if (rows <= pts[0]!.rows) return pts[0]!.gflops;
+  if (rows >= pts.at(-1)!.rows) return pts.at(-1)!.gflops;
+  const i = pts.findIndex((p) => p.rows >= rows);
+  const a = pts[i - 1]!;
+  const b = pts[i]!;
+  const t = (Math.log(rows) - Math.log(a.rows)) / (Math.log(b.rows) - Math.log(a.rows));
+  return a.gflops + t * (b.gflops - a.gflops);
 }
 
 export interface Link {
@@ -48,6 +67,9 @@ export const ClusterJsonSchema = z.object({
         name: z.string().min(1).optional(),
         gflops: z.number().positive(),
         memoryBytes: z.number().positive(),
+        speedCurve: z
+          .array(z.object({ rows: z.number().int().positive(), gflops: z.number().positive() }))
+          .optional(),
       }),
     )
     .min(1),

@@ -21,7 +21,13 @@ export function machineFromNode(n: NodeRecord): Machine | { skipped: string } {
     memory = n.telemetry?.memAvailableBytes ?? n.inventory?.static.memory.totalBytes ?? null;
   }
   if (!memory) return { skipped: `${n.name}: memory unknown` };
-  return { id: n.id, name: n.name, gflops: speed.gflops, memoryBytes: memory };
+  return {
+    id: n.id,
+    name: n.name,
+    gflops: speed.gflops,
+    memoryBytes: memory,
+    ...(speed.curve ? { speedCurve: speed.curve } : {}),
+  };
 }
 
 export function clusterFromNodes(nodes: NodeRecord[]): { cluster: Cluster; skipped: string[] } {

@@ -1,7 +1,7 @@
 import { formatBytes } from '../cli/format.js';
 import { modelCost, type OptimizerName } from '../model/cost.js';
 import type { ModelSpec } from '../model/spec.js';
-import { linkBetween, linksUniform, type Cluster } from './cluster.js';
+import { linkBetween, linksUniform, speedAt, type Cluster } from './cluster.js';
 import {
   EXHAUSTIVE_MAX_MACHINES,
   balancedBounds,
@@ -44,7 +44,9 @@ export class PlanError extends Error {
 
 function problemOf(req: PlanRequest): PartitionProblem {
   const cost = modelCost(req.model);
-  const ms = req.cluster.machines;
+  // Each machine's speed at this plan's micro-batch size: small micro-batches multiply slower.
+  const rows = req.batch / req.microbatches;
+  const ms = req.cluster.machines.map((m) => ({ ...m, gflops: speedAt(m, rows) }));
   return {
     layers: cost.layers,
     inputBytes: cost.inputBytes,
@@ -134,7 +136,7 @@ function splitFor(
 ): SearchResult | null {
   if (req.preset === 'balanced') {
     const uniform = linksUniform(req.cluster);
-    const ms = req.cluster.machines;
+    const ms = c.problem.machines;
     return searchBalanced(c, p, {
       ignoreMemory,
       machineKey: uniform ? (m) => `${ms[m]!.gflops}|${ms[m]!.memoryBytes}` : undefined,

@@ -39,6 +39,13 @@ export const SpeedReportSchema = z.object({
   matrix: z.tuple([z.number(), z.number(), z.number()]),
   measuredAt: z.number(),
   durationMs: z.number().nonnegative(),
+  /**
+   * Speed of a dense layer's training products (forward, weight gradient, input gradient) at several
+   * micro-batch sizes: small micro-batches multiply slower, and the planner must know by how much.
+   */
+  curve: z
+    .array(z.object({ rows: z.number().int().positive(), gflops: z.number().nonnegative() }))
+    .optional(),
 });
 export type SpeedReport = z.infer<typeof SpeedReportSchema>;
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { getModel } from '../../native/model/catalogue.js';
-import { clusterFromJson } from '../../native/planner/cluster.js';
+import { clusterFromJson, DEFAULT_LINK, speedAt } from '../../native/planner/cluster.js';
 import { makePlan, PlanError, type PlanRequest } from '../../native/planner/plan.js';
 import { parsePlan } from '../../native/planner/planSchema.js';
 
@@ -103,5 +103,58 @@ describe('makePlan', () => {
 
   it('rejects a batch that does not split into equal micro-batches', () => {
     assert.throws(() => makePlan(request({ batch: 10, microbatches: 4 })), /equal micro-batches/);
+  });
+});
+
+describe('speed by micro-batch size', () => {
+  it('interpolates the measured curve in log(rows) and clamps at its ends', () => {
+    const m = {
+      id: 'a',
+      name: 'a',
+      gflops: 20,
+      memoryBytes: 1e9,
+      speedCurve: [
+        { rows: 16, gflops: 4 },
+        { rows: 64, gflops: 12 },
+        { rows: 256, gflops: 20 },
+      ],
+    };
+    assert.equal(speedAt(m, 8), 4);
+    assert.equal(speedAt(m, 16), 4);
+    assert.equal(speedAt(m, 32), 8);
+    assert.equal(speedAt(m, 64), 12);
+    assert.equal(speedAt(m, 1024), 20);
+    assert.equal(speedAt({ ...m, speedCurve: undefined }, 32), 20);
+  });
+
+  it('predicts smaller micro-batches slower when the machine multiplies them slower', () => {
+    const curve = [
+      { rows: 16, gflops: 5 },
+      { rows: 1024, gflops: 20 },
+    ];
+    const cluster = {
+      machines: [
+        { id: 'a', name: 'a', gflops: 20, memoryBytes: 8e9, speedCurve: curve },
+        { id: 'b', name: 'b', gflops: 20, memoryBytes: 8e9, speedCurve: curve },
+      ],
+      defaultLink: DEFAULT_LINK,
+      links: new Map(),
+    };
+    const base = {
+      model: getModel('deep-mlp'),
+      source: 'catalogue' as const,
+      path: null,
+      cluster,
+      stages: 2,
+      batch: 1024,
+      schedule: 'gpipe' as const,
+      optimizer: 'sgd' as const,
+      preset: 'balanced' as const,
+    };
+    const coarse = makePlan({ ...base, microbatches: 4 });
+    const fine = makePlan({ ...base, microbatches: 64 });
+    assert.ok(coarse.ok && fine.ok);
+    // 64 micro-batches of 16 rows have less bubble but run at a quarter of the speed.
+    assert.ok(fine.plan.prediction.samplesPerSecond < coarse.plan.prediction.samplesPerSecond);
   });
 });
