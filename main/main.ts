@@ -1,7 +1,7 @@
 // Electron main: glue only. The engine (coordinator, embedded agent, API validation) is native/api's
 // Engine; this file makes the window safe and moves API envelopes over IPC.
 import path from 'node:path';
-import { app, BrowserWindow, ipcMain, session } from 'electron';
+import { app, BrowserWindow, dialog, ipcMain, session } from 'electron';
 import { Engine } from '../native/api/engine.js';
 import { defaultStateRoot } from '../native/agent/stateDir.js';
 import { loadOrCreateToken } from '../native/trust/token.js';
@@ -77,7 +77,14 @@ if (!app.requestSingleInstanceLock()) {
       onLog: (l) => process.stderr.write(`${l}\n`),
     });
     bridgeApi(ipcMain, engine.api, () => win?.webContents ?? null);
-    await engine.start();
+    try {
+      await engine.start();
+    } catch (err) {
+      // A window over a dead engine would only show errors; say what failed and stop.
+      dialog.showErrorBox('Pipefitter could not start', (err as Error).message);
+      app.exit(1);
+      return;
+    }
     createWindow();
     app.on('activate', () => {
       if (BrowserWindow.getAllWindows().length === 0) createWindow();
