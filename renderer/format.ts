@@ -40,6 +40,7 @@ export function formatWatts(w: number | null | undefined, limit?: number | null)
 }
 
 export function formatGflops(g: number): string {
+  if (g >= 1000) return `${(g / 1000).toFixed(g >= 10_000 ? 0 : 1)} TFLOP/s`;
   return `${g >= 100 ? g.toFixed(0) : g.toFixed(1)} GFLOP/s`;
 }
 

@@ -73,7 +73,7 @@ export const NodeRow = memo(function NodeRow({ id }: { id: string }) {
           ))
         )}
       </div>
-      <div role="cell" className="col-backend clip" title={f.gpuBackendWhyNot ?? ''}>
+      <div role="cell" className="col-backend" title={f.gpuBackendWhyNot ?? ''}>
         {f.backend ?? '—'}
       </div>
     </div>

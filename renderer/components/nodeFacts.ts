@@ -84,7 +84,7 @@ export function cardHeight(n: NodeView | undefined): number {
   return CARD_BASE_HEIGHT + CARD_LINE * lines + CARD_GPU_HEIGHT * gpus;
 }
 export const ROW_BASE_HEIGHT = 52;
-export const ROW_GPU_HEIGHT = 26;
+export const ROW_GPU_HEIGHT = 21;
 export function rowHeight(n: NodeView | undefined): number {
   const gpus = n?.inventory?.static.gpus.length ?? 0;
   return Math.max(ROW_BASE_HEIGHT, 14 + ROW_GPU_HEIGHT * gpus);

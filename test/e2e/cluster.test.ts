@@ -87,6 +87,16 @@ describe('Cluster view in browser mode', () => {
         (await page.getByTestId('cluster-summary').textContent()) ?? '',
         /^3 machines · 3 online/,
       );
+      // For the screenshot (not part of the 5 s): live memory on every card and a few load points.
+      await page.waitForFunction(
+        () =>
+          [...document.querySelectorAll('[data-testid="node-memory"]')].every((el) =>
+            /^\d/.test(el.textContent ?? ''),
+          ),
+        undefined,
+        { timeout: 10_000 },
+      );
+      await page.waitForTimeout(3000);
       await page.screenshot({ path: path.join(ARTIFACTS, 'cluster-view-1280x800.png') });
     });
 
