@@ -1,0 +1,113 @@
+// npm run bench:pipeline
+// deep-mlp, global batch 1024, one backend (wasm), side by side in one run: single-process training
+// samples/s; a 2-stage pipeline over 2 local agent processes (GPipe and 1F1B, 4, 8 and 16
+// micro-batches); each one's ratio to single-process; the planner's simulated prediction for the same
+// plan and measured/predicted. A flush schedule with m micro-batches on p stages reaches at best
+// p·m/(m+p−1) of single-process (1.88× for m = 16, p = 2).
+// Goals on a 2-core machine: best configuration ≥ 1.75× single-process; every configuration within
+// 10% of its prediction.
+import os from 'node:os';
+import { initBackend } from '../../native/backend/initBackend.js';
+import { Coordinator } from '../../native/coordinator/coordinator.js';
+import { RunController } from '../../native/coordinator/runController.js';
+import { openDataset } from '../../native/data/openDataset.js';
+import { EpochSampler } from '../../native/data/sampler.js';
+import { getModel } from '../../native/model/catalogue.js';
+import { datasetFeed } from '../../native/pipeline/datasetFeed.js';
+import { ReferenceTrainer } from '../../native/pipeline/referenceTrainer.js';
+import { clusterFromNodes } from '../../native/planner/nodesToCluster.js';
+import { makePlan } from '../../native/planner/plan.js';
+import { startAgent, stopAgent, tempDir, testBeaconPort, TEST_TOKEN, type RunningAgent } from '../helpers/agents.js';
+
+const BATCH = 1024;
+const STEPS = Number(process.env.BENCH_STEPS ?? 8);
+const WARMUP = 2;
+const optimizer = { name: 'adam', learningRate: 0.001 } as const;
+const spec = getModel('deep-mlp');
+
+const { tf } = await initBackend({ prefer: 'wasm' });
+console.log(`bench:pipeline: deep-mlp, batch ${BATCH}, adam, wasm, ${os.cpus().length} cores (${os.cpus()[0]?.model}), load ${os.loadavg()[0]!.toFixed(2)}`);
+
+// Single process: ordinary tfjs training of the whole model on whole batches.
+const ds = openDataset('mnist', spec);
+const feed = datasetFeed(ds, new EpochSampler(ds.size('train'), BATCH, 1), 1, spec.inputShape);
+const ref = new ReferenceTrainer(tf, spec, 1, optimizer, feed);
+for (let s = 0; s < WARMUP; s++) ref.step(s);
+let t0 = performance.now();
+for (let s = WARMUP; s < WARMUP + STEPS - 2; s++) ref.step(s);
+const single = ((STEPS - 2) * BATCH) / ((performance.now() - t0) / 1000);
+ref.dispose();
+console.log(`single process: ${single.toFixed(0)} samples/s`);
+
+const agents: RunningAgent[] = [];
+const beaconPort = testBeaconPort();
+agents.push(...(await Promise.all(['bench-a', 'bench-b'].map((name) => startAgent({ name, beaconPort })))));
+// startAgent passes --no-benchmark; ask each agent for its speed (with the micro-batch curve) now.
+const coordinator = new Coordinator({ stateDir: tempDir(), token: TEST_TOKEN, discover: false });
+await coordinator.start();
+await Promise.all(agents.map((a) => coordinator.addPeer(`127.0.0.1:${a.ready.controlPort}`, { persist: false })));
+for (const a of agents) await coordinator.benchmark(a.ready.nodeId, true);
+
+console.log('schedule  m   split        measured      ×single   predicted     measured/predicted');
+const rows: { label: string; ratio: number; fit: number }[] = [];
+let runNo = 0;
+try {
+  for (const schedule of ['gpipe', '1f1b'] as const) {
+    for (const m of [4, 8, 16]) {
+      const { cluster } = clusterFromNodes(coordinator.nodes());
+      const outcome = makePlan({ model: spec, source: 'catalogue', path: null, cluster, stages: 2, batch: BATCH, microbatches: m, schedule, optimizer: 'adam', preset: 'balanced' });
+      if (!outcome.ok) throw new Error(outcome.reason);
+      const plan = outcome.plan;
+      const run = new RunController(coordinator, tf, {
+        runId: `bench-${++runNo}`,
+        model: spec,
+        dataset: 'mnist',
+        stages: plan.stages.map((s) => ({ start: s.layers[0], end: s.layers[1], nodeId: s.machineId })),
+        schedule,
+        microbatches: m,
+        batch: BATCH,
+        optimizer,
+        steps: STEPS,
+        seed: 1,
+        backend: 'wasm',
+      });
+      const stepAt: number[] = [];
+      const busy = [0, 0];
+      const comm = [0, 0];
+      const total = [0, 0];
+      run.on('event', (e) => {
+        if (e.type !== 'step') return;
+        stepAt.push(performance.now());
+        if (e.step < WARMUP) return;
+        for (const s of e.stages) {
+          busy[s.index]! += s.busyMs;
+          comm[s.index]! += s.commMs;
+          total[s.index]! += s.totalMs;
+        }
+      });
+      await run.start();
+      await run.finishedPromise();
+      await run.shutdown();
+      // Steady state: from the end of the warm-up steps to the end of the last.
+      const measured = ((stepAt.length - 1 - (WARMUP - 1)) * BATCH) / ((stepAt.at(-1)! - stepAt[WARMUP - 1]!) / 1000);
+      const predicted = plan.prediction.samplesPerSecond;
+      const split = plan.stages.map((s) => `${s.layers[0]}-${s.layers[1] - 1}`).join(' | ');
+      const ratio = measured / single;
+      const fit = measured / predicted;
+      rows.push({ label: `${schedule} m=${m}`, ratio, fit });
+      const pct = (k: number) => `${((busy[k]! / total[k]!) * 100).toFixed(0)}%`;
+      console.log(
+        `${schedule.padEnd(8)} ${String(m).padStart(2)}   ${split.padEnd(11)}  ${measured.toFixed(0).padStart(6)} /s   ${ratio.toFixed(2).padStart(6)}×   ${predicted.toFixed(0).padStart(6)} /s   ${(fit * 100).toFixed(0).padStart(5)}%     stages busy ${pct(0)} / ${pct(1)}`,
+      );
+      t0 = performance.now();
+    }
+  }
+  const best = rows.reduce((a, b) => (b.ratio > a.ratio ? b : a));
+  console.log(`best: ${best.label} at ${best.ratio.toFixed(2)}× single-process (goal ≥ 1.75×; bound p·m/(m+p−1) = ${((2 * 16) / 17).toFixed(2)}× at m = 16)`);
+  const worst = rows.reduce((a, b) => (Math.abs(b.fit - 1) > Math.abs(a.fit - 1) ? b : a));
+  console.log(`prediction: every configuration within ${(Math.max(...rows.map((r) => Math.abs(r.fit - 1))) * 100).toFixed(0)}% (goal 10%; worst ${worst.label})`);
+} finally {
+  await coordinator.stop();
+  await Promise.all(agents.map((a) => stopAgent(a, 'SIGKILL')));
+}
+process.exit(0);
