@@ -3,6 +3,7 @@ import readline from 'node:readline';
 import { stageProcessEnv } from '../backend/gpuPinning.js';
 import type { StageHostBoot } from '../pipeline/stageProtocol.js';
 import { selfCommand } from '../util/selfCommand.js';
+import { stopChild } from '../util/childProcess.js';
 
 interface StageProcess {
   runId: string;
@@ -67,21 +68,7 @@ export class StageProcesses {
   /** Stops a run's stage hosts (all runs when runId is undefined); resolves when they have exited. */
   async stop(runId?: string): Promise<number> {
     const victims = [...this.procs].filter((p) => runId === undefined || p.runId === runId);
-    await Promise.all(
-      victims.map(
-        (p) =>
-          new Promise<void>((resolve) => {
-            if (p.child.exitCode !== null || p.child.signalCode !== null) return resolve();
-            const kill = setTimeout(() => p.child.kill('SIGKILL'), 2000);
-            p.child.once('exit', () => {
-              clearTimeout(kill);
-              resolve();
-            });
-            p.child.stdin!.end();
-            p.child.kill('SIGTERM');
-          }),
-      ),
-    );
+    await Promise.all(victims.map((p) => stopChild(p.child, 2000)));
     return victims.length;
   }
 

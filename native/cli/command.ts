@@ -53,35 +53,27 @@ export function parseCommandArgs(cmd: Command, argv: string[]) {
   }
 }
 
-export function intOption(
+/** A numeric option within [min, max] (integers only when `integer`), or undefined when not given. */
+function boundedNumber(
   value: unknown,
   name: string,
   min: number,
   max: number,
+  integer: boolean,
 ): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max)
+  if (!(integer ? Number.isInteger(n) : Number.isFinite(n)) || n < min || n > max)
     throw new UsageError(
-      `--${name} must be an integer from ${min} to ${max}, got "${String(value)}"`,
+      `--${name} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}, got "${String(value)}"`,
     );
   return n;
 }
 
-export function numberOption(
-  value: unknown,
-  name: string,
-  min: number,
-  max: number,
-): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < min || n > max)
-    throw new UsageError(
-      `--${name} must be a number from ${min} to ${max}, got "${String(value)}"`,
-    );
-  return n;
-}
+export const intOption = (value: unknown, name: string, min: number, max: number) =>
+  boundedNumber(value, name, min, max, true);
+export const numberOption = (value: unknown, name: string, min: number, max: number) =>
+  boundedNumber(value, name, min, max, false);
 
 /** A string option restricted to a set of values, with the set named in the error. */
 export function choiceOption<T extends string>(

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { selfCommand } from '../util/selfCommand.js';
+import { stopChild } from '../util/childProcess.js';
 
 export interface LocalAgent {
   name: string;
@@ -71,20 +72,7 @@ export class LocalAgents {
   }
 
   async stop(): Promise<void> {
-    await Promise.all(
-      this.agents.map(
-        (a) =>
-          new Promise<void>((resolve) => {
-            if (a.child.exitCode !== null || a.child.signalCode !== null) return resolve();
-            const t = setTimeout(() => a.child.kill('SIGKILL'), 3000);
-            a.child.once('exit', () => {
-              clearTimeout(t);
-              resolve();
-            });
-            a.child.kill('SIGTERM');
-          }),
-      ),
-    );
+    await Promise.all(this.agents.map((a) => stopChild(a.child, 3000)));
     fs.rmSync(this.root, { recursive: true, force: true });
   }
 }

@@ -1,3 +1,4 @@
+import { mulberry32 } from '../data/random.js';
 /**
  * The training text of the character-level language model, generated rather than shipped: a seeded
  * toy grammar over a small vocabulary. It has real structure (words, agreement-free sentences,
@@ -27,18 +28,6 @@ const OBJECTS = [
   'a plan',
 ];
 const TAILS = ['', ' quickly', ' again', ' over the network', ' in order', ' before the step'];
-
-/** mulberry32: a tiny deterministic PRNG, enough for picking words. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** About `length` characters of text (exactly `length`), the same for the same seed everywhere. */
 export function generateCorpus(length = 65_536, seed = 7): string {

@@ -17,7 +17,14 @@ import { datasetFeed } from '../../native/pipeline/datasetFeed.js';
 import { ReferenceTrainer } from '../../native/pipeline/referenceTrainer.js';
 import { clusterFromNodes } from '../../native/planner/nodesToCluster.js';
 import { makePlan } from '../../native/planner/plan.js';
-import { startAgent, stopAgent, tempDir, testBeaconPort, TEST_TOKEN, type RunningAgent } from '../helpers/agents.js';
+import {
+  startAgent,
+  stopAgent,
+  tempDir,
+  testBeaconPort,
+  TEST_TOKEN,
+  type RunningAgent,
+} from '../helpers/agents.js';
 
 const BATCH = 1024;
 const STEPS = Number(process.env.BENCH_STEPS ?? 8);
@@ -26,7 +33,9 @@ const optimizer = { name: 'adam', learningRate: 0.001 } as const;
 const spec = getModel('deep-mlp');
 
 const { tf } = await initBackend({ prefer: 'wasm' });
-console.log(`bench:pipeline: deep-mlp, batch ${BATCH}, adam, wasm, ${os.cpus().length} cores (${os.cpus()[0]?.model}), load ${os.loadavg()[0]!.toFixed(2)}`);
+console.log(
+  `bench:pipeline: deep-mlp, batch ${BATCH}, adam, wasm, ${os.cpus().length} cores (${os.cpus()[0]?.model}), load ${os.loadavg()[0]!.toFixed(2)}`,
+);
 
 // Single process: ordinary tfjs training of the whole model on whole batches.
 const ds = openDataset('mnist', spec);
@@ -41,11 +50,15 @@ console.log(`single process: ${single.toFixed(0)} samples/s`);
 
 const agents: RunningAgent[] = [];
 const beaconPort = testBeaconPort();
-agents.push(...(await Promise.all(['bench-a', 'bench-b'].map((name) => startAgent({ name, beaconPort })))));
+agents.push(
+  ...(await Promise.all(['bench-a', 'bench-b'].map((name) => startAgent({ name, beaconPort })))),
+);
 // startAgent passes --no-benchmark; ask each agent for its speed (with the micro-batch curve) now.
 const coordinator = new Coordinator({ stateDir: tempDir(), token: TEST_TOKEN, discover: false });
 await coordinator.start();
-await Promise.all(agents.map((a) => coordinator.addPeer(`127.0.0.1:${a.ready.controlPort}`, { persist: false })));
+await Promise.all(
+  agents.map((a) => coordinator.addPeer(`127.0.0.1:${a.ready.controlPort}`, { persist: false })),
+);
 for (const a of agents) await coordinator.benchmark(a.ready.nodeId, true);
 
 console.log('schedule  m   split        measured      ×single   predicted     measured/predicted');
@@ -55,14 +68,29 @@ try {
   for (const schedule of ['gpipe', '1f1b'] as const) {
     for (const m of [4, 8, 16]) {
       const { cluster } = clusterFromNodes(coordinator.nodes());
-      const outcome = makePlan({ model: spec, source: 'catalogue', path: null, cluster, stages: 2, batch: BATCH, microbatches: m, schedule, optimizer: 'adam', preset: 'balanced' });
+      const outcome = makePlan({
+        model: spec,
+        source: 'catalogue',
+        path: null,
+        cluster,
+        stages: 2,
+        batch: BATCH,
+        microbatches: m,
+        schedule,
+        optimizer: 'adam',
+        preset: 'balanced',
+      });
       if (!outcome.ok) throw new Error(outcome.reason);
       const plan = outcome.plan;
       const run = new RunController(coordinator, tf, {
         runId: `bench-${++runNo}`,
         model: spec,
         dataset: 'mnist',
-        stages: plan.stages.map((s) => ({ start: s.layers[0], end: s.layers[1], nodeId: s.machineId })),
+        stages: plan.stages.map((s) => ({
+          start: s.layers[0],
+          end: s.layers[1],
+          nodeId: s.machineId,
+        })),
         schedule,
         microbatches: m,
         batch: BATCH,
@@ -89,7 +117,9 @@ try {
       await run.finishedPromise();
       await run.shutdown();
       // Steady state: from the end of the warm-up steps to the end of the last.
-      const measured = ((stepAt.length - 1 - (WARMUP - 1)) * BATCH) / ((stepAt.at(-1)! - stepAt[WARMUP - 1]!) / 1000);
+      const measured =
+        ((stepAt.length - 1 - (WARMUP - 1)) * BATCH) /
+        ((stepAt.at(-1)! - stepAt[WARMUP - 1]!) / 1000);
       const predicted = plan.prediction.samplesPerSecond;
       const split = plan.stages.map((s) => `${s.layers[0]}-${s.layers[1] - 1}`).join(' | ');
       const ratio = measured / single;
@@ -103,9 +133,13 @@ try {
     }
   }
   const best = rows.reduce((a, b) => (b.ratio > a.ratio ? b : a));
-  console.log(`best: ${best.label} at ${best.ratio.toFixed(2)}× single-process (goal ≥ 1.75×; bound p·m/(m+p−1) = ${((2 * 16) / 17).toFixed(2)}× at m = 16)`);
+  console.log(
+    `best: ${best.label} at ${best.ratio.toFixed(2)}× single-process (goal ≥ 1.75×; bound p·m/(m+p−1) = ${((2 * 16) / 17).toFixed(2)}× at m = 16)`,
+  );
   const worst = rows.reduce((a, b) => (Math.abs(b.fit - 1) > Math.abs(a.fit - 1) ? b : a));
-  console.log(`prediction: every configuration within ${(Math.max(...rows.map((r) => Math.abs(r.fit - 1))) * 100).toFixed(0)}% (goal 10%; worst ${worst.label})`);
+  console.log(
+    `prediction: every configuration within ${(Math.max(...rows.map((r) => Math.abs(r.fit - 1))) * 100).toFixed(0)}% (goal 10%; worst ${worst.label})`,
+  );
 } finally {
   await coordinator.stop();
   await Promise.all(agents.map((a) => stopAgent(a, 'SIGKILL')));

@@ -3,19 +3,12 @@
 import assert from 'node:assert/strict';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import type { Tf } from '../../native/backend/tfTypes.js';
+import { mulberry32 } from '../../native/data/random.js';
 
 /** Deterministic inputs in [-1, 1) (mulberry32), identical on every backend. */
 export function randomValues(size: number, seed: number): Float32Array {
-  let a = seed >>> 0;
-  const out = new Float32Array(size);
-  for (let i = 0; i < size; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  }
-  return out;
+  const rand = mulberry32(seed);
+  return Float32Array.from({ length: size }, () => rand() * 2 - 1);
 }
 
 /** Largest difference relative to the reference's largest magnitude. */
