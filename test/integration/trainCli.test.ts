@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import { describe, it } from 'node:test';
@@ -131,5 +132,71 @@ describe('pipefitter train, end to end', () => {
     ]);
     assert.equal(c.code, 2);
     assert.match(c.stderr, /--microbatches 16 is more than the batch of 8/);
+  });
+
+  it('trains from a plan file made by pipefitter plan, keeping its split', async () => {
+    const dir = tempDir('pf-plan-');
+    const planFile = path.join(dir, 'plan.json');
+    const cluster = path.join(import.meta.dirname, '../fixtures/clusters/lab4.json');
+    const planned = spawnSync(
+      process.execPath,
+      [
+        CLI,
+        'plan',
+        '--model',
+        'mnist-mlp',
+        '--cluster',
+        cluster,
+        '--stages',
+        '2',
+        '--batch',
+        '32',
+        '--json',
+        '--out',
+        planFile,
+      ],
+      { encoding: 'utf8' },
+    );
+    assert.equal(planned.status, 0, planned.stderr);
+    const plan = JSON.parse(fs.readFileSync(planFile, 'utf8')) as {
+      stages: { layers: [number, number] }[];
+    };
+    const trained = spawnSync(
+      process.execPath,
+      [
+        CLI,
+        'train',
+        '--model',
+        'mnist-mlp',
+        '--plan',
+        planFile,
+        '--local',
+        '2',
+        '--steps',
+        '5',
+        '--json',
+        '--out',
+        path.join(dir, 'out'),
+        '--state-dir',
+        tempDir(),
+        '--token',
+        TEST_TOKEN,
+      ],
+      { encoding: 'utf8', timeout: 120_000 },
+    );
+    assert.equal(trained.status, 0, trained.stderr);
+    const lines = trained.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Line);
+    const started = lines.find((l) => l.type === 'started') as Extract<
+      RunEvent,
+      { type: 'started' }
+    >;
+    assert.deepEqual(
+      started.stages.map((s) => s.layers),
+      plan.stages.map((s) => s.layers),
+    );
+    assert.equal(lines.filter((l) => l.type === 'step').length, 5);
   });
 });

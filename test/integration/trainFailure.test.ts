@@ -87,4 +87,51 @@ describe('a run that loses a machine', () => {
     );
     assert.ok(processAlive(agents[0]!.ready.pid), 'the surviving agent keeps running');
   });
+
+  it('refuses to start when a machine lacks the dataset, naming the machine and stage', async () => {
+    const { tf } = await initBackend({ prefer: 'wasm' });
+    const c = coordinator!;
+    const run = new RunController(c, tf, {
+      runId: 'no-data',
+      model: getModel('mnist-mlp'),
+      dataset: 'csv:/nonexistent/lab-data.csv',
+      stages: [{ start: 0, end: 3, nodeId: agents[0]!.ready.nodeId }],
+      schedule: 'gpipe',
+      microbatches: 2,
+      batch: 8,
+      optimizer: { name: 'sgd', learningRate: 0.1 },
+      steps: 1,
+      seed: 1,
+    });
+    const events: RunEvent[] = [];
+    run.on('event', (e) => events.push(e));
+    await assert.rejects(
+      run.start(),
+      /stage 0 on keeper \(127\.0\.0\.1\): cannot read \/nonexistent\/lab-data\.csv/,
+    );
+    assert.ok(!events.some((e) => e.type === 'started'), 'nothing started');
+  });
+
+  it('refuses a plan that places a stage on a machine that is not online', async () => {
+    const { tf } = await initBackend({ prefer: 'wasm' });
+    const run = new RunController(coordinator!, tf, {
+      runId: 'gone',
+      model: getModel('mnist-mlp'),
+      dataset: 'mnist',
+      stages: [
+        { start: 0, end: 1, nodeId: agents[0]!.ready.nodeId },
+        { start: 1, end: 3, nodeId: agents[1]!.ready.nodeId },
+      ],
+      schedule: 'gpipe',
+      microbatches: 2,
+      batch: 8,
+      optimizer: { name: 'sgd', learningRate: 0.1 },
+      steps: 1,
+      seed: 1,
+    });
+    await assert.rejects(
+      run.start(),
+      /stage 1 is placed on victim, which is (unreachable|offline)/,
+    );
+  });
 });
