@@ -1,5 +1,6 @@
 import { useState } from 'react';
 import { LocalAgentSetting } from './components/LocalAgentSetting.js';
+import { PERF, PerfProbe } from './perf.js';
 import { useCluster } from './store/clusterStore.js';
 import { ClusterView } from './views/ClusterView.js';
 import { ComingSoon } from './views/ComingSoon.js';
@@ -35,6 +36,7 @@ export function App() {
           <LocalAgentSetting />
         </div>
       </nav>
+      {PERF && <PerfProbe />}
       <main className="content">
         {connection === 'closed' && (
           <div className="banner" role="alert">

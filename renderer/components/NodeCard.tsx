@@ -1,4 +1,4 @@
-import { memo } from 'react';
+import { memo, useDeferredValue } from 'react';
 import { formatBytesPair, formatPct, formatTemp, formatWatts } from '../format.js';
 import { useCluster } from '../store/clusterStore.js';
 import { BenchmarkButton } from './BenchmarkButton.js';
@@ -11,8 +11,10 @@ const EMPTY: number[] = [];
 
 /** One machine as a card. Subscribes to its own node only, so other machines' updates skip it. */
 export const NodeCard = memo(function NodeCard({ id }: { id: string }) {
-  const node = useCluster((s) => s.nodes[id]);
-  const history = useCluster((s) => s.history[id]);
+  // Deferred: a full telemetry update re-renders the visible machines in a time-sliced background
+  // render, so the browser keeps painting frames while a hundred sparklines are recomputed.
+  const node = useDeferredValue(useCluster((s) => s.nodes[id]));
+  const history = useDeferredValue(useCluster((s) => s.history[id]));
   if (!node) return null;
   const f = nodeFacts(node);
   const live = node.state === 'online';

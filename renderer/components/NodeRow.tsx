@@ -1,4 +1,4 @@
-import { memo } from 'react';
+import { memo, useDeferredValue } from 'react';
 import { formatBytesPair, formatPct } from '../format.js';
 import { useCluster } from '../store/clusterStore.js';
 import { Meter } from './Meter.js';
@@ -10,8 +10,10 @@ const EMPTY: number[] = [];
 
 /** One machine as a compact table row: the same facts as a card, for many machines at once. */
 export const NodeRow = memo(function NodeRow({ id }: { id: string }) {
-  const node = useCluster((s) => s.nodes[id]);
-  const history = useCluster((s) => s.history[id]);
+  // Deferred: a full telemetry update re-renders the visible machines in a time-sliced background
+  // render, so the browser keeps painting frames while a hundred sparklines are recomputed.
+  const node = useDeferredValue(useCluster((s) => s.nodes[id]));
+  const history = useDeferredValue(useCluster((s) => s.history[id]));
   if (!node) return null;
   const f = nodeFacts(node);
   return (

@@ -1,4 +1,5 @@
 import type { Host } from '../../native/api/types.js';
+import { batchApplied, PERF } from '../perf.js';
 import { applyBatch, applySnapshot, type ClusterStore } from './clusterStore.js';
 
 /**
@@ -6,18 +7,11 @@ import { applyBatch, applySnapshot, type ClusterStore } from './clusterStore.js'
  * before the snapshot are applied on top of it, never lost: the snapshot replaces, events patch.
  */
 export function connectStore(host: Host, store: ClusterStore): () => void {
-  const perf = new URLSearchParams(location.search).has('perf');
   const offEvents = host.onEvents((batch) => {
-    if (!perf) return applyBatch(store, batch);
-    // ?perf=1 (the UI bench): the cost of one store update, and of the React commit it causes, which
-    // runs in a microtask; a message-channel task runs only after it.
+    if (!PERF) return applyBatch(store, batch);
     const t0 = performance.now();
     applyBatch(store, batch);
-    performance.measure('pf:apply', { start: t0, end: performance.now() });
-    const ch = new MessageChannel();
-    ch.port1.onmessage = () =>
-      performance.measure('pf:commit', { start: t0, end: performance.now() });
-    ch.port2.postMessage(null);
+    batchApplied(store.getState().nodes, t0);
   });
   const load = async () => {
     try {
