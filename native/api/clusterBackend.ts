@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Coordinator } from '../coordinator/coordinator.js';
 import { DEFAULT_BEACON_PORT } from '../discovery/beacon.js';
+import { designerHandlers } from './designerBackend.js';
 import type { LocalAgent } from './localAgent.js';
 import { NodeEventEncoder } from './nodeEvents.js';
 import type { ApiEvent } from './schemas.js';
@@ -14,6 +15,8 @@ export interface ClusterBackendDeps {
   beaconPort?: number;
   localAgent: LocalAgent;
   settings: SettingsStore;
+  /** Where the designer keeps saved plans (`<state-dir>/plans`). */
+  plansDir: string;
 }
 
 /** The command a person runs on another workstation to join this lab, with every non-default flag. */
@@ -43,6 +46,7 @@ export function clusterBackend(deps: ClusterBackendDeps): ApiBackend {
   };
 
   const handlers: ApiHandlers = {
+    ...designerHandlers({ nodes: () => coordinator.nodes(), plansDir: deps.plansDir }),
     async listNodes() {
       return { nodes: coordinator.nodes(), serverTime: Date.now() };
     },

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { Coordinator } from '../coordinator/coordinator.js';
 import { clusterBackend } from './clusterBackend.js';
 import { LocalAgent } from './localAgent.js';
@@ -64,6 +65,7 @@ export class Engine {
         beaconPort: opts.beaconPort,
         localAgent: this.localAgent,
         settings: this.settings,
+        plansDir: path.join(opts.stateDir, 'plans'),
       }),
       { onLog: log },
     );

@@ -9,6 +9,20 @@ export const OPERATION_NAMES = [
   'joinInfo',
   'getSettings',
   'setSettings',
+  'designerModels',
+  'importModel',
+  'predictLayout',
+  'autoPartition',
+  'savePlan',
+  'listPlans',
+  'openPlan',
+  'startRun',
+  'stopRun',
+  'listRuns',
+  'getRun',
+  'deleteRun',
+  'restoreRun',
+  'exportRun',
 ] as const;
 
 export type OperationName = (typeof OPERATION_NAMES)[number];

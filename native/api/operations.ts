@@ -2,6 +2,16 @@ import { z } from 'zod';
 import { SpeedReportSchema } from '../protocol/inventorySchemas.js';
 import { JoinInfoSchema, MachineAddressSchema, NodeViewSchema, SettingsSchema } from './schemas.js';
 import type { OperationName } from './operationNames.js';
+import { runOperations } from './runOperations.js';
+import {
+  DesignerModelSchema,
+  LayoutSettingsSchema,
+  ModelRefSchema,
+  PlanNameSchema,
+  PredictionSchema,
+  SavedPlanSchema,
+} from './designerSchemas.js';
+import { PlanSchema } from '../planner/planSchema.js';
 
 const Empty = z.object({}).strict();
 
@@ -35,6 +45,53 @@ export const operations = {
     request: SettingsSchema.partial().strict(),
     response: SettingsSchema,
   },
+  // The designer (see designerBackend.ts).
+  designerModels: {
+    request: Empty,
+    response: z.object({ models: z.array(DesignerModelSchema) }),
+  },
+  importModel: {
+    request: z.object({ text: z.string().max(900_000), fileName: z.string().max(260) }).strict(),
+    response: z.object({ model: DesignerModelSchema }),
+  },
+  predictLayout: {
+    request: z
+      .object({
+        model: ModelRefSchema,
+        settings: LayoutSettingsSchema,
+        bounds: z.array(z.number().int().nonnegative()).min(2).max(4097),
+        machineIds: z.array(z.string().min(1).max(128)).min(1).max(4096),
+      })
+      .strict(),
+    response: PredictionSchema,
+  },
+  autoPartition: {
+    request: z
+      .object({
+        model: ModelRefSchema,
+        settings: LayoutSettingsSchema,
+        machineIds: z.array(z.string().min(1).max(128)).min(1).max(4096),
+      })
+      .strict(),
+    response: PredictionSchema,
+  },
+  savePlan: {
+    request: z.object({ name: PlanNameSchema, plan: PlanSchema }).strict(),
+    response: z.object({ name: z.string(), path: z.string() }),
+  },
+  listPlans: {
+    request: Empty,
+    response: z.object({ plans: z.array(SavedPlanSchema) }),
+  },
+  openPlan: {
+    request: z.union([
+      z.object({ name: PlanNameSchema }).strict(),
+      z.object({ text: z.string().max(900_000), fileName: z.string().max(260) }).strict(),
+    ]),
+    response: z.object({ plan: PlanSchema }),
+  },
+  // Runs (see runOperations.ts, runBackend.ts).
+  ...runOperations,
 } satisfies Record<OperationName, { request: z.ZodType; response: z.ZodType }>;
 
 export type Operations = typeof operations;

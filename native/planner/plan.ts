@@ -190,12 +190,29 @@ export function makePlan(req: PlanRequest): PlanOutcome {
   }
 
   const { result, sim } = best;
-  const { split } = result;
+  const plan = planFile(req, c, result.split, sim, result.score.max, {
+    method: req.preset === 'balanced' ? result.method : 'preset',
+    evaluations,
+    stagesChosen: req.stages !== undefined ? 'requested' : 'auto',
+    note: searchNote(result, M, req.preset),
+  });
+  return { ok: true, plan, simulation: sim };
+}
+
+/** The plan file for a split that has been simulated: the decision, and what the planner expects of it. */
+function planFile(
+  req: PlanRequest,
+  c: StageCoster,
+  split: Split,
+  sim: SimulationResult,
+  bottleneckSeconds: number,
+  search: Plan['search'],
+): Plan {
   const p = split.machines.length;
   const cost = modelCost(req.model);
   const names = cost.layers.map((l) => l.name);
   const machines = req.cluster.machines;
-  const plan: Plan = {
+  return {
     version: PLAN_VERSION,
     model: {
       id: req.model.id,
@@ -220,7 +237,7 @@ export function makePlan(req: PlanRequest): PlanOutcome {
       stepSeconds: sim.stepSeconds,
       samplesPerSecond: sim.samplesPerSecond,
       bubble: Math.max(0, Math.min(1, sim.bubble)),
-      bottleneckSeconds: result.score.max,
+      bottleneckSeconds,
       stages: split.machines.map((m, k) => {
         const [s, e] = [split.bounds[k]!, split.bounds[k + 1]!];
         const mem = c.memory(s, e, k, p);
@@ -249,13 +266,45 @@ export function makePlan(req: PlanRequest): PlanOutcome {
         };
       }),
     },
-    search: {
-      method: req.preset === 'balanced' ? result.method : 'preset',
-      evaluations,
-      stagesChosen: req.stages !== undefined ? 'requested' : 'auto',
-      note: searchNote(result, M, req.preset),
-    },
+    search,
     createdAt: new Date().toISOString(),
   };
-  return { ok: true, plan, simulation: sim };
+}
+
+/**
+ * A layout a person chose (the designer): stages [bounds[k], bounds[k+1]) on the machines named by id,
+ * one per stage (a machine may host several). Simulated exactly as the planner's own splits are, so a
+ * user's layout and Auto-partition's are compared on the same footing. Memory is not checked here: the
+ * caller shows per-machine totals against free memory (several stages may share one machine).
+ */
+export function evaluateLayout(
+  req: PlanRequest,
+  bounds: number[],
+  machineIds: string[],
+): { plan: Plan; simulation: SimulationResult } {
+  const n = req.model.layers.length;
+  if (req.batch % req.microbatches !== 0)
+    throw new PlanError(
+      `the batch (${req.batch}) must split into ${req.microbatches} equal micro-batches`,
+    );
+  if (bounds.length !== machineIds.length + 1 || bounds[0] !== 0 || bounds.at(-1) !== n)
+    throw new PlanError(`the stages must cover layers 0–${n - 1}, one machine per stage`);
+  for (let k = 1; k < bounds.length; k++)
+    if (!(bounds[k]! > bounds[k - 1]!)) throw new PlanError(`stage ${k} has no layers`);
+  const index = new Map(req.cluster.machines.map((m, i) => [m.id, i]));
+  const machines = machineIds.map((id) => {
+    const i = index.get(id);
+    if (i === undefined) throw new PlanError(`machine ${id} is not in the cluster`);
+    return i;
+  });
+  const c = new StageCoster(problemOf(req));
+  const split: Split = { bounds, machines };
+  const sim = simulateSplit(c, split, req);
+  const plan = planFile(req, c, split, sim, scoreSplit(c, split).max, {
+    method: 'preset',
+    evaluations: 1,
+    stagesChosen: 'requested',
+    note: 'laid out by hand in the designer',
+  });
+  return { plan, simulation: sim };
 }

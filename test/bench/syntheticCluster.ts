@@ -1,5 +1,7 @@
+import os from 'node:os';
 import { EventEmitter } from 'node:events';
 import type { ApiEvent, NodeView } from '../../native/api/schemas.js';
+import { designerHandlers } from '../../native/api/designerBackend.js';
 import { NodeEventEncoder } from '../../native/api/nodeEvents.js';
 import type { ApiBackend } from '../../native/api/server.js';
 
@@ -80,7 +82,8 @@ function machine(i: number, gpus: number): NodeView {
  * bench serves it through the real ApiServer and WebServer, so the page sees exactly what a real
  * coordinator's events look like on the wire.
  */
-export function syntheticCluster(count: number, gpus: number) {
+/** `plansDir`: where the designer's plan files go (the designer bench passes a temp dir). */
+export function syntheticCluster(count: number, gpus: number, plansDir = os.tmpdir()) {
   const nodes = Array.from({ length: count }, (_, i) => machine(i, gpus));
   const random = rng(42);
   const events = new EventEmitter<{ event: [ApiEvent] }>();
@@ -132,6 +135,7 @@ export function syntheticCluster(count: number, gpus: number) {
       }),
       getSettings: async () => ({ localAgent: false }),
       setSettings: async () => ({ localAgent: false }),
+      ...designerHandlers({ nodes: () => nodes, plansDir }),
     },
     subscribe(listener) {
       events.on('event', listener);

@@ -5,7 +5,7 @@ import { isAppUrl } from '../../main/appOrigin.js';
 import { bridgeApi } from '../../main/ipcBridge.js';
 import { ipcChannel, OPERATION_NAMES } from '../../native/api/operationNames.js';
 import type { ApiResult } from '../../native/api/schemas.js';
-import { ApiServer } from '../../native/api/server.js';
+import { ApiServer, type ApiHandlers } from '../../native/api/server.js';
 import { fakeNode } from '../helpers/fakeNode.js';
 
 type Handler = (e: IpcMainInvokeEvent, request: unknown) => Promise<ApiResult>;
@@ -31,7 +31,7 @@ function setup() {
       },
       getSettings: async () => ({ localAgent: true }),
       setSettings: async () => ({ localAgent: true }),
-    },
+    } as Partial<ApiHandlers> as ApiHandlers,
     subscribe: () => () => {},
   });
   const dispose = bridgeApi(ipcMain as never, api, () => wc as unknown as WebContents);

@@ -1,0 +1,224 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { NodeRecord } from '../coordinator/nodeRecord.js';
+import { modelCost } from '../model/cost.js';
+import { getModel, listModels } from '../model/catalogue.js';
+import { importModelJson } from '../model/importModelJson.js';
+import { ModelError } from '../model/modelError.js';
+import type { ModelSpec } from '../model/spec.js';
+import type { Cluster } from '../planner/cluster.js';
+import { clusterFromNodes } from '../planner/nodesToCluster.js';
+import { evaluateLayout, makePlan, PlanError, type PlanRequest } from '../planner/plan.js';
+import { parsePlan, type Plan } from '../planner/planSchema.js';
+import type { SimulationResult } from '../planner/simulator.js';
+import { writeFileAtomic } from '../util/fsAtomic.js';
+import type {
+  DesignerModel,
+  LayoutSettings,
+  ModelRef,
+  Prediction,
+  SavedPlan,
+} from './designerSchemas.js';
+import type { ApiHandlers } from './server.js';
+import { ApiError } from './validate.js';
+
+type DesignerOps =
+  | 'designerModels'
+  | 'importModel'
+  | 'predictLayout'
+  | 'autoPartition'
+  | 'savePlan'
+  | 'listPlans'
+  | 'openPlan';
+
+function describeModel(ref: ModelRef, spec: ModelSpec, notes: string[] = []): DesignerModel {
+  const cost = modelCost(spec);
+  return {
+    ref,
+    id: spec.id,
+    name: spec.name,
+    description: spec.description,
+    source: 'catalogue' in ref ? 'catalogue' : 'file',
+    notes,
+    layers: cost.layers.map((l) => ({
+      name: l.name,
+      className: l.className,
+      outputShape: l.outputShape,
+      params: l.params,
+      flops: l.forwardFlops + l.backwardFlops,
+      weightBytes: l.weightBytes,
+      stashBytes: l.stashBytes,
+    })),
+  };
+}
+
+function specOf(ref: ModelRef): {
+  spec: ModelSpec;
+  source: 'catalogue' | 'file';
+  path: string | null;
+} {
+  if ('catalogue' in ref) {
+    try {
+      return { spec: getModel(ref.catalogue), source: 'catalogue', path: null };
+    } catch (err) {
+      throw new ApiError('bad-request', (err as Error).message);
+    }
+  }
+  return { spec: ref.spec, source: 'file', path: ref.path };
+}
+
+/** Why a machine the layout names cannot be planned on, in the registry's words. */
+function clusterFor(nodes: () => NodeRecord[], ids: string[]): Cluster {
+  const { cluster, skipped } = clusterFromNodes(nodes());
+  const known = new Set(cluster.machines.map((m) => m.id));
+  for (const id of ids)
+    if (!known.has(id)) {
+      const node = nodes().find((n) => n.id === id);
+      const why = node ? skipped.find((s) => s.startsWith(`${node.name}:`)) : undefined;
+      throw new ApiError(
+        'bad-request',
+        why ? `cannot plan on ${why}` : `machine ${id} is not on the network`,
+      );
+    }
+  return cluster;
+}
+
+function prediction(plan: Plan, sim: SimulationResult): Prediction {
+  const machines = new Map<string, Prediction['machines'][number]>();
+  plan.stages.forEach((s, k) => {
+    const p = plan.prediction.stages[k]!;
+    const m = machines.get(s.machineId) ?? {
+      id: s.machineId,
+      name: s.machineName,
+      usedBytes: 0,
+      freeBytes: p.memoryFreeBytes,
+      stages: [],
+    };
+    m.usedBytes += p.memoryBytes;
+    m.stages.push(k);
+    machines.set(s.machineId, m);
+  });
+  const timeline = sim.timeline.map((t) => ({
+    stage: t.stage,
+    kind: t.kind,
+    label: t.label,
+    start: t.start,
+    end: t.end,
+  }));
+  return { plan, machines: [...machines.values()], timeline };
+}
+
+function request(ref: ModelRef, settings: LayoutSettings, cluster: Cluster): PlanRequest {
+  const { spec, source, path: file } = specOf(ref);
+  return { model: spec, source, path: file, cluster, ...settings };
+}
+
+const planFileName = (name: string) => `${name}.json`;
+
+/**
+ * The designer's side of the API: models with their per-layer cost, the prediction of a hand-made
+ * layout, Auto-partition, and plan files kept in the state dir (the same format `pipefitter plan --json`
+ * prints and `pipefitter train --plan` reads).
+ */
+export function designerHandlers(deps: {
+  nodes: () => NodeRecord[];
+  plansDir: string;
+}): Pick<ApiHandlers, DesignerOps> {
+  const { nodes, plansDir } = deps;
+  return {
+    async designerModels() {
+      return { models: listModels().map((m) => describeModel({ catalogue: m.id }, m)) };
+    },
+    async importModel({ text, fileName }) {
+      try {
+        const imported = importModelJson(text, fileName);
+        return {
+          model: describeModel(
+            { spec: imported.spec, path: fileName },
+            imported.spec,
+            imported.notes,
+          ),
+        };
+      } catch (err) {
+        if (err instanceof ModelError) throw new ApiError('bad-request', err.message);
+        throw err;
+      }
+    },
+    async predictLayout({ model, settings, bounds, machineIds }) {
+      const req = request(model, settings, clusterFor(nodes, machineIds));
+      try {
+        const { plan, simulation } = evaluateLayout(req, bounds, machineIds);
+        return prediction(plan, simulation);
+      } catch (err) {
+        if (err instanceof PlanError) throw new ApiError('bad-request', err.message);
+        throw err;
+      }
+    },
+    async autoPartition({ model, settings, machineIds }) {
+      const all = clusterFor(nodes, machineIds);
+      const chosen = new Set(machineIds);
+      const cluster = { ...all, machines: all.machines.filter((m) => chosen.has(m.id)) };
+      if (cluster.machines.length === 0)
+        throw new ApiError('bad-request', 'select at least one machine to partition over');
+      try {
+        const outcome = makePlan(request(model, settings, cluster));
+        if (!outcome.ok) throw new ApiError('failed', outcome.reason);
+        return prediction(outcome.plan, outcome.simulation);
+      } catch (err) {
+        if (err instanceof PlanError) throw new ApiError('bad-request', err.message);
+        throw err;
+      }
+    },
+    async savePlan({ name, plan }) {
+      const checked = parsePlan(plan, name);
+      fs.mkdirSync(plansDir, { recursive: true });
+      const file = path.join(plansDir, planFileName(name));
+      writeFileAtomic(file, JSON.stringify(checked, null, 2) + '\n');
+      return { name, path: file };
+    },
+    async listPlans() {
+      let names: string[] = [];
+      try {
+        names = fs.readdirSync(plansDir).filter((f) => f.endsWith('.json'));
+      } catch {
+        // no plans saved yet
+      }
+      const plans: SavedPlan[] = [];
+      for (const f of names) {
+        try {
+          const file = path.join(plansDir, f);
+          const plan = parsePlan(JSON.parse(fs.readFileSync(file, 'utf8')), f);
+          plans.push({
+            name: f.slice(0, -'.json'.length),
+            savedAt: fs.statSync(file).mtimeMs,
+            modelId: plan.model.id,
+            stages: plan.stages.length,
+            samplesPerSecond: plan.prediction.samplesPerSecond,
+          });
+        } catch {
+          // a file that is not a plan (or an older version) is not listed
+        }
+      }
+      plans.sort((a, b) => b.savedAt - a.savedAt);
+      return { plans };
+    },
+    async openPlan(req) {
+      let json: unknown;
+      const source = 'name' in req ? planFileName(req.name) : req.fileName;
+      try {
+        json = JSON.parse(
+          'name' in req
+            ? fs.readFileSync(path.join(plansDir, planFileName(req.name)), 'utf8')
+            : req.text,
+        );
+      } catch (err) {
+        throw new ApiError('bad-request', `cannot read ${source}: ${(err as Error).message}`);
+      }
+      try {
+        return { plan: parsePlan(json, source) };
+      } catch (err) {
+        throw new ApiError('bad-request', (err as Error).message);
+      }
+    },
+  };
+}

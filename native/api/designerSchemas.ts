@@ -1,0 +1,87 @@
+import { z } from 'zod';
+import { ModelSpecSchema } from '../model/spec.js';
+import { PlanSchema } from '../planner/planSchema.js';
+
+/** A model the designer works on: a catalogue id, or a spec it imported earlier (sent back whole). */
+export const ModelRefSchema = z.union([
+  z.object({ catalogue: z.string().min(1).max(128) }).strict(),
+  z.object({ spec: ModelSpecSchema, path: z.string().max(1024).nullable() }).strict(),
+]);
+export type ModelRef = z.infer<typeof ModelRefSchema>;
+
+export const LayerRowSchema = z.object({
+  name: z.string(),
+  className: z.string(),
+  outputShape: z.array(z.number()),
+  params: z.number(),
+  /** Forward + backward FLOPs per sample. */
+  flops: z.number(),
+  weightBytes: z.number(),
+  /** Kept per sample until the backward pass. */
+  stashBytes: z.number(),
+});
+export type LayerRow = z.infer<typeof LayerRowSchema>;
+
+export const DesignerModelSchema = z.object({
+  ref: ModelRefSchema,
+  id: z.string(),
+  name: z.string(),
+  description: z.string(),
+  source: z.enum(['catalogue', 'file']),
+  layers: z.array(LayerRowSchema),
+  notes: z.array(z.string()),
+});
+export type DesignerModel = z.infer<typeof DesignerModelSchema>;
+
+export const LayoutSettingsSchema = z.object({
+  batch: z
+    .number()
+    .int()
+    .positive()
+    .max(1 << 20),
+  microbatches: z.number().int().positive().max(4096),
+  schedule: z.enum(['gpipe', '1f1b']),
+  optimizer: z.enum(['sgd', 'momentum', 'adam']),
+  preset: z.enum(['balanced', 'uniform', 'parameters']),
+});
+export type LayoutSettings = z.infer<typeof LayoutSettingsSchema>;
+
+export const MachineLoadSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  usedBytes: z.number(),
+  freeBytes: z.number(),
+  stages: z.array(z.number().int()),
+});
+export type MachineLoad = z.infer<typeof MachineLoadSchema>;
+
+export const TimelineBarSchema = z.object({
+  stage: z.number().int(),
+  kind: z.enum(['compute', 'wait', 'transfer']),
+  label: z.string(),
+  start: z.number(),
+  end: z.number(),
+});
+export type TimelineBar = z.infer<typeof TimelineBarSchema>;
+
+/** A plan with what the designer draws from it: memory per machine and one simulated step. */
+export const PredictionSchema = z.object({
+  plan: PlanSchema,
+  machines: z.array(MachineLoadSchema),
+  timeline: z.array(TimelineBarSchema),
+});
+export type Prediction = z.infer<typeof PredictionSchema>;
+
+export const PlanNameSchema = z
+  .string()
+  .trim()
+  .regex(/^[\w.\- ]{1,80}$/, 'use letters, digits, spaces, dots, dashes or underscores (≤ 80)');
+
+export const SavedPlanSchema = z.object({
+  name: z.string(),
+  savedAt: z.number(),
+  modelId: z.string(),
+  stages: z.number().int(),
+  samplesPerSecond: z.number(),
+});
+export type SavedPlan = z.infer<typeof SavedPlanSchema>;
