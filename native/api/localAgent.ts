@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import readline from 'node:readline';
 import { selfCommand } from '../util/selfCommand.js';
 import type { LocalAgentStatus } from './schemas.js';
+import { stopChild } from '../util/childProcess.js';
 
 export interface LocalAgentOptions {
   stateDir: string;
@@ -53,6 +54,7 @@ export class LocalAgent extends EventEmitter<LocalAgentEvents> {
       ...pre,
       'agent',
       '--json',
+      '--exit-with-stdin',
       '--state-dir',
       this.opts.stateDir,
       '--token',
@@ -65,7 +67,7 @@ export class LocalAgent extends EventEmitter<LocalAgentEvents> {
     if (this.opts.port !== undefined) args.push('--port', String(this.opts.port));
     this.set({ enabled: true, state: 'starting', nodeId: null, detail: null });
     const child = spawn(exe, args, {
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['pipe', 'pipe', 'pipe'],
       env: { ...process.env, ...this.opts.env },
     });
     this.child = child;
@@ -101,14 +103,7 @@ export class LocalAgent extends EventEmitter<LocalAgentEvents> {
     this.stopping = true;
     this.set({ enabled: false, state: 'off', nodeId: null, detail: null });
     if (!child || child.exitCode !== null) return;
-    await new Promise<void>((resolve) => {
-      const kill = setTimeout(() => child.kill('SIGKILL'), 3000);
-      child.once('exit', () => {
-        clearTimeout(kill);
-        resolve();
-      });
-      child.kill('SIGTERM');
-    });
+    await stopChild(child, 3000);
     this.child = null;
   }
 }

@@ -50,6 +50,10 @@ export const agentCommand: Command = {
       description: 'nvidia-smi binary to query (default: from PATH)',
     },
     json: { type: 'boolean', description: 'print events as JSON lines' },
+    'exit-with-stdin': {
+      type: 'boolean',
+      description: 'stop when standard input closes (for a parent process that starts the agent)',
+    },
     ...trustOptions,
   },
   async run(values) {
@@ -100,6 +104,10 @@ export const agentCommand: Command = {
       const shutdown = () => resolve();
       process.once('SIGINT', shutdown);
       process.once('SIGTERM', shutdown);
+      // A parent that dies, however it dies, closes our stdin: the agent must not outlive it.
+      if (values['exit-with-stdin']) {
+        process.stdin.on('end', shutdown).on('close', shutdown).resume();
+      }
     });
     await agent.stop();
     if (json)

@@ -29,6 +29,7 @@ export class LocalAgents {
         const [cmd, args] = selfCommand(
           'agent',
           '--json',
+          '--exit-with-stdin',
           '--name',
           name,
           '--state-dir',
@@ -42,7 +43,7 @@ export class LocalAgents {
           '--beacon-port',
           String(beaconPort),
         );
-        const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+        const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
         let err = '';
         child.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)));
         return new Promise<LocalAgent>((resolve, reject) => {

@@ -3,6 +3,7 @@ import type { Tf } from '../backend/tfTypes.js';
 import type { LayerSpec } from '../model/spec.js';
 
 const ACTIVATIONS = new Set(['linear', 'relu', 'sigmoid', 'tanh', 'softmax']);
+const FUSED = new Set(['linear', 'relu', 'sigmoid']);
 
 export interface DenseParams {
   kernel: tfc.Variable;
@@ -38,19 +39,17 @@ export function denseForward(
   for (const l of layers) {
     inputs.push(h);
     const out = tf.tidy(() => {
-      const z = l.bias ? tf.add(tf.matMul(h, l.kernel), l.bias) : tf.matMul(h, l.kernel);
-      switch (l.activation) {
-        case 'relu':
-          return tf.relu(z);
-        case 'sigmoid':
-          return tf.sigmoid(z);
-        case 'tanh':
-          return tf.tanh(z);
-        case 'softmax':
-          return tf.softmax(z);
-        default:
-          return z;
+      // One fused kernel (product, bias, activation) where tfjs has it, as Dense.apply itself does.
+      if (FUSED.has(l.activation)) {
+        return tf.fused.matMul({
+          a: h,
+          b: l.kernel,
+          bias: l.bias ?? undefined,
+          activation: l.activation as 'linear' | 'relu' | 'sigmoid',
+        });
       }
+      const z = l.bias ? tf.add(tf.matMul(h, l.kernel), l.bias) : tf.matMul(h, l.kernel);
+      return l.activation === 'tanh' ? tf.tanh(z) : tf.softmax(z);
     });
     outputs.push(out);
     h = out;

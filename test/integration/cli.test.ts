@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import readline from 'node:readline';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { CLI, tempDir } from '../helpers/agents.js';
+import { CLI, tempDir, testBeaconPort, TEST_TOKEN } from '../helpers/agents.js';
 
 const run = (args: string[], env: NodeJS.ProcessEnv = {}) =>
   spawnSync(process.execPath, [CLI, ...args], {
@@ -61,5 +62,37 @@ describe('the pipefitter command', () => {
     assert.equal(second.status, 0);
     assert.doesNotMatch(second.stderr, /Created/);
     assert.match(second.stdout, /No agents found/);
+  });
+
+  it('an agent started with --exit-with-stdin stops cleanly when its parent closes the pipe', async () => {
+    const child = spawn(
+      process.execPath,
+      [
+        CLI,
+        'agent',
+        '--json',
+        '--exit-with-stdin',
+        '--no-benchmark',
+        '--interface',
+        'lo',
+        '--port',
+        '0',
+        '--beacon-port',
+        String(testBeaconPort()),
+        '--state-dir',
+        tempDir(),
+        '--token',
+        TEST_TOKEN,
+      ],
+      { stdio: ['pipe', 'pipe', 'inherit'] },
+    );
+    await new Promise<void>((resolve) =>
+      readline
+        .createInterface({ input: child.stdout })
+        .on('line', (l) => l.includes('"ready"') && resolve()),
+    );
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    child.stdin.end();
+    assert.equal(await exited, 0);
   });
 });
