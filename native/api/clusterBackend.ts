@@ -5,7 +5,9 @@ import { designerHandlers } from './designerBackend.js';
 import type { LocalAgent } from './localAgent.js';
 import { NodeEventEncoder } from './nodeEvents.js';
 import type { ApiEvent } from './schemas.js';
-import type { ApiBackend, ApiHandlers } from './server.js';
+import type { RunOperationName } from './runOperations.js';
+import type { ApiBackendPart, ApiHandlers } from './server.js';
+import type { OperationName } from './operationNames.js';
 import type { SettingsStore } from './settingsStore.js';
 import { ApiError } from './validate.js';
 
@@ -28,7 +30,9 @@ export function joinCommand(token: string, cluster: string, beaconPort: number):
 }
 
 /** The API over the real engine: the coordinator's registry, its actions, and the embedded agent. */
-export function clusterBackend(deps: ClusterBackendDeps): ApiBackend {
+export function clusterBackend(
+  deps: ClusterBackendDeps,
+): ApiBackendPart<Exclude<OperationName, RunOperationName>> {
   const { coordinator, localAgent, settings } = deps;
   const events = new EventEmitter<{ event: [ApiEvent] }>();
   const encoder = new NodeEventEncoder();
@@ -45,7 +49,7 @@ export function clusterBackend(deps: ClusterBackendDeps): ApiBackend {
     else await localAgent.stop();
   };
 
-  const handlers: ApiHandlers = {
+  const handlers: Omit<ApiHandlers, RunOperationName> = {
     ...designerHandlers({ nodes: () => coordinator.nodes(), plansDir: deps.plansDir }),
     async listNodes() {
       return { nodes: coordinator.nodes(), serverTime: Date.now() };

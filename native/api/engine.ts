@@ -1,8 +1,11 @@
 import path from 'node:path';
 import { Coordinator } from '../coordinator/coordinator.js';
+import { RunService } from '../runs/runService.js';
+import { RunStore } from '../runs/runStore.js';
 import { clusterBackend } from './clusterBackend.js';
+import { runBackend } from './runBackend.js';
 import { LocalAgent } from './localAgent.js';
-import { ApiServer } from './server.js';
+import { ApiServer, combineBackends } from './server.js';
 import { SettingsStore } from './settingsStore.js';
 
 export interface EngineOptions {
@@ -32,6 +35,7 @@ export class Engine {
   readonly localAgent: LocalAgent;
   readonly settings: SettingsStore;
   readonly api: ApiServer;
+  readonly runs: RunService;
 
   constructor(private readonly opts: EngineOptions) {
     this.coordinator = new Coordinator({
@@ -58,15 +62,21 @@ export class Engine {
     const log = opts.onLog ?? (() => {});
     this.coordinator.on('log', log);
     this.localAgent.on('log', log);
+    const runStore = new RunStore(path.join(opts.stateDir, 'runs'));
+    // Runs left live by a crash are marked interrupted before anyone can list them.
+    runStore.open();
+    this.runs = new RunService(this.coordinator, runStore);
+    const cluster = clusterBackend({
+      coordinator: this.coordinator,
+      token: opts.token,
+      beaconPort: opts.beaconPort,
+      localAgent: this.localAgent,
+      settings: this.settings,
+      plansDir: path.join(opts.stateDir, 'plans'),
+    });
+    const runs = runBackend(this.runs);
     this.api = new ApiServer(
-      clusterBackend({
-        coordinator: this.coordinator,
-        token: opts.token,
-        beaconPort: opts.beaconPort,
-        localAgent: this.localAgent,
-        settings: this.settings,
-        plansDir: path.join(opts.stateDir, 'plans'),
-      }),
+      combineBackends({ ...cluster.handlers, ...runs.handlers }, cluster, runs),
       { onLog: log },
     );
   }
@@ -77,6 +87,8 @@ export class Engine {
   }
 
   async stop(): Promise<void> {
+    // A live run's stages are stopped on their machines, not left training for nobody.
+    await this.runs.close();
     this.api.close();
     await Promise.all([this.localAgent.stop(), this.coordinator.stop()]);
   }

@@ -4,6 +4,7 @@ import {
   SpeedReportSchema,
   TelemetrySampleSchema,
 } from '../protocol/inventorySchemas.js';
+import { RunRecordSchema, RunSummarySchema } from '../runs/runSchemas.js';
 
 /**
  * What the UI knows about one machine: the coordinator's NodeRecord, checked at the API boundary so a
@@ -98,6 +99,10 @@ export const ApiEventSchema = z.discriminatedUnion('type', [
   }),
   z.object({ type: z.literal('nodeRemoved'), id: z.string() }),
   z.object({ type: z.literal('localAgent'), status: LocalAgentStatusSchema }),
+  /** One record of a run as it is written to its file: every one is delivered, none coalesced. */
+  z.object({ type: z.literal('runRecord'), runId: z.string(), record: RunRecordSchema }),
+  z.object({ type: z.literal('runSummary'), run: RunSummarySchema }),
+  z.object({ type: z.literal('runRemoved'), id: z.string() }),
 ]);
 export type ApiEvent = z.infer<typeof ApiEventSchema>;
 

@@ -25,10 +25,48 @@ export interface ApiBackend {
   subscribe(listener: (event: ApiEvent) => void): () => void;
 }
 
+/** Part of the API (the cluster's operations, the runs'): backends are combined into one. */
+export interface ApiBackendPart<K extends OperationName> {
+  handlers: Pick<ApiHandlers, K>;
+  subscribe(listener: (event: ApiEvent) => void): () => void;
+}
+
+/** One backend from parts whose handlers together cover every operation. */
+export function combineBackends(
+  handlers: ApiHandlers,
+  ...parts: { subscribe(listener: (event: ApiEvent) => void): () => void }[]
+): ApiBackend {
+  return {
+    handlers,
+    subscribe(listener) {
+      const offs = parts.map((p) => p.subscribe(listener));
+      return () => offs.forEach((off) => off());
+    },
+  };
+}
+
 export interface ApiServerOptions {
   /** Events are coalesced for this long (latest state per node wins) so a burst is one message. */
   batchMs?: number;
   onLog?: (line: string) => void;
+}
+
+/** Events with one key coalesce (latest wins); run records never do, each has its own key. */
+function eventKey(e: ApiEvent): string {
+  switch (e.type) {
+    case 'localAgent':
+      return 'localAgent';
+    case 'nodeChanged':
+      return e.node.id;
+    case 'runRecord':
+      return `run:${e.runId}:${e.record.seq}`;
+    case 'runSummary':
+      return `runSummary:${e.run.id}`;
+    case 'runRemoved':
+      return `runRemoved:${e.id}`;
+    default:
+      return e.id;
+  }
 }
 
 /**
@@ -85,8 +123,7 @@ export class ApiServer {
       return;
     }
     const e = parsed.data;
-    const key =
-      e.type === 'localAgent' ? 'localAgent' : e.type === 'nodeChanged' ? e.node.id : e.id;
+    const key = eventKey(e);
     const prev = this.pending.get(key);
     // A sample after a full change folds into it: replacing it would lose the change.
     const merged: ApiEvent =

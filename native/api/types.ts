@@ -39,3 +39,12 @@ export type {
   Settings,
 } from './schemas.js';
 export type { OperationName } from './operationNames.js';
+export type { Plan as PlanFile } from '../planner/planSchema.js';
+export type {
+  RunEventRecord,
+  RunRecord,
+  RunSettings,
+  RunStatus,
+  RunSummary,
+  Timing,
+} from '../runs/runSchemas.js';

@@ -92,7 +92,7 @@ export function applyBatch(store: ClusterStore, batch: ApiEventBatch): void {
         own();
         delete nodes[e.id];
         delete history[e.id];
-      } else {
+      } else if (e.type === 'localAgent') {
         localAgent = e.status;
       }
     }

@@ -3,7 +3,8 @@ import { EventEmitter } from 'node:events';
 import type { ApiEvent, NodeView } from '../../native/api/schemas.js';
 import { designerHandlers } from '../../native/api/designerBackend.js';
 import { NodeEventEncoder } from '../../native/api/nodeEvents.js';
-import type { ApiBackend } from '../../native/api/server.js';
+import type { ApiBackend, ApiHandlers } from '../../native/api/server.js';
+import type { RunOperationName } from '../../native/api/runOperations.js';
 
 const GiB = 1024 ** 3;
 
@@ -117,6 +118,21 @@ export function syntheticCluster(count: number, gpus: number, plansDir = os.tmpd
     }
   };
   tick();
+  // The synthetic lab trains nothing: an empty run history, and every run action refused.
+  const noRuns = (): Pick<ApiHandlers, RunOperationName> => {
+    const refuse = async (): Promise<never> => {
+      throw new Error('the synthetic cluster runs nothing');
+    };
+    return {
+      listRuns: async () => ({ runs: [], live: null }),
+      startRun: refuse,
+      stopRun: refuse,
+      getRun: refuse,
+      deleteRun: refuse,
+      restoreRun: refuse,
+      exportRun: refuse,
+    };
+  };
   const backend: ApiBackend = {
     handlers: {
       listNodes: async () => ({ nodes, serverTime: Date.now() }),
@@ -136,6 +152,7 @@ export function syntheticCluster(count: number, gpus: number, plansDir = os.tmpd
       getSettings: async () => ({ localAgent: false }),
       setSettings: async () => ({ localAgent: false }),
       ...designerHandlers({ nodes: () => nodes, plansDir }),
+      ...noRuns(),
     },
     subscribe(listener) {
       events.on('event', listener);

@@ -1,0 +1,157 @@
+import { z } from 'zod';
+import { PlanSchema } from '../planner/planSchema.js';
+
+/**
+ * What a run is on disk and across the API: the settings a person chose, every event the runtime
+ * emitted, and how it ended. One schema set serves the run file, the API and the UI, so a run recorded
+ * by one version reads the same everywhere.
+ */
+export const RunStatusSchema = z.enum([
+  'starting',
+  'running',
+  'completed',
+  'failed',
+  'stopped',
+  'interrupted',
+]);
+export type RunStatus = z.infer<typeof RunStatusSchema>;
+
+export const RunSettingsSchema = z
+  .object({
+    name: z.string().trim().min(1, 'give the run a name').max(120),
+    dataset: z.string().trim().min(1, 'choose a dataset').max(500),
+    /** Whole epochs, or `steps` steps when given (steps wins). */
+    epochs: z.number().int().min(1).max(100_000).optional(),
+    steps: z.number().int().min(1).max(1e9).optional(),
+    learningRate: z.number().positive().max(10),
+    optimizer: z.enum(['sgd', 'momentum', 'adam']),
+    seed: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 31 - 1)
+      .optional(),
+    backend: z.enum(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']).optional(),
+  })
+  .strict();
+export type RunSettings = z.infer<typeof RunSettingsSchema>;
+
+const StageInfoSchema = z.object({
+  index: z.number().int(),
+  node: z.string(),
+  host: z.string(),
+  backend: z.string(),
+  layers: z.tuple([z.number().int(), z.number().int()]),
+  pid: z.number().int(),
+  /** The machine's node id, so the UI can show its live figures (added by the run service). */
+  nodeId: z.string().optional(),
+});
+
+export const TimingSchema = z.object({
+  stage: z.number().int(),
+  op: z.string(),
+  mb: z.number().int(),
+  start: z.number(),
+  end: z.number(),
+});
+export type Timing = z.infer<typeof TimingSchema>;
+
+/** Mirrors RunController's RunEvent; `loss` may be NaN in memory, which JSON writes as null. */
+const lossNumber = z.number().nullable();
+export const RunEventSchema = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('started'),
+    runId: z.string(),
+    totalSteps: z.number().int(),
+    stepsPerEpoch: z.number().int(),
+    stages: z.array(StageInfoSchema),
+  }),
+  z.object({
+    type: z.literal('step'),
+    step: z.number().int(),
+    epoch: z.number().int(),
+    loss: lossNumber,
+    samplesPerSecond: z.number(),
+    elapsedMs: z.number(),
+    stages: z.array(
+      z.object({
+        index: z.number().int(),
+        busyMs: z.number(),
+        commMs: z.number(),
+        totalMs: z.number(),
+      }),
+    ),
+    timings: z.array(TimingSchema),
+  }),
+  z.object({
+    type: z.literal('validation'),
+    epoch: z.number().int(),
+    loss: lossNumber,
+    accuracy: z.number().nullable(),
+    samples: z.number().int(),
+  }),
+  z.object({
+    type: z.literal('memory'),
+    stage: z.number().int(),
+    step: z.number().int(),
+    numTensors: z.number(),
+    numBytes: z.number(),
+  }),
+  z.object({ type: z.literal('log'), message: z.string(), stage: z.number().int().optional() }),
+  z.object({ type: z.literal('done'), steps: z.number().int(), elapsedMs: z.number() }),
+  z.object({ type: z.literal('failed'), message: z.string() }),
+]);
+export type RunEventRecord = z.infer<typeof RunEventSchema>;
+
+/** One line of a run file. `seq` counts from 0 with no gaps; `t` is wall-clock ms. */
+export const RunRecordSchema = z.discriminatedUnion('kind', [
+  z.object({
+    kind: z.literal('meta'),
+    seq: z.number().int(),
+    t: z.number(),
+    id: z.string(),
+    plan: PlanSchema,
+    settings: RunSettingsSchema,
+    machines: z.array(z.string()),
+  }),
+  z.object({
+    kind: z.literal('event'),
+    seq: z.number().int(),
+    t: z.number(),
+    event: RunEventSchema,
+  }),
+  z.object({
+    kind: z.literal('model'),
+    seq: z.number().int(),
+    t: z.number(),
+    /** model.json of the trained weights, inside the run's directory. */
+    path: z.string(),
+  }),
+  z.object({
+    kind: z.literal('end'),
+    seq: z.number().int(),
+    t: z.number(),
+    status: RunStatusSchema,
+    message: z.string().nullable(),
+  }),
+]);
+export type RunRecord = z.infer<typeof RunRecordSchema>;
+
+/** What the Runs list shows; derived from the records alone (summarize), never stored separately. */
+export const RunSummarySchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  model: z.string(),
+  machines: z.array(z.string()),
+  status: RunStatusSchema,
+  message: z.string().nullable(),
+  startedAt: z.number(),
+  endedAt: z.number().nullable(),
+  durationMs: z.number(),
+  steps: z.number().int(),
+  totalSteps: z.number().int().nullable(),
+  finalLoss: z.number().nullable(),
+  finalAccuracy: z.number().nullable(),
+  hasModel: z.boolean(),
+});
+export type RunSummary = z.infer<typeof RunSummarySchema>;

@@ -1,0 +1,225 @@
+import crypto from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import fs from 'node:fs';
+import path from 'node:path';
+import { initBackend } from '../backend/initBackend.js';
+import type { Tf } from '../backend/tfTypes.js';
+import type { Coordinator } from '../coordinator/coordinator.js';
+import { RunController, type RunEvent } from '../coordinator/runController.js';
+import { resolveModel } from '../model/resolveModel.js';
+import { writeModelFiles } from '../pipeline/modelFiles.js';
+import type { Plan } from '../planner/planSchema.js';
+import { metricsCsv } from './metricsCsv.js';
+import type { RunRecord, RunSettings, RunSummary } from './runSchemas.js';
+import type { RunRecorder, RunStore } from './runStore.js';
+
+/** Full action timings are kept for every TIMING_EVERY-th step (and the last): a recent step's timeline. */
+const TIMING_EVERY = 10;
+
+export interface RunServiceEvents {
+  record: [runId: string, record: RunRecord];
+  summary: [RunSummary];
+  removed: [id: string];
+}
+
+interface LiveRun {
+  id: string;
+  controller: RunController | null;
+  recorder: RunRecorder;
+  stopping: boolean;
+}
+
+/**
+ * Starts runs from a plan and settings, records each as it happens (RunStore), and stops them. One run
+ * at a time: the lab's machines are the pipeline, and two runs on them would only slow each other.
+ */
+export class RunService extends EventEmitter<RunServiceEvents> {
+  private live: LiveRun | null = null;
+  private tf: Promise<Tf> | null = null;
+
+  constructor(
+    private readonly coordinator: Coordinator,
+    readonly store: RunStore,
+  ) {
+    super();
+  }
+
+  get liveId(): string | null {
+    return this.live?.id ?? null;
+  }
+
+  private tensorflow(): Promise<Tf> {
+    // The coordinator initialises weights and writes the trained model; pure JS is enough for both.
+    this.tf ??= initBackend({ prefer: 'cpu' }).then((c) => c.tf);
+    return this.tf;
+  }
+
+  /** Says, in words, why this plan cannot start now; null when every machine is online. */
+  preflight(plan: Plan): string | null {
+    const problems: string[] = [];
+    plan.stages.forEach((s, k) => {
+      const n = this.coordinator.registry.get(s.machineId);
+      if (!n)
+        problems.push(`stage ${k} is planned on ${s.machineName}, which this app has not found`);
+      else if (n.state !== 'online')
+        problems.push(
+          `stage ${k} is planned on ${n.name}, which is ${n.state}${n.stateReason ? ` (${n.stateReason})` : ''}`,
+        );
+    });
+    return problems.length ? problems.join('; ') : null;
+  }
+
+  /** Starts a run; resolves once every stage is training, rejects (recording why) if it cannot. */
+  async start(plan: Plan, settings: RunSettings): Promise<RunSummary> {
+    if (this.live)
+      throw new Error(
+        `run "${this.store.get(this.live.id)?.name}" is still running: stop it first`,
+      );
+    const problem = this.preflight(plan);
+    if (problem) throw new Error(problem);
+    const model = resolveModel(plan.model.path ?? plan.model.id).spec;
+    if (model.layers.length !== plan.model.layers)
+      throw new Error(
+        `the plan splits ${plan.model.layers} layers, but model ${plan.model.id} has ${model.layers.length}`,
+      );
+    const tf = await this.tensorflow();
+    const id = `run-${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}-${crypto.randomBytes(3).toString('hex')}`;
+    const recorder = this.store.create(id, (r, s) => {
+      this.emit('record', id, r);
+      this.emit('summary', s);
+    });
+    const live: LiveRun = { id, controller: null, recorder, stopping: false };
+    this.live = live;
+    const machines = [...new Set(plan.stages.map((s) => s.machineName))];
+    recorder.append({ kind: 'meta', id, plan, settings, machines });
+    const controller = new RunController(this.coordinator, tf, {
+      runId: id,
+      model,
+      dataset: settings.dataset,
+      stages: plan.stages.map((s) => ({
+        start: s.layers[0],
+        end: s.layers[1],
+        nodeId: s.machineId,
+      })),
+      schedule: plan.schedule,
+      microbatches: plan.microbatches,
+      batch: plan.batch,
+      optimizer: { name: settings.optimizer, learningRate: settings.learningRate },
+      epochs: settings.steps === undefined ? (settings.epochs ?? 1) : undefined,
+      steps: settings.steps,
+      seed: settings.seed ?? 1,
+      backend: settings.backend ?? 'auto',
+    });
+    live.controller = controller;
+    let totalSteps = Infinity;
+    controller.on('event', (e: RunEvent) => {
+      if (e.type === 'started') {
+        totalSteps = e.totalSteps;
+        const withIds = e.stages.map((s) => ({ ...s, nodeId: plan.stages[s.index]!.machineId }));
+        recorder.append({ kind: 'event', event: { ...e, stages: withIds } });
+        return;
+      }
+      if (e.type === 'step') {
+        const keep = e.step % TIMING_EVERY === 0 || e.step === totalSteps - 1;
+        const loss = Number.isFinite(e.loss) ? e.loss : null;
+        recorder.append({ kind: 'event', event: { ...e, loss, timings: keep ? e.timings : [] } });
+        return;
+      }
+      if (e.type === 'validation') {
+        recorder.append({
+          kind: 'event',
+          event: { ...e, loss: Number.isFinite(e.loss) ? e.loss : null },
+        });
+        return;
+      }
+      recorder.append({ kind: 'event', event: e });
+    });
+    try {
+      await controller.start();
+    } catch (err) {
+      this.end(live, 'failed', (err as Error).message);
+      throw err;
+    }
+    void this.finish(live, tf, model);
+    return this.store.get(id)!;
+  }
+
+  private async finish(
+    live: LiveRun,
+    tf: Tf,
+    model: ReturnType<typeof resolveModel>['spec'],
+  ): Promise<void> {
+    const c = live.controller!;
+    try {
+      await c.finishedPromise();
+    } catch (err) {
+      this.end(live, live.stopping ? 'stopped' : 'failed', (err as Error).message);
+      return;
+    }
+    try {
+      const weights = await c.gatherWeights();
+      const file = await writeModelFiles(tf, model, weights, path.join(live.recorder.dir, 'model'));
+      live.recorder.append({ kind: 'model', path: file });
+      await c.shutdown();
+      this.end(live, 'completed', null);
+    } catch (err) {
+      await c.shutdown().catch(() => {});
+      this.end(
+        live,
+        'failed',
+        `training finished, but the model could not be saved: ${(err as Error).message}`,
+      );
+    }
+  }
+
+  private end(live: LiveRun, status: 'completed' | 'failed' | 'stopped', message: string | null) {
+    if (this.live !== live) return;
+    live.recorder.append({ kind: 'end', status, message });
+    live.recorder.close();
+    this.live = null;
+  }
+
+  /** Stops the live run: every stage is told to stop, then its agent stops what is left. */
+  async stop(id: string): Promise<RunSummary> {
+    const live = this.live;
+    if (!live || live.id !== id) throw new Error(`run ${id} is not running`);
+    live.stopping = true;
+    await live.controller?.fail('stopped by the user');
+    // fail() has shut every stage down; finish() records the end when the promise rejects.
+    await new Promise((r) => setImmediate(r));
+    if (this.live === live) this.end(live, 'stopped', 'stopped by the user');
+    return this.store.get(id)!;
+  }
+
+  delete(id: string): void {
+    this.store.delete(id);
+    this.emit('removed', id);
+  }
+
+  restore(id: string): RunSummary {
+    const s = this.store.restore(id);
+    this.emit('summary', s);
+    return s;
+  }
+
+  /** Copies the trained model (model.json + weights.bin) and writes metrics.csv into `dir`. */
+  export(id: string, dir: string): { modelJson: string | null; metricsCsv: string } {
+    const records = this.store.read(id);
+    fs.mkdirSync(dir, { recursive: true });
+    let modelJson: string | null = null;
+    const model = records.find((r) => r.kind === 'model');
+    if (model) {
+      const from = path.dirname(model.path);
+      for (const f of fs.readdirSync(from)) fs.copyFileSync(path.join(from, f), path.join(dir, f));
+      modelJson = path.join(dir, 'model.json');
+    }
+    const csv = path.join(dir, 'metrics.csv');
+    fs.writeFileSync(csv, metricsCsv(records));
+    return { modelJson, metricsCsv: csv };
+  }
+
+  async close(): Promise<void> {
+    const live = this.live;
+    if (live) await this.stop(live.id).catch(() => {});
+  }
+}
