@@ -4,11 +4,6 @@ import { numberOption, intOption, type Command } from './command.js';
 import { resolveToken, stateDirFrom, trustOptions } from './common.js';
 import { formatAgo, formatBytes, table } from './format.js';
 
-/** The JSON shape of one node, for scripts: the registry record minus nothing. */
-export function nodeToJson(n: NodeRecord): NodeRecord {
-  return n;
-}
-
 function nodeRow(n: NodeRecord, now: number): string[] {
   const inv = n.inventory?.static;
   const gpus = inv?.gpus.length
@@ -92,7 +87,7 @@ export const nodesCommand: Command = {
     const nodes = coordinator.nodes();
     await coordinator.stop();
     if (values.json) {
-      process.stdout.write(JSON.stringify(nodes.map(nodeToJson), null, 2) + '\n');
+      process.stdout.write(JSON.stringify(nodes, null, 2) + '\n');
     } else if (nodes.length === 0) {
       process.stdout.write(
         `No agents found in cluster "${coordinator.cluster}" within ${waitS} s.\n` +

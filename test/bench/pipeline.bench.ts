@@ -125,7 +125,10 @@ try {
       const ratio = measured / single;
       const fit = measured / predicted;
       rows.push({ label: `${schedule} m=${m}`, ratio, fit });
-      const pct = (k: number) => `${((busy[k]! / total[k]!) * 100).toFixed(0)}%`;
+      const steady = stepAt.length - WARMUP;
+      // Busy seconds per step, measured and as the plan predicted: which stage the model gets wrong.
+      const pct = (k: number) =>
+        `${((busy[k]! / total[k]!) * 100).toFixed(0)}% (${(busy[k]! / steady / 1000).toFixed(2)} s/step, predicted ${plan.prediction.stages[k]!.busySeconds.toFixed(2)})`;
       console.log(
         `${schedule.padEnd(8)} ${String(m).padStart(2)}   ${split.padEnd(11)}  ${measured.toFixed(0).padStart(6)} /s   ${ratio.toFixed(2).padStart(6)}×   ${predicted.toFixed(0).padStart(6)} /s   ${(fit * 100).toFixed(0).padStart(5)}%     stages busy ${pct(0)} / ${pct(1)}`,
       );
