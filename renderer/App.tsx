@@ -4,6 +4,7 @@ import { PERF, PerfProbe } from './perf.js';
 import { useCluster } from './store/clusterStore.js';
 import { ClusterView } from './views/ClusterView.js';
 import { ComingSoon } from './views/ComingSoon.js';
+import { DesignerView } from './views/DesignerView.js';
 
 const PAGES = ['Cluster', 'Designer', 'Runs'] as const;
 type Page = (typeof PAGES)[number];
@@ -44,15 +45,7 @@ export function App() {
           </div>
         )}
         {page === 'Cluster' && <ClusterView />}
-        {page === 'Designer' && (
-          <ComingSoon title="Designer">
-            <p>
-              Coming next: pick a model, split it into pipeline stages and drag each stage onto a
-              machine from the Cluster view. Pipefitter will predict the step time of the layout
-              from each machine's measured speed and memory before anything runs.
-            </p>
-          </ComingSoon>
-        )}
+        {page === 'Designer' && <DesignerView />}
         {page === 'Runs' && (
           <ComingSoon title="Runs">
             <p>

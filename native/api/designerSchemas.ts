@@ -85,3 +85,5 @@ export const SavedPlanSchema = z.object({
   samplesPerSecond: z.number(),
 });
 export type SavedPlan = z.infer<typeof SavedPlanSchema>;
+
+export type { Plan as PlanFile } from '../planner/planSchema.js';

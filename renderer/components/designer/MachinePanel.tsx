@@ -1,0 +1,118 @@
+import type { MachineLoad } from '../../../native/api/designerSchemas.js';
+import type { DesignerMachine } from '../../designer/machines.js';
+import { placeStage, type DesignDoc } from '../../designer/planModel.js';
+import { startDrag } from '../../designer/pointerDrag.js';
+import { stageColor } from '../../designer/stageColors.js';
+import { backendLabel, formatBytes, formatGflops } from '../../format.js';
+import { edit } from '../../store/designerStore.js';
+
+interface Props {
+  doc: DesignDoc;
+  machines: DesignerMachine[];
+  /** Memory per machine of the current prediction, null while there is none. */
+  loads: MachineLoad[] | null;
+  excluded: ReadonlySet<string>;
+  onToggle(id: string): void;
+}
+
+function MemoryBar({ load }: { load: MachineLoad }) {
+  const fits = load.usedBytes <= load.freeBytes;
+  const frac = Math.min(1, load.usedBytes / Math.max(1, load.freeBytes));
+  const text = fits
+    ? `${formatBytes(load.usedBytes)} of ${formatBytes(load.freeBytes)} free`
+    : `${formatBytes(load.usedBytes - load.freeBytes)} short: needs ${formatBytes(load.usedBytes)}, ${formatBytes(load.freeBytes)} free`;
+  return (
+    <div className="plan-memory" data-testid={`memory-${load.name}`} data-fits={fits}>
+      <div
+        className="meter-track"
+        role="meter"
+        aria-label={`Planned memory on ${load.name}`}
+        aria-valuemin={0}
+        aria-valuemax={100}
+        aria-valuenow={Math.round(frac * 100)}
+        aria-valuetext={text}
+      >
+        <div
+          className={`meter-fill ${fits ? 'low' : 'over'}`}
+          style={{ width: `${frac * 100}%` }}
+        />
+      </div>
+      <span className={fits ? 'meter-text' : 'meter-text shortfall'}>{text}</span>
+    </div>
+  );
+}
+
+/** The machines stages can go on: drop a stage on a card, or drag a card onto a stage. */
+export function MachinePanel({ doc, machines, loads, excluded, onToggle }: Props) {
+  const loadOf = new Map((loads ?? []).map((l) => [l.id, l]));
+  return (
+    <section className="machine-panel" aria-label="Machines">
+      <header className="panel-head">
+        <h2>Machines</h2>
+      </header>
+      {machines.length === 0 && (
+        <p className="muted">No machines online. Start an agent (see the Cluster view).</p>
+      )}
+      <ul>
+        {machines.map((m) => {
+          const stages = doc.machines.flatMap((x, k) => (x?.id === m.id ? [k] : []));
+          const load = loadOf.get(m.id);
+          return (
+            <li
+              key={m.id}
+              className="machine-target"
+              role="group"
+              aria-label={`Machine ${m.name}`}
+              data-drop-machine={m.id}
+            >
+              <div className="machine-head">
+                <button
+                  type="button"
+                  className="drag-chip machine-chip"
+                  aria-label={`Drag ${m.name} onto a stage`}
+                  onPointerDown={(ev) =>
+                    startDrag(ev, {
+                      label: m.name,
+                      targets: '[data-drop-stage]',
+                      onDrop: (t) => {
+                        const k = t?.dataset.dropStage;
+                        if (k !== undefined)
+                          edit((d) => placeStage(d, Number(k), { id: m.id, name: m.name }));
+                      },
+                    })
+                  }
+                >
+                  {m.name}
+                </button>
+                <label className="auto-use" title="Let Auto-partition use this machine">
+                  <input
+                    type="checkbox"
+                    checked={!excluded.has(m.id)}
+                    onChange={() => onToggle(m.id)}
+                    aria-label={`Use ${m.name} for Auto-partition`}
+                  />
+                  auto
+                </label>
+              </div>
+              <div className="machine-facts muted">
+                {m.gpus.length ? m.gpus.join(', ') : 'no GPU'} · {formatBytes(m.freeBytes)} free ·{' '}
+                {m.gflops === null
+                  ? 'speed not measured'
+                  : `${formatGflops(m.gflops)} ${m.backend ? backendLabel(m.backend) : ''}`}
+              </div>
+              <div className="machine-stages">
+                {stages.map((k) => (
+                  <span key={k} className="stage-tag" style={{ background: stageColor(k) }}>
+                    Stage {k + 1}
+                  </span>
+                ))}
+                {stages.length === 0 && <span className="muted">drop a stage here</span>}
+              </div>
+              {load && <MemoryBar load={load} />}
+            </li>
+          );
+        })}
+      </ul>
+    </section>
+  );
+}

@@ -1,0 +1,94 @@
+import type { Prediction } from '../../../native/api/designerSchemas.js';
+import { stageColor } from '../../designer/stageColors.js';
+import { formatRate, formatSeconds } from '../../designer/units.js';
+import type { Problem } from '../../designer/validate.js';
+
+const ROW = 16;
+const WIDTH = 600;
+
+/** One simulated step: compute in the stage's colour (forward lighter), waiting in grey. */
+function Timeline({ prediction }: { prediction: Prediction }) {
+  const p = prediction.plan.stages.length;
+  const step = prediction.plan.prediction.stepSeconds || 1;
+  const x = (t: number) => (t / step) * WIDTH;
+  return (
+    <svg
+      className="timeline"
+      viewBox={`0 0 ${WIDTH} ${p * ROW}`}
+      preserveAspectRatio="none"
+      role="img"
+      aria-label={`Simulated timeline of one step: ${formatSeconds(step)}; grey is waiting`}
+      data-testid="timeline"
+    >
+      {prediction.timeline
+        .filter((t) => t.kind !== 'transfer' && t.end > t.start)
+        .map((t, i) => (
+          <rect
+            key={i}
+            x={x(t.start)}
+            y={t.stage * ROW + 2}
+            width={Math.max(0.5, x(t.end) - x(t.start))}
+            height={ROW - 4}
+            fill={t.kind === 'wait' ? 'var(--wait, #9993)' : stageColor(t.stage)}
+            opacity={t.kind === 'compute' && t.label.startsWith('F') ? 0.6 : 1}
+          >
+            <title>{`stage ${t.stage + 1} ${t.label} ${formatSeconds(t.end - t.start)}`}</title>
+          </rect>
+        ))}
+    </svg>
+  );
+}
+
+interface Props {
+  prediction: Prediction | null;
+  error: string | null;
+  problems: Problem[];
+}
+
+/** What the layout will do: throughput, step, bubble and one step's timeline; and what is wrong with it. */
+export function PredictionPanel({ prediction, error, problems }: Props) {
+  const pr = prediction?.plan.prediction;
+  return (
+    <section className="prediction-panel" aria-label="Prediction">
+      <header className="panel-head">
+        <h2>Prediction</h2>
+      </header>
+      {pr ? (
+        <>
+          <dl className="prediction-figures">
+            <div>
+              <dt>Throughput</dt>
+              <dd data-testid="predicted-throughput">{formatRate(pr.samplesPerSecond)}</dd>
+            </div>
+            <div>
+              <dt>Step</dt>
+              <dd data-testid="predicted-step">{formatSeconds(pr.stepSeconds)}</dd>
+            </div>
+            <div>
+              <dt>Bubble</dt>
+              <dd data-testid="predicted-bubble">{(pr.bubble * 100).toFixed(0)} %</dd>
+            </div>
+            <div>
+              <dt>Slowest stage</dt>
+              <dd>{formatSeconds(pr.bottleneckSeconds)} / micro-batch</dd>
+            </div>
+          </dl>
+          <Timeline prediction={prediction} />
+        </>
+      ) : (
+        <p className="muted" data-testid="no-prediction">
+          {error ?? 'Place every stage on a machine to see the prediction.'}
+        </p>
+      )}
+      {problems.length > 0 && (
+        <ul className="problems" aria-label="Problems" data-testid="problems">
+          {problems.map((p, i) => (
+            <li key={i} data-code={p.code}>
+              <strong>{p.message}</strong> {p.fix}
+            </li>
+          ))}
+        </ul>
+      )}
+    </section>
+  );
+}

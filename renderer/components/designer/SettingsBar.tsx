@@ -1,0 +1,71 @@
+import type { LayoutSettings } from '../../../native/api/designerSchemas.js';
+import { setSettings } from '../../designer/planModel.js';
+import { edit } from '../../store/designerStore.js';
+
+/** Commits on Enter or leaving the field, so typing "128" is one undo step, not three. */
+function NumberField({
+  label,
+  value,
+  onCommit,
+}: {
+  label: string;
+  value: number;
+  onCommit(v: number): void;
+}) {
+  const commitFrom = (el: HTMLInputElement) => {
+    const v = Number(el.value);
+    if (Number.isInteger(v) && v > 0) onCommit(v);
+    else el.value = String(value);
+  };
+  return (
+    <label className="setting">
+      <span>{label}</span>
+      <input
+        key={value}
+        type="number"
+        min={1}
+        defaultValue={value}
+        aria-label={label}
+        onBlur={(e) => commitFrom(e.currentTarget)}
+        onKeyDown={(e) => e.key === 'Enter' && commitFrom(e.currentTarget)}
+      />
+    </label>
+  );
+}
+
+export function SettingsBar({ settings }: { settings: LayoutSettings }) {
+  const set = (patch: Partial<LayoutSettings>) => edit((d) => setSettings(d, patch));
+  return (
+    <div className="settings-bar" role="group" aria-label="Training settings">
+      <NumberField label="Batch" value={settings.batch} onCommit={(batch) => set({ batch })} />
+      <NumberField
+        label="Micro-batches"
+        value={settings.microbatches}
+        onCommit={(microbatches) => set({ microbatches })}
+      />
+      <label className="setting">
+        <span>Schedule</span>
+        <select
+          aria-label="Schedule"
+          value={settings.schedule}
+          onChange={(e) => set({ schedule: e.target.value as LayoutSettings['schedule'] })}
+        >
+          <option value="1f1b">1F1B</option>
+          <option value="gpipe">GPipe</option>
+        </select>
+      </label>
+      <label className="setting">
+        <span>Optimizer</span>
+        <select
+          aria-label="Optimizer"
+          value={settings.optimizer}
+          onChange={(e) => set({ optimizer: e.target.value as LayoutSettings['optimizer'] })}
+        >
+          <option value="adam">Adam</option>
+          <option value="momentum">Momentum</option>
+          <option value="sgd">SGD</option>
+        </select>
+      </label>
+    </div>
+  );
+}

@@ -1,0 +1,289 @@
+import { useStore } from 'zustand';
+import { createStore } from 'zustand/vanilla';
+import type {
+  DesignerModel,
+  LayoutSettings,
+  PlanFile,
+  Prediction,
+  SavedPlan,
+} from '../../native/api/designerSchemas.js';
+import type { PipefitterApi } from '../../native/api/types.js';
+import {
+  commit,
+  historyOf,
+  newDoc,
+  redo as redoStep,
+  setLayout,
+  undo as undoStep,
+  type DesignDoc,
+  type History,
+  type Placement,
+} from '../designer/planModel.js';
+import { validate, type MachineStatus, type Problem } from '../designer/validate.js';
+import { clusterStore } from './clusterStore.js';
+
+export interface AutoResult {
+  /** Samples/s of the user's layout before, null when it could not be predicted. */
+  before: number | null;
+  after: number;
+  preset: LayoutSettings['preset'];
+}
+
+export interface DesignerState {
+  models: DesignerModel[];
+  model: DesignerModel | null;
+  history: History<DesignDoc>;
+  /** The last prediction, and the document it was made for (stale while a newer one is computed). */
+  prediction: Prediction | null;
+  predictedDoc: DesignDoc | null;
+  predictionError: string | null;
+  importError: string | null;
+  auto: AutoResult | null;
+  autoError: string | null;
+  /** A note about the last loaded plan ("imported model needed…"). */
+  planNote: string | null;
+  saved: SavedPlan[];
+  problems: Problem[];
+  /** The current layout in the plan-file format, or null while it does not validate. */
+  plan: PlanFile | null;
+  /** Measured by the designer bench: when the current prediction arrived (performance.now()). */
+  predictedAt: number;
+}
+
+const initial: DesignerState = {
+  models: [],
+  model: null,
+  history: historyOf(newDoc(0)),
+  prediction: null,
+  predictedDoc: null,
+  predictionError: null,
+  importError: null,
+  auto: null,
+  autoError: null,
+  planNote: null,
+  saved: [],
+  problems: [],
+  plan: null,
+  predictedAt: 0,
+};
+
+export const designerStore = createStore<DesignerState>(() => ({ ...initial }));
+
+export function useDesigner<T>(selector: (s: DesignerState) => T): T {
+  return useStore(designerStore, selector);
+}
+
+let api: PipefitterApi | null = null;
+let seq = 0;
+
+/** The machines as validation sees them, from the Cluster view's store. */
+export function machineStatuses(): Map<string, MachineStatus> {
+  const out = new Map<string, MachineStatus>();
+  for (const n of Object.values(clusterStore.getState().nodes))
+    out.set(n.id, {
+      name: n.name,
+      state: n.state,
+      measured: (n.speed ?? n.inventory?.speed) != null,
+    });
+  return out;
+}
+
+/** Re-validates; the plan is exposed only when nothing is wrong and the prediction is current. */
+function revalidate(): void {
+  const s = designerStore.getState();
+  const doc = s.history.present;
+  const current = s.predictedDoc === doc ? s.prediction : null;
+  const problems = validate(doc, machineStatuses(), current?.machines ?? null);
+  const plan = problems.length === 0 && current ? current.plan : null;
+  designerStore.setState({ problems, plan });
+}
+
+/** Asks the engine for the prediction of the current document (not debounced: it takes a few ms). */
+async function predict(): Promise<void> {
+  const s = designerStore.getState();
+  const doc = s.history.present;
+  const model = s.model;
+  const id = ++seq;
+  const ids = doc.machines.map((m) => m?.id ?? null);
+  const statuses = machineStatuses();
+  const ready =
+    model &&
+    doc.layerCount > 0 &&
+    doc.settings.batch % doc.settings.microbatches === 0 &&
+    ids.every(
+      (m) => m !== null && statuses.get(m)?.state === 'online' && statuses.get(m)!.measured,
+    );
+  if (!api || !ready) {
+    designerStore.setState({ prediction: null, predictedDoc: null, predictionError: null });
+    revalidate();
+    return;
+  }
+  try {
+    const prediction = await api.predictLayout({
+      model: model.ref,
+      settings: doc.settings,
+      bounds: doc.bounds,
+      machineIds: ids as string[],
+    });
+    if (id !== seq) return;
+    designerStore.setState({
+      prediction,
+      predictedDoc: doc,
+      predictionError: null,
+      predictedAt: performance.now(),
+    });
+  } catch (err) {
+    if (id !== seq) return;
+    designerStore.setState({
+      prediction: null,
+      predictedDoc: null,
+      predictionError: (err as Error).message,
+    });
+  }
+  revalidate();
+}
+
+function setHistory(history: History<DesignDoc>): void {
+  if (history === designerStore.getState().history) return;
+  designerStore.setState({ history });
+  revalidate();
+  void predict();
+}
+
+/** Applies one edit to the document as an undoable step. */
+export function edit(fn: (d: DesignDoc) => DesignDoc): void {
+  const h = designerStore.getState().history;
+  setHistory(commit(h, fn(h.present)));
+}
+
+export const undo = () => setHistory(undoStep(designerStore.getState().history));
+export const redo = () => setHistory(redoStep(designerStore.getState().history));
+
+/** Connects the store to the API once, loads the catalogue and saved plans, follows machine changes. */
+export function attachDesigner(a: PipefitterApi): void {
+  if (api === a) return;
+  api = a;
+  void a.designerModels({}).then(({ models }) => designerStore.setState({ models }));
+  void refreshSaved();
+  // Validation depends on which machines are online and measured, not on their live load.
+  let key = '';
+  clusterStore.subscribe((c) => {
+    const next = Object.values(c.nodes)
+      .map((n) => `${n.id}:${n.state}:${(n.speed ?? n.inventory?.speed) != null}`)
+      .join('|');
+    if (next === key) return;
+    key = next;
+    void predict();
+  });
+}
+
+export function chooseModel(model: DesignerModel): void {
+  const s = designerStore.getState();
+  designerStore.setState({ model, importError: null, auto: null, planNote: null });
+  // A new model starts a fresh document (and history): stage bounds of another model mean nothing.
+  designerStore.setState({
+    history: historyOf(newDoc(model.layers.length, s.history.present.settings)),
+  });
+  revalidate();
+  void predict();
+}
+
+export async function importModelFile(file: File): Promise<void> {
+  if (!api) return;
+  try {
+    const { model } = await api.importModel({ text: await file.text(), fileName: file.name });
+    chooseModel(model);
+  } catch (err) {
+    designerStore.setState({ importError: `${file.name}: ${(err as Error).message}` });
+  }
+}
+
+export async function autoPartition(machineIds: string[]): Promise<void> {
+  const s = designerStore.getState();
+  if (!api || !s.model) return;
+  const doc = s.history.present;
+  const before =
+    s.predictedDoc === doc ? (s.prediction?.plan.prediction.samplesPerSecond ?? null) : null;
+  try {
+    const p = await api.autoPartition({ model: s.model.ref, settings: doc.settings, machineIds });
+    const bounds = [0, ...p.plan.stages.map((st) => st.layers[1])];
+    const machines: Placement[] = p.plan.stages.map((st) => ({
+      id: st.machineId,
+      name: st.machineName,
+    }));
+    designerStore.setState({
+      auto: { before, after: p.plan.prediction.samplesPerSecond, preset: doc.settings.preset },
+      autoError: null,
+    });
+    edit((d) => setLayout(d, bounds, machines));
+  } catch (err) {
+    designerStore.setState({ autoError: (err as Error).message, auto: null });
+  }
+}
+
+/** Opens a plan file in the designer (the Runs view calls this for "Run again"); undoable. */
+export function loadPlan(plan: PlanFile): void {
+  const s = designerStore.getState();
+  let model = s.model?.id === plan.model.id ? s.model : null;
+  if (!model && plan.model.source === 'catalogue')
+    model = s.models.find((m) => m.id === plan.model.id) ?? null;
+  if (!model || model.layers.length !== plan.model.layers) {
+    designerStore.setState({
+      planNote:
+        plan.model.source === 'file'
+          ? `This plan is for the imported model ${plan.model.name} (${plan.model.path ?? plan.model.id}): import that model.json, then open the plan again.`
+          : `This plan is for model ${plan.model.id}, which this Pipefitter does not have.`,
+    });
+    return;
+  }
+  if (model !== s.model)
+    designerStore.setState({ model, history: historyOf(newDoc(model.layers.length)) });
+  designerStore.setState({ planNote: null, auto: null });
+  edit(() => ({
+    layerCount: plan.model.layers,
+    bounds: [0, ...plan.stages.map((st) => st.layers[1])],
+    machines: plan.stages.map((st) => ({ id: st.machineId, name: st.machineName })),
+    settings: {
+      batch: plan.batch,
+      microbatches: plan.microbatches,
+      schedule: plan.schedule,
+      optimizer: plan.optimizer,
+      preset: plan.preset,
+    },
+  }));
+}
+
+export async function refreshSaved(): Promise<void> {
+  if (!api) return;
+  try {
+    designerStore.setState({ saved: (await api.listPlans({})).plans });
+  } catch {
+    // listed again after the next save
+  }
+}
+
+export async function savePlan(name: string): Promise<string> {
+  const { plan } = designerStore.getState();
+  if (!api || !plan) throw new Error('the plan does not validate yet');
+  const r = await api.savePlan({ name, plan });
+  await refreshSaved();
+  return r.path;
+}
+
+export async function openSavedPlan(name: string): Promise<void> {
+  if (!api) return;
+  try {
+    loadPlan((await api.openPlan({ name })).plan);
+  } catch (err) {
+    designerStore.setState({ planNote: (err as Error).message });
+  }
+}
+
+export async function openPlanFile(file: File): Promise<void> {
+  if (!api) return;
+  try {
+    loadPlan((await api.openPlan({ text: await file.text(), fileName: file.name })).plan);
+  } catch (err) {
+    designerStore.setState({ planNote: (err as Error).message });
+  }
+}

@@ -1,0 +1,216 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { Browser, Locator, Page } from 'playwright-core';
+import { parsePlan } from '../../native/planner/planSchema.js';
+import {
+  CLI,
+  startAgent,
+  stopAgent,
+  tempDir,
+  testBeaconPort,
+  TEST_TOKEN,
+  type RunningAgent,
+} from '../helpers/agents.js';
+import { startWeb, type RunningWeb } from '../helpers/web.js';
+import { launchChromium } from './browser.js';
+
+const ARTIFACTS = path.resolve(import.meta.dirname, '../artifacts');
+
+/**
+ * An agent whose speed is already measured (a cached speed.json, as a real agent keeps after its first
+ * benchmark), so the designer can predict on it without a benchmark in the test.
+ */
+async function measuredAgent(name: string, gflops: number, beaconPort: number) {
+  const stateDir = tempDir(`pf-agent-${name}-`);
+  fs.mkdirSync(path.join(stateDir, 'agent'), { recursive: true });
+  fs.writeFileSync(
+    path.join(stateDir, 'agent', 'speed.json'),
+    JSON.stringify({
+      backend: 'wasm',
+      gflops,
+      matrix: [512, 512, 512],
+      measuredAt: Date.now(),
+      durationMs: 100,
+    }),
+  );
+  return startAgent({ name, beaconPort, stateDir });
+}
+
+/** A real drag: press, move in small steps (past the threshold), release. */
+async function drag(page: Page, from: Locator, to: { x: number; y: number }): Promise<void> {
+  const box = (await from.boundingBox())!;
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(to.x, to.y, { steps: 12 });
+  await page.mouse.up();
+}
+
+async function centre(l: Locator): Promise<{ x: number; y: number }> {
+  const b = (await l.boundingBox())!;
+  return { x: b.x + b.width / 2, y: b.y + b.height / 2 };
+}
+
+describe('Designer in browser mode, two real agents', () => {
+  const beaconPort = testBeaconPort();
+  let browser: Browser;
+  let agents: RunningAgent[] = [];
+  let web: RunningWeb;
+  let page: Page;
+
+  before(async () => {
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+    browser = await launchChromium();
+    agents = await Promise.all([
+      measuredAgent('alpha', 20, beaconPort),
+      measuredAgent('bravo', 10, beaconPort),
+    ]);
+    web = await startWeb({ beaconPort });
+    page = await browser.newPage({ viewport: { width: 1440, height: 1000 } });
+    page.on('pageerror', (e) => console.error('page error:', e.message));
+  });
+  after(async () => {
+    await page?.close();
+    await browser?.close();
+    await web?.stop();
+    await Promise.all(agents.map((a) => stopAgent(a)));
+  });
+
+  const stageText = (k: number) => page.getByTestId(`stage-${k}-layers`).textContent();
+  const throughput = () => page.getByTestId('predicted-throughput').textContent();
+  const layout = async () =>
+    Promise.all(
+      [1, 2, 3, 4].map(async (k) => {
+        const lane = page.getByRole('group', { name: `Stage ${k}`, exact: true });
+        if ((await lane.count()) === 0) return null;
+        return `${await stageText(k)} @ ${await lane.getByRole('combobox').inputValue()}`;
+      }),
+    );
+
+  it('lays out deep-mlp on two machines by dragging, predicts, auto-partitions, undoes, saves and loads', async () => {
+    await page.goto(web.url);
+    await page.getByRole('button', { name: 'Designer' }).click();
+    await page.getByRole('combobox', { name: 'Model' }).selectOption('deep-mlp');
+    await page.getByRole('listitem', { name: 'Layer dense_1, stage 1' }).waitFor();
+    // Both machines are listed once their agents answer.
+    await page.getByRole('group', { name: 'Machine alpha' }).waitFor({ timeout: 10_000 });
+    await page.getByRole('group', { name: 'Machine bravo' }).waitFor({ timeout: 10_000 });
+
+    // Drag the model's end boundary up to the gap after dense_2: two stages.
+    const row3 = await page.getByRole('listitem', { name: /^Layer dense_3,/ }).boundingBox();
+    await drag(page, page.getByTestId('boundary-end'), { x: row3!.x + 200, y: row3!.y + 2 });
+    assert.equal(await stageText(1), 'dense_1 … dense_2 (2 layers)');
+    assert.equal(await stageText(2), 'dense_3 … dense_out (7 layers)');
+
+    // Each stage onto a different machine card.
+    const card = (n: string) => page.getByRole('group', { name: `Machine ${n}` });
+    await drag(
+      page,
+      page.getByRole('button', { name: 'Drag stage 1 onto a machine' }),
+      await centre(card('alpha')),
+    );
+    await drag(
+      page,
+      page.getByRole('button', { name: 'Drag stage 2 onto a machine' }),
+      await centre(card('bravo')),
+    );
+
+    await page.getByTestId('predicted-throughput').waitFor({ timeout: 5000 });
+    assert.match((await throughput()) ?? '', /^\d+(\.\d)? samples\/s$/);
+    for (const name of ['alpha', 'bravo'])
+      assert.equal(await page.getByTestId(`memory-${name}`).getAttribute('data-fits'), 'true');
+    assert.equal(await page.getByTestId('problems').count(), 0);
+    await page.getByTestId('timeline').waitFor();
+    const mine = { layout: await layout(), throughput: await throughput() };
+    assert.deepEqual(
+      mine.layout.slice(0, 2).map((s) => s?.split(' @ ')[0]),
+      ['dense_1 … dense_2 (2 layers)', 'dense_3 … dense_out (7 layers)'],
+    );
+    await page.screenshot({ path: path.join(ARTIFACTS, 'designer-manual-1440x1000.png') });
+
+    // Auto-partition: a different layout and prediction, with the gain over ours said in words.
+    await page.getByRole('button', { name: 'Auto-partition', exact: true }).click();
+    await page.getByTestId('auto-result').waitFor({ timeout: 5000 });
+    assert.match((await page.getByTestId('auto-result').textContent()) ?? '', /% over your layout/);
+    await page.waitForFunction(
+      (before) =>
+        document.querySelector('[data-testid="predicted-throughput"]')?.textContent !== before,
+      mine.throughput,
+      { timeout: 5000 },
+    );
+    const auto = { layout: await layout(), throughput: await throughput() };
+    assert.notDeepEqual(auto.layout, mine.layout);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'designer-auto-1440x1000.png') });
+
+    // Undo restores our layout and its prediction.
+    await page.getByRole('button', { name: 'Undo' }).click();
+    await page.waitForFunction(
+      (t) => document.querySelector('[data-testid="predicted-throughput"]')?.textContent === t,
+      mine.throughput,
+      { timeout: 5000 },
+    );
+    assert.deepEqual(await layout(), mine.layout);
+
+    // Save, reload the page, load: the same plan.
+    await page.getByRole('textbox', { name: 'Plan name' }).fill('e2e-plan');
+    await page.getByRole('button', { name: 'Save plan' }).click();
+    await page.getByTestId('save-status').waitFor();
+    const file = path.join(web.stateDir, 'plans', 'e2e-plan.json');
+    const saved = parsePlan(JSON.parse(fs.readFileSync(file, 'utf8')), file);
+    assert.deepEqual(
+      saved.stages.map((s) => [s.layers, s.machineName]),
+      [
+        [[0, 2], 'alpha'],
+        [[2, 9], 'bravo'],
+      ],
+    );
+
+    await page.reload();
+    await page.getByRole('button', { name: 'Designer' }).click();
+    await page.getByRole('button', { name: 'Open plan e2e-plan' }).click();
+    await page.getByTestId('predicted-throughput').waitFor({ timeout: 5000 });
+    assert.deepEqual(await layout(), mine.layout);
+    assert.equal(await throughput(), mine.throughput);
+
+    // The saved file is the plan-file format: `pipefitter train --plan` takes it as it is.
+    const trained = spawnSync(
+      process.execPath,
+      [
+        CLI,
+        'train',
+        '--model',
+        'deep-mlp',
+        '--plan',
+        file,
+        '--local',
+        '2',
+        '--steps',
+        '2',
+        '--json',
+        '--out',
+        path.join(tempDir(), 'out'),
+        '--state-dir',
+        tempDir(),
+        '--token',
+        TEST_TOKEN,
+      ],
+      { encoding: 'utf8', timeout: 180_000 },
+    );
+    assert.equal(trained.status, 0, trained.stderr);
+    const lines = trained.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; stages?: { layers: number[] }[] });
+    const started = lines.find((l) => l.type === 'started');
+    assert.deepEqual(
+      started?.stages?.map((s) => s.layers),
+      [
+        [0, 2],
+        [2, 9],
+      ],
+    );
+    assert.equal(lines.filter((l) => l.type === 'step').length, 2);
+  });
+});

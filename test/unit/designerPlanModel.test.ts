@@ -1,0 +1,132 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  addStage,
+  commit,
+  historyOf,
+  moveBoundary,
+  newDoc,
+  placeStage,
+  redo,
+  removeStage,
+  setSettings,
+  splitAt,
+  stageOf,
+  undo,
+} from '../../renderer/designer/planModel.js';
+import { validate, type MachineStatus } from '../../renderer/designer/validate.js';
+
+const A = { id: 'a'.repeat(16), name: 'alpha' };
+const B = { id: 'b'.repeat(16), name: 'bravo' };
+
+describe('designer plan model: edits', () => {
+  it('dragging the end boundary up splits off a new, unplaced last stage', () => {
+    const d = moveBoundary(placeStage(newDoc(10), 0, A), 1, 6);
+    assert.deepEqual(d.bounds, [0, 6, 10]);
+    assert.deepEqual(d.machines, [A, null]);
+  });
+
+  it('moves an inner boundary, keeping at least one layer on each side', () => {
+    const d = splitAt(splitAt(newDoc(10), 4), 7);
+    assert.deepEqual(moveBoundary(d, 1, 2).bounds, [0, 2, 7, 10]);
+    assert.deepEqual(moveBoundary(d, 1, 9).bounds, [0, 6, 7, 10]);
+    assert.deepEqual(moveBoundary(d, 1, -3).bounds, [0, 1, 7, 10]);
+    assert.equal(moveBoundary(d, 1, 4), d, 'no move, same document');
+  });
+
+  it('removes a stage by merging it into its neighbour, and never the last stage', () => {
+    const d = placeStage(placeStage(splitAt(splitAt(newDoc(9), 3), 6), 0, A), 2, B);
+    assert.deepEqual(removeStage(d, 1).bounds, [0, 6, 9]);
+    assert.deepEqual(removeStage(d, 1).machines, [A, B]);
+    assert.deepEqual(removeStage(d, 0).bounds, [0, 6, 9]);
+    assert.deepEqual(removeStage(d, 0).machines, [null, B]);
+    const one = newDoc(9);
+    assert.equal(removeStage(one, 0), one);
+  });
+
+  it('adds a stage by halving the largest stage; a one-layer-per-stage model cannot grow', () => {
+    assert.deepEqual(addStage(splitAt(newDoc(10), 2)).bounds, [0, 2, 6, 10]);
+    const full = splitAt(newDoc(2), 1);
+    assert.equal(addStage(full), full);
+  });
+
+  it('knows which stage holds each layer', () => {
+    const d = splitAt(splitAt(newDoc(6), 2), 4);
+    assert.deepEqual(
+      [0, 1, 2, 3, 4, 5].map((i) => stageOf(d, i)),
+      [0, 0, 1, 1, 2, 2],
+    );
+  });
+
+  it('undo and redo walk every edit; an edit that changes nothing is not a step', () => {
+    let h = historyOf(newDoc(8));
+    const d0 = h.present;
+    h = commit(h, splitAt(h.present, 4));
+    h = commit(h, placeStage(h.present, 0, A));
+    h = commit(h, setSettings(h.present, { batch: 64 }));
+    assert.equal(h.past.length, 2);
+    const full = h.present;
+    h = undo(undo(h));
+    assert.equal(h.present, d0);
+    assert.equal(undo(h), h);
+    h = redo(redo(h));
+    assert.equal(h.present, full);
+    h = undo(h);
+    h = commit(h, setSettings(h.present, { schedule: 'gpipe' }));
+    assert.deepEqual(h.future, [], 'a new edit drops the redo stack');
+  });
+});
+
+describe('designer plan model: validation', () => {
+  const online = new Map<string, MachineStatus>([
+    [A.id, { name: 'alpha', state: 'online', measured: true }],
+    [B.id, { name: 'bravo', state: 'unreachable', measured: true }],
+  ]);
+
+  it('names every unplaced stage with a fix', () => {
+    const problems = validate(splitAt(newDoc(4), 2), online, null);
+    assert.deepEqual(
+      problems.map((p) => p.message),
+      ['Stage 1 is on no machine.', 'Stage 2 is on no machine.'],
+    );
+    assert.match(problems[0]!.fix, /Drag stage 1 onto a machine card/);
+  });
+
+  it('says when a machine is missing or not online, once per machine', () => {
+    let d = splitAt(splitAt(newDoc(6), 2), 4);
+    const gone = { id: 'c'.repeat(16), name: 'charlie' };
+    d = placeStage(placeStage(placeStage(d, 0, gone), 1, gone), 2, B);
+    const problems = validate(d, online, null);
+    assert.deepEqual(
+      problems.map((p) => p.code),
+      ['missing', 'not-online'],
+    );
+    assert.match(
+      problems[0]!.message,
+      /^charlie \(cccccccc…\), the machine of stages 1, 2, is not on/,
+    );
+    assert.match(problems[1]!.message, /bravo, the machine of stage 3, is unreachable/);
+  });
+
+  it('reports the exact memory shortfall and a batch that does not split', () => {
+    let d = placeStage(newDoc(3), 0, A);
+    d = setSettings(d, { batch: 10, microbatches: 4 });
+    const GiB = 1024 ** 3;
+    const problems = validate(d, online, [
+      { id: A.id, name: 'alpha', usedBytes: 5.5 * GiB, freeBytes: 4 * GiB, stages: [0] },
+    ]);
+    assert.deepEqual(
+      problems.map((p) => p.code),
+      ['batch', 'memory'],
+    );
+    assert.equal(problems[1]!.message, 'alpha needs 1.5 GiB more than its 4.0 GiB free (stage 1).');
+  });
+
+  it('finds nothing wrong with a placed layout that fits', () => {
+    const d = placeStage(newDoc(3), 0, A);
+    assert.deepEqual(
+      validate(d, online, [{ id: A.id, name: 'alpha', usedBytes: 1, freeBytes: 2, stages: [0] }]),
+      [],
+    );
+  });
+});
