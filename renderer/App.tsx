@@ -1,16 +1,13 @@
-import { useState } from 'react';
 import { LocalAgentSetting } from './components/LocalAgentSetting.js';
 import { PERF, PerfProbe } from './perf.js';
 import { useCluster } from './store/clusterStore.js';
+import { navigate, PAGES, useNav } from './store/navStore.js';
 import { ClusterView } from './views/ClusterView.js';
-import { ComingSoon } from './views/ComingSoon.js';
 import { DesignerView } from './views/DesignerView.js';
-
-const PAGES = ['Cluster', 'Designer', 'Runs'] as const;
-type Page = (typeof PAGES)[number];
+import { RunsView } from './views/RunsView.js';
 
 export function App() {
-  const [page, setPage] = useState<Page>('Cluster');
+  const page = useNav((s) => s.page);
   const connection = useCluster((s) => s.connection);
   return (
     <div className="shell">
@@ -26,7 +23,9 @@ export function App() {
                 type="button"
                 className="nav-item"
                 aria-current={page === p ? 'page' : undefined}
-                onClick={() => setPage(p)}
+                onClick={() =>
+                  p === 'Runs' ? useNav.setState({ page: p, runId: null }) : navigate(p)
+                }
               >
                 {p}
               </button>
@@ -46,14 +45,7 @@ export function App() {
         )}
         {page === 'Cluster' && <ClusterView />}
         {page === 'Designer' && <DesignerView />}
-        {page === 'Runs' && (
-          <ComingSoon title="Runs">
-            <p>
-              Coming after the Designer: start pipeline-parallel training of a layout and watch it
-              live: loss, accuracy, throughput, GPU use per stage and a timeline of the pipeline.
-            </p>
-          </ComingSoon>
-        )}
+        {page === 'Runs' && <RunsView />}
       </main>
     </div>
   );

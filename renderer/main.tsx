@@ -5,10 +5,12 @@ import { ApiContext } from './hostContext.js';
 import { selectHost } from './host/selectHost.js';
 import { clusterStore } from './store/clusterStore.js';
 import { connectStore } from './store/connect.js';
+import { connectRuns } from './store/runsStore.js';
 import './styles.css';
 
 const host = selectHost();
 connectStore(host, clusterStore);
+connectRuns(host);
 
 createRoot(document.getElementById('root')!).render(
   <StrictMode>

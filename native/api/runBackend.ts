@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import os from 'node:os';
 import path from 'node:path';
 import type { RunService } from '../runs/runService.js';
 import type { RunOperationName } from './runOperations.js';
@@ -41,8 +42,9 @@ export function runBackend(runs: RunService): ApiBackendPart<RunOps> {
       async restoreRun({ id }) {
         return { run: runs.restore(id) };
       },
-      async exportRun({ id, dir }) {
+      async exportRun({ id, dir: asTyped }) {
         known(id);
+        const dir = asTyped.startsWith('~/') ? path.join(os.homedir(), asTyped.slice(2)) : asTyped;
         if (!path.isAbsolute(dir))
           throw new ApiError('bad-request', 'give a full path for the export folder');
         return runs.export(id, dir);

@@ -17,8 +17,10 @@ export async function startWeb(o: {
   beaconPort: number;
   args?: string[];
   localAgent?: boolean;
+  /** Reuse a state dir (a restart of the same app); a fresh one otherwise. */
+  stateDir?: string;
 }): Promise<RunningWeb> {
-  const stateDir = tempDir('pf-web-');
+  const stateDir = o.stateDir ?? tempDir('pf-web-');
   const proc = spawn(
     process.execPath,
     [

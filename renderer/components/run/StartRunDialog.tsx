@@ -1,3 +1,4 @@
+import '../../runs/runs.css';
 import { useId, useState, type FormEvent } from 'react';
 import type { PlanFile, RunSettings } from '../../../native/api/types.js';
 import { useApi } from '../../hostContext.js';
@@ -109,7 +110,7 @@ export function StartRunDialog({ plan, onClose }: { plan: PlanFile; onClose(): v
             <option value="csv:/path/to/file.csv" />
           </datalist>
         </label>
-        <div className="row">
+        <div className="form-row">
           <label>
             Train for
             <input
@@ -129,7 +130,7 @@ export function StartRunDialog({ plan, onClose }: { plan: PlanFile; onClose(): v
             <option value="steps">steps</option>
           </select>
         </div>
-        <div className="row">
+        <div className="form-row">
           <label>
             Optimizer
             <select
@@ -160,7 +161,7 @@ export function StartRunDialog({ plan, onClose }: { plan: PlanFile; onClose(): v
             {error}
           </p>
         )}
-        <div className="row end">
+        <div className="form-row end">
           <button type="button" className="secondary" onClick={onClose} disabled={busy}>
             Cancel
           </button>

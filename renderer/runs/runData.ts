@@ -1,0 +1,182 @@
+import type { PlanFile, RunRecord, RunSettings, Timing } from '../../native/api/types.js';
+
+/** A growable column of numbers: a run of 100,000 steps is a few typed arrays, not 100,000 objects. */
+export class Column {
+  data = new Float64Array(256);
+  length = 0;
+  push(v: number): void {
+    if (this.length === this.data.length) {
+      const next = new Float64Array(this.data.length * 2);
+      next.set(this.data);
+      this.data = next;
+    }
+    this.data[this.length++] = v;
+  }
+}
+
+export interface StageInfo {
+  index: number;
+  node: string;
+  nodeId: string | null;
+  backend: string;
+  layers: [number, number];
+}
+
+export interface LogLine {
+  t: number;
+  /** The machine the line is about, when it names one. */
+  machine: string | null;
+  level: 'info' | 'error';
+  message: string;
+}
+
+export interface Validation {
+  epoch: number;
+  /** The step count when it ran, so it lines up with training loss on a step axis. */
+  step: number;
+  elapsedMs: number;
+  t: number;
+  loss: number;
+  accuracy: number;
+  samples: number;
+}
+
+/**
+ * Everything the run page draws, folded from the run's records and kept outside React: charts read
+ * its columns and draw a downsampled copy; `version` changes when anything was added.
+ */
+export class RunData {
+  plan: PlanFile | null = null;
+  settings: RunSettings | null = null;
+  stages: StageInfo[] = [];
+  totalSteps: number | null = null;
+  stepsPerEpoch: number | null = null;
+  readonly step = new Column();
+  readonly epoch = new Column();
+  readonly loss = new Column();
+  readonly elapsedMs = new Column();
+  readonly wallT = new Column();
+  readonly samplesPerSecond = new Column();
+  readonly validations: Validation[] = [];
+  /** The most recent step that carried action timings: the timeline draws it. */
+  timeline: {
+    step: number;
+    timings: Timing[];
+    stages: { index: number; busyMs: number; totalMs: number }[];
+  } | null = null;
+  readonly logs: LogLine[] = [];
+  startedAt: number | null = null;
+  endedAt: number | null = null;
+  hasModel = false;
+  nextSeq = 0;
+  version = 0;
+
+  /** Adds records in order; answers false when a record is missing (the caller reloads the run). */
+  add(records: RunRecord[]): boolean {
+    for (const r of records) {
+      if (r.seq < this.nextSeq) continue;
+      if (r.seq > this.nextSeq) return false;
+      this.nextSeq++;
+      this.apply(r);
+    }
+    this.version++;
+    return true;
+  }
+
+  private apply(r: RunRecord): void {
+    if (r.kind === 'meta') {
+      this.plan = r.plan;
+      this.settings = r.settings;
+      this.startedAt = r.t;
+      return;
+    }
+    if (r.kind === 'model') {
+      this.hasModel = true;
+      return;
+    }
+    if (r.kind === 'end') {
+      this.endedAt = r.t;
+      this.logs.push({
+        t: r.t,
+        machine: null,
+        level: r.status === 'completed' ? 'info' : 'error',
+        message: `run ${r.status}${r.message ? `: ${r.message}` : ''}`,
+      });
+      return;
+    }
+    const e = r.event;
+    switch (e.type) {
+      case 'started':
+        this.totalSteps = e.totalSteps;
+        this.stepsPerEpoch = e.stepsPerEpoch;
+        this.stages = e.stages.map((s) => ({
+          index: s.index,
+          node: s.node,
+          nodeId: s.nodeId ?? null,
+          backend: s.backend,
+          layers: s.layers,
+        }));
+        for (const s of e.stages)
+          this.logs.push({
+            t: r.t,
+            machine: s.node,
+            level: 'info',
+            message: `stage ${s.index}: layers ${s.layers[0]}–${s.layers[1] - 1}, backend ${s.backend}, pid ${s.pid}`,
+          });
+        return;
+      case 'step':
+        this.step.push(e.step);
+        this.epoch.push(e.epoch);
+        this.loss.push(e.loss ?? NaN);
+        this.elapsedMs.push(e.elapsedMs);
+        this.wallT.push(r.t);
+        this.samplesPerSecond.push(e.samplesPerSecond);
+        if (e.timings.length)
+          this.timeline = { step: e.step, timings: e.timings, stages: e.stages };
+        return;
+      case 'validation':
+        this.validations.push({
+          epoch: e.epoch,
+          step: this.step.length,
+          elapsedMs: this.elapsedMs.length ? this.elapsedMs.data[this.elapsedMs.length - 1]! : 0,
+          t: r.t,
+          loss: e.loss ?? NaN,
+          accuracy: e.accuracy ?? NaN,
+          samples: e.samples,
+        });
+        this.logs.push({
+          t: r.t,
+          machine: null,
+          level: 'info',
+          message: `epoch ${e.epoch + 1}: validation loss ${(e.loss ?? NaN).toFixed(4)}, accuracy ${((e.accuracy ?? NaN) * 100).toFixed(2)}% on ${e.samples} samples`,
+        });
+        return;
+      case 'log':
+        this.logs.push({
+          t: r.t,
+          machine: this.machineOf(e.message),
+          level: 'info',
+          message: e.message,
+        });
+        return;
+      case 'failed':
+        this.logs.push({
+          t: r.t,
+          machine: this.machineOf(e.message),
+          level: 'error',
+          message: e.message,
+        });
+        return;
+      case 'done':
+      case 'memory':
+        return;
+    }
+  }
+
+  /** The machine a runtime message names ("stage 1 on ws-07 (…): …"), for the log filter. */
+  private machineOf(message: string): string | null {
+    const m = /stage (\d+)/.exec(message);
+    if (m) return this.stages[Number(m[1])]?.node ?? null;
+    return this.stages.find((s) => message.includes(s.node))?.node ?? null;
+  }
+}
