@@ -6,6 +6,7 @@
 // p·m/(m+p−1) of single-process (1.88× for m = 16, p = 2).
 // Goals on a 2-core machine: best configuration ≥ 1.75× single-process; every configuration within
 // 10% of its prediction.
+import { execFile } from 'node:child_process';
 import os from 'node:os';
 import { initBackend } from '../../native/backend/initBackend.js';
 import { Coordinator } from '../../native/coordinator/coordinator.js';
@@ -17,6 +18,7 @@ import { datasetFeed } from '../../native/pipeline/datasetFeed.js';
 import { ReferenceTrainer } from '../../native/pipeline/referenceTrainer.js';
 import { clusterFromNodes } from '../../native/planner/nodesToCluster.js';
 import { makePlan } from '../../native/planner/plan.js';
+import { selfCommand } from '../../native/util/selfCommand.js';
 import {
   startAgent,
   stopAgent,
@@ -47,6 +49,24 @@ for (let s = WARMUP; s < WARMUP + STEPS - 2; s++) ref.step(s);
 const single = ((STEPS - 2) * BATCH) / ((performance.now() - t0) / 1000);
 ref.dispose();
 console.log(`single process: ${single.toFixed(0)} samples/s`);
+
+// How much two busy processes slow each other here (shared caches, memory bandwidth, a hypervisor's
+// idea of a core): the ceiling any 2-process pipeline can reach on this machine, whatever its schedule.
+const speedOnce = () =>
+  new Promise<number>((resolve, reject) => {
+    const [cmd, args] = selfCommand('__backend-worker', 'speed', 'wasm');
+    execFile(cmd, args, (err, out) =>
+      err
+        ? reject(err)
+        : resolve((JSON.parse(out.trim().split('\n').pop()!) as { gflops: number }).gflops),
+    );
+  });
+const alone = await speedOnce();
+const together = await Promise.all([speedOnce(), speedOnce()]);
+const capacity = (together[0]! + together[1]!) / alone;
+console.log(
+  `parallel capacity: one matMul process ${alone.toFixed(1)} GFLOP/s alone, two at once ${together.map((g) => g.toFixed(1)).join(' + ')} = ${capacity.toFixed(2)}× one`,
+);
 
 const agents: RunningAgent[] = [];
 const beaconPort = testBeaconPort();
@@ -137,7 +157,8 @@ try {
   }
   const best = rows.reduce((a, b) => (b.ratio > a.ratio ? b : a));
   console.log(
-    `best: ${best.label} at ${best.ratio.toFixed(2)}× single-process (goal ≥ 1.75×; bound p·m/(m+p−1) = ${((2 * 16) / 17).toFixed(2)}× at m = 16)`,
+    `best: ${best.label} at ${best.ratio.toFixed(2)}× single-process (goal ≥ 1.75×; bound p·m/(m+p−1) = ${((2 * 16) / 17).toFixed(2)}× at m = 16, ` +
+      `times this machine's parallel capacity ${capacity.toFixed(2)}/2: ${(((2 * 16) / 17) * (capacity / 2)).toFixed(2)}×)`,
   );
   const worst = rows.reduce((a, b) => (Math.abs(b.fit - 1) > Math.abs(a.fit - 1) ? b : a));
   console.log(
