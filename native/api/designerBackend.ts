@@ -98,13 +98,16 @@ function prediction(plan: Plan, sim: SimulationResult): Prediction {
     m.stages.push(k);
     machines.set(s.machineId, m);
   });
-  const timeline = sim.timeline.map((t) => ({
-    stage: t.stage,
-    kind: t.kind,
-    label: t.label,
-    start: t.start,
-    end: t.end,
-  }));
+  // Transfers are drawn by nobody (a wait on the receiving stage shows them), and are half the entries.
+  const timeline = sim.timeline
+    .filter((t) => t.kind !== 'transfer')
+    .map((t) => ({
+      stage: t.stage,
+      kind: t.kind,
+      label: t.label,
+      start: t.start,
+      end: t.end,
+    }));
   return { plan, machines: [...machines.values()], timeline };
 }
 

@@ -99,10 +99,8 @@ function revalidate(): void {
 }
 
 /** Asks the engine for the prediction of the current document (not debounced: it takes a few ms). */
-async function predict(): Promise<void> {
-  const s = designerStore.getState();
-  const doc = s.history.present;
-  const model = s.model;
+async function predict(doc = designerStore.getState().history.present): Promise<void> {
+  const model = designerStore.getState().model;
   const id = ++seq;
   const ids = doc.machines.map((m) => m?.id ?? null);
   const statuses = machineStatuses();
@@ -145,9 +143,11 @@ async function predict(): Promise<void> {
 
 function setHistory(history: History<DesignDoc>): void {
   if (history === designerStore.getState().history) return;
+  // The request leaves before React renders the edit, so the engine computes while the page paints.
+  const pending = predict(history.present);
   designerStore.setState({ history });
   revalidate();
-  void predict();
+  void pending;
 }
 
 /** Applies one edit to the document as an undoable step. */

@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react';
+import { useCallback, useEffect, useMemo, useState } from 'react';
 import type { LayoutSettings } from '../../native/api/designerSchemas.js';
 import { LayerColumn } from '../components/designer/LayerColumn.js';
 import { MachinePanel } from '../components/designer/MachinePanel.js';
@@ -104,6 +104,17 @@ export function DesignerView() {
   const machines = useMachines();
   const [excluded, setExcluded] = useState<ReadonlySet<string>>(new Set());
   const [running, setRunning] = useState(false);
+  const layerNames = useMemo(() => model?.layers.map((l) => l.name) ?? [], [model]);
+  const toggle = useCallback(
+    (id: string) =>
+      setExcluded((s) => {
+        const next = new Set(s);
+        if (next.has(id)) next.delete(id);
+        else next.add(id);
+        return next;
+      }),
+    [],
+  );
   // While the engine answers (a few ms), keep showing the last figures rather than flashing empty.
   const shown = prediction ?? (doc.machines.every((m) => m) ? stalePrediction : null);
 
@@ -227,25 +238,13 @@ export function DesignerView() {
           {model.notes.length > 0 && <p className="muted">{model.notes.join(' ')}</p>}
           <div className="designer-grid">
             <LayerColumn model={model} doc={doc} />
-            <StageList
-              doc={doc}
-              layerNames={model.layers.map((l) => l.name)}
-              machines={machines}
-              prediction={shown}
-            />
+            <StageList doc={doc} layerNames={layerNames} machines={machines} prediction={shown} />
             <MachinePanel
               doc={doc}
               machines={machines}
               loads={shown?.machines ?? null}
               excluded={excluded}
-              onToggle={(id) =>
-                setExcluded((s) => {
-                  const next = new Set(s);
-                  if (next.has(id)) next.delete(id);
-                  else next.add(id);
-                  return next;
-                })
-              }
+              onToggle={toggle}
             />
           </div>
           <PredictionPanel prediction={shown} error={predictionError} problems={problems} />

@@ -1,4 +1,4 @@
-import { useRef } from 'react';
+import { memo, useRef } from 'react';
 import type { DesignerModel } from '../../../native/api/designerSchemas.js';
 import { moveBoundary, stageOf, type DesignDoc } from '../../designer/planModel.js';
 import { startDrag } from '../../designer/pointerDrag.js';
@@ -72,7 +72,13 @@ function Boundary({ doc, k }: { doc: DesignDoc; k: number }) {
 }
 
 /** The model as a column of layers, coloured by stage, with draggable stage boundaries between rows. */
-export function LayerColumn({ model, doc }: { model: DesignerModel; doc: DesignDoc }) {
+export const LayerColumn = memo(function LayerColumn({
+  model,
+  doc,
+}: {
+  model: DesignerModel;
+  doc: DesignDoc;
+}) {
   const rows = doc.settings.batch / doc.settings.microbatches;
   const totalFlops = model.layers.reduce((a, l) => a + l.flops, 0) || 1;
   return (
@@ -120,4 +126,4 @@ export function LayerColumn({ model, doc }: { model: DesignerModel; doc: DesignD
       </div>
     </section>
   );
-}
+});

@@ -1,3 +1,4 @@
+import { memo } from 'react';
 import type { MachineLoad } from '../../../native/api/designerSchemas.js';
 import type { DesignerMachine } from '../../designer/machines.js';
 import { placeStage, type DesignDoc } from '../../designer/planModel.js';
@@ -43,7 +44,13 @@ function MemoryBar({ load }: { load: MachineLoad }) {
 }
 
 /** The machines stages can go on: drop a stage on a card, or drag a card onto a stage. */
-export function MachinePanel({ doc, machines, loads, excluded, onToggle }: Props) {
+export const MachinePanel = memo(function MachinePanel({
+  doc,
+  machines,
+  loads,
+  excluded,
+  onToggle,
+}: Props) {
   const loadOf = new Map((loads ?? []).map((l) => [l.id, l]));
   return (
     <section className="machine-panel" aria-label="Machines">
@@ -115,4 +122,4 @@ export function MachinePanel({ doc, machines, loads, excluded, onToggle }: Props
       </ul>
     </section>
   );
-}
+});

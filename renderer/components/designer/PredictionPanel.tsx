@@ -1,3 +1,4 @@
+import { memo } from 'react';
 import type { Prediction } from '../../../native/api/designerSchemas.js';
 import { stageColor } from '../../designer/stageColors.js';
 import { formatRate, formatSeconds } from '../../designer/units.js';
@@ -46,7 +47,11 @@ interface Props {
 }
 
 /** What the layout will do: throughput, step, bubble and one step's timeline; and what is wrong with it. */
-export function PredictionPanel({ prediction, error, problems }: Props) {
+export const PredictionPanel = memo(function PredictionPanel({
+  prediction,
+  error,
+  problems,
+}: Props) {
   const pr = prediction?.plan.prediction;
   return (
     <section className="prediction-panel" aria-label="Prediction">
@@ -91,4 +96,4 @@ export function PredictionPanel({ prediction, error, problems }: Props) {
       )}
     </section>
   );
-}
+});

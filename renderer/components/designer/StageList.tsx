@@ -1,3 +1,4 @@
+import { memo } from 'react';
 import type { Prediction } from '../../../native/api/designerSchemas.js';
 import type { DesignerMachine } from '../../designer/machines.js';
 import { addStage, placeStage, removeStage, type DesignDoc } from '../../designer/planModel.js';
@@ -14,7 +15,7 @@ interface Props {
 }
 
 /** One lane per stage: its layers, its machine (select or drop), and its predicted times. */
-export function StageList({ doc, layerNames, machines, prediction }: Props) {
+export const StageList = memo(function StageList({ doc, layerNames, machines, prediction }: Props) {
   const byId = new Map(machines.map((m) => [m.id, m]));
   return (
     <section className="stage-list" aria-label="Stages">
@@ -117,4 +118,4 @@ export function StageList({ doc, layerNames, machines, prediction }: Props) {
       </ol>
     </section>
   );
-}
+});
