@@ -116,6 +116,7 @@ async function predict(doc = designerStore.getState().history.present): Promise<
     revalidate();
     return;
   }
+  const sent = performance.now();
   try {
     const prediction = await api.predictLayout({
       model: model.ref,
@@ -124,6 +125,8 @@ async function predict(doc = designerStore.getState().history.present): Promise<
       machineIds: ids as string[],
     });
     if (id !== seq) return;
+    // The engine's round trip, apart from rendering (the designer bench reads it).
+    performance.measure('pf:predict', { start: sent, end: performance.now() });
     designerStore.setState({
       prediction,
       predictedDoc: doc,
