@@ -1,0 +1,136 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import type { Prediction } from '../../native/api/designerSchemas.js';
+import type { ApiResult } from '../../native/api/schemas.js';
+import { ApiServer } from '../../native/api/server.js';
+import { parsePlan, type Plan } from '../../native/planner/planSchema.js';
+import { syntheticCluster } from '../bench/syntheticCluster.js';
+
+const plansDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pf-plans-'));
+const lab = syntheticCluster(3, 1, plansDir);
+const api = new ApiServer(lab.backend);
+after(() => api.close());
+
+async function ok<T>(op: string, req: unknown): Promise<T> {
+  const r: ApiResult = await api.call(op, req);
+  assert.ok(r.ok, JSON.stringify(r));
+  return r.value as T;
+}
+async function fails(op: string, req: unknown): Promise<string> {
+  const r: ApiResult = await api.call(op, req);
+  assert.ok(!r.ok, 'expected a failure');
+  return r.error.message;
+}
+
+const settings = {
+  batch: 64,
+  microbatches: 4,
+  schedule: '1f1b',
+  optimizer: 'adam',
+  preset: 'balanced',
+};
+const ids = async () =>
+  (await ok<{ nodes: { id: string }[] }>('listNodes', {})).nodes.map((n) => n.id);
+
+describe('designer API over the real ApiServer', () => {
+  it('lists the catalogue with per-layer cost', async () => {
+    const { models } = await ok<{ models: { id: string; layers: { flops: number }[] }[] }>(
+      'designerModels',
+      {},
+    );
+    const deep = models.find((m) => m.id === 'deep-mlp')!;
+    assert.equal(deep.layers.length, 9);
+    assert.ok(deep.layers.every((l) => l.flops > 0));
+  });
+
+  it('predicts a hand-made layout: a plan file, memory per machine, one step of timeline', async () => {
+    const [a, b] = await ids();
+    const p = await ok<Prediction>('predictLayout', {
+      model: { catalogue: 'deep-mlp' },
+      settings,
+      bounds: [0, 3, 5, 9],
+      machineIds: [a, b, a],
+    });
+    assert.deepEqual(
+      parsePlan(p.plan).stages.map((s) => s.machineId),
+      [a, b, a],
+    );
+    const onA = p.machines.find((m) => m.id === a)!;
+    assert.deepEqual(onA.stages, [0, 2]);
+    const expected =
+      p.plan.prediction.stages[0]!.memoryBytes + p.plan.prediction.stages[2]!.memoryBytes;
+    assert.equal(onA.usedBytes, expected);
+    assert.ok(p.timeline.some((t) => t.kind === 'compute' && t.stage === 2));
+  });
+
+  it('names a machine it cannot plan on, and a layout that does not cover the model', async () => {
+    const [a] = await ids();
+    assert.match(
+      await fails('predictLayout', {
+        model: { catalogue: 'deep-mlp' },
+        settings,
+        bounds: [0, 9],
+        machineIds: ['nobody'],
+      }),
+      /machine nobody is not on the network/,
+    );
+    assert.match(
+      await fails('predictLayout', {
+        model: { catalogue: 'deep-mlp' },
+        settings,
+        bounds: [0, 4],
+        machineIds: [a],
+      }),
+      /must cover layers 0–8/,
+    );
+  });
+
+  it('auto-partitions over the machines it is given only', async () => {
+    const [a, , c] = await ids();
+    const p = await ok<Prediction>('autoPartition', {
+      model: { catalogue: 'deep-mlp' },
+      settings,
+      machineIds: [a, c],
+    });
+    assert.ok(p.plan.stages.every((s) => s.machineId === a || s.machineId === c));
+    assert.ok(p.plan.prediction.samplesPerSecond > 0);
+  });
+
+  it('saves, lists and opens plans; refuses files that are not plans, in words', async () => {
+    const [a] = await ids();
+    const { plan } = await ok<Prediction>('predictLayout', {
+      model: { catalogue: 'mnist-mlp' },
+      settings,
+      bounds: [0, 3],
+      machineIds: [a],
+    });
+    const saved = await ok<{ path: string }>('savePlan', { name: 'my plan', plan });
+    assert.equal(saved.path, path.join(plansDir, 'my plan.json'));
+    const { plans } = await ok<{ plans: { name: string; modelId: string }[] }>('listPlans', {});
+    assert.deepEqual(
+      plans.map((p) => [p.name, p.modelId]),
+      [['my plan', 'mnist-mlp']],
+    );
+    const opened = await ok<{ plan: Plan }>('openPlan', { name: 'my plan' });
+    assert.deepEqual(opened.plan, plan);
+    assert.match(
+      await fails('openPlan', { text: '{"version":7}', fileName: 'old.json' }),
+      /old.json: plan version 7 is not supported/,
+    );
+    assert.match(await fails('savePlan', { name: '../escape', plan }), /name/);
+  });
+
+  it('imports a model.json, and explains one it cannot import', async () => {
+    assert.match(
+      await fails('importModel', { text: '{"format":"graph-model"}', fileName: 'g.json' }),
+      /g.json is a tfjs graph model/,
+    );
+    assert.match(
+      await fails('importModel', { text: 'nope', fileName: 'x.json' }),
+      /not valid JSON/,
+    );
+  });
+});
