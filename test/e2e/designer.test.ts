@@ -213,4 +213,54 @@ describe('Designer in browser mode, two real agents', () => {
     );
     assert.equal(lines.filter((l) => l.type === 'step').length, 2);
   });
+
+  it('does by keyboard what drag does, and names what is wrong with a fix', async () => {
+    // Arrow keys move a boundary; the end boundary's ↑ splits off a new stage.
+    const end = page.getByTestId('boundary-end');
+    await end.focus();
+    await page.keyboard.press('ArrowUp');
+    assert.equal(await stageText(3), 'dense_out');
+    await page.getByTestId('boundary-2').focus();
+    await page.keyboard.press('ArrowDown');
+    assert.equal(await stageText(2), 'dense_3 … dense_8 (6 layers)');
+    const problems = page.getByTestId('problems');
+    await problems.waitFor();
+    assert.match(
+      (await problems.textContent()) ?? '',
+      /Stage 3 is on no machine\. Drag stage 3 onto a machine card, or pick a machine in its list\./,
+    );
+    assert.ok(await page.getByRole('button', { name: 'Start run…' }).isDisabled());
+    await page
+      .getByRole('combobox', { name: 'Machine for stage 3' })
+      .selectOption({ label: 'alpha' });
+    await problems.waitFor({ state: 'detached', timeout: 5000 });
+    assert.ok(await page.getByRole('button', { name: 'Start run…' }).isEnabled());
+    // Ctrl+Z walks back through every edit.
+    await page.locator('body').click({ position: { x: 5, y: 5 } });
+    for (let i = 0; i < 3; i++) await page.keyboard.press('Control+z');
+    assert.equal(await page.getByRole('group', { name: 'Stage 3', exact: true }).count(), 0);
+  });
+
+  it('shows a model.json it cannot import in words, from the file picker and from a drop', async () => {
+    await page.getByLabel('Import model.json').setInputFiles({
+      name: 'frozen.json',
+      mimeType: 'application/json',
+      buffer: Buffer.from('{"format":"graph-model","modelTopology":{}}'),
+    });
+    assert.match(
+      (await page.getByTestId('import-error').textContent()) ?? '',
+      /^frozen\.json: frozen\.json is a tfjs graph model/,
+    );
+    const dt = await page.evaluateHandle(() => {
+      const d = new DataTransfer();
+      d.items.add(new File(['not json'], 'broken.json', { type: 'application/json' }));
+      return d;
+    });
+    await page.dispatchEvent('main', 'dragover', { dataTransfer: dt });
+    await page.dispatchEvent('main', 'drop', { dataTransfer: dt });
+    await page
+      .getByText(/^broken\.json: broken\.json is not valid JSON/)
+      .waitFor({ timeout: 5000 });
+    await page.screenshot({ path: path.join(ARTIFACTS, 'designer-import-error-1440x1000.png') });
+  });
 });
