@@ -17,6 +17,7 @@ function Timeline({ prediction }: { prediction: Prediction }) {
       className="timeline"
       viewBox={`0 0 ${WIDTH} ${p * ROW}`}
       preserveAspectRatio="none"
+      style={{ height: p * ROW + 4 }}
       role="img"
       aria-label={`Simulated timeline of one step: ${formatSeconds(step)}; grey is waiting`}
       data-testid="timeline"
@@ -30,8 +31,8 @@ function Timeline({ prediction }: { prediction: Prediction }) {
             y={t.stage * ROW + 2}
             width={Math.max(0.5, x(t.end) - x(t.start))}
             height={ROW - 4}
-            fill={t.kind === 'wait' ? 'var(--wait, #9993)' : stageColor(t.stage)}
-            opacity={t.kind === 'compute' && t.label.startsWith('F') ? 0.6 : 1}
+            fill={t.kind === 'wait' ? 'var(--muted)' : stageColor(t.stage)}
+            opacity={t.kind === 'wait' ? 0.25 : t.label.startsWith('F') ? 0.6 : 1}
           >
             <title>{`stage ${t.stage + 1} ${t.label} ${formatSeconds(t.end - t.start)}`}</title>
           </rect>
