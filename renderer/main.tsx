@@ -12,10 +12,16 @@ const host = selectHost();
 connectStore(host, clusterStore);
 connectRuns(host);
 
-createRoot(document.getElementById('root')!).render(
-  <StrictMode>
-    <ApiContext.Provider value={host.api}>
-      <App />
-    </ApiContext.Provider>
-  </StrictMode>,
-);
+// `npm run bench:charts` renders the loss chart alone over synthetic runs (see renderer/bench).
+if (location.hash === '#bench-charts')
+  void import('./bench/ChartBench.js').then((m) =>
+    m.mountChartBench(document.getElementById('root')!),
+  );
+else
+  createRoot(document.getElementById('root')!).render(
+    <StrictMode>
+      <ApiContext.Provider value={host.api}>
+        <App />
+      </ApiContext.Provider>
+    </StrictMode>,
+  );

@@ -19,15 +19,15 @@ function xColumn(d: RunData, mode: XMode): ArrayLike<number> {
   return d.wallT.data;
 }
 
-export function formatX(mode: XMode): (x: number) => string {
-  if (mode === 'step') return (x) => String(Math.round(x));
-  if (mode === 'relative')
-    return (x) => {
-      const s = x / 1000;
-      return s < 120 ? `${s.toFixed(s < 10 ? 1 : 0)} s` : `${(s / 60).toFixed(1)} min`;
-    };
-  return (x) => new Date(x).toLocaleTimeString();
-}
+const FORMAT_X: Record<XMode, (x: number) => string> = {
+  step: (x) => String(Math.round(x)),
+  relative: (x) => {
+    const s = x / 1000;
+    return s < 120 ? `${s.toFixed(s < 10 ? 1 : 0)} s` : `${(s / 60).toFixed(1)} min`;
+  },
+  wall: (x) => new Date(x).toLocaleTimeString(),
+};
+export const formatX = (mode: XMode) => FORMAT_X[mode];
 
 /**
  * Training loss per step (raw faint, TensorBoard-smoothed on top) and validation loss per epoch, for

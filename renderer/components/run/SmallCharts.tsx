@@ -1,7 +1,9 @@
 import { useMemo, useState } from 'react';
-import { debiasedEma } from '../../charts/ema.js';
 import { SeriesChart, type ChartLine } from '../../charts/SeriesChart.js';
 import type { RunData } from '../../runs/runData.js';
+
+const epochTick = (x: number) => (Number.isInteger(x) ? `epoch ${x}` : '');
+const stepTick = (x: number) => `step ${Math.round(x)}`;
 
 /** Validation accuracy per epoch. */
 export function AccuracyChart({ data, version }: { data: RunData; version: number }) {
@@ -35,7 +37,7 @@ export function AccuracyChart({ data, version }: { data: RunData; version: numbe
       <SeriesChart
         lines={lines}
         height={160}
-        formatX={(x) => `epoch ${Math.round(x)}`}
+        formatX={epochTick}
         formatY={(y) => `${y.toFixed(2)}%`}
         zoom={zoom}
         onZoom={setZoom}
@@ -45,7 +47,26 @@ export function AccuracyChart({ data, version }: { data: RunData; version: numbe
   );
 }
 
-/** Samples per second by step (smoothed: single steps are noisy). */
+/**
+ * Samples per second over the last RATE_WINDOW steps. Step events reach the coordinator in bursts, so
+ * the per-step rate spikes wherever two arrive together; a window over elapsed time does not.
+ */
+const RATE_WINDOW = 10;
+function windowedRate(data: RunData, n: number): Float64Array {
+  const batch = data.plan?.batch ?? 0;
+  const out = new Float64Array(n);
+  const el = data.elapsedMs.data;
+  const step = data.step.data;
+  for (let i = 0; i < n; i++) {
+    const j = Math.max(0, i - RATE_WINDOW);
+    const dt = j === i ? el[i]! : el[i]! - el[j]!;
+    const steps = j === i ? step[i]! + 1 : step[i]! - step[j]!;
+    out[i] = dt > 0 && batch ? (steps * batch * 1000) / dt : data.samplesPerSecond.data[i]!;
+  }
+  return out;
+}
+
+/** Samples per second by step. */
 export function ThroughputChart({ data, version }: { data: RunData; version: number }) {
   const [zoom, setZoom] = useState<[number, number] | null>(null);
   const lines = useMemo<ChartLine[]>(() => {
@@ -56,7 +77,7 @@ export function ThroughputChart({ data, version }: { data: RunData; version: num
         name: 'samples/s',
         color: '#4e79a7',
         xs: data.step.data,
-        ys: debiasedEma(data.samplesPerSecond.data, 0.8, n),
+        ys: windowedRate(data, n),
         n,
       },
     ];
@@ -74,7 +95,7 @@ export function ThroughputChart({ data, version }: { data: RunData; version: num
       <SeriesChart
         lines={lines}
         height={160}
-        formatX={(x) => `step ${Math.round(x)}`}
+        formatX={stepTick}
         formatY={(y) => y.toFixed(0)}
         zoom={zoom}
         onZoom={setZoom}
