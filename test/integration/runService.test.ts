@@ -1,0 +1,148 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Coordinator } from '../../native/coordinator/coordinator.js';
+import type { Plan } from '../../native/planner/planSchema.js';
+import { RunService } from '../../native/runs/runService.js';
+import { RunStore } from '../../native/runs/runStore.js';
+import type { RunRecord, RunSettings } from '../../native/runs/runSchemas.js';
+import {
+  startAgent,
+  stopAgent,
+  tempDir,
+  testBeaconPort,
+  TEST_TOKEN,
+  waitUntil,
+  type RunningAgent,
+} from '../helpers/agents.js';
+import { processAlive } from '../helpers/training.js';
+
+function twoStagePlan(agents: RunningAgent[], second?: { id: string; name: string }): Plan {
+  return {
+    version: 1,
+    model: {
+      id: 'mnist-mlp',
+      name: 'MNIST MLP',
+      source: 'catalogue',
+      path: null,
+      layers: 3,
+      params: 0,
+    },
+    batch: 64,
+    microbatches: 4,
+    schedule: '1f1b',
+    optimizer: 'sgd',
+    preset: 'balanced',
+    stages: [
+      {
+        layers: [0, 1],
+        layerNames: ['a', 'a'],
+        machineId: agents[0]!.ready.nodeId,
+        machineName: agents[0]!.ready.name,
+      },
+      {
+        layers: [1, 3],
+        layerNames: ['b', 'c'],
+        machineId: second?.id ?? agents[1]!.ready.nodeId,
+        machineName: second?.name ?? agents[1]!.ready.name,
+      },
+    ],
+    prediction: {
+      stepSeconds: 0.01,
+      samplesPerSecond: 6400,
+      bubble: 0.3,
+      bottleneckSeconds: 0.01,
+      stages: [],
+    },
+    search: { method: 'preset', evaluations: 1, stagesChosen: 'requested', note: '' },
+    createdAt: new Date().toISOString(),
+  };
+}
+
+const settings = (o: Partial<RunSettings> = {}): RunSettings => ({
+  name: 'test run',
+  dataset: 'mnist',
+  steps: 100_000,
+  learningRate: 0.05,
+  optimizer: 'sgd',
+  backend: 'wasm',
+  ...o,
+});
+
+describe('RunService with two real agents', () => {
+  const agents: RunningAgent[] = [];
+  let coordinator: Coordinator;
+  let service: RunService;
+  let root: string;
+  const records: RunRecord[] = [];
+
+  before(async () => {
+    const beaconPort = testBeaconPort();
+    agents.push(
+      ...(await Promise.all(['ant', 'bee'].map((name) => startAgent({ name, beaconPort })))),
+    );
+    coordinator = new Coordinator({ stateDir: tempDir(), token: TEST_TOKEN, discover: false });
+    await coordinator.start();
+    await Promise.all(
+      agents.map((a) =>
+        coordinator.addPeer(`127.0.0.1:${a.ready.controlPort}`, { persist: false }),
+      ),
+    );
+    root = tempDir('pf-runs-');
+    const store = new RunStore(root);
+    store.open();
+    service = new RunService(coordinator, store);
+    service.on('record', (_id, r) => records.push(r));
+  });
+  after(async () => {
+    await service?.close();
+    await coordinator?.stop();
+    await Promise.all(agents.map((a) => stopAgent(a)));
+  });
+
+  it('refuses a plan with a machine it has not found, in words, before recording anything', async () => {
+    await assert.rejects(
+      service.start(twoStagePlan(agents, { id: 'ghost-id', name: 'ghost' }), settings()),
+      /stage 1 is planned on ghost, which this app has not found/,
+    );
+    assert.equal(service.store.list().length, 0);
+  });
+
+  it('names the machine when its dataset is missing, and records the run as failed', async () => {
+    await assert.rejects(
+      service.start(twoStagePlan(agents), settings({ dataset: 'csv:/nonexistent/lab.csv' })),
+      (err: Error) => /stage \d on (ant|bee)/.test(err.message) && /lab\.csv/.test(err.message),
+    );
+    const [failed] = service.store.list();
+    assert.equal(failed!.status, 'failed');
+    assert.match(failed!.message ?? '', /lab\.csv/);
+    assert.equal(service.liveId, null);
+  });
+
+  it('stops a live run: every stage process exits, the file says stopped, and a second start waits its turn', async () => {
+    const run = await service.start(twoStagePlan(agents), settings({ name: 'to stop' }));
+    await assert.rejects(service.start(twoStagePlan(agents), settings()), /still running/);
+    await waitUntil(
+      () => records.filter((r) => r.kind === 'event' && r.event.type === 'step').length >= 5,
+      30_000,
+      'five steps',
+    );
+    const started = records.find((r) => r.kind === 'event' && r.event.type === 'started');
+    assert.ok(started?.kind === 'event' && started.event.type === 'started');
+    const pids = started.event.stages.map((s) => s.pid);
+    assert.ok(pids.every(processAlive));
+
+    const stopped = await service.stop(run.id);
+    assert.equal(stopped.status, 'stopped');
+    await waitUntil(() => !pids.some(processAlive), 10_000, 'every stage process to exit');
+    const lines = fs
+      .readFileSync(path.join(root, run.id, 'run.jsonl'), 'utf8')
+      .trim()
+      .split('\n');
+    const last = JSON.parse(lines.at(-1)!) as RunRecord;
+    assert.equal(last.kind, 'end');
+    assert.ok(last.kind === 'end' && last.status === 'stopped');
+    assert.equal(service.liveId, null);
+  });
+});
