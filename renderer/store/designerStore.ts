@@ -75,6 +75,8 @@ export function useDesigner<T>(selector: (s: DesignerState) => T): T {
 
 let api: PipefitterApi | null = null;
 let seq = 0;
+/** A plan handed over before the catalogue arrived (Run again before the designer was opened). */
+let pendingPlan: PlanFile | null = null;
 
 /** The machines as validation sees them, from the Cluster view's store. */
 export function machineStatuses(): Map<string, MachineStatus> {
@@ -166,7 +168,12 @@ export const redo = () => setHistory(redoStep(designerStore.getState().history))
 export function attachDesigner(a: PipefitterApi): void {
   if (api === a) return;
   api = a;
-  void a.designerModels({}).then(({ models }) => designerStore.setState({ models }));
+  void a.designerModels({}).then(({ models }) => {
+    designerStore.setState({ models });
+    const p = pendingPlan;
+    pendingPlan = null;
+    if (p) loadPlan(p);
+  });
   void refreshSaved();
   // Validation depends on which machines are online and measured, not on their live load.
   let key = '';
@@ -227,6 +234,10 @@ export async function autoPartition(machineIds: string[]): Promise<void> {
 /** Opens a plan file in the designer (the Runs view calls this for "Run again"); undoable. */
 export function loadPlan(plan: PlanFile): void {
   const s = designerStore.getState();
+  if (s.models.length === 0) {
+    pendingPlan = plan;
+    return;
+  }
   let model = s.model?.id === plan.model.id ? s.model : null;
   if (!model && plan.model.source === 'catalogue')
     model = s.models.find((m) => m.id === plan.model.id) ?? null;

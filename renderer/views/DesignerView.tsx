@@ -242,7 +242,7 @@ export function DesignerView() {
             <MachinePanel
               doc={doc}
               machines={machines}
-              loads={shown?.machines ?? null}
+              prediction={shown}
               excluded={excluded}
               onToggle={toggle}
             />

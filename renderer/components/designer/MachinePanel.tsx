@@ -1,5 +1,5 @@
 import { memo } from 'react';
-import type { MachineLoad } from '../../../native/api/designerSchemas.js';
+import type { MachineLoad, Prediction } from '../../../native/api/designerSchemas.js';
 import type { DesignerMachine } from '../../designer/machines.js';
 import { placeStage, type DesignDoc } from '../../designer/planModel.js';
 import { startDrag } from '../../designer/pointerDrag.js';
@@ -10,20 +10,41 @@ import { edit } from '../../store/designerStore.js';
 interface Props {
   doc: DesignDoc;
   machines: DesignerMachine[];
-  /** Memory per machine of the current prediction, null while there is none. */
-  loads: MachineLoad[] | null;
+  /** The prediction shown, null while there is none. */
+  prediction: Prediction | null;
   excluded: ReadonlySet<string>;
   onToggle(id: string): void;
 }
 
-function MemoryBar({ load }: { load: MachineLoad }) {
+type Breakdown = Prediction['plan']['prediction']['stages'][number]['memory'];
+
+/** What fills a machine: the sum over its stages, by kind. */
+function breakdownOf(prediction: Prediction, load: MachineLoad): Breakdown {
+  const sum: Breakdown = { weights: 0, gradients: 0, optimizer: 0, activations: 0 };
+  for (const k of load.stages) {
+    const m = prediction.plan.prediction.stages[k]?.memory;
+    if (!m) continue;
+    sum.weights += m.weights;
+    sum.gradients += m.gradients;
+    sum.optimizer += m.optimizer;
+    sum.activations += m.activations;
+  }
+  return sum;
+}
+
+function MemoryBar({ load, parts }: { load: MachineLoad; parts: Breakdown }) {
   const fits = load.usedBytes <= load.freeBytes;
   const frac = Math.min(1, load.usedBytes / Math.max(1, load.freeBytes));
   const text = fits
     ? `${formatBytes(load.usedBytes)} of ${formatBytes(load.freeBytes)} free`
     : `${formatBytes(load.usedBytes - load.freeBytes)} short: needs ${formatBytes(load.usedBytes)}, ${formatBytes(load.freeBytes)} free`;
   return (
-    <div className="plan-memory" data-testid={`memory-${load.name}`} data-fits={fits}>
+    <div
+      className="plan-memory"
+      data-testid={`memory-${load.name}`}
+      data-fits={fits}
+      title={`weights ${formatBytes(parts.weights)} + gradients ${formatBytes(parts.gradients)} + optimizer ${formatBytes(parts.optimizer)} + stashed activations ${formatBytes(parts.activations)}`}
+    >
       <div
         className="meter-track"
         role="meter"
@@ -47,11 +68,11 @@ function MemoryBar({ load }: { load: MachineLoad }) {
 export const MachinePanel = memo(function MachinePanel({
   doc,
   machines,
-  loads,
+  prediction,
   excluded,
   onToggle,
 }: Props) {
-  const loadOf = new Map((loads ?? []).map((l) => [l.id, l]));
+  const loadOf = new Map((prediction?.machines ?? []).map((l) => [l.id, l]));
   return (
     <section className="machine-panel" aria-label="Machines">
       <header className="panel-head">
@@ -115,7 +136,9 @@ export const MachinePanel = memo(function MachinePanel({
                 ))}
                 {stages.length === 0 && <span className="muted">drop a stage here</span>}
               </div>
-              {load && <MemoryBar load={load} />}
+              {load && prediction && (
+                <MemoryBar load={load} parts={breakdownOf(prediction, load)} />
+              )}
             </li>
           );
         })}
