@@ -122,7 +122,7 @@ export function DesignerView() {
     <div className={`designer${fileOver ? ' file-over' : ''}`}>
       <header className="view-header designer-toolbar">
         <h1>Designer</h1>
-        <label className="setting">
+        <label className="designer-setting">
           <span>Model</span>
           <select
             aria-label="Model"

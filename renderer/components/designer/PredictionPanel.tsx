@@ -14,7 +14,7 @@ function Timeline({ prediction }: { prediction: Prediction }) {
   const x = (t: number) => (t / step) * WIDTH;
   return (
     <svg
-      className="timeline"
+      className="designer-timeline"
       viewBox={`0 0 ${WIDTH} ${p * ROW}`}
       preserveAspectRatio="none"
       style={{ height: p * ROW + 4 }}

@@ -18,7 +18,7 @@ function NumberField({
     else el.value = String(value);
   };
   return (
-    <label className="setting">
+    <label className="designer-setting">
       <span>{label}</span>
       <input
         key={value}
@@ -43,7 +43,7 @@ export function SettingsBar({ settings }: { settings: LayoutSettings }) {
         value={settings.microbatches}
         onCommit={(microbatches) => set({ microbatches })}
       />
-      <label className="setting">
+      <label className="designer-setting">
         <span>Schedule</span>
         <select
           aria-label="Schedule"
@@ -54,7 +54,7 @@ export function SettingsBar({ settings }: { settings: LayoutSettings }) {
           <option value="gpipe">GPipe</option>
         </select>
       </label>
-      <label className="setting">
+      <label className="designer-setting">
         <span>Optimizer</span>
         <select
           aria-label="Optimizer"
