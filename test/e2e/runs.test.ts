@@ -217,5 +217,22 @@ describe('Runs in browser mode with two real agents', () => {
       ) > 20,
     );
     await page.screenshot({ path: path.join(ARTIFACTS, 'runs-overlay.png'), fullPage: true });
+
+    // Delete is undoable.
+    await page.getByRole('button', { name: 'delete e2e short' }).click();
+    await page
+      .getByTestId('run-row')
+      .filter({ hasText: 'e2e short' })
+      .waitFor({ state: 'detached' });
+    await page.getByRole('button', { name: 'Undo' }).click();
+    await page.getByTestId('run-row').filter({ hasText: 'e2e short' }).waitFor();
+
+    // Run again opens the run's plan in the designer.
+    await page.getByRole('button', { name: 'e2e short', exact: true }).click();
+    await page.getByRole('button', { name: 'Run again' }).click();
+    await page
+      .getByRole('navigation', { name: 'Main' })
+      .locator('[aria-current="page"]', { hasText: 'Designer' })
+      .waitFor();
   });
 });

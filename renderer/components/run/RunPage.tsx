@@ -2,7 +2,7 @@ import { useEffect, useState } from 'react';
 import { useApi } from '../../hostContext.js';
 import { duration } from '../../runs/duration.js';
 import { loadPlan } from '../../store/designerStore.js';
-import { navigate, openRun } from '../../store/navStore.js';
+import { navigate, openRun, useNav } from '../../store/navStore.js';
 import { loadRun, runColor, runData, useRuns } from '../../store/runsStore.js';
 import { ExportButton } from './ExportButton.js';
 import { LogPanel } from './LogPanel.js';
@@ -73,6 +73,7 @@ export function RunPage({ id }: { id: string }) {
             className="secondary small"
             onClick={() => {
               loadPlan(data.plan!);
+              useNav.setState({ rerun: data.settings });
               navigate('Designer');
             }}
           >

@@ -3,7 +3,7 @@ import { useId, useState, type FormEvent } from 'react';
 import type { PlanFile, RunSettings } from '../../../native/api/types.js';
 import { useApi } from '../../hostContext.js';
 import { useCluster } from '../../store/clusterStore.js';
-import { openRun } from '../../store/navStore.js';
+import { openRun, useNav } from '../../store/navStore.js';
 
 type Optimizer = RunSettings['optimizer'];
 
@@ -26,14 +26,20 @@ const defaultLr = (o: Optimizer) => (o === 'adam' ? 0.001 : 0.05);
 export function StartRunDialog({ plan, onClose }: { plan: PlanFile; onClose(): void }) {
   const api = useApi();
   const titleId = useId();
+  // "Run again" leaves the earlier run's settings here; a fresh dialog takes the plan's defaults.
+  const [rerun] = useState(() => useNav.getState().rerun);
   const [name, setName] = useState(
-    `${plan.model.name} · ${new Date().toLocaleString(undefined, { dateStyle: 'short', timeStyle: 'short' })}`,
+    rerun
+      ? `${rerun.name} (again)`
+      : `${plan.model.name} · ${new Date().toLocaleString(undefined, { dateStyle: 'short', timeStyle: 'short' })}`,
   );
-  const [dataset, setDataset] = useState(defaultDataset(plan));
-  const [lengthKind, setLengthKind] = useState<'epochs' | 'steps'>('epochs');
-  const [length, setLength] = useState('1');
-  const [optimizer, setOptimizer] = useState<Optimizer>(plan.optimizer);
-  const [lr, setLr] = useState(String(defaultLr(plan.optimizer)));
+  const [dataset, setDataset] = useState(rerun?.dataset ?? defaultDataset(plan));
+  const [lengthKind, setLengthKind] = useState<'epochs' | 'steps'>(
+    rerun?.steps !== undefined ? 'steps' : 'epochs',
+  );
+  const [length, setLength] = useState(String(rerun?.steps ?? rerun?.epochs ?? 1));
+  const [optimizer, setOptimizer] = useState<Optimizer>(rerun?.optimizer ?? plan.optimizer);
+  const [lr, setLr] = useState(String(rerun?.learningRate ?? defaultLr(plan.optimizer)));
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const offline = useCluster((s) =>
@@ -66,7 +72,11 @@ export function StartRunDialog({ plan, onClose }: { plan: PlanFile; onClose(): v
         optimizer,
         ...(lengthKind === 'epochs' ? { epochs: n } : { steps: n }),
       };
-      const { run } = await api.startRun({ plan, settings });
+      const { run } = await api.startRun({
+        plan,
+        settings: { ...settings, ...(rerun?.seed === undefined ? {} : { seed: rerun.seed }) },
+      });
+      useNav.setState({ rerun: null });
       openRun(run.id);
       onClose();
     } catch (err) {
