@@ -8,7 +8,9 @@ import { openDataset } from '../../native/data/openDataset.js';
 import { EpochSampler } from '../../native/data/sampler.js';
 import { getModel } from '../../native/model/catalogue.js';
 import { datasetFeed } from '../../native/pipeline/datasetFeed.js';
+import { LocalPipeline } from '../../native/pipeline/localPipeline.js';
 import { ReferenceTrainer } from '../../native/pipeline/referenceTrainer.js';
+import type { NamedWeight } from '../../native/pipeline/stageExecutor.js';
 import {
   startAgent,
   stopAgent,
@@ -99,18 +101,44 @@ describe('pipeline training across agent processes equals single-process trainin
             M,
             spec.inputShape,
           );
-          const ref = new ReferenceTrainer(tf, spec, M, optimizer, feed);
-          const refLosses = Array.from({ length: STEPS }, (_, s) => ref.step(s));
-          const diff = maxAbsDiff(piped, ref.weights());
-          ref.dispose();
+          // Adam turns a gradient's sign into a ±lr step, so on a 9-layer ReLU net a float-order
+          // difference of 1e-7 in a near-zero gradient moves a weight by the learning rate: there the
+          // yardstick is the same pipeline run in one process (same op order: results must match
+          // to the bit), and the maths against ordinary training is checked with SGD.
+          const sensitive = modelId === 'deep-mlp' && opt === 'adam';
+          let yardstick: { losses: number[]; weights: NamedWeight[] };
+          if (sensitive) {
+            const local = new LocalPipeline(
+              tf,
+              spec,
+              evenSlices(spec.layers.length, stages),
+              schedule,
+              M,
+              optimizer,
+              feed,
+            );
+            const localLosses: number[] = [];
+            for (let s = 0; s < STEPS; s++) localLosses.push((await local.step(s)).at(-1)!.loss!);
+            yardstick = { losses: localLosses, weights: local.weights() };
+            local.dispose();
+          } else {
+            const ref = new ReferenceTrainer(tf, spec, M, optimizer, feed);
+            yardstick = {
+              losses: Array.from({ length: STEPS }, (_, s) => ref.step(s)),
+              weights: ref.weights(),
+            };
+            ref.dispose();
+          }
+          const refLosses = yardstick.losses;
+          const diff = maxAbsDiff(piped, yardstick.weights);
           assert.equal(losses.length, STEPS);
           losses.forEach((l, s) =>
             assert.ok(
-              Math.abs(l - refLosses[s]!) < 1e-4,
+              Math.abs(l - refLosses[s]!) < (sensitive ? 1e-6 : 1e-4),
               `step ${s}: loss ${l} vs ${refLosses[s]}`,
             ),
           );
-          assert.ok(diff < 1e-4, `max abs weight difference ${diff}`);
+          assert.ok(diff < (sensitive ? 1e-6 : 1e-4), `max abs weight difference ${diff}`);
         });
       }
     }
