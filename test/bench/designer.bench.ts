@@ -57,8 +57,15 @@ try {
       if (t0 === null) return;
       const t = t0;
       t0 = null;
-      requestAnimationFrame(() => window.__drops.push(performance.now() - t));
+      requestAnimationFrame(() => {
+        window.__drops.push(performance.now() - t);
+        window.__wake?.();
+      });
     }).observe(panel, { subtree: true, childList: true, characterData: true, attributes: true });
+    window.__waitDrops = (n) => new Promise((resolve) => {
+      window.__wake = () => { if (window.__drops.length >= n) resolve(n); };
+      window.__wake();
+    });
     function loop() { requestAnimationFrame(loop); }
     requestAnimationFrame(loop);
   })()`);
@@ -66,25 +73,26 @@ try {
   if (process.env.BENCH_SHOT) await page.screenshot({ path: process.env.BENCH_SHOT });
   const rowBox = async (name: string) =>
     (await page.getByRole('listitem', { name: new RegExp(`^Layer ${name},`) }).boundingBox())!;
+  // Positions are read before tracing starts: locator calls run in the page and would count as frames.
+  const handle = (await page.getByTestId('boundary-7').boundingBox())!;
+  const gapY = { 7: (await rowBox('dense_8')).y, 8: (await rowBox('dense_out')).y };
+  let at = Number(await page.getByTestId('boundary-7').getAttribute('aria-valuenow')) as 7 | 8;
+  const x = handle.x + 40;
   await browser.startTracing(page, { categories: ['devtools.timeline', 'toplevel'] });
   for (let i = 0; i < DROPS; i++) {
     // Boundary 7 moves between the gaps before dense_8 and before dense_out (stage 7 or stage 8 holds two
     // layers, on machines of different speed and free memory): every drop changes the prediction.
-    const handle = page.getByTestId('boundary-7');
-    const from = (await handle.boundingBox())!;
-    const at = Number(await handle.getAttribute('aria-valuenow'));
-    const target = await rowBox(at === 7 ? 'dense_out' : 'dense_8');
-    await page.mouse.move(from.x + 40, from.y + from.height / 2);
+    const to = at === 7 ? 8 : 7;
+    await page.mouse.move(x, gapY[at] + 1);
     await page.mouse.down();
-    await page.mouse.move(from.x + 60, target.y + 1, { steps: 20 });
+    await page.mouse.move(x + 20, gapY[to] + 1, { steps: 20 });
     await page.mouse.up();
-    await page.waitForFunction(
-      (n) => (window as unknown as { __drops: number[] }).__drops.length >= n,
-      i + 1,
-      { timeout: 5000 },
-    );
+    await page.evaluate(`window.__waitDrops(${i + 1})`);
+    at = to;
   }
-  const frames = frameBusyTimes(await browser.stopTracing());
+  const trace = await browser.stopTracing();
+  if (process.env.BENCH_TRACE) fs.writeFileSync(process.env.BENCH_TRACE, trace);
+  const frames = frameBusyTimes(trace);
   const drops = (await page.evaluate('window.__drops')) as number[];
   const roundTrips = (await page.evaluate(
     "performance.getEntriesByName('pf:predict').slice(-" + DROPS + ').map((e) => e.duration)',
