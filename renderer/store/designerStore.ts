@@ -97,7 +97,10 @@ function revalidate(): void {
   const current = s.predictedDoc === doc ? s.prediction : null;
   const problems = validate(doc, machineStatuses(), current?.machines ?? null);
   const plan = problems.length === 0 && current ? current.plan : null;
-  designerStore.setState({ problems, plan });
+  // The same problems keep their array, so panels memoised on them do not render again.
+  const same = JSON.stringify(problems) === JSON.stringify(s.problems);
+  if (same && plan === s.plan) return;
+  designerStore.setState({ problems: same ? s.problems : problems, plan });
 }
 
 /** Asks the engine for the prediction of the current document (not debounced: it takes a few ms). */
