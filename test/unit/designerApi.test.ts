@@ -6,6 +6,9 @@ import { after, describe, it } from 'node:test';
 import type { Prediction } from '../../native/api/designerSchemas.js';
 import type { ApiResult } from '../../native/api/schemas.js';
 import { ApiServer } from '../../native/api/server.js';
+import { getModel } from '../../native/model/catalogue.js';
+import { clusterFromNodes } from '../../native/planner/nodesToCluster.js';
+import { makePlan } from '../../native/planner/plan.js';
 import { parsePlan, type Plan } from '../../native/planner/planSchema.js';
 import { syntheticCluster } from '../bench/syntheticCluster.js';
 
@@ -121,6 +124,26 @@ describe('designer API over the real ApiServer', () => {
       /old.json: plan version 7 is not supported/,
     );
     assert.match(await fails('savePlan', { name: '../escape', plan }), /name/);
+  });
+
+  it('opens what `pipefitter plan --json` writes, unchanged', async () => {
+    const nodes = (await ok<{ nodes: Parameters<typeof clusterFromNodes>[0] }>('listNodes', {}))
+      .nodes;
+    const outcome = makePlan({
+      model: getModel('deep-mlp'),
+      source: 'catalogue',
+      path: null,
+      cluster: clusterFromNodes(nodes).cluster,
+      batch: 64,
+      microbatches: 4,
+      schedule: '1f1b',
+      optimizer: 'adam',
+      preset: 'balanced',
+    });
+    assert.ok(outcome.ok);
+    const text = JSON.stringify(outcome.plan, null, 2);
+    const opened = await ok<{ plan: Plan }>('openPlan', { text, fileName: 'cli.json' });
+    assert.deepEqual(opened.plan, outcome.plan);
   });
 
   it('imports a model.json, and explains one it cannot import', async () => {
