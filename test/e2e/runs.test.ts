@@ -235,4 +235,29 @@ describe('Runs in browser mode with two real agents', () => {
       .locator('[aria-current="page"]', { hasText: 'Designer' })
       .waitFor();
   });
+
+  it('shows a run that was live when the app was killed as interrupted, with its data up to then', async () => {
+    await page.getByRole('button', { name: 'Cluster', exact: true }).click();
+    await waitOnline();
+    await startFromPlan('e2e killed', { steps: 100_000 });
+    await page.waitForFunction(
+      () =>
+        Number(document.querySelector('[data-testid="loss-chart"]')?.getAttribute('data-points')) >=
+        10,
+      null,
+      { timeout: 60_000 },
+    );
+    web.proc.kill('SIGKILL');
+    await web.stop();
+    web = await startWeb({ beaconPort, stateDir: web.stateDir });
+    await page.goto(web.url);
+    await page.getByRole('button', { name: 'Runs', exact: true }).click();
+    const row = page.getByTestId('run-row').filter({ hasText: 'e2e killed' });
+    await row.waitFor({ timeout: 10_000 });
+    assert.match((await row.textContent()) ?? '', /interrupted/);
+    await row.getByRole('button', { name: 'e2e killed', exact: true }).click();
+    await page.locator('[data-testid="run-page"][data-status="interrupted"]').waitFor();
+    assert.ok((await num(page, 'loss-chart', 'data-points')) >= 10);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'run-interrupted.png') });
+  });
 });
