@@ -16,7 +16,7 @@ import {
   type Command,
 } from './command.js';
 import { resolveToken, stateDirFrom, trustOptions } from './common.js';
-import { formatBytes, table } from './format.js';
+import { formatBytes, table } from '../util/format.js';
 
 function readCluster(file: string): Cluster {
   let text: string;

@@ -83,7 +83,7 @@ class SplitDP {
     const perSecond = (c.problem.machines[m]!.gflops * 1e9) / c.microbatchSize;
     if (k === 0) {
       for (let i = lo; i <= hi; i++) {
-        const t = flops[i]! / perSecond;
+        const t = (flops[i]! + c.recomputeFlops(0, i)) / perSecond;
         if (t > cap) break;
         if (c.memoryTotal(0, i, 0, p) > free) continue;
         mx[i] = t;
@@ -104,7 +104,8 @@ class SplitDP {
       let bArg = -1;
       const fi = flops[i]!;
       for (let j = i - 1; j >= k; j--) {
-        const t = (fi - flops[j]!) / perSecond;
+        // Grows as j falls (recompute too), so the break below stays valid.
+        const t = (fi - flops[j]! + c.recomputeFlops(j, i)) / perSecond;
         if (t > cap) break; // a longer stage only costs more
         const before = pmx[j]!;
         if (before === Infinity) continue;

@@ -1,4 +1,4 @@
-import { formatBytes } from '../cli/format.js';
+import { formatBytes } from '../util/format.js';
 import { modelCost, type OptimizerName } from '../model/cost.js';
 import type { ModelSpec } from '../model/spec.js';
 import { linkBetween, linksUniform, speedAt, type Cluster } from './cluster.js';
@@ -16,6 +16,7 @@ import { PLAN_VERSION, type Plan } from './planSchema.js';
 import { buildSchedule, inFlightMicrobatches, type ScheduleKind } from './schedule.js';
 import { simulate, type SimulationResult } from './simulator.js';
 import { StageCoster, type PartitionProblem } from './stageCost.js';
+import { isDenseStack } from '../pipeline/denseBackward.js';
 
 export type Preset = 'balanced' | 'uniform' | 'parameters';
 export const PRESETS: readonly Preset[] = ['balanced', 'uniform', 'parameters'];
@@ -48,7 +49,10 @@ function problemOf(req: PlanRequest): PartitionProblem {
   const rows = req.batch / req.microbatches;
   const ms = req.cluster.machines.map((m) => ({ ...m, gflops: speedAt(m, rows) }));
   return {
-    layers: cost.layers,
+    layers: cost.layers.map((l, i) => ({
+      ...l,
+      keepsActivations: isDenseStack([req.model.layers[i]!]),
+    })),
     inputBytes: cost.inputBytes,
     machines: ms,
     link: (i, j) => linkBetween(req.cluster, ms[i]!.id, ms[j]!.id),

@@ -16,6 +16,11 @@ export interface PlannerLayer {
   weightBytes: number;
   trainableParams: number;
   params: number;
+  /**
+   * False for layers the runtime cannot backpropagate from kept activations (anything but Dense with a
+   * standard activation): a stage holding one, unless it is the last, recomputes its forward in B.
+   */
+  keepsActivations?: boolean;
 }
 
 /** Everything that fixes the cost of a stage, apart from its layers, machine and position. */
@@ -56,6 +61,8 @@ export class StageCoster {
   private readonly trainable: Float64Array;
   private readonly stash: Float64Array;
   private readonly params: Float64Array;
+  /** Prefix counts of layers that force a forward recompute (see PlannerLayer.keepsActivations). */
+  readonly recomputing: Float64Array;
 
   constructor(readonly problem: PartitionProblem) {
     const L = problem.layers;
@@ -73,14 +80,28 @@ export class StageCoster {
     this.trainable = prefix((l) => l.trainableParams);
     this.stash = prefix((l) => l.stashBytes);
     this.params = prefix((l) => l.params);
+    this.recomputing = prefix((l) => (l.keepsActivations === false ? 1 : 0));
+  }
+
+  /**
+   * Per-sample FLOPs B spends again on the forward: a stage that is not last and holds a layer that
+   * cannot keep its activations recomputes its whole forward (tfjs keeps no tape between calls).
+   */
+  recomputeFlops(start: number, end: number): number {
+    return end < this.n && this.recomputing[end]! > this.recomputing[start]!
+      ? this.fwd[end]! - this.fwd[start]!
+      : 0;
   }
 
   /** Floating-point operations of one micro-batch's forward + backward over [start, end). */
   stageFlops(start: number, end: number): number {
-    return (this.flops[end]! - this.flops[start]!) * this.microbatchSize;
+    return (
+      (this.flops[end]! - this.flops[start]! + this.recomputeFlops(start, end)) *
+      this.microbatchSize
+    );
   }
 
-  /** Seconds of forward + backward for one micro-batch on machine m. */
+  /** Seconds of forward + backward (with any recompute) for one micro-batch on machine m. */
   computeSeconds(start: number, end: number, m: number): number {
     return this.stageFlops(start, end) / (this.problem.machines[m]!.gflops * 1e9);
   }

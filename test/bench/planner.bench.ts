@@ -5,7 +5,7 @@ import { mulberry32 } from '../../native/data/random.js';
 import type { Machine } from '../../native/planner/cluster.js';
 import { searchBalanced } from '../../native/planner/partitioner.js';
 import { StageCoster, type PlannerLayer } from '../../native/planner/stageCost.js';
-import { table } from '../../native/cli/format.js';
+import { table } from '../../native/util/format.js';
 
 function layers(n: number, seed: number): PlannerLayer[] {
   const r = mulberry32(seed);

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { getModel } from '../../native/model/catalogue.js';
 import { clusterFromJson, DEFAULT_LINK, speedAt } from '../../native/planner/cluster.js';
 import { makePlan, PlanError, type PlanRequest } from '../../native/planner/plan.js';
+import { StageCoster } from '../../native/planner/stageCost.js';
 import { parsePlan } from '../../native/planner/planSchema.js';
 
 const GiB = 2 ** 30;
@@ -156,5 +157,70 @@ describe('speed by micro-batch size', () => {
     assert.ok(coarse.ok && fine.ok);
     // 64 micro-batches of 16 rows have less bubble but run at a quarter of the speed.
     assert.ok(fine.plan.prediction.samplesPerSecond < coarse.plan.prediction.samplesPerSecond);
+  });
+});
+
+describe('forward recompute in the cost model', () => {
+  const layer = (keeps?: boolean) => ({
+    forwardFlops: 1,
+    backwardFlops: 2,
+    activationBytes: 4,
+    stashBytes: 4,
+    weightBytes: 4,
+    trainableParams: 1,
+    params: 1,
+    ...(keeps === undefined ? {} : { keepsActivations: keeps }),
+  });
+  const coster = (layers: ReturnType<typeof layer>[]) =>
+    new StageCoster({
+      layers,
+      inputBytes: 4,
+      machines: [{ id: 'a', name: 'a', gflops: 1, memoryBytes: 1e9 }],
+      link: () => DEFAULT_LINK,
+      batch: 1,
+      microbatches: 1,
+      schedule: 'gpipe',
+      optimizer: 'sgd',
+    });
+
+  it('charges a non-last stage that cannot keep its activations one more forward', () => {
+    const c = coster([layer(false), layer(true)]);
+    assert.equal(c.stageFlops(0, 1), 4, 'F + B + F again');
+    assert.equal(c.stageFlops(1, 2), 3, 'the last stage folds its forward into B');
+    assert.equal(c.stageFlops(0, 2), 6, 'a single stage is the last stage');
+    assert.ok(Math.abs(c.backwardSeconds(0, 1, 0) * 1e9 - 3) < 1e-9, 'the recompute is part of B');
+  });
+
+  it('charges nothing extra for dense stacks', () => {
+    const c = coster([layer(true), layer(true)]);
+    assert.equal(c.stageFlops(0, 1), 3);
+    assert.equal(coster([layer(), layer()]).stageFlops(0, 1), 3);
+  });
+
+  it('the catalogue CNN plans its convolutional stage with the recompute', () => {
+    const cluster = clusterFromJson({
+      machines: [
+        { id: 'a', gflops: 10, memoryBytes: 8e9 },
+        { id: 'b', gflops: 10, memoryBytes: 8e9 },
+      ],
+    });
+    const plan = makePlan({
+      model: getModel('mnist-cnn'),
+      source: 'catalogue',
+      path: null,
+      cluster,
+      stages: 2,
+      batch: 64,
+      microbatches: 4,
+      schedule: 'gpipe',
+      optimizer: 'sgd',
+      preset: 'uniform',
+    });
+    assert.ok(plan.ok);
+    const s0 = plan.plan.prediction.stages[0]!;
+    assert.ok(
+      s0.backwardSeconds > 2 * s0.forwardSeconds,
+      `B ${s0.backwardSeconds} includes the recomputed F ${s0.forwardSeconds}`,
+    );
   });
 });
