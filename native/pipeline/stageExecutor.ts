@@ -39,7 +39,7 @@ export class StageExecutor {
   private readonly stash = new Map<number, tfc.Tensor>();
   private accumulated: Map<string, tfc.Tensor> | null = null;
   private readonly vars: tfc.Variable[];
-  /** Set when the stage is a stack of Dense layers and not the last: B then needs no recompute. */
+  /** Set when the stage is a stack of Dense layers: B then works from kept activations, no recompute. */
   private readonly dense: DenseParams[] | null;
   private readonly tapes = new Map<number, DenseTape>();
 
@@ -55,17 +55,16 @@ export class StageExecutor {
     this.vars = this.model.trainableWeights.map((w) => w.read() as tfc.Variable);
     this.optimizer = makeOptimizer(tf, optimizer);
     const layers = spec.layers.slice(slice.start, slice.end);
-    this.dense =
-      !this.isLast && isDenseStack(layers)
-        ? this.model.layers.map((l, i) => {
-            const [kernel, bias] = l.trainableWeights.map((w) => w.read() as tfc.Variable);
-            return {
-              kernel: kernel!,
-              bias: bias ?? null,
-              activation: String(layers[i]!.config.activation ?? 'linear'),
-            };
-          })
-        : null;
+    this.dense = isDenseStack(layers)
+      ? this.model.layers.map((l, i) => {
+          const [kernel, bias] = l.trainableWeights.map((w) => w.read() as tfc.Variable);
+          return {
+            kernel: kernel!,
+            bias: bias ?? null,
+            activation: String(layers[i]!.config.activation ?? 'linear'),
+          };
+        })
+      : null;
   }
 
   /** How B gets its gradients: from the kept activations (dense stacks) or by recomputing F. */
@@ -107,8 +106,9 @@ export class StageExecutor {
     if (this.dense) {
       const { y, tape } = denseForward(this.tf, this.dense, input);
       this.tapes.set(mb, tape);
-      // y is also in the tape (kept for B); the caller gets its own handle to dispose.
-      return this.tf.clone(y);
+      // y is also in the tape (kept for B); the caller gets its own handle to dispose. The last stage
+      // sends nothing: its B starts from the kept output.
+      return this.isLast ? null : this.tf.clone(y);
     }
     this.stash.get(mb)?.dispose();
     this.stash.set(mb, input);
@@ -164,6 +164,29 @@ export class StageExecutor {
     labels: tfc.Tensor,
     share: number,
   ): { loss: number; dx: tfc.Tensor | null } {
+    if (this.dense) {
+      const tape = this.tapes.get(mb);
+      if (!tape) throw new Error(`B(${mb}) without F(${mb}): nothing kept for micro-batch ${mb}`);
+      this.tapes.delete(mb);
+      // Only the loss is differentiated automatically, with respect to the kept probabilities.
+      const probs = tape.outputs.at(-1)!;
+      const { value, grads } = this.tf
+        .engine()
+        .gradients(
+          () =>
+            this.tf.mul(
+              crossEntropy(this.tf, probs, labels, this.spec.numClasses),
+              share,
+            ) as tfc.Scalar,
+          [probs],
+        );
+      const loss = value.dataSync()[0]!;
+      value.dispose();
+      const r = denseBackward(this.tf, this.dense, tape, grads[0]!, !this.isFirst);
+      grads[0]!.dispose();
+      this.accumulate(r.grads);
+      return { loss, dx: r.dx };
+    }
     const x = this.takeStash(mb);
     const xs = this.isFirst ? this.vars : [x, ...this.vars];
     const { value, grads } = this.tf
