@@ -11,11 +11,22 @@ export function lttbIndices(
   from = 0,
   to = xs.length,
 ): number[] {
-  const idx: number[] = [];
-  for (let i = from; i < to; i++) if (Number.isFinite(ys[i]!)) idx.push(i);
-  const n = idx.length;
-  if (threshold >= n || threshold < 3) return threshold < 3 && n > 2 ? [idx[0]!, idx[n - 1]!] : idx;
-  const out: number[] = [idx[0]!];
+  // Positions of the finite points. When all are finite (the usual case) position j is from + j and
+  // nothing is copied: a live 100,000-step run is downsampled on every update.
+  let list: number[] | null = null;
+  for (let i = from; i < to; i++)
+    if (!Number.isFinite(ys[i]!)) {
+      list = [];
+      for (let k = from; k < to; k++) if (Number.isFinite(ys[k]!)) list.push(k);
+      break;
+    }
+  const n = list ? list.length : Math.max(0, to - from);
+  const at = list ? (j: number) => list[j]! : (j: number) => from + j;
+  if (threshold >= n || threshold < 3) {
+    if (threshold < 3 && n > 2) return [at(0), at(n - 1)];
+    return Array.from({ length: n }, (_, j) => at(j));
+  }
+  const out: number[] = [at(0)];
   const every = (n - 2) / (threshold - 2);
   let a = 0;
   for (let i = 0; i < threshold - 2; i++) {
@@ -25,29 +36,30 @@ export function lttbIndices(
     let avgX = 0;
     let avgY = 0;
     for (let j = nextStart; j < nextEnd; j++) {
-      avgX += xs[idx[j]!]!;
-      avgY += ys[idx[j]!]!;
+      avgX += xs[at(j)]!;
+      avgY += ys[at(j)]!;
     }
     const len = nextEnd - nextStart;
     avgX /= len;
     avgY /= len;
     const start = Math.floor(i * every) + 1;
     const end = Math.floor((i + 1) * every) + 1;
-    const ax = xs[idx[a]!]!;
-    const ay = ys[idx[a]!]!;
-    let best = -1;
+    const ax = xs[at(a)]!;
+    const ay = ys[at(a)]!;
+    let best = start;
     let bestArea = -1;
     for (let j = start; j < end; j++) {
-      const area = Math.abs((ax - avgX) * (ys[idx[j]!]! - ay) - (ax - xs[idx[j]!]!) * (avgY - ay));
+      const p = at(j);
+      const area = Math.abs((ax - avgX) * (ys[p]! - ay) - (ax - xs[p]!) * (avgY - ay));
       if (area > bestArea) {
         bestArea = area;
         best = j;
       }
     }
-    out.push(idx[best]!);
+    out.push(at(best));
     a = best;
   }
-  out.push(idx[n - 1]!);
+  out.push(at(n - 1));
   return out;
 }
 

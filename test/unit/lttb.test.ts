@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { debiasedEma } from '../../renderer/charts/ema.js';
+import { debiasedEma, EmaCache } from '../../renderer/charts/ema.js';
 import { lowerBound, lttbIndices } from '../../renderer/charts/lttb.js';
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
@@ -76,5 +76,19 @@ describe('debiased EMA (TensorBoard smoothing)', () => {
     const out = debiasedEma([2, NaN, 2], 0.6);
     assert.ok(Number.isNaN(out[1]));
     assert.ok(Math.abs(out[2]! - 2) < 1e-12);
+  });
+
+  it('EmaCache extended point by point equals the whole-series EMA, and restarts on a new weight', () => {
+    const ys = Array.from({ length: 500 }, (_, i) => Math.exp(-i / 100) + ((i * 7919) % 13) / 50);
+    ys[17] = NaN;
+    const cache = new EmaCache();
+    let out: Float64Array = new Float64Array(0);
+    for (let n = 1; n <= ys.length; n += 37) out = cache.update(ys, 0.9, n);
+    out = cache.update(ys, 0.9, ys.length);
+    const whole = debiasedEma(ys, 0.9);
+    for (let i = 0; i < ys.length; i++)
+      assert.ok(Object.is(out[i], whole[i]) || Math.abs(out[i]! - whole[i]!) < 1e-12, `index ${i}`);
+    const other = cache.update(ys, 0.5, ys.length);
+    assert.ok(Math.abs(other[499]! - debiasedEma(ys, 0.5)[499]!) < 1e-12);
   });
 });

@@ -1,5 +1,5 @@
 import { useMemo, useState } from 'react';
-import { debiasedEma } from '../../charts/ema.js';
+import { EmaCache } from '../../charts/ema.js';
 import { SeriesChart, type ChartLine } from '../../charts/SeriesChart.js';
 import type { RunData } from '../../runs/runData.js';
 
@@ -11,6 +11,14 @@ export interface ChartRun {
   color: string;
   data: RunData;
   version: number;
+}
+
+/** One smoothing cache per run's loss column (a reloaded run is a new RunData, so a new cache). */
+const emaCaches = new WeakMap<RunData, EmaCache>();
+function smoothed(d: RunData, weight: number): Float64Array {
+  let c = emaCaches.get(d);
+  if (!c) emaCaches.set(d, (c = new EmaCache()));
+  return c.update(d.loss.data, weight, d.loss.length);
 }
 
 function xColumn(d: RunData, mode: XMode): ArrayLike<number> {
@@ -64,7 +72,7 @@ export function LossChart({ runs, height = 280 }: { runs: ChartRun[]; height?: n
         name: single ? (smoothing > 0 ? 'training loss (smoothed)' : 'training loss') : r.name,
         color: r.color,
         xs,
-        ys: smoothing > 0 ? debiasedEma(d.loss.data, smoothing, n) : d.loss.data,
+        ys: smoothing > 0 ? smoothed(d, smoothing) : d.loss.data,
         n,
       });
       const v = d.validations;
