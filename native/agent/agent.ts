@@ -39,6 +39,26 @@ import { StageProcesses } from './stageProcesses.js';
 import { AGENT_VERSION } from '../version.js';
 
 export const DEFAULT_CONTROL_PORT = 47801;
+
+/** Binds a socket, turning "address in use" into what to do about it. */
+async function bindOrExplain(
+  socket: { bind(endpoint: string): Promise<number> },
+  host: string,
+  port: number,
+  what: string,
+  option: string,
+): Promise<number> {
+  try {
+    return await socket.bind(`tcp://${host}:${port === 0 ? '*' : port}`);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      throw new Error(
+        `the ${what} port ${port} on ${host} is in use (another agent on this machine?): choose another with ${option}, or ${option} 0 for a free one`,
+      );
+    }
+    throw err;
+  }
+}
 export const DEFAULT_CLUSTER = 'default';
 
 export interface AgentOptions {
@@ -126,10 +146,14 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.control = new ControlServer(this.keys.secretKey, controlDomain, (r) => this.handle(r));
     this.telemetry = new TelemetryPublisher(this.keys.secretKey, telemetryDomain);
     const port = this.opts.port ?? DEFAULT_CONTROL_PORT;
-    this.controlPort = await this.control.bind(`tcp://${bindHost}:${port === 0 ? '*' : port}`);
+    this.controlPort = await bindOrExplain(this.control, bindHost, port, 'control', '--port');
     const tport = this.opts.telemetryPort ?? (port === 0 ? 0 : port + 1);
-    this.telemetryPort = await this.telemetry.bind(
-      `tcp://${bindHost}:${tport === 0 ? '*' : tport}`,
+    this.telemetryPort = await bindOrExplain(
+      this.telemetry,
+      bindHost,
+      tport,
+      'telemetry',
+      '--telemetry-port',
     );
     void this.control.serve();
 
