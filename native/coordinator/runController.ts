@@ -64,7 +64,7 @@ export type RunEvent =
     }
   | { type: 'validation'; epoch: number; loss: number; accuracy: number; samples: number }
   | { type: 'memory'; stage: number; step: number; numTensors: number; numBytes: number }
-  | { type: 'log'; message: string }
+  | { type: 'log'; message: string; stage?: number }
   | { type: 'done'; steps: number; elapsedMs: number }
   | { type: 'failed'; message: string };
 
@@ -294,6 +294,13 @@ export class RunController extends EventEmitter<RunEvents> {
     switch (e.event) {
       case 'error':
         void this.fail(`stage ${e.stage} on ${this.machine(e.stage)}: ${e.message}`);
+        return;
+      case 'log':
+        this.emitEvent({
+          type: 'log',
+          stage: e.stage,
+          message: `stage ${e.stage} on ${this.machine(e.stage)}: ${e.message}`,
+        });
         return;
       case 'memory':
         this.emitEvent({

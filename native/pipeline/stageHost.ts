@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import * as zmq from 'zeromq';
-import { initBackend } from '../backend/initBackend.js';
+import { describeChoice, initBackend } from '../backend/initBackend.js';
 import type { Tf } from '../backend/tfTypes.js';
 import type { Dataset } from '../data/dataset.js';
 import { openDataset } from '../data/openDataset.js';
@@ -176,6 +176,7 @@ export class StageHost extends EventEmitter<HostEvents> {
     const choice = await initBackend({ prefer: this.boot.backend });
     this.tf = choice.tf;
     this.backendName = choice.name;
+    for (const line of describeChoice(choice)) this.log(cfg.stageIndex, line);
     let dataset: Dataset | null = null;
     if (cfg.dataset !== null) {
       dataset = openDataset(cfg.dataset, cfg.model);
@@ -372,6 +373,10 @@ export class StageHost extends EventEmitter<HostEvents> {
         accuracy: correct / samples,
         samples,
       });
+  }
+
+  private log(stage: number, message: string): void {
+    this.emitEvent({ type: 'event', event: 'log', stage, message });
   }
 
   private fail(message: string): void {

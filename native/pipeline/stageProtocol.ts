@@ -104,6 +104,7 @@ export type StageEvent =
       samples: number;
     }
   | { type: 'event'; event: 'done'; stage: number; steps: number }
+  | { type: 'event'; event: 'log'; stage: number; message: string }
   | { type: 'event'; event: 'error'; stage: number; message: string }
   | {
       type: 'event';

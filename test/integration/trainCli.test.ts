@@ -198,5 +198,13 @@ describe('pipefitter train, end to end', () => {
       plan.stages.map((s) => s.layers),
     );
     assert.equal(lines.filter((l) => l.type === 'step').length, 5);
+    const logs = lines
+      .filter((l): l is { type: 'log'; message: string } => l.type === 'log')
+      .map((l) => l.message);
+    for (const k of [0, 1])
+      assert.ok(
+        logs.some((m) => new RegExp(`^stage ${k} on local-\\d .*wasm`).test(m)),
+        `stage ${k} said which backend it trains on:\n${logs.join('\n')}`,
+      );
   });
 });

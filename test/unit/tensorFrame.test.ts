@@ -1,9 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decodeTensor, DataKind, encodeTensor } from '../../native/protocol/tensorFrame.js';
+import {
+  decodeTensor,
+  DataKind,
+  encodeTensor,
+  type TensorHeader,
+} from '../../native/protocol/tensorFrame.js';
 import { PROTOCOL_VERSION } from '../../native/protocol/version.js';
 
-const header = {
+const header: TensorHeader = {
   v: PROTOCOL_VERSION,
   kind: DataKind.Activation,
   step: 3,
