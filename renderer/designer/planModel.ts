@@ -104,6 +104,18 @@ export function setLayout(
   return { ...d, bounds: bounds.slice(), machines: machines.slice() };
 }
 
+/**
+ * Moves a layer into a neighbouring stage, with the layers between it and that stage (stages stay
+ * contiguous): dropping dense_5 of stage 1 onto stage 2 moves dense_5…end of stage 1 into stage 2. A
+ * stage keeps at least one layer; a stage that is not a neighbour cannot take the layer.
+ */
+export function moveLayerToStage(d: DesignDoc, layer: number, k: number): DesignDoc {
+  const j = stageOf(d, layer);
+  if (k === j + 1) return moveBoundary(d, k, layer);
+  if (k === j - 1) return moveBoundary(d, j, layer + 1);
+  return d;
+}
+
 /** The stage that holds layer i. */
 export function stageOf(d: DesignDoc, layer: number): number {
   let k = 0;

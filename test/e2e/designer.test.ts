@@ -220,9 +220,11 @@ describe('Designer in browser mode, two real agents', () => {
     await end.focus();
     await page.keyboard.press('ArrowUp');
     assert.equal(await stageText(3), 'dense_out');
-    await page.getByTestId('boundary-2').focus();
-    await page.keyboard.press('ArrowDown');
     assert.equal(await stageText(2), 'dense_3 … dense_8 (6 layers)');
+    await page.getByTestId('boundary-2').focus();
+    await page.keyboard.press('ArrowUp');
+    assert.equal(await stageText(2), 'dense_3 … dense_7 (5 layers)');
+    assert.equal(await stageText(3), 'dense_8 … dense_out (2 layers)');
     const problems = page.getByTestId('problems');
     await problems.waitFor();
     assert.match(
@@ -234,11 +236,24 @@ describe('Designer in browser mode, two real agents', () => {
       .getByRole('combobox', { name: 'Machine for stage 3' })
       .selectOption({ label: 'alpha' });
     await problems.waitFor({ state: 'detached', timeout: 5000 });
-    assert.ok(await page.getByRole('button', { name: 'Start run…' }).isEnabled());
+    // Enabled once the engine's prediction for this layout confirms the memory fits.
+    await page
+      .getByRole('button', { name: 'Start run…', disabled: false })
+      .waitFor({ timeout: 5000 });
     // Ctrl+Z walks back through every edit.
     await page.locator('body').click({ position: { x: 5, y: 5 } });
     for (let i = 0; i < 3; i++) await page.keyboard.press('Control+z');
     assert.equal(await page.getByRole('group', { name: 'Stage 3', exact: true }).count(), 0);
+    assert.equal(await stageText(2), 'dense_3 … dense_out (7 layers)');
+    // A layer dragged onto the neighbouring stage's lane joins it.
+    await drag(
+      page,
+      page.getByRole('listitem', { name: 'Layer dense_3, stage 2' }),
+      await centre(page.getByRole('group', { name: 'Stage 1', exact: true })),
+    );
+    assert.equal(await stageText(1), 'dense_1 … dense_3 (3 layers)');
+    await page.keyboard.press('Control+z');
+    assert.equal(await stageText(1), 'dense_1 … dense_2 (2 layers)');
   });
 
   it('shows a model.json it cannot import in words, from the file picker and from a drop', async () => {

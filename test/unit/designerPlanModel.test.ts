@@ -5,6 +5,7 @@ import {
   commit,
   historyOf,
   moveBoundary,
+  moveLayerToStage,
   newDoc,
   placeStage,
   redo,
@@ -48,6 +49,15 @@ describe('designer plan model: edits', () => {
     assert.deepEqual(addStage(splitAt(newDoc(10), 2)).bounds, [0, 2, 6, 10]);
     const full = splitAt(newDoc(2), 1);
     assert.equal(addStage(full), full);
+  });
+
+  it('moves a layer into a neighbouring stage, with the layers between; never empties a stage', () => {
+    const d = splitAt(splitAt(newDoc(9), 3), 6);
+    assert.deepEqual(moveLayerToStage(d, 1, 1).bounds, [0, 1, 6, 9]);
+    assert.deepEqual(moveLayerToStage(d, 0, 1).bounds, [0, 1, 6, 9], 'stage 1 keeps a layer');
+    assert.deepEqual(moveLayerToStage(d, 4, 0).bounds, [0, 5, 6, 9]);
+    assert.equal(moveLayerToStage(d, 1, 2), d, 'not a neighbour');
+    assert.equal(moveLayerToStage(d, 1, 0), d, 'already there');
   });
 
   it('knows which stage holds each layer', () => {

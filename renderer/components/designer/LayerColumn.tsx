@@ -1,6 +1,11 @@
 import { memo, useRef } from 'react';
 import type { DesignerModel } from '../../../native/api/designerSchemas.js';
-import { moveBoundary, stageOf, type DesignDoc } from '../../designer/planModel.js';
+import {
+  moveBoundary,
+  moveLayerToStage,
+  stageOf,
+  type DesignDoc,
+} from '../../designer/planModel.js';
 import { startDrag } from '../../designer/pointerDrag.js';
 import { stageColor } from '../../designer/stageColors.js';
 import { formatCount } from '../../designer/units.js';
@@ -105,6 +110,17 @@ export const LayerColumn = memo(function LayerColumn({
                 style={{ height: ROW_H }}
                 data-stage={k}
                 aria-label={`Layer ${l.name}, stage ${k + 1}`}
+                title="Drag onto a neighbouring stage to move it there"
+                onPointerDown={(e) =>
+                  startDrag(e, {
+                    label: l.name,
+                    targets: '[data-drop-stage]',
+                    onDrop: (t) => {
+                      const to = t?.dataset.dropStage;
+                      if (to !== undefined) edit((d) => moveLayerToStage(d, i, Number(to)));
+                    },
+                  })
+                }
               >
                 <span className="stage-strip" style={{ background: stageColor(k) }} />
                 <span className="layer-name">{l.name}</span>
