@@ -1,17 +1,10 @@
+import { UI_CSP } from '../native/web/uiAssets.js';
+
 /** The only origin our pages load from (a custom, standard, secure scheme: see appProtocol.ts). */
 export const APP_ORIGIN = 'app://pipefitter';
 
-export const CSP = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self' 'unsafe-inline'",
-  "img-src 'self' data:",
-  "connect-src 'self'",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "frame-ancestors 'none'",
-  "form-action 'none'",
-].join('; ');
+/** The pages' Content-Security-Policy: the same one browser mode sends. */
+export const CSP = UI_CSP;
 
 /**
  * Compares scheme and host, not `URL.origin`: main runs Node's URL, for which a custom scheme's origin

@@ -1,18 +1,8 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { protocol } from 'electron';
+import { contentType } from '../native/web/uiAssets.js';
 import { CSP } from './appOrigin.js';
-
-const MIME: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.json': 'application/json',
-  '.map': 'application/json',
-  '.woff2': 'font/woff2',
-};
 
 /** Must run before app is ready: app:// behaves like https (origin, CSP 'self', secure context). */
 export function registerAppScheme(): void {
@@ -37,7 +27,7 @@ export function serveRenderer(rendererDir: string): void {
       const body = await fs.readFile(file);
       return new Response(body, {
         headers: {
-          'Content-Type': MIME[path.extname(file)] ?? 'application/octet-stream',
+          'Content-Type': contentType(file),
           'Content-Security-Policy': CSP,
           'X-Content-Type-Options': 'nosniff',
         },

@@ -13,6 +13,7 @@ import {
   tokensEqual,
 } from './originGuard.js';
 import { WS_MAX_MESSAGE_BYTES, WsCallSchema } from './wireSchemas.js';
+import { contentType, UI_CSP } from './uiAssets.js';
 
 export interface WebServerOptions {
   api: ApiServer;
@@ -23,20 +24,6 @@ export interface WebServerOptions {
   port?: number;
   onLog?: (line: string) => void;
 }
-
-const MIME: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.json': 'application/json',
-  '.woff2': 'font/woff2',
-  '.map': 'application/json',
-};
-
-const CSP =
-  "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'";
 
 /**
  * Browser mode: the built UI and the API over one WebSocket (/api), on 127.0.0.1 by default. Every
@@ -145,7 +132,7 @@ export class WebServer {
     }
     const url = new URL(req.url ?? '/', 'http://x');
     const headers: http.OutgoingHttpHeaders = {
-      'Content-Security-Policy': CSP,
+      'Content-Security-Policy': UI_CSP,
       'X-Content-Type-Options': 'nosniff',
       'Referrer-Policy': 'no-referrer',
       'Cache-Control': 'no-store',
@@ -159,7 +146,7 @@ export class WebServer {
       res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('not found\n');
       return;
     }
-    headers['Content-Type'] = MIME[path.extname(file)] ?? 'application/octet-stream';
+    headers['Content-Type'] = contentType(file);
     res.writeHead(200, headers);
     if (req.method === 'HEAD') res.end();
     else fs.createReadStream(file).pipe(res);
