@@ -46,8 +46,6 @@ export interface DesignerState {
   problems: Problem[];
   /** The current layout in the plan-file format, or null while it does not validate. */
   plan: PlanFile | null;
-  /** Measured by the designer bench: when the current prediction arrived (performance.now()). */
-  predictedAt: number;
 }
 
 const initial: DesignerState = {
@@ -64,7 +62,6 @@ const initial: DesignerState = {
   saved: [],
   problems: [],
   plan: null,
-  predictedAt: 0,
 };
 
 export const designerStore = createStore<DesignerState>(() => ({ ...initial }));
@@ -136,7 +133,6 @@ async function predict(doc = designerStore.getState().history.present): Promise<
       prediction,
       predictedDoc: doc,
       predictionError: null,
-      predictedAt: performance.now(),
     });
   } catch (err) {
     if (id !== seq) return;
