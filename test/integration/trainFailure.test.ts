@@ -2,7 +2,11 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { initBackend } from '../../native/backend/initBackend.js';
 import { Coordinator } from '../../native/coordinator/coordinator.js';
-import { RunController, type RunEvent } from '../../native/coordinator/runController.js';
+import {
+  RunController,
+  type RunEvent,
+  type RunSpec,
+} from '../../native/coordinator/runController.js';
 import { getModel } from '../../native/model/catalogue.js';
 import {
   startAgent,
@@ -23,8 +27,27 @@ describe('a run that loses a machine', () => {
     await Promise.all(agents.map((a) => stopAgent(a, 'SIGKILL')));
   });
 
+  /** An mnist-mlp run on our agents: [0,1) on keeper and [1,3) on victim unless `stages` says otherwise. */
+  const mlpRun = async (over: Partial<RunSpec>) =>
+    new RunController(coordinator!, (await initBackend({ prefer: 'wasm' })).tf, {
+      runId: 'test',
+      model: getModel('mnist-mlp'),
+      dataset: 'mnist',
+      stages: [
+        { start: 0, end: 1, nodeId: agents[0]!.ready.nodeId },
+        { start: 1, end: 3, nodeId: agents[1]!.ready.nodeId },
+      ],
+      schedule: 'gpipe',
+      microbatches: 2,
+      batch: 8,
+      optimizer: { name: 'sgd', learningRate: 0.1 },
+      steps: 1,
+      seed: 1,
+      backend: 'wasm',
+      ...over,
+    });
+
   it('ends within 5 s of an agent being killed, names the machine and stage, and leaves no process behind', async () => {
-    const { tf } = await initBackend({ prefer: 'wasm' });
     const beaconPort = testBeaconPort();
     agents.push(
       ...(await Promise.all(['keeper', 'victim'].map((name) => startAgent({ name, beaconPort })))),
@@ -35,22 +58,13 @@ describe('a run that loses a machine', () => {
     await Promise.all(
       agents.map((a) => c.addPeer(`127.0.0.1:${a.ready.controlPort}`, { persist: false })),
     );
-    const spec = getModel('mnist-mlp');
-    const run = new RunController(c, tf, {
+    const run = await mlpRun({
       runId: 'doomed',
-      model: spec,
-      dataset: 'mnist',
-      stages: [
-        { start: 0, end: 1, nodeId: agents[0]!.ready.nodeId },
-        { start: 1, end: 3, nodeId: agents[1]!.ready.nodeId },
-      ],
       schedule: '1f1b',
       microbatches: 4,
       batch: 64,
       optimizer: { name: 'sgd', learningRate: 0.05 },
       steps: 100_000,
-      seed: 1,
-      backend: 'wasm',
     });
     const events: RunEvent[] = [];
     run.on('event', (e) => events.push(e));
@@ -89,19 +103,10 @@ describe('a run that loses a machine', () => {
   });
 
   it('refuses to start when a machine lacks the dataset, naming the machine and stage', async () => {
-    const { tf } = await initBackend({ prefer: 'wasm' });
-    const c = coordinator!;
-    const run = new RunController(c, tf, {
+    const run = await mlpRun({
       runId: 'no-data',
-      model: getModel('mnist-mlp'),
       dataset: 'csv:/nonexistent/lab-data.csv',
       stages: [{ start: 0, end: 3, nodeId: agents[0]!.ready.nodeId }],
-      schedule: 'gpipe',
-      microbatches: 2,
-      batch: 8,
-      optimizer: { name: 'sgd', learningRate: 0.1 },
-      steps: 1,
-      seed: 1,
     });
     const events: RunEvent[] = [];
     run.on('event', (e) => events.push(e));
@@ -113,22 +118,13 @@ describe('a run that loses a machine', () => {
   });
 
   it('refuses a plan that places a stage on a machine that is not online', async () => {
-    const { tf } = await initBackend({ prefer: 'wasm' });
-    const run = new RunController(coordinator!, tf, {
-      runId: 'gone',
-      model: getModel('mnist-mlp'),
-      dataset: 'mnist',
-      stages: [
-        { start: 0, end: 1, nodeId: agents[0]!.ready.nodeId },
-        { start: 1, end: 3, nodeId: agents[1]!.ready.nodeId },
-      ],
-      schedule: 'gpipe',
-      microbatches: 2,
-      batch: 8,
-      optimizer: { name: 'sgd', learningRate: 0.1 },
-      steps: 1,
-      seed: 1,
-    });
+    const victim = agents[1]!.ready.nodeId;
+    await waitUntil(
+      () => coordinator!.registry.get(victim)?.state !== 'online',
+      5000,
+      'the killed agent to be seen as gone',
+    );
+    const run = await mlpRun({ runId: 'gone' });
     await assert.rejects(
       run.start(),
       /stage 1 is placed on victim, which is (unreachable|offline)/,
