@@ -17,6 +17,8 @@ import { syntheticCluster } from './syntheticCluster.js';
 
 const MACHINES = 8;
 const DROPS = Number(process.env.BENCH_DROPS ?? 30);
+/** Pointer moves per drag, one per frame: about a third of a second of dragging. */
+const MOVES = 20;
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const f = (x: number) => `${x.toFixed(1)} ms`;
 
@@ -85,7 +87,12 @@ try {
     const to = at === 7 ? 8 : 7;
     await page.mouse.move(x, gapY[at] + 1);
     await page.mouse.down();
-    await page.mouse.move(x + 20, gapY[to] + 1, { steps: 20 });
+    // One pointer event per frame, as a mouse delivers them (Chromium aligns real input to frames);
+    // Playwright's own `steps` fires them back to back, several per frame.
+    for (let step = 1; step <= MOVES; step++) {
+      await page.mouse.move(x + step, gapY[at] + ((gapY[to] - gapY[at]) * step) / MOVES + 1);
+      await page.waitForTimeout(16);
+    }
     await page.mouse.up();
     await page.evaluate(`window.__waitDrops(${i + 1})`);
     at = to;
@@ -100,7 +107,7 @@ try {
   const layers = await page.getByTestId('stage-8-layers').textContent();
   out = [
     `designer bench: Chromium ${browser.version()}, 1600×1000, ${os.cpus().length} cores (shared); deep-mlp as 8 stages on ${MACHINES} synthetic machines; synthetic backend → real ApiServer → real WebSocket → production renderer build`,
-    `boundary drop → updated prediction on screen (${drops.length} drops, stepped pointer moves): median ${f(percentile(drops, 50))}, p95 ${f(percentile(drops, 95))}, max ${f(Math.max(...drops))} (goal < 50 ms: ${percentile(drops, 95) < 50 ? 'met' : 'NOT met'} at p95)`,
+    `boundary drop → updated prediction on screen (${drops.length} drops, ${MOVES} pointer moves each, one per frame): median ${f(percentile(drops, 50))}, p95 ${f(percentile(drops, 95))}, max ${f(Math.max(...drops))} (goal < 50 ms: ${percentile(drops, 95) < 50 ? 'met' : 'NOT met'} at p95)`,
     `  of which the engine's round trip (request → answer in the page, WebSocket + validation + prediction): median ${f(percentile(roundTrips, 50))}, p95 ${f(percentile(roundTrips, 95))}; the rest is rendering the drop and the answer`,
     `frames while dragging: ${frames.length}; main-thread frame time p50 ${f(percentile(frames, 50))}, p95 ${f(percentile(frames, 95))}, p99 ${f(percentile(frames, 99))}, max ${f(Math.max(...frames))}; ${frames.filter((x) => x >= 16).length} frames >= 16 ms (goal p95 < 16 ms: ${percentile(frames, 95) < 16 ? 'met' : 'NOT met'})`,
     `last layout: stage 8 = ${layers}`,

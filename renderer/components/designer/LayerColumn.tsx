@@ -23,10 +23,6 @@ function Boundary({ doc, k }: { doc: DesignDoc; k: number }) {
   const label = end
     ? 'End of the model: drag up (or press ↑) to split off a new stage'
     : `Boundary between stage ${k} and stage ${k + 1}`;
-  const gapAt = (y: number) => {
-    const rows = preview.current?.parentElement?.getBoundingClientRect();
-    return rows ? Math.round((y - rows.top) / ROW_H) : at;
-  };
   return (
     <>
       <div
@@ -47,7 +43,10 @@ function Boundary({ doc, k }: { doc: DesignDoc; k: number }) {
           e.preventDefault();
           edit((d) => moveBoundary(d, k, at + step));
         }}
-        onPointerDown={(e) =>
+        onPointerDown={(e) => {
+          // Measured once per drag: measuring on every move would force a style recalculation each time.
+          const top = preview.current?.parentElement?.getBoundingClientRect().top;
+          const gapAt = (y: number) => (top === undefined ? at : Math.round((y - top) / ROW_H));
           startDrag(e, {
             label: end ? 'new stage' : `boundary ${k}`,
             onMove: (_x, y) => {
@@ -64,8 +63,8 @@ function Boundary({ doc, k }: { doc: DesignDoc; k: number }) {
             onCancel: () => {
               if (preview.current) preview.current.style.display = 'none';
             },
-          })
-        }
+          });
+        }}
       >
         <span className="boundary-grip" aria-hidden="true">
           {end ? '⇡ split' : '⇕'}

@@ -64,6 +64,81 @@ function MemoryBar({ load, parts }: { load: MachineLoad; parts: Breakdown }) {
   );
 }
 
+interface CardProps {
+  machine: DesignerMachine;
+  /** Its stages as "0,2": a string, so the memo compares by value. */
+  stageKey: string;
+  load: MachineLoad | undefined;
+  prediction: Prediction | null;
+  included: boolean;
+  onToggle(id: string): void;
+}
+
+/** One machine, memoised: a drop re-renders only the cards whose stages or memory changed. */
+const MachineCard = memo(function MachineCard({
+  machine: m,
+  stageKey,
+  load,
+  prediction,
+  included,
+  onToggle,
+}: CardProps) {
+  const stages = stageKey ? stageKey.split(',').map(Number) : [];
+  return (
+    <li
+      className="machine-target"
+      role="group"
+      aria-label={`Machine ${m.name}`}
+      data-drop-machine={m.id}
+    >
+      <div className="machine-head">
+        <button
+          type="button"
+          className="drag-chip machine-chip"
+          aria-label={`Drag ${m.name} onto a stage`}
+          onPointerDown={(ev) =>
+            startDrag(ev, {
+              label: m.name,
+              targets: '[data-drop-stage]',
+              onDrop: (t) => {
+                const k = t?.dataset.dropStage;
+                if (k !== undefined)
+                  edit((d) => placeStage(d, Number(k), { id: m.id, name: m.name }));
+              },
+            })
+          }
+        >
+          {m.name}
+        </button>
+        <label className="auto-use" title="Let Auto-partition use this machine">
+          <input
+            type="checkbox"
+            checked={included}
+            onChange={() => onToggle(m.id)}
+            aria-label={`Use ${m.name} for Auto-partition`}
+          />
+          auto
+        </label>
+      </div>
+      <div className="machine-facts muted">
+        {m.gpus.length ? m.gpus.join(', ') : 'no GPU'} · {formatBytes(m.freeBytes)} free ·{' '}
+        {m.gflops === null
+          ? 'speed not measured'
+          : `${formatGflops(m.gflops)} ${m.backend ? backendLabel(m.backend) : ''}`}
+      </div>
+      <div className="machine-stages">
+        {stages.map((k) => (
+          <span key={k} className="stage-tag" style={{ background: stageColor(k) }}>
+            Stage {k + 1}
+          </span>
+        ))}
+        {stages.length === 0 && <span className="muted">drop a stage here</span>}
+      </div>
+      {load && prediction && <MemoryBar load={load} parts={breakdownOf(prediction, load)} />}
+    </li>
+  );
+});
+
 /** The machines stages can go on: drop a stage on a card, or drag a card onto a stage. */
 export const MachinePanel = memo(function MachinePanel({
   doc,
@@ -83,63 +158,18 @@ export const MachinePanel = memo(function MachinePanel({
       )}
       <ul>
         {machines.map((m) => {
-          const stages = doc.machines.flatMap((x, k) => (x?.id === m.id ? [k] : []));
           const load = loadOf.get(m.id);
           return (
-            <li
+            <MachineCard
               key={m.id}
-              className="machine-target"
-              role="group"
-              aria-label={`Machine ${m.name}`}
-              data-drop-machine={m.id}
-            >
-              <div className="machine-head">
-                <button
-                  type="button"
-                  className="drag-chip machine-chip"
-                  aria-label={`Drag ${m.name} onto a stage`}
-                  onPointerDown={(ev) =>
-                    startDrag(ev, {
-                      label: m.name,
-                      targets: '[data-drop-stage]',
-                      onDrop: (t) => {
-                        const k = t?.dataset.dropStage;
-                        if (k !== undefined)
-                          edit((d) => placeStage(d, Number(k), { id: m.id, name: m.name }));
-                      },
-                    })
-                  }
-                >
-                  {m.name}
-                </button>
-                <label className="auto-use" title="Let Auto-partition use this machine">
-                  <input
-                    type="checkbox"
-                    checked={!excluded.has(m.id)}
-                    onChange={() => onToggle(m.id)}
-                    aria-label={`Use ${m.name} for Auto-partition`}
-                  />
-                  auto
-                </label>
-              </div>
-              <div className="machine-facts muted">
-                {m.gpus.length ? m.gpus.join(', ') : 'no GPU'} · {formatBytes(m.freeBytes)} free ·{' '}
-                {m.gflops === null
-                  ? 'speed not measured'
-                  : `${formatGflops(m.gflops)} ${m.backend ? backendLabel(m.backend) : ''}`}
-              </div>
-              <div className="machine-stages">
-                {stages.map((k) => (
-                  <span key={k} className="stage-tag" style={{ background: stageColor(k) }}>
-                    Stage {k + 1}
-                  </span>
-                ))}
-                {stages.length === 0 && <span className="muted">drop a stage here</span>}
-              </div>
-              {load && prediction && (
-                <MemoryBar load={load} parts={breakdownOf(prediction, load)} />
-              )}
-            </li>
+              machine={m}
+              stageKey={doc.machines.flatMap((x, k) => (x?.id === m.id ? [k] : [])).join(',')}
+              load={load}
+              // Only the cards with a memory bar need the prediction (for its breakdown).
+              prediction={load ? prediction : null}
+              included={!excluded.has(m.id)}
+              onToggle={onToggle}
+            />
           );
         })}
       </ul>
