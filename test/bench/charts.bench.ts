@@ -4,35 +4,18 @@
 // Frame time is the renderer main thread's busy time per frame from a Chromium trace (headless
 // Chromium paces frames at 60 Hz whatever the page does, so frame intervals would say nothing).
 import os from 'node:os';
-import path from 'node:path';
-import { ApiServer } from '../../native/api/server.js';
-import { WebServer } from '../../native/web/webServer.js';
-import { launchChromium } from '../e2e/browser.js';
-import { frameBusyTimes } from './frameTrace.js';
 import { syntheticCluster } from './syntheticCluster.js';
+import { frameBusyTimes, percentile, startUiBench } from './frameTrace.js';
 
-const root = path.resolve(import.meta.dirname, '../..');
 const SIZES = [1_000, 10_000, 100_000];
 const REPEAT = 5;
 const LIVE_SECONDS = 10;
 const LIVE_RATE = 20;
 
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
-};
 const f = (ms: number) => `${ms.toFixed(1)} ms`;
 
 const lab = syntheticCluster(0, 0);
-const api = new ApiServer(lab.backend, { batchMs: 20 });
-const web = new WebServer({
-  api,
-  token: 'bench',
-  staticDir: path.join(root, 'dist', 'renderer'),
-  port: 0,
-});
-await web.listen();
-const browser = await launchChromium();
+const { web, browser, close } = await startUiBench(lab.backend);
 const lines: string[] = [];
 try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
@@ -48,9 +31,11 @@ try {
     const frame = runs.map((r) => r.frame);
     const commit = runs.map((r) => r.commit);
     lines.push(
-      `render ${n.toLocaleString('en')} steps: to next frame median ${f(pct(frame, 50))} (max ${f(Math.max(...frame))}); ` +
-        `React render+commit median ${f(pct(commit, 50))}; ${runs[0]!.points} points drawn ` +
-        (n === 100_000 ? `(goal < 100 ms: ${pct(frame, 50) < 100 ? 'met' : 'NOT met'})` : ''),
+      `render ${n.toLocaleString('en')} steps: to next frame median ${f(percentile(frame, 50))} (max ${f(Math.max(...frame))}); ` +
+        `React render+commit median ${f(percentile(commit, 50))}; ${runs[0]!.points} points drawn ` +
+        (n === 100_000
+          ? `(goal < 100 ms: ${percentile(frame, 50) < 100 ? 'met' : 'NOT met'})`
+          : ''),
     );
   }
   for (const base of [10_000, 100_000]) {
@@ -65,16 +50,14 @@ try {
     const total = (await page.evaluate('window.__chartBench.stopLive()')) as number;
     lines.push(
       `live, ${LIVE_RATE} points/s onto a run of ${base.toLocaleString('en')} steps (${total.toLocaleString('en')} at the end): ` +
-        `${frames.length} frames in ${LIVE_SECONDS} s; main-thread frame time p50 ${f(pct(frames, 50))}, ` +
-        `p95 ${f(pct(frames, 95))}, max ${f(Math.max(...frames))} ` +
-        `(goal p95 < 16 ms: ${pct(frames, 95) < 16 ? 'met' : 'NOT met'})`,
+        `${frames.length} frames in ${LIVE_SECONDS} s; main-thread frame time p50 ${f(percentile(frames, 50))}, ` +
+        `p95 ${f(percentile(frames, 95))}, max ${f(Math.max(...frames))} ` +
+        `(goal p95 < 16 ms: ${percentile(frames, 95) < 16 ? 'met' : 'NOT met'})`,
     );
   }
   await page.close();
 } finally {
-  await browser.close();
-  await web.close();
-  api.close();
+  await close();
 }
 process.stdout.write(
   [

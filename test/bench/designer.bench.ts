@@ -8,31 +8,18 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { ApiServer } from '../../native/api/server.js';
-import { WebServer } from '../../native/web/webServer.js';
-import { launchChromium } from '../e2e/browser.js';
-import { frameBusyTimes, percentile } from './frameTrace.js';
 import { syntheticCluster } from './syntheticCluster.js';
+import { frameBusyTimes, percentile, startUiBench } from './frameTrace.js';
 
 const MACHINES = 8;
 const DROPS = Number(process.env.BENCH_DROPS ?? 30);
 /** Pointer moves per drag, one per frame: about a third of a second of dragging. */
 const MOVES = 20;
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const f = (x: number) => `${x.toFixed(1)} ms`;
 
 const plansDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pf-bench-plans-'));
 const lab = syntheticCluster(MACHINES, 1, plansDir);
-const api = new ApiServer(lab.backend, { batchMs: 20 });
-const web = new WebServer({
-  api,
-  token: 'bench',
-  staticDir: path.join(root, 'dist', 'renderer'),
-  port: 0,
-});
-await web.listen();
-const browser = await launchChromium();
+const { web, browser, close } = await startUiBench(lab.backend);
 let out = '';
 try {
   const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
@@ -114,8 +101,6 @@ try {
   ].join('\n');
   await page.close();
 } finally {
-  await browser.close();
-  await web.close();
-  api.close();
+  await close();
 }
 process.stdout.write(out + '\n');

@@ -1,3 +1,11 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ApiServer } from '../../native/api/server.js';
+import { WebServer } from '../../native/web/webServer.js';
+import { launchChromium } from '../e2e/browser.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
 /**
  * Main-thread busy ms per frame from a Chromium trace: the top-level tasks grouped by the animation frame
  * they precede (the page runs a rAF loop so every frame is marked). Headless Chromium paces frames at
@@ -38,3 +46,28 @@ export const percentile = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]! : NaN;
 };
+
+/**
+ * The production UI behind the real ApiServer and browser-mode WebSocket, fed by a synthetic backend,
+ * in Debian's Chromium: what every UI bench measures against.
+ */
+export async function startUiBench(backend: ConstructorParameters<typeof ApiServer>[0]) {
+  const api = new ApiServer(backend, { batchMs: 20 });
+  const web = new WebServer({
+    api,
+    token: 'bench',
+    staticDir: path.join(root, 'dist', 'renderer'),
+    port: 0,
+  });
+  await web.listen();
+  const browser = await launchChromium();
+  return {
+    web,
+    browser,
+    async close(): Promise<void> {
+      await browser.close();
+      await web.close();
+      api.close();
+    },
+  };
+}

@@ -8,66 +8,17 @@
 // interval between frames is no measure here: headless Chromium paces frames at ~60 Hz whatever the page
 // does (it ignores --disable-frame-rate-limit), so every interval reads >= 16.7 ms.
 import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { ApiServer } from '../../native/api/server.js';
-import { WebServer } from '../../native/web/webServer.js';
-import { launchChromium } from '../e2e/browser.js';
 import { syntheticCluster } from './syntheticCluster.js';
+import { frameBusyTimes, percentile, startUiBench } from './frameTrace.js';
 
 const MACHINES = Number(process.env.BENCH_MACHINES ?? 256);
 const GPUS = Number(process.env.BENCH_GPUS ?? 4);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]! : NaN;
-};
 const f = (x: number) => `${x.toFixed(2)} ms`;
 
-interface TraceEvent {
-  name: string;
-  ph: string;
-  ts: number;
-  dur?: number;
-  pid: number;
-  tid: number;
-  args?: { name?: string };
-}
-
-/** Main-thread busy ms per frame: top-level tasks grouped by the animation frame they precede. */
-function frameBusyTimes(trace: Buffer): number[] {
-  const events = (JSON.parse(trace.toString()) as { traceEvents: TraceEvent[] }).traceEvents;
-  const main = events.find((e) => e.name === 'thread_name' && e.args?.name === 'CrRendererMain');
-  if (!main) throw new Error('no renderer main thread in the trace');
-  const onMain = events.filter((e) => e.pid === main.pid && e.tid === main.tid);
-  const frameStarts = onMain
-    .filter((e) => e.name === 'FireAnimationFrame')
-    .map((e) => e.ts)
-    .sort((a, b) => a - b);
-  const tasks = onMain.filter(
-    (e) => e.name === 'ThreadControllerImpl::RunTask' && e.ph === 'X' && e.dur !== undefined,
-  );
-  const busy = new Array<number>(Math.max(0, frameStarts.length - 1)).fill(0);
-  let i = 0;
-  for (const t of tasks.sort((a, b) => a.ts - b.ts)) {
-    while (i < frameStarts.length - 1 && t.ts >= frameStarts[i + 1]!) i++;
-    if (i < busy.length && t.ts >= frameStarts[0]!) busy[i]! += t.dur! / 1000;
-  }
-  return busy;
-}
-
 const lab = syntheticCluster(MACHINES, GPUS);
-const api = new ApiServer(lab.backend, { batchMs: 20 });
-const web = new WebServer({
-  api,
-  token: 'bench',
-  staticDir: path.join(root, 'dist', 'renderer'),
-  port: 0,
-});
-await web.listen();
-const browser = await launchChromium();
+const { web, browser, close } = await startUiBench(lab.backend);
 const results: string[] = [];
 try {
   for (const layout of ['Cards', 'Rows'] as const) {
@@ -98,19 +49,17 @@ try {
     const slow = frames.filter((x) => x >= 16).length;
     results.push(
       `${layout.toLowerCase()} (${m.cards} of ${MACHINES} rendered, the rest virtualised): ` +
-        `${frames.length} frames in ${SECONDS} s; main-thread frame time p50 ${f(pct(frames, 50))}, ` +
-        `p95 ${f(pct(frames, 95))}, p99 ${f(pct(frames, 99))}, max ${f(Math.max(...frames))}; ` +
-        `${slow} frames >= 16 ms (goal p95 < 16 ms: ${pct(frames, 95) < 16 ? 'met' : 'NOT met'})`,
+        `${frames.length} frames in ${SECONDS} s; main-thread frame time p50 ${f(percentile(frames, 50))}, ` +
+        `p95 ${f(percentile(frames, 95))}, p99 ${f(percentile(frames, 99))}, max ${f(Math.max(...frames))}; ` +
+        `${slow} frames >= 16 ms (goal p95 < 16 ms: ${percentile(frames, 95) < 16 ? 'met' : 'NOT met'})`,
       `  one full telemetry update (${MACHINES} machines × ${GPUS} GPUs, ${full} updates): store apply ` +
-        `median ${f(pct(m.apply, 50))}, max ${f(Math.max(...m.apply))}; until on screen (React's deferred render committed) median ` +
-        `${f(pct(m.commit, 50))}, max ${f(Math.max(...m.commit))}`,
+        `median ${f(percentile(m.apply, 50))}, max ${f(Math.max(...m.apply))}; until on screen (React's deferred render committed) median ` +
+        `${f(percentile(m.commit, 50))}, max ${f(Math.max(...m.commit))}`,
     );
     await page.close();
   }
 } finally {
-  await browser.close();
-  await web.close();
-  api.close();
+  await close();
 }
 process.stdout.write(
   [
