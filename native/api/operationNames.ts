@@ -2,6 +2,18 @@
  * The operation names alone, with no schema library behind them: the Electron preload (sandboxed, kept
  * tiny) builds one function per name from this list, and main registers one IPC handler per name.
  */
+/** The run operations (schemas and handlers in runOperations.ts / runBackend.ts). */
+export const RUN_OPERATION_NAMES = [
+  'startRun',
+  'stopRun',
+  'listRuns',
+  'getRun',
+  'deleteRun',
+  'restoreRun',
+  'exportRun',
+] as const;
+export type RunOperationName = (typeof RUN_OPERATION_NAMES)[number];
+
 export const OPERATION_NAMES = [
   'listNodes',
   'addMachine',
@@ -16,13 +28,7 @@ export const OPERATION_NAMES = [
   'savePlan',
   'listPlans',
   'openPlan',
-  'startRun',
-  'stopRun',
-  'listRuns',
-  'getRun',
-  'deleteRun',
-  'restoreRun',
-  'exportRun',
+  ...RUN_OPERATION_NAMES,
 ] as const;
 
 export type OperationName = (typeof OPERATION_NAMES)[number];

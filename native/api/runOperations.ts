@@ -40,13 +40,4 @@ export const runOperations = {
   },
 };
 
-export const RUN_OPERATION_NAMES = [
-  'startRun',
-  'stopRun',
-  'listRuns',
-  'getRun',
-  'deleteRun',
-  'restoreRun',
-  'exportRun',
-] as const;
-export type RunOperationName = (typeof RUN_OPERATION_NAMES)[number];
+export { RUN_OPERATION_NAMES, type RunOperationName } from './operationNames.js';
