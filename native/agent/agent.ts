@@ -107,6 +107,7 @@ export class Agent extends EventEmitter<AgentEvents> {
   private telemetryTimer: NodeJS.Timeout | null = null;
   private readonly cpu = new CpuLoadMeter();
   private seq = 0;
+  private inventoryRevision = 0;
   private staticInventory: Promise<StaticInventory> | null = null;
   private backends: BackendReport[] | null = null;
   private backendsPromise: Promise<BackendReport[]> | null = null;
@@ -203,7 +204,7 @@ export class Agent extends EventEmitter<AgentEvents> {
         { name: 'cpu', available: false, reason: (err as Error).message, detail: null },
       ];
     }
-    this.telemetry?.publish(TelemetryTopic.InventoryChanged, { nodeId: this.nodeId });
+    this.inventoryChanged();
     this.emit('backends', this.backends);
     const best = bestBackend(this.backends);
     if (
@@ -232,12 +233,18 @@ export class Agent extends EventEmitter<AgentEvents> {
         JSON.stringify(report, null, 2) + '\n',
         0o644,
       );
-      this.telemetry?.publish(TelemetryTopic.InventoryChanged, { nodeId: this.nodeId });
+      this.inventoryChanged();
       return report;
     })().finally(() => {
       this.speedRun = null;
     });
     return this.speedRun;
+  }
+
+  /** Backends or speed changed: bump the revision (telemetry carries it) and tell subscribers now. */
+  private inventoryChanged(): void {
+    this.inventoryRevision++;
+    this.telemetry?.publish(TelemetryTopic.InventoryChanged, { nodeId: this.nodeId });
   }
 
   private async inventory(): Promise<Inventory> {
@@ -248,6 +255,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       backendsPending: this.backends === null,
       bestBackend: this.backends ? bestBackend(this.backends) : null,
       speed: this.speed,
+      revision: this.inventoryRevision,
     };
   }
 
@@ -316,6 +324,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       memTotalBytes: os.totalmem(),
       gpus,
       gpuNote: this.nvidia?.note ?? inv?.gpuNote ?? null,
+      inventoryRevision: this.inventoryRevision,
     };
     this.telemetry?.publish(TelemetryTopic.Sample, sample);
   }

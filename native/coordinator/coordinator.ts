@@ -152,7 +152,17 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     this.links.set(id, link);
     link.on('refused', (reason) => this.registry.refused(id, reason, Date.now()));
     link.on('telemetry', (sample) => {
-      if (sample.nodeId === id) this.registry.telemetryReceived(id, sample, Date.now());
+      if (sample.nodeId !== id) return;
+      this.registry.telemetryReceived(id, sample, Date.now());
+      // The agent's inventory moved on and we missed the notice (a PUB drops what it sends before a
+      // subscriber has joined): catch up from the revision every sample carries.
+      const have = this.registry.get(id)?.inventory?.revision;
+      if (
+        sample.inventoryRevision !== undefined &&
+        have !== undefined &&
+        sample.inventoryRevision !== have
+      )
+        void this.fetchInventory(id, link);
     });
     link.on('inventoryChanged', () => void this.fetchInventory(id, link));
     link.on('bye', () => this.registry.markOffline(id, 'the agent stopped', Date.now()));
@@ -203,12 +213,18 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     }
   }
 
+  private readonly inventoryFetches = new Set<string>();
+
   private async fetchInventory(id: string, link: NodeLink): Promise<void> {
+    if (this.inventoryFetches.has(id)) return;
+    this.inventoryFetches.add(id);
     try {
       const inv = await link.request(ControlType.Inventory, {}, 10_000);
       this.registry.inventoryReceived(id, inv);
     } catch (err) {
       this.emit('log', `inventory of ${id}: ${(err as Error).message}`);
+    } finally {
+      this.inventoryFetches.delete(id);
     }
   }
 

@@ -73,6 +73,8 @@ export const InventorySchema = z.object({
   backends: z.array(BackendReportSchema),
   /** True while the agent is still probing backends (a few seconds after start). */
   backendsPending: z.boolean(),
+  /** Goes up whenever backends or speed change; telemetry carries it, so a missed notice is noticed. */
+  revision: z.number().int().nonnegative().optional(),
   bestBackend: BackendNameSchema.nullable(),
   speed: SpeedReportSchema.nullable(),
 });
@@ -99,5 +101,7 @@ export const TelemetrySampleSchema = z.object({
   memTotalBytes: z.number().nonnegative(),
   gpus: z.array(GpuSampleSchema),
   gpuNote: z.string().nullable(),
+  /** The agent's current Inventory.revision. */
+  inventoryRevision: z.number().int().nonnegative().optional(),
 });
 export type TelemetrySample = z.infer<typeof TelemetrySampleSchema>;
