@@ -1,21 +1,19 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { parsePlan } from '../../native/planner/planSchema.js';
 import {
-  CLI,
   startAgent,
   stopAgent,
   tempDir,
   testBeaconPort,
-  TEST_TOKEN,
   type RunningAgent,
 } from '../helpers/agents.js';
 import { startWeb, type RunningWeb } from '../helpers/web.js';
 import { launchChromium } from './browser.js';
+import { trainPlanLocally } from '../helpers/cliTraining.js';
 
 const ARTIFACTS = path.resolve(import.meta.dirname, '../artifacts');
 
@@ -175,34 +173,10 @@ describe('Designer in browser mode, two real agents', () => {
     assert.equal(await throughput(), mine.throughput);
 
     // The saved file is the plan-file format: `pipefitter train --plan` takes it as it is.
-    const trained = spawnSync(
-      process.execPath,
-      [
-        CLI,
-        'train',
-        '--model',
-        'deep-mlp',
-        '--plan',
-        file,
-        '--local',
-        '2',
-        '--steps',
-        '2',
-        '--json',
-        '--out',
-        path.join(tempDir(), 'out'),
-        '--state-dir',
-        tempDir(),
-        '--token',
-        TEST_TOKEN,
-      ],
-      { encoding: 'utf8', timeout: 180_000 },
-    );
-    assert.equal(trained.status, 0, trained.stderr);
-    const lines = trained.stdout
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as { type: string; stages?: { layers: number[] }[] });
+    const lines = trainPlanLocally('deep-mlp', file, 2) as {
+      type: string;
+      stages?: { layers: number[] }[];
+    }[];
     const started = lines.find((l) => l.type === 'started');
     assert.deepEqual(
       started?.stages?.map((s) => s.layers),

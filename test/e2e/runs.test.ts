@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { initBackend } from '../../native/backend/initBackend.js';
 import { fileModelLoader } from '../../native/pipeline/modelFiles.js';
-import { CLI, startAgent, stopAgent, tempDir, type RunningAgent } from '../helpers/agents.js';
+import { startAgent, stopAgent, tempDir, type RunningAgent } from '../helpers/agents.js';
 import { startWeb, type RunningWeb } from '../helpers/web.js';
 import { launchChromium } from './browser.js';
+import { planWithCli } from '../helpers/cliTraining.js';
 
 const ARTIFACTS = path.resolve(import.meta.dirname, '../artifacts');
 
@@ -28,28 +28,18 @@ function makePlanFile(agents: RunningAgent[], dir: string): string {
     }),
   );
   const planFile = path.join(dir, 'mnist-two-stages.json');
-  const r = spawnSync(
-    process.execPath,
-    [
-      CLI,
-      'plan',
-      '--model',
-      'mnist-mlp',
-      '--cluster',
-      cluster,
-      '--stages',
-      '2',
-      '--batch',
-      '64',
-      '--microbatches',
-      '4',
-      '--json',
-      '--out',
-      planFile,
-    ],
-    { encoding: 'utf8' },
-  );
-  assert.equal(r.status, 0, r.stderr);
+  planWithCli(planFile, [
+    '--model',
+    'mnist-mlp',
+    '--cluster',
+    cluster,
+    '--stages',
+    '2',
+    '--batch',
+    '64',
+    '--microbatches',
+    '4',
+  ]);
   return planFile;
 }
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
@@ -11,6 +11,7 @@ import { correctCount } from '../../native/pipeline/loss.js';
 import { fileModelLoader } from '../../native/pipeline/modelFiles.js';
 import { CLI, tempDir, TEST_TOKEN } from '../helpers/agents.js';
 import { processAlive } from '../helpers/training.js';
+import { planWithCli, trainPlanLocally } from '../helpers/cliTraining.js';
 
 type Line = RunEvent | { type: 'exported'; path: string } | { type: 'log'; message: string };
 
@@ -138,57 +139,20 @@ describe('pipefitter train, end to end', () => {
     const dir = tempDir('pf-plan-');
     const planFile = path.join(dir, 'plan.json');
     const cluster = path.join(import.meta.dirname, '../fixtures/clusters/lab4.json');
-    const planned = spawnSync(
-      process.execPath,
-      [
-        CLI,
-        'plan',
-        '--model',
-        'mnist-mlp',
-        '--cluster',
-        cluster,
-        '--stages',
-        '2',
-        '--batch',
-        '32',
-        '--json',
-        '--out',
-        planFile,
-      ],
-      { encoding: 'utf8' },
-    );
-    assert.equal(planned.status, 0, planned.stderr);
+    planWithCli(planFile, [
+      '--model',
+      'mnist-mlp',
+      '--cluster',
+      cluster,
+      '--stages',
+      '2',
+      '--batch',
+      '32',
+    ]);
     const plan = JSON.parse(fs.readFileSync(planFile, 'utf8')) as {
       stages: { layers: [number, number] }[];
     };
-    const trained = spawnSync(
-      process.execPath,
-      [
-        CLI,
-        'train',
-        '--model',
-        'mnist-mlp',
-        '--plan',
-        planFile,
-        '--local',
-        '2',
-        '--steps',
-        '5',
-        '--json',
-        '--out',
-        path.join(dir, 'out'),
-        '--state-dir',
-        tempDir(),
-        '--token',
-        TEST_TOKEN,
-      ],
-      { encoding: 'utf8', timeout: 120_000 },
-    );
-    assert.equal(trained.status, 0, trained.stderr);
-    const lines = trained.stdout
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as Line);
+    const lines = trainPlanLocally('mnist-mlp', planFile, 5);
     const started = lines.find((l) => l.type === 'started') as Extract<
       RunEvent,
       { type: 'started' }
