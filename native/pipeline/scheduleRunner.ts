@@ -30,6 +30,14 @@ export interface StepResult {
   totalMs: number;
 }
 
+/** Removes and returns a micro-batch's pending tensor; a schedule that asks out of order is a bug. */
+function take(pending: Map<number, WireTensor>, mb: number, outOfOrder: string): WireTensor {
+  const t = pending.get(mb);
+  if (!t) throw new Error(outOfOrder);
+  pending.delete(mb);
+  return t;
+}
+
 /**
  * Runs one stage's action list for one step: the same lists the simulator runs (planner/schedule.ts),
  * executed in order, with tensors moving through the transport.
@@ -70,9 +78,9 @@ export class ScheduleRunner {
           received.set(a.mb, await this.transport.recv('act', step, a.mb));
           break;
         case 'F': {
-          const input = this.exec.isFirst ? this.data.input(step, a.mb) : received.get(a.mb);
-          if (!input) throw new Error(`F(${a.mb}) before its activation arrived`);
-          received.delete(a.mb);
+          const input = this.exec.isFirst
+            ? this.data.input(step, a.mb)
+            : take(received, a.mb, `F(${a.mb}) before its activation arrived`);
           const out = this.exec.forward(a.mb, this.toTensor(input));
           if (out) {
             outputs.set(a.mb, ScheduleRunner.fromTensor(out));
@@ -81,9 +89,7 @@ export class ScheduleRunner {
           break;
         }
         case 'SEND_ACT': {
-          const out = outputs.get(a.mb);
-          if (!out) throw new Error(`SEND_ACT(${a.mb}) before F(${a.mb})`);
-          outputs.delete(a.mb);
+          const out = take(outputs, a.mb, `SEND_ACT(${a.mb}) before F(${a.mb})`);
           await this.transport.send('act', step, a.mb, out);
           break;
         }
@@ -99,10 +105,7 @@ export class ScheduleRunner {
             loss += r.loss;
             dx = r.dx;
           } else {
-            const g = grads.get(a.mb);
-            if (!g) throw new Error(`B(${a.mb}) before its gradient arrived`);
-            grads.delete(a.mb);
-            const dy = this.toTensor(g);
+            const dy = this.toTensor(take(grads, a.mb, `B(${a.mb}) before its gradient arrived`));
             dx = this.exec.backward(a.mb, dy);
             dy.dispose();
           }
@@ -113,9 +116,7 @@ export class ScheduleRunner {
           break;
         }
         case 'SEND_GRAD': {
-          const dx = dxs.get(a.mb);
-          if (!dx) throw new Error(`SEND_GRAD(${a.mb}) before B(${a.mb})`);
-          dxs.delete(a.mb);
+          const dx = take(dxs, a.mb, `SEND_GRAD(${a.mb}) before B(${a.mb})`);
           await this.transport.send('grad', step, a.mb, dx);
           break;
         }
