@@ -102,6 +102,38 @@ describe('a run that loses a machine', () => {
     assert.ok(processAlive(agents[0]!.ready.pid), 'the surviving agent keeps running');
   });
 
+  it('names the signal that killed a stage host, its agent still running', async () => {
+    const keeper = agents[0]!.ready.nodeId;
+    const run = await mlpRun({
+      runId: 'shot',
+      stages: [
+        { start: 0, end: 1, nodeId: keeper },
+        { start: 1, end: 3, nodeId: keeper },
+      ],
+      steps: 100_000,
+    });
+    const events: RunEvent[] = [];
+    run.on('event', (e) => events.push(e));
+    await run.start();
+    const finished = run.finishedPromise();
+    finished.catch(() => {});
+    await waitUntil(() => events.some((e) => e.type === 'step'), 30_000, 'a step');
+    const started = events.find((e) => e.type === 'started') as Extract<
+      RunEvent,
+      { type: 'started' }
+    >;
+    process.kill(started.stages[1]!.pid, 'SIGKILL');
+    await assert.rejects(finished, (err: Error) => {
+      assert.match(
+        err.message,
+        /^stage 1 on keeper \(127\.0\.0\.1\): the stage process was killed by SIGKILL/,
+      );
+      return true;
+    });
+    assert.equal(events.filter((e) => e.type === 'failed').length, 1);
+    await waitUntil(() => !processAlive(started.stages[0]!.pid), 5000, 'stage 0 to be stopped');
+  });
+
   it('refuses to start when a machine lacks the dataset, naming the machine and stage', async () => {
     const run = await mlpRun({
       runId: 'no-data',
