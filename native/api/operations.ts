@@ -1,6 +1,12 @@
 import { z } from 'zod';
 import { SpeedReportSchema } from '../protocol/inventorySchemas.js';
-import { JoinInfoSchema, MachineAddressSchema, NodeViewSchema, SettingsSchema } from './schemas.js';
+import {
+  JoinInfoSchema,
+  MachineAddressSchema,
+  NodeViewSchema,
+  SettingsSchema,
+  StrangerListSchema,
+} from './schemas.js';
 import type { OperationName } from './operationNames.js';
 import { runOperations } from './runOperations.js';
 import {
@@ -17,13 +23,18 @@ const Empty = z.object({}).strict();
 
 /**
  * The whole API the UI uses, one row per operation: request schema → response schema. Handlers live in
- * service.ts; transports (Electron IPC, WebSocket) and the preload are generated from this table, so a
+ * clusterBackend.ts, designerBackend.ts and runBackend.ts; transports (Electron IPC, WebSocket) and the preload are generated from this table, so a
  * new operation is one row here, one name in operationNames.ts and one handler.
  */
 export const operations = {
   listNodes: {
     request: Empty,
-    response: z.object({ nodes: z.array(NodeViewSchema), serverTime: z.number() }),
+    response: z.object({
+      nodes: z.array(NodeViewSchema),
+      serverTime: z.number(),
+      /** Senders of unauthenticated beacons (absent from hosts that cannot tell). */
+      strangers: StrangerListSchema.optional(),
+    }),
   },
   addMachine: {
     request: z.object({ address: MachineAddressSchema }).strict(),

@@ -65,6 +65,8 @@ export interface CoordinatorOptions {
 
 interface CoordinatorEvents {
   change: [RegistryChange];
+  /** The unauthenticated senders changed (at most once a second, however fast they send). */
+  strangers: [StrangerSummary[]];
   log: [string];
   /** A configured peer (option or peers file) could not be added: the address and why. */
   peerError: [string, string];
@@ -249,6 +251,16 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     if (stall > 500) this.registry.excuseStall(stall, now);
     for (const id of this.registry.tick(now)) this.openLink(id);
     this.forgetUnanswered(now);
+    this.reportStrangers(now);
+  }
+
+  private strangersReported = { count: 0, at: 0 };
+
+  private reportStrangers(now: number): void {
+    const count = this.listener?.stats.ignoredUnauthenticated ?? 0;
+    if (count === this.strangersReported.count || now - this.strangersReported.at < 1000) return;
+    this.strangersReported = { count, at: now };
+    this.emit('strangers', this.strangers());
   }
 
   private openLink(id: string): void {
