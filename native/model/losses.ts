@@ -61,46 +61,46 @@ const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && 
  * ({class_name: 'function', config: 'binary_crossentropy'}), a per-output dict or list holding one.
  * Options that change the arithmetic (logits, label smoothing, another reduction) are refused by name.
  */
-export function lossFromKeras(value: unknown, source: string): LossName {
+export function lossFromKeras(value: unknown, source: string, perOutput = false): LossName {
   if (Array.isArray(value) || (isObj(value) && typeof value.class_name !== 'string')) {
-    // Per output: {"dense_2": "binary_crossentropy"} or ["binary_crossentropy"].
+    // Per output: {"dense_2": "binary_crossentropy"} or ["binary_crossentropy"], one level deep.
     const entries = Array.isArray(value) ? value : Object.values(value);
-    if (entries.length !== 1)
+    if (perOutput || entries.length !== 1)
       throw new ModelError(
-        `${source}: the file records ${entries.length} losses (one per output); Pipefitter trains ` +
-          'single-output models with one loss',
+        `${source}: the file records ${perOutput ? 'nested' : entries.length} losses (one per ` +
+          'output); Pipefitter trains single-output models with one loss',
       );
-    return lossFromKeras(entries[0], source);
+    return lossFromKeras(entries[0], source, true);
   }
   if (typeof value === 'string') {
     const loss = normaliseLossName(value);
     if (!loss)
       throw new ModelError(
-        `${source}: the model's loss "${value}" is not supported; ${supportedLine()}`,
+        `${source}: the model's loss "${value.slice(0, 80)}" is not supported; ${supportedLine()}`,
       );
     return loss;
   }
   if (!isObj(value))
     throw new ModelError(
-      `${source}: the model's loss is ${JSON.stringify(value)}, not a loss name`,
+      `${source}: the model's loss is ${String(JSON.stringify(value)).slice(0, 80)}, not a loss name`,
     );
   const cls = value.class_name as string;
   const config = isObj(value.config) ? value.config : {};
-  if (cls === 'function' && typeof value.config === 'string')
-    return lossFromKeras(value.config, source);
   const registered = typeof value.registered_name === 'string' ? value.registered_name : null;
   const module = typeof value.module === 'string' ? value.module : null;
-  // A class from outside Keras (registered "Package>Name", or another module) is code we do not have,
-  // whatever it is called.
+  // A class or function from outside Keras (registered "Package>Name", or another module) is code we
+  // do not have, whatever it is called.
   const custom =
     (registered !== null && registered.includes('>') && !registered.startsWith('keras>')) ||
     (module !== null && module !== 'keras' && !module.startsWith('keras.'));
-  const loss = normaliseLossName(cls);
+  const fn = cls === 'function' && typeof value.config === 'string' ? value.config : null;
+  const loss = normaliseLossName(fn ?? cls);
   if (!loss || custom)
     throw new ModelError(
-      `${source}: the model's loss ${registered ?? cls} is not supported` +
+      `${source}: the model's loss ${(registered ?? fn ?? cls).slice(0, 80)} is not supported` +
         `${custom ? ' (a custom loss: its code is not in the file)' : ''}; ${supportedLine()}`,
     );
+  if (fn) return loss;
   const refuse = (option: string, fix: string) =>
     new ModelError(`${source}: the model's loss ${cls}(${option}) is not supported: ${fix}`);
   if (config.from_logits === true)

@@ -155,6 +155,15 @@ describe('loss names and Keras loss configs', () => {
       /custom loss/,
     );
     refusesWith(
+      () =>
+        lossFromKeras(
+          { module: 'my_losses', class_name: 'function', config: 'binary_crossentropy' },
+          'f',
+        ),
+      /custom loss/,
+    );
+    refusesWith(() => lossFromKeras([['mse']], 'f'), /records nested losses/);
+    refusesWith(
       () => lossFromKeras({ a: 'mse', b: 'binary_crossentropy' }, 'f'),
       /records 2 losses \(one per output\)/,
     );
