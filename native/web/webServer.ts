@@ -61,7 +61,7 @@ export class WebServer {
         );
         return;
       }
-      if (new URL(req.url ?? '/', 'http://x').pathname !== '/api') {
+      if (requestUrl(req)!.pathname !== '/api') {
         socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
         return;
       }
@@ -119,7 +119,8 @@ export class WebServer {
       return { status: 403, reason: 'a WebSocket without Origin' };
     if (!originAllowed(origin, host, this.allowed))
       return { status: 403, reason: `Origin "${origin}" is not this server` };
-    const url = new URL(req.url ?? '/', 'http://x');
+    const url = requestUrl(req);
+    if (!url) return { status: 400, reason: 'a malformed URL' };
     const token = url.searchParams.get('token') ?? readCookie(req.headers.cookie, this.cookieName);
     if (!tokensEqual(token, this.opts.token))
       return { status: 401, reason: token ? 'wrong token' : 'no token' };
@@ -138,7 +139,7 @@ export class WebServer {
       );
       return;
     }
-    const url = new URL(req.url ?? '/', 'http://x');
+    const url = requestUrl(req)!;
     if (url.pathname.startsWith(UPLOAD_PREFIX)) {
       this.onUpload(req, res, url);
       return;
@@ -165,7 +166,10 @@ export class WebServer {
     headers['Content-Type'] = contentType(file);
     res.writeHead(200, headers);
     if (req.method === 'HEAD') res.end();
-    else fs.createReadStream(file).pipe(res);
+    else
+      fs.createReadStream(file)
+        .on('error', () => res.destroy())
+        .pipe(res);
   }
 
   private resolveStatic(pathname: string): string | null {
@@ -193,7 +197,7 @@ export class WebServer {
    * so), must be UTF-8; the operation itself checks the JSON. At most MAX_UPLOADS at a time.
    */
   private onUpload(req: http.IncomingMessage, res: http.ServerResponse, url: URL): void {
-    const op = decodeURIComponent(url.pathname.slice(UPLOAD_PREFIX.length));
+    const op = url.pathname.slice(UPLOAD_PREFIX.length);
     let answered = false;
     const reply = (status: number, result: ApiResult) => {
       if (answered) return;
@@ -326,6 +330,15 @@ export class WebServer {
     }
     const result = await this.opts.api.call(call.data.op, call.data.req);
     send({ t: 'result', id: call.data.id, result });
+  }
+}
+
+/** The request's URL, or null where it does not parse ("//x%zz": the URL parser reads a host there). */
+function requestUrl(req: http.IncomingMessage): URL | null {
+  try {
+    return new URL(req.url ?? '/', 'http://x');
+  } catch {
+    return null;
   }
 }
 

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { bigModelJson } from '../helpers/bigModel.js';
@@ -238,6 +239,53 @@ function post(
     } else req.end(o.body);
   });
 }
+
+/** A raw HTTP request; resolves with the status line of the answer (or '' when the socket closed). */
+function rawRequest(port: number, head: string): Promise<string> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    let data = '';
+    s.on('data', (d: Buffer) => {
+      data += d.toString();
+      if (data.includes('\r\n')) s.destroy();
+    });
+    s.on('close', () => resolve(data.split('\r\n')[0]!));
+    s.on('error', () => resolve(''));
+    s.write(head);
+  });
+}
+
+describe('pipefitter web against URLs and cookies that do not parse', () => {
+  it('answers 400 or 401, without a token, and stays up', async () => {
+    const web = await startWeb({ beaconPort: 48143 });
+    try {
+      const host = `Host: 127.0.0.1:${web.port}\r\n`;
+      // The URL parser reads "//x" as a host: these once threw out of the request handler.
+      assert.equal(
+        await rawRequest(web.port, `GET // HTTP/1.1\r\n${host}\r\n`),
+        'HTTP/1.1 400 Bad Request',
+      );
+      assert.equal(
+        await rawRequest(
+          web.port,
+          `GET //%zz HTTP/1.1\r\n${host}Origin: http://127.0.0.1:${web.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+        ),
+        'HTTP/1.1 400 Bad Request',
+      );
+      assert.equal(
+        await rawRequest(
+          web.port,
+          `GET / HTTP/1.1\r\n${host}Cookie: pipefitter_token_${web.port}=%zz\r\n\r\n`,
+        ),
+        'HTTP/1.1 401 Unauthorized',
+      );
+      assert.equal(web.proc.exitCode, null, 'the server is still up');
+      await realClientWorks(web);
+    } finally {
+      await web.stop();
+    }
+  });
+});
 
 describe('pipefitter web file uploads (POST /api/upload/<op>)', () => {
   let web: RunningWeb;
