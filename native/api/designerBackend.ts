@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { NodeRecord } from '../coordinator/nodeRecord.js';
@@ -52,7 +53,46 @@ function describeModel(ref: ModelRef, spec: ModelSpec, notes: string[] = []): De
   };
 }
 
-function specOf(ref: ModelRef): {
+/**
+ * The model.json files imported in this engine's life, by the hash of their spec: the latest few, up to
+ * a total size (a spec can be megabytes); a ref to one that is gone asks for the file again.
+ */
+export class ImportedModels {
+  private readonly specs = new Map<string, { spec: ModelSpec; bytes: number }>();
+  private bytes = 0;
+  constructor(
+    private readonly maxModels = 8,
+    private readonly maxBytes = 64 << 20,
+  ) {}
+
+  add(spec: ModelSpec): string {
+    const json = JSON.stringify(spec);
+    const id = crypto.createHash('sha256').update(json).digest('hex').slice(0, 32);
+    this.remove(id);
+    this.specs.set(id, { spec, bytes: json.length });
+    this.bytes += json.length;
+    // Oldest first; the one just added always stays.
+    for (const old of this.specs.keys()) {
+      if (old === id || (this.specs.size <= this.maxModels && this.bytes <= this.maxBytes)) break;
+      this.remove(old);
+    }
+    return id;
+  }
+
+  get(id: string): ModelSpec | undefined {
+    return this.specs.get(id)?.spec;
+  }
+
+  private remove(id: string): void {
+    this.bytes -= this.specs.get(id)?.bytes ?? 0;
+    this.specs.delete(id);
+  }
+}
+
+function specOf(
+  ref: ModelRef,
+  imported: ImportedModels,
+): {
   spec: ModelSpec;
   source: 'catalogue' | 'file';
   path: string | null;
@@ -63,6 +103,16 @@ function specOf(ref: ModelRef): {
     } catch (err) {
       throw new ApiError('bad-request', (err as Error).message);
     }
+  }
+  if ('imported' in ref) {
+    const spec = imported.get(ref.imported);
+    if (!spec)
+      throw new ApiError(
+        'bad-request',
+        `the imported model ${ref.path ?? ref.imported} is no longer loaded (Pipefitter restarted, ` +
+          'or many models were imported since): import its model.json again',
+      );
+    return { spec, source: 'file', path: ref.path };
   }
   return { spec: ref.spec, source: 'file', path: ref.path };
 }
@@ -111,8 +161,13 @@ function prediction(plan: Plan, sim: SimulationResult): Prediction {
   return { plan, machines: [...machines.values()], timeline };
 }
 
-function request(ref: ModelRef, settings: LayoutSettings, cluster: Cluster): PlanRequest {
-  const { spec, source, path: file } = specOf(ref);
+function request(
+  ref: ModelRef,
+  imported: ImportedModels,
+  settings: LayoutSettings,
+  cluster: Cluster,
+): PlanRequest {
+  const { spec, source, path: file } = specOf(ref, imported);
   return { model: spec, source, path: file, cluster, ...settings };
 }
 
@@ -128,19 +183,16 @@ export function designerHandlers(deps: {
   plansDir: string;
 }): Pick<ApiHandlers, DesignerOps> {
   const { nodes, plansDir } = deps;
+  const imported = new ImportedModels();
   return {
     async designerModels() {
       return { models: listModels().map((m) => describeModel({ catalogue: m.id }, m)) };
     },
     async importModel({ text, fileName }) {
       try {
-        const imported = importModelJson(text, fileName);
+        const { spec, notes } = importModelJson(text, fileName);
         return {
-          model: describeModel(
-            { spec: imported.spec, path: fileName },
-            imported.spec,
-            imported.notes,
-          ),
+          model: describeModel({ imported: imported.add(spec), path: fileName }, spec, notes),
         };
       } catch (err) {
         if (err instanceof ModelError) throw new ApiError('bad-request', err.message);
@@ -148,7 +200,7 @@ export function designerHandlers(deps: {
       }
     },
     async predictLayout({ model, settings, bounds, machineIds }) {
-      const req = request(model, settings, clusterFor(nodes, machineIds));
+      const req = request(model, imported, settings, clusterFor(nodes, machineIds));
       try {
         const { plan, simulation } = evaluateLayout(req, bounds, machineIds);
         return prediction(plan, simulation);
@@ -164,7 +216,7 @@ export function designerHandlers(deps: {
       if (cluster.machines.length === 0)
         throw new ApiError('bad-request', 'select at least one machine to partition over');
       try {
-        const outcome = makePlan(request(model, settings, cluster));
+        const outcome = makePlan(request(model, imported, settings, cluster));
         if (!outcome.ok) throw new ApiError('failed', outcome.reason);
         return prediction(outcome.plan, outcome.simulation);
       } catch (err) {

@@ -18,8 +18,13 @@ import {
   SavedPlanSchema,
 } from './designerSchemas.js';
 import { PlanSchema } from '../planner/planSchema.js';
+import { MAX_FILE_BYTES } from './fileOperations.js';
 
 const Empty = z.object({}).strict();
+/** A file the person chose (see fileOperations.ts): its text and its name, for messages. */
+const FileRequest = z
+  .object({ text: z.string().max(MAX_FILE_BYTES), fileName: z.string().max(260) })
+  .strict();
 
 /**
  * The whole API the UI uses, one row per operation: request schema → response schema. Handlers live in
@@ -62,7 +67,7 @@ export const operations = {
     response: z.object({ models: z.array(DesignerModelSchema) }),
   },
   importModel: {
-    request: z.object({ text: z.string().max(900_000), fileName: z.string().max(260) }).strict(),
+    request: FileRequest,
     response: z.object({ model: DesignerModelSchema }),
   },
   predictLayout: {
@@ -95,10 +100,7 @@ export const operations = {
     response: z.object({ plans: z.array(SavedPlanSchema) }),
   },
   openPlan: {
-    request: z.union([
-      z.object({ name: PlanNameSchema }).strict(),
-      z.object({ text: z.string().max(900_000), fileName: z.string().max(260) }).strict(),
-    ]),
+    request: z.union([z.object({ name: PlanNameSchema }).strict(), FileRequest]),
     response: z.object({ plan: PlanSchema }),
   },
   // Runs (see runOperations.ts, runBackend.ts).

@@ -131,6 +131,9 @@ export const ApiErrorCodeSchema = z.enum([
   'bad-response',
   'forbidden',
   'disconnected',
+  // Transports' own refusals: a file over the limit, too many calls or uploads at once.
+  'too-large',
+  'busy',
 ]);
 export type ApiErrorCode = z.infer<typeof ApiErrorCodeSchema>;
 
