@@ -173,6 +173,37 @@ function request(
 
 const planFileName = (name: string) => `${name}.json`;
 
+/** Imported model files kept at most; the least recently imported go first. */
+const MAX_KEPT_MODELS = 32;
+
+/**
+ * Keeps an imported file as `<dir>/<content hash>/<its own name>`: the name still names the model (the
+ * model's id comes from it), the hash keeps two different files of one name apart.
+ */
+function keepImportedFile(dir: string, text: string, fileName: string): string {
+  const base =
+    path
+      .basename(fileName)
+      .replace(/[^A-Za-z0-9._-]/g, '_')
+      .replace(/^\.+/, '') || 'model.json';
+  const folder = path.join(
+    dir,
+    crypto.createHash('sha256').update(text).digest('hex').slice(0, 32),
+  );
+  const file = path.join(folder, base.endsWith('.json') ? base : `${base}.json`);
+  fs.mkdirSync(folder, { recursive: true });
+  if (!fs.existsSync(file)) writeFileAtomic(file, text);
+  const now = new Date();
+  fs.utimesSync(folder, now, now);
+  const kept = fs
+    .readdirSync(dir)
+    .map((f) => ({ f, at: fs.statSync(path.join(dir, f)).mtimeMs }))
+    .sort((a, b) => b.at - a.at);
+  for (const old of kept.slice(MAX_KEPT_MODELS))
+    fs.rmSync(path.join(dir, old.f), { recursive: true, force: true });
+  return file;
+}
+
 /**
  * The designer's side of the API: models with their per-layer cost, the prediction of a hand-made
  * layout, Auto-partition, and plan files kept in the state dir (the same format `pipefitter plan --json`
@@ -181,8 +212,11 @@ const planFileName = (name: string) => `${name}.json`;
 export function designerHandlers(deps: {
   nodes: () => NodeRecord[];
   plansDir: string;
+  /** Where imported model.json files are kept, so a plan made from one can be run (and run again). */
+  modelsDir?: string;
 }): Pick<ApiHandlers, DesignerOps> {
   const { nodes, plansDir } = deps;
+  const modelsDir = deps.modelsDir ?? path.join(path.dirname(plansDir), 'models');
   const imported = new ImportedModels();
   return {
     async designerModels() {
@@ -191,8 +225,11 @@ export function designerHandlers(deps: {
     async importModel({ text, fileName }) {
       try {
         const { spec, notes } = importModelJson(text, fileName);
+        // The browser gives a file's name, not its path: the engine keeps its own copy, which the plan
+        // names, so a run (and "Run again" after a restart) reads the very model that was designed.
+        const stored = keepImportedFile(modelsDir, text, fileName);
         return {
-          model: describeModel({ imported: imported.add(spec), path: fileName }, spec, notes),
+          model: describeModel({ imported: imported.add(spec), path: stored }, spec, notes),
         };
       } catch (err) {
         if (err instanceof ModelError) throw new ApiError('bad-request', err.message);

@@ -87,11 +87,11 @@ describe('designer → RunService with a binary classifier (Dense 16 relu → De
       nodes: () => coordinator.nodes(),
       plansDir: tempDir('pf-plans-'),
     });
-    // The engine reads the model again from the plan's path when the run starts: give it one it has.
+    // A browser gives the file's name only: the engine keeps its own copy, which the run then reads.
     const file = path.resolve('test/fixtures/models/binary-mlp.json');
     const { model } = await designer.importModel({
       text: fs.readFileSync(file, 'utf8'),
-      fileName: file,
+      fileName: 'binary-mlp.json',
     });
     assert.deepEqual(
       model.layers.map((l) => l.outputShape),

@@ -180,7 +180,9 @@ describe('designer API over the real ApiServer', () => {
         [half, big.layers],
       ],
     );
-    assert.equal(p.plan.model.path, 'deep-chain.json');
+    // The plan names the engine's own copy of the import (a browser gives only the file's name).
+    assert.match(p.plan.model.path ?? '', /[/\\]models[/\\][0-9a-f]{32}[/\\]deep-chain\.json$/);
+    assert.equal(fs.readFileSync(p.plan.model.path!, 'utf8').length > 5_000_000, true);
     assert.match(
       await fails('predictLayout', {
         model: { imported: '0'.repeat(32), path: 'gone.json' },
