@@ -28,7 +28,7 @@ import {
   TelemetryTopic,
 } from '../protocol/version.js';
 import { loadOrCreateKeyPair, type CurveKeyPair } from '../trust/keyPair.js';
-import { labKeyPair } from '../trust/token.js';
+import { beaconKey, labKeyPair } from '../trust/token.js';
 import { TrustedKeys } from '../trust/trustedKeys.js';
 import { ZapAuthenticator } from '../trust/zapAuthenticator.js';
 import { readJsonFile, writeFileAtomic } from '../util/fsAtomic.js';
@@ -179,10 +179,12 @@ export class Agent extends EventEmitter<AgentEvents> {
       address: this.opts.advertise ?? '',
       publicKey: this.keys.publicKey,
     };
-    this.whois = new WhoisResponder(encodeBeacon(beacon));
+    const key = beaconKey(this.opts.token);
+    this.whois = new WhoisResponder(encodeBeacon(beacon, key));
     await this.whois.start(bindHost, this.controlPort);
     this.beacon = new BeaconSender({
       beacon,
+      beaconKey: key,
       interface: this.opts.interface,
       port: this.opts.beaconPort ?? DEFAULT_BEACON_PORT,
       unicast: this.opts.beaconTargets,

@@ -43,6 +43,9 @@ export function clusterBackend(
     } else events.emit('event', encoder.encode(c.node));
   });
   localAgent.on('status', (status) => events.emit('event', { type: 'localAgent', status }));
+  coordinator.on('strangers', (strangers) =>
+    events.emit('event', { type: 'strangers', strangers }),
+  );
 
   const applyLocalAgent = async (on: boolean) => {
     if (on) localAgent.start();
@@ -52,7 +55,11 @@ export function clusterBackend(
   const handlers: Omit<ApiHandlers, RunOperationName> = {
     ...designerHandlers({ nodes: () => coordinator.nodes(), plansDir: deps.plansDir }),
     async listNodes() {
-      return { nodes: coordinator.nodes(), serverTime: Date.now() };
+      return {
+        nodes: coordinator.nodes(),
+        serverTime: Date.now(),
+        strangers: coordinator.strangers(),
+      };
     },
     async addMachine({ address }) {
       return { node: await coordinator.addPeer(address) };

@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { NodeRecord } from '../coordinator/nodeRecord.js';
@@ -52,7 +53,46 @@ function describeModel(ref: ModelRef, spec: ModelSpec, notes: string[] = []): De
   };
 }
 
-function specOf(ref: ModelRef): {
+/**
+ * The model.json files imported in this engine's life, by the hash of their spec: the latest few, up to
+ * a total size (a spec can be megabytes); a ref to one that is gone asks for the file again.
+ */
+export class ImportedModels {
+  private readonly specs = new Map<string, { spec: ModelSpec; bytes: number }>();
+  private bytes = 0;
+  constructor(
+    private readonly maxModels = 8,
+    private readonly maxBytes = 64 << 20,
+  ) {}
+
+  add(spec: ModelSpec): string {
+    const json = JSON.stringify(spec);
+    const id = crypto.createHash('sha256').update(json).digest('hex').slice(0, 32);
+    this.remove(id);
+    this.specs.set(id, { spec, bytes: json.length });
+    this.bytes += json.length;
+    // Oldest first; the one just added always stays.
+    for (const old of this.specs.keys()) {
+      if (old === id || (this.specs.size <= this.maxModels && this.bytes <= this.maxBytes)) break;
+      this.remove(old);
+    }
+    return id;
+  }
+
+  get(id: string): ModelSpec | undefined {
+    return this.specs.get(id)?.spec;
+  }
+
+  private remove(id: string): void {
+    this.bytes -= this.specs.get(id)?.bytes ?? 0;
+    this.specs.delete(id);
+  }
+}
+
+function specOf(
+  ref: ModelRef,
+  imported: ImportedModels,
+): {
   spec: ModelSpec;
   source: 'catalogue' | 'file';
   path: string | null;
@@ -63,6 +103,16 @@ function specOf(ref: ModelRef): {
     } catch (err) {
       throw new ApiError('bad-request', (err as Error).message);
     }
+  }
+  if ('imported' in ref) {
+    const spec = imported.get(ref.imported);
+    if (!spec)
+      throw new ApiError(
+        'bad-request',
+        `the imported model ${ref.path ?? ref.imported} is no longer loaded (Pipefitter restarted, ` +
+          'or many models were imported since): import its model.json again',
+      );
+    return { spec, source: 'file', path: ref.path };
   }
   return { spec: ref.spec, source: 'file', path: ref.path };
 }
@@ -111,12 +161,48 @@ function prediction(plan: Plan, sim: SimulationResult): Prediction {
   return { plan, machines: [...machines.values()], timeline };
 }
 
-function request(ref: ModelRef, settings: LayoutSettings, cluster: Cluster): PlanRequest {
-  const { spec, source, path: file } = specOf(ref);
+function request(
+  ref: ModelRef,
+  imported: ImportedModels,
+  settings: LayoutSettings,
+  cluster: Cluster,
+): PlanRequest {
+  const { spec, source, path: file } = specOf(ref, imported);
   return { model: spec, source, path: file, cluster, ...settings };
 }
 
 const planFileName = (name: string) => `${name}.json`;
+
+/** Imported model files kept at most; the least recently imported go first. */
+const MAX_KEPT_MODELS = 32;
+
+/**
+ * Keeps an imported file as `<dir>/<content hash>/<its own name>`: the name still names the model (the
+ * model's id comes from it), the hash keeps two different files of one name apart.
+ */
+function keepImportedFile(dir: string, text: string, fileName: string): string {
+  const base =
+    path
+      .basename(fileName)
+      .replace(/[^A-Za-z0-9._-]/g, '_')
+      .replace(/^\.+/, '') || 'model.json';
+  const folder = path.join(
+    dir,
+    crypto.createHash('sha256').update(text).digest('hex').slice(0, 32),
+  );
+  const file = path.join(folder, base.endsWith('.json') ? base : `${base}.json`);
+  fs.mkdirSync(folder, { recursive: true });
+  if (!fs.existsSync(file)) writeFileAtomic(file, text);
+  const now = new Date();
+  fs.utimesSync(folder, now, now);
+  const kept = fs
+    .readdirSync(dir)
+    .map((f) => ({ f, at: fs.statSync(path.join(dir, f)).mtimeMs }))
+    .sort((a, b) => b.at - a.at);
+  for (const old of kept.slice(MAX_KEPT_MODELS))
+    fs.rmSync(path.join(dir, old.f), { recursive: true, force: true });
+  return file;
+}
 
 /**
  * The designer's side of the API: models with their per-layer cost, the prediction of a hand-made
@@ -126,21 +212,24 @@ const planFileName = (name: string) => `${name}.json`;
 export function designerHandlers(deps: {
   nodes: () => NodeRecord[];
   plansDir: string;
+  /** Where imported model.json files are kept, so a plan made from one can be run (and run again). */
+  modelsDir?: string;
 }): Pick<ApiHandlers, DesignerOps> {
   const { nodes, plansDir } = deps;
+  const modelsDir = deps.modelsDir ?? path.join(path.dirname(plansDir), 'models');
+  const imported = new ImportedModels();
   return {
     async designerModels() {
       return { models: listModels().map((m) => describeModel({ catalogue: m.id }, m)) };
     },
     async importModel({ text, fileName }) {
       try {
-        const imported = importModelJson(text, fileName);
+        const { spec, notes } = importModelJson(text, fileName);
+        // The browser gives a file's name, not its path: the engine keeps its own copy, which the plan
+        // names, so a run (and "Run again" after a restart) reads the very model that was designed.
+        const stored = keepImportedFile(modelsDir, text, fileName);
         return {
-          model: describeModel(
-            { spec: imported.spec, path: fileName },
-            imported.spec,
-            imported.notes,
-          ),
+          model: describeModel({ imported: imported.add(spec), path: stored }, spec, notes),
         };
       } catch (err) {
         if (err instanceof ModelError) throw new ApiError('bad-request', err.message);
@@ -148,7 +237,7 @@ export function designerHandlers(deps: {
       }
     },
     async predictLayout({ model, settings, bounds, machineIds }) {
-      const req = request(model, settings, clusterFor(nodes, machineIds));
+      const req = request(model, imported, settings, clusterFor(nodes, machineIds));
       try {
         const { plan, simulation } = evaluateLayout(req, bounds, machineIds);
         return prediction(plan, simulation);
@@ -164,7 +253,7 @@ export function designerHandlers(deps: {
       if (cluster.machines.length === 0)
         throw new ApiError('bad-request', 'select at least one machine to partition over');
       try {
-        const outcome = makePlan(request(model, settings, cluster));
+        const outcome = makePlan(request(model, imported, settings, cluster));
         if (!outcome.ok) throw new ApiError('failed', outcome.reason);
         return prediction(outcome.plan, outcome.simulation);
       } catch (err) {

@@ -2,9 +2,19 @@ import { z } from 'zod';
 import { ModelSpecSchema } from '../model/spec.js';
 import { PlanSchema } from '../planner/planSchema.js';
 
-/** A model the designer works on: a catalogue id, or a spec it imported earlier (sent back whole). */
+/**
+ * A model the designer works on: a catalogue id; a model.json the engine imported and keeps, named by
+ * the hash of its spec (a big model's spec is megabytes: every prediction would carry it); or a spec
+ * sent whole.
+ */
 export const ModelRefSchema = z.union([
   z.object({ catalogue: z.string().min(1).max(128) }).strict(),
+  z
+    .object({
+      imported: z.string().regex(/^[0-9a-f]{32}$/, 'not an imported model id'),
+      path: z.string().max(1024).nullable(),
+    })
+    .strict(),
   z.object({ spec: ModelSpecSchema, path: z.string().max(1024).nullable() }).strict(),
 ]);
 export type ModelRef = z.infer<typeof ModelRefSchema>;

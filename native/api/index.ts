@@ -2,6 +2,7 @@
 export * from './schemas.js';
 export * from './operations.js';
 export * from './operationNames.js';
+export * from './fileOperations.js';
 export * from './validate.js';
 export * from './server.js';
 export type * from './types.js';

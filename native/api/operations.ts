@@ -1,6 +1,12 @@
 import { z } from 'zod';
 import { SpeedReportSchema } from '../protocol/inventorySchemas.js';
-import { JoinInfoSchema, MachineAddressSchema, NodeViewSchema, SettingsSchema } from './schemas.js';
+import {
+  JoinInfoSchema,
+  MachineAddressSchema,
+  NodeViewSchema,
+  SettingsSchema,
+  StrangerListSchema,
+} from './schemas.js';
 import type { OperationName } from './operationNames.js';
 import { runOperations } from './runOperations.js';
 import {
@@ -12,18 +18,28 @@ import {
   SavedPlanSchema,
 } from './designerSchemas.js';
 import { PlanSchema } from '../planner/planSchema.js';
+import { MAX_FILE_BYTES } from './fileOperations.js';
 
 const Empty = z.object({}).strict();
+/** A file the person chose (see fileOperations.ts): its text and its name, for messages. */
+const FileRequest = z
+  .object({ text: z.string().max(MAX_FILE_BYTES), fileName: z.string().max(260) })
+  .strict();
 
 /**
  * The whole API the UI uses, one row per operation: request schema → response schema. Handlers live in
- * service.ts; transports (Electron IPC, WebSocket) and the preload are generated from this table, so a
+ * clusterBackend.ts, designerBackend.ts and runBackend.ts; transports (Electron IPC, WebSocket) and the preload are generated from this table, so a
  * new operation is one row here, one name in operationNames.ts and one handler.
  */
 export const operations = {
   listNodes: {
     request: Empty,
-    response: z.object({ nodes: z.array(NodeViewSchema), serverTime: z.number() }),
+    response: z.object({
+      nodes: z.array(NodeViewSchema),
+      serverTime: z.number(),
+      /** Senders of unauthenticated beacons (absent from hosts that cannot tell). */
+      strangers: StrangerListSchema.optional(),
+    }),
   },
   addMachine: {
     request: z.object({ address: MachineAddressSchema }).strict(),
@@ -51,7 +67,7 @@ export const operations = {
     response: z.object({ models: z.array(DesignerModelSchema) }),
   },
   importModel: {
-    request: z.object({ text: z.string().max(900_000), fileName: z.string().max(260) }).strict(),
+    request: FileRequest,
     response: z.object({ model: DesignerModelSchema }),
   },
   predictLayout: {
@@ -84,10 +100,7 @@ export const operations = {
     response: z.object({ plans: z.array(SavedPlanSchema) }),
   },
   openPlan: {
-    request: z.union([
-      z.object({ name: PlanNameSchema }).strict(),
-      z.object({ text: z.string().max(900_000), fileName: z.string().max(260) }).strict(),
-    ]),
+    request: z.union([z.object({ name: PlanNameSchema }).strict(), FileRequest]),
     response: z.object({ plan: PlanSchema }),
   },
   // Runs (see runOperations.ts, runBackend.ts).

@@ -86,6 +86,16 @@ export const JoinInfoSchema = z.object({
 });
 export type JoinInfo = z.infer<typeof JoinInfoSchema>;
 
+/** An address whose beacons did not prove the lab token: shown as one line, never as machines. */
+export const StrangerSchema = z.object({
+  address: z.string(),
+  beacons: z.number().int().nonnegative(),
+  firstSeen: z.number(),
+  lastSeen: z.number(),
+});
+export type Stranger = z.infer<typeof StrangerSchema>;
+export const StrangerListSchema = z.array(StrangerSchema).max(64);
+
 /** Pushed to every subscriber. Batched by the transport; each event stands alone. */
 export const ApiEventSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('nodeChanged'), node: NodeViewSchema }),
@@ -99,6 +109,7 @@ export const ApiEventSchema = z.discriminatedUnion('type', [
   }),
   z.object({ type: z.literal('nodeRemoved'), id: z.string() }),
   z.object({ type: z.literal('localAgent'), status: LocalAgentStatusSchema }),
+  z.object({ type: z.literal('strangers'), strangers: StrangerListSchema }),
   /** One record of a run as it is written to its file: every one is delivered, none coalesced. */
   z.object({ type: z.literal('runRecord'), runId: z.string(), record: RunRecordSchema }),
   z.object({ type: z.literal('runSummary'), run: RunSummarySchema }),
@@ -120,6 +131,9 @@ export const ApiErrorCodeSchema = z.enum([
   'bad-response',
   'forbidden',
   'disconnected',
+  // Transports' own refusals: a file over the limit, too many calls or uploads at once.
+  'too-large',
+  'busy',
 ]);
 export type ApiErrorCode = z.infer<typeof ApiErrorCodeSchema>;
 

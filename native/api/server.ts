@@ -56,6 +56,8 @@ function eventKey(e: ApiEvent): string {
   switch (e.type) {
     case 'localAgent':
       return 'localAgent';
+    case 'strangers':
+      return 'strangers';
     case 'nodeChanged':
       return e.node.id;
     case 'runRecord':

@@ -85,7 +85,13 @@ export const nodesCommand: Command = {
       }
     });
     const nodes = coordinator.nodes();
+    const strangers = coordinator.strangers();
     await coordinator.stop();
+    // Never machines of the table (a flood must not fill it): one line per sender, on stderr.
+    for (const s of strangers)
+      process.stderr.write(
+        `${s.beacons} unauthenticated beacon${s.beacons === 1 ? '' : 's'} from ${s.address} (another lab token, an older Pipefitter, or a stranger): ignored\n`,
+      );
     if (values.json) {
       process.stdout.write(JSON.stringify(nodes, null, 2) + '\n');
     } else if (nodes.length === 0) {

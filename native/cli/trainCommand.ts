@@ -8,6 +8,7 @@ import {
   type RunEvent,
   type RunStagePlacement,
 } from '../coordinator/runController.js';
+import { checkDatasetFits } from '../data/datasetFit.js';
 import { OPTIMIZERS } from '../model/cost.js';
 import { resolveModel } from '../model/resolveModel.js';
 import { writeModelFiles } from '../pipeline/modelFiles.js';
@@ -132,6 +133,8 @@ export const trainCommand: Command = {
     const model = resolved.spec;
     const dataset =
       (values.dataset as string | undefined) ?? (model.dataset === 'text' ? 'text' : model.dataset);
+    // Refused here, before any agent or stage starts (RunController checks again, for every caller).
+    checkDatasetFits(model, dataset);
     const plan = values.plan ? readPlanFile(values.plan as string) : null;
     if (plan && plan.model.id !== model.id)
       throw new UsageError(`the plan is for model ${plan.model.id}, not ${model.id}`);
@@ -306,8 +309,12 @@ export const trainCommand: Command = {
             done === total,
           );
         } else if (e.type === 'validation') {
+          const accuracy =
+            e.accuracy === null
+              ? `no accuracy (${model.loss})`
+              : `accuracy ${(e.accuracy * 100).toFixed(2)}%`;
           say(
-            `epoch ${e.epoch + 1}: validation loss ${e.loss.toFixed(4)}, accuracy ${(e.accuracy * 100).toFixed(2)}% on ${e.samples} test samples`,
+            `epoch ${e.epoch + 1}: validation loss ${e.loss.toFixed(4)}, ${accuracy} on ${e.samples} test samples`,
           );
         } else if (e.type === 'failed') {
           progress.end();

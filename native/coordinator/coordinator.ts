@@ -6,7 +6,8 @@ import { BeaconListener } from '../discovery/beaconListener.js';
 import { whois } from '../discovery/whois.js';
 import { ControlType, ErrorCode } from '../protocol/version.js';
 import { loadOrCreateKeyPair, type CurveKeyPair } from '../trust/keyPair.js';
-import { labKeyPair } from '../trust/token.js';
+import { beaconKey, labKeyPair } from '../trust/token.js';
+import type { StrangerSummary } from '../discovery/strangerLog.js';
 import { readJsonFile, writeFileAtomic } from '../util/fsAtomic.js';
 import { NodeLink, RequestError, type ControlPayloads } from './nodeLink.js';
 import type { ResultTypes } from '../protocol/controlSchemas.js';
@@ -21,6 +22,32 @@ import {
 export const DEFAULT_AGENT_PORT = 47801;
 const TICK_MS = 250;
 
+/**
+ * Bounds on what announcements can make a coordinator allocate. Each node costs two ZeroMQ sockets, and
+ * libzmq refuses a context's 1,024th socket (EMFILE), so the registry stops well short of that.
+ */
+export interface CoordinatorLimits {
+  /** Nodes in the registry at most; announcements of further new ids are dropped and counted. */
+  maxNodes: number;
+  /** Nodes that have never answered, from one source address, at most (beacons we cannot verify). */
+  maxUnansweredPerAddress: number;
+  /** A node that never answered and is no longer announced is forgotten after this long. */
+  forgetUnansweredAfterMs: number;
+}
+
+export const DEFAULT_LIMITS: CoordinatorLimits = {
+  maxNodes: 256,
+  maxUnansweredPerAddress: 8,
+  forgetUnansweredAfterMs: 15_000,
+};
+
+/** Announcements the coordinator dropped to stay within its limits. */
+export interface AnnounceDrops {
+  registryFull: number;
+  tooManyUnansweredFromAddress: number;
+  socketErrors: number;
+}
+
 export interface CoordinatorOptions {
   stateDir: string;
   /** The lab token; without it the coordinator uses its own key, which agents must already trust. */
@@ -33,10 +60,13 @@ export interface CoordinatorOptions {
   peers?: string[];
   pingIntervalMs?: number;
   timings?: RegistryTimings;
+  limits?: Partial<CoordinatorLimits>;
 }
 
 interface CoordinatorEvents {
   change: [RegistryChange];
+  /** The unauthenticated senders changed (at most once a second, however fast they send). */
+  strangers: [StrangerSummary[]];
   log: [string];
   /** A configured peer (option or peers file) could not be added: the address and why. */
   peerError: [string, string];
@@ -72,6 +102,15 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   private timers: NodeJS.Timeout[] = [];
   private readonly peersFile: string;
   private stopped = false;
+  private readonly beaconKey: Buffer | undefined;
+  readonly limits: CoordinatorLimits;
+  readonly drops: AnnounceDrops = {
+    registryFull: 0,
+    tooManyUnansweredFromAddress: 0,
+    socketErrors: 0,
+  };
+  /** Where each node that has never answered was announced from, and when it was last announced. */
+  private readonly unanswered = new Map<string, { from: string; lastAnnounced: number }>();
 
   constructor(private readonly opts: CoordinatorOptions) {
     super();
@@ -80,6 +119,8 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     this.ownKeys = loadOrCreateKeyPair(dir, 'coordinator-key.json');
     this.usesLabKey = opts.token !== undefined;
     this.clientKeys = opts.token !== undefined ? labKeyPair(opts.token) : this.ownKeys;
+    this.beaconKey = opts.token !== undefined ? beaconKey(opts.token) : undefined;
+    this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
     this.peersFile = path.join(dir, 'peers.json');
     this.registry = new Registry(opts.timings ?? DEFAULT_TIMINGS);
     this.registry.on('change', (c) => this.emit('change', c));
@@ -91,9 +132,22 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
 
   async start(): Promise<void> {
     if (this.opts.discover !== false) {
-      this.listener = new BeaconListener(this.cluster, this.opts.beaconPort ?? DEFAULT_BEACON_PORT);
+      this.listener = new BeaconListener({
+        cluster: this.cluster,
+        port: this.opts.beaconPort ?? DEFAULT_BEACON_PORT,
+        beaconKey: this.beaconKey,
+      });
       this.listener.on('beacon', (b) =>
-        this.onAnnounce(b.nodeId, b.name, b.cluster, b.host, b.controlPort, b.publicKey, 'beacon'),
+        this.onAnnounce(
+          b.nodeId,
+          b.name,
+          b.cluster,
+          b.host,
+          b.controlPort,
+          b.publicKey,
+          'beacon',
+          b.from,
+        ),
       );
       this.listener.on('debug', (line) => this.emit('log', line));
       await this.listener.start();
@@ -112,6 +166,16 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     return this.listener?.stats ?? null;
   }
 
+  /** Addresses whose beacons did not prove the lab token, most recent first (bounded). */
+  strangers(): StrangerSummary[] {
+    return this.listener?.strangerSummary() ?? [];
+  }
+
+  /** ZeroMQ sockets this coordinator holds open for its nodes (a DEALER, and a SUB once online). */
+  get openLinkCount(): number {
+    return this.links.size;
+  }
+
   nodes(): NodeRecord[] {
     return this.registry.list();
   }
@@ -124,13 +188,57 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     controlPort: number,
     publicKey: string,
     source: NodeSource,
+    from = host,
   ): void {
     if (this.stopped) return;
+    const now = Date.now();
+    const known = this.registry.get(id);
+    if (!known) {
+      if (this.registry.size >= this.limits.maxNodes) {
+        if (this.drops.registryFull++ === 0)
+          this.emit(
+            'log',
+            `registry full (${this.limits.maxNodes} nodes): ignoring new node ${id} from ${from}`,
+          );
+        return;
+      }
+      // Beacons we could verify came from a token holder; others (no token here) are bounded per sender.
+      if (source === 'beacon' && this.beaconKey === undefined) {
+        let fromThere = 0;
+        for (const u of this.unanswered.values()) if (u.from === from) fromThere++;
+        if (fromThere >= this.limits.maxUnansweredPerAddress) {
+          this.drops.tooManyUnansweredFromAddress++;
+          return;
+        }
+      }
+    }
     const action = this.registry.announce(
       { id, name, cluster, endpoint: { host, controlPort, publicKey }, source },
-      Date.now(),
+      now,
     );
+    const node = this.registry.get(id);
+    if (node && node.agentVersion === null) this.unanswered.set(id, { from, lastAnnounced: now });
     if (action === 'connect') this.openLink(id);
+  }
+
+  /**
+   * Forgets nodes that never answered and are no longer announced (a stranger's one-off beacon with a
+   * fresh id, an agent that went away before we reached it), closing their sockets.
+   */
+  private forgetUnanswered(now: number): void {
+    for (const [id, u] of this.unanswered) {
+      const node = this.registry.get(id);
+      if (!node || node.agentVersion !== null) {
+        this.unanswered.delete(id);
+        continue;
+      }
+      if (now - u.lastAnnounced > this.limits.forgetUnansweredAfterMs && node.source === 'beacon') {
+        this.unanswered.delete(id);
+        this.links.get(id)?.close();
+        this.links.delete(id);
+        this.registry.remove(id);
+      }
+    }
   }
 
   private lastTickAt = Date.now();
@@ -142,13 +250,39 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     // Ticks come every 250 ms; a late one means this process was blocked, not that agents went quiet.
     if (stall > 500) this.registry.excuseStall(stall, now);
     for (const id of this.registry.tick(now)) this.openLink(id);
+    this.forgetUnanswered(now);
+    this.reportStrangers(now);
+  }
+
+  private strangersReported = { count: 0, at: 0 };
+
+  private reportStrangers(now: number): void {
+    const count = this.listener?.stats.ignoredUnauthenticated ?? 0;
+    if (count === this.strangersReported.count || now - this.strangersReported.at < 1000) return;
+    this.strangersReported = { count, at: now };
+    this.emit('strangers', this.strangers());
   }
 
   private openLink(id: string): void {
     const node = this.registry.get(id);
     if (!node) return;
     this.links.get(id)?.close();
-    const link = new NodeLink(node.endpoint, this.clientKeys);
+    this.links.delete(id);
+    let link: NodeLink;
+    try {
+      link = new NodeLink(node.endpoint, this.clientKeys);
+    } catch (err) {
+      // Out of sockets or file descriptors (EMFILE), or an endpoint ZeroMQ will not take: this node
+      // waits, every other node carries on. Its next announcement tries again.
+      this.drops.socketErrors++;
+      this.registry.markUnreachable(
+        id,
+        `cannot open a connection: ${(err as Error).message}`,
+        Date.now(),
+      );
+      this.retryLinkLater(id);
+      return;
+    }
     this.links.set(id, link);
     link.on('refused', (reason) => this.registry.refused(id, reason, Date.now()));
     link.on('telemetry', (sample) => {
@@ -166,7 +300,29 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     });
     link.on('inventoryChanged', () => void this.fetchInventory(id, link));
     link.on('bye', () => this.registry.markOffline(id, 'the agent stopped', Date.now()));
+    link.on('socketError', (message) => {
+      this.drops.socketErrors++;
+      this.emit('log', `${id}: ${message}`);
+    });
     void this.greet(id, link);
+  }
+
+  private readonly linkRetries = new Map<string, { timer: NodeJS.Timeout; delayMs: number }>();
+
+  /** Tries to open a node's link again, backing off from 1 s to 10 s while sockets stay short. */
+  private retryLinkLater(id: string): void {
+    const previous = this.linkRetries.get(id);
+    const delayMs = Math.min((previous?.delayMs ?? 500) * 2, 10_000);
+    const timer = setTimeout(() => {
+      if (this.stopped || this.links.has(id) || !this.registry.get(id)) {
+        this.linkRetries.delete(id);
+        return;
+      }
+      this.openLink(id);
+      if (this.links.has(id)) this.linkRetries.delete(id);
+    }, delayMs);
+    timer.unref();
+    this.linkRetries.set(id, { timer, delayMs });
   }
 
   private async greet(id: string, link: NodeLink): Promise<void> {
@@ -249,7 +405,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     o: { persist?: boolean; timeoutMs?: number } = {},
   ): Promise<NodeRecord> {
     const { host, port } = parsePeerAddress(address);
-    const beacon = await whois(host, port, Math.min(o.timeoutMs ?? 3000, 3000));
+    const beacon = await whois(host, port, Math.min(o.timeoutMs ?? 3000, 3000), this.beaconKey);
     if (beacon.cluster !== this.cluster) {
       throw new Error(
         `the agent at ${host}:${port} belongs to cluster "${beacon.cluster}", not "${this.cluster}"`,
@@ -342,6 +498,8 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
+    for (const r of this.linkRetries.values()) clearTimeout(r.timer);
+    this.linkRetries.clear();
     for (const link of this.links.values()) link.close();
     this.links.clear();
     await this.listener?.stop();

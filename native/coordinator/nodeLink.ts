@@ -24,6 +24,8 @@ interface LinkEvents {
   inventoryChanged: [];
   bye: [];
   refused: [string];
+  /** A socket failed under us (never thrown: an event handler must not take the coordinator down). */
+  socketError: [string];
 }
 
 /** What each control request carries besides the envelope (v, id, type). */
@@ -77,9 +79,15 @@ export class NodeLink extends EventEmitter<LinkEvents> {
       heartbeatInterval: 1000,
       heartbeatTimeout: 3000,
     });
+    try {
+      this.dealer.connect(`tcp://${endpoint.host}:${endpoint.controlPort}`);
+    } catch (err) {
+      // An address ZeroMQ cannot parse: the socket must not outlive the failed link.
+      this.dealer.close();
+      throw err;
+    }
     this.sender = new SerialSender(this.dealer, 100);
     this.watchAuth(this.dealer);
-    this.dealer.connect(`tcp://${endpoint.host}:${endpoint.controlPort}`);
     void this.receiveReplies();
   }
 
@@ -122,7 +130,7 @@ export class NodeLink extends EventEmitter<LinkEvents> {
           );
       }
     } catch (err) {
-      if (!this.closed) throw err;
+      if (!this.closed) this.emit('socketError', `control socket: ${(err as Error).message}`);
     }
   }
 
@@ -157,6 +165,16 @@ export class NodeLink extends EventEmitter<LinkEvents> {
   /** Subscribes to the agent's telemetry once hello told us its port. */
   subscribe(telemetryPort: number): void {
     if (this.sub || this.closed) return;
+    try {
+      this.openSubscriber(telemetryPort);
+    } catch (err) {
+      // Out of sockets (EMFILE): requests still work; the next hello retries the subscription.
+      this.sub = null;
+      this.emit('socketError', `telemetry socket: ${(err as Error).message}`);
+    }
+  }
+
+  private openSubscriber(telemetryPort: number): void {
     const sub = new zmq.Subscriber({
       curveServerKey: this.endpoint.publicKey,
       curvePublicKey: this.clientKeys.publicKey,
@@ -167,10 +185,15 @@ export class NodeLink extends EventEmitter<LinkEvents> {
       reconnectInterval: 250,
       reconnectMaxInterval: 2000,
     });
+    try {
+      sub.connect(`tcp://${this.endpoint.host}:${telemetryPort}`);
+    } catch (err) {
+      sub.close();
+      throw err;
+    }
     this.sub = sub;
     this.watchAuth(sub);
     sub.subscribe(TelemetryTopic.Sample, TelemetryTopic.InventoryChanged, TelemetryTopic.Bye);
-    sub.connect(`tcp://${this.endpoint.host}:${telemetryPort}`);
     void (async () => {
       try {
         for await (const [topic, body] of sub) {
@@ -192,7 +215,7 @@ export class NodeLink extends EventEmitter<LinkEvents> {
           }
         }
       } catch (err) {
-        if (!this.closed) throw err;
+        if (!this.closed) this.emit('socketError', `telemetry socket: ${(err as Error).message}`);
       }
     })();
   }

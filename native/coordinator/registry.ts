@@ -66,6 +66,10 @@ export class Registry extends EventEmitter<RegistryEvents> {
     return this.nodes.get(id);
   }
 
+  get size(): number {
+    return this.nodes.size;
+  }
+
   /**
    * A node was announced (beacon) or added by address. Returns 'connect' when the coordinator should open
    * (or re-open) a link to the given endpoint.
@@ -185,6 +189,12 @@ export class Registry extends EventEmitter<RegistryEvents> {
   refused(id: string, reason: string, now: number): void {
     const node = this.nodes.get(id);
     if (node) this.setState(node, 'refused', reason, now);
+  }
+
+  /** We cannot reach the node for a reason of our own (no socket could be opened). */
+  markUnreachable(id: string, reason: string, now: number): void {
+    const node = this.nodes.get(id);
+    if (node) this.setState(node, 'unreachable', reason, now);
   }
 
   /** The agent said goodbye, or the link was closed on purpose. */

@@ -1,6 +1,8 @@
 import { EventEmitter } from 'node:events';
 import type { Tf } from '../backend/tfTypes.js';
+import { checkDatasetFits } from '../data/datasetFit.js';
 import { buildModel } from '../model/build.js';
+import { checkLossFits } from '../model/losses.js';
 import type { ModelSpec } from '../model/spec.js';
 import type { OptimizerSpec } from '../pipeline/optimizer.js';
 import type { NamedWeight } from '../pipeline/stageExecutor.js';
@@ -71,7 +73,7 @@ export type RunEvent =
       stages: { index: number; busyMs: number; commMs: number; totalMs: number }[];
       timings: { stage: number; op: string; mb: number; start: number; end: number }[];
     }
-  | { type: 'validation'; epoch: number; loss: number; accuracy: number; samples: number }
+  | { type: 'validation'; epoch: number; loss: number; accuracy: number | null; samples: number }
   | { type: 'memory'; stage: number; step: number; numTensors: number; numBytes: number }
   | { type: 'log'; message: string; stage?: number }
   | { type: 'done'; steps: number; elapsedMs: number }
@@ -127,9 +129,14 @@ export class RunController extends EventEmitter<RunEvents> {
     this.emit('event', e);
   }
 
-  /** Checks what can be checked before anything starts: machines online, contiguous layers. */
+  /**
+   * Checks what can be checked before anything starts: the loss fits the model's output, the dataset
+   * fits the model (as far as this machine can see it), machines online, contiguous layers.
+   */
   private preflight(): void {
     const { stages, model } = this.spec;
+    checkLossFits(model);
+    checkDatasetFits(model, this.spec.dataset);
     if (stages.length === 0) throw new Error('the plan has no stages');
     stages.forEach((s, k) => {
       const expectStart = k === 0 ? 0 : stages[k - 1]!.end;

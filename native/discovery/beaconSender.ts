@@ -4,6 +4,8 @@ import { broadcastTargets, type BroadcastTarget } from './interfaces.js';
 
 export interface BeaconSenderOptions {
   beacon: Omit<Beacon, 'version'>;
+  /** The lab's beacon key: signs every beacon, so coordinators can tell ours from a stranger's. */
+  beaconKey?: Buffer;
   interface?: string;
   port?: number;
   intervalMs?: number;
@@ -19,7 +21,7 @@ export class BeaconSender {
   readonly targets: BroadcastTarget[];
 
   constructor(private readonly opts: BeaconSenderOptions) {
-    this.payload = encodeBeacon(opts.beacon);
+    this.payload = encodeBeacon(opts.beacon, opts.beaconKey);
     this.targets = broadcastTargets(opts.interface);
   }
 

@@ -1,5 +1,5 @@
 import dgram from 'node:dgram';
-import { decodeBeacon, type Beacon } from './beacon.js';
+import { decodeBeacon, isAuthenticBeacon, type Beacon } from './beacon.js';
 
 /**
  * Adding a machine by address: the coordinator sends a WHOIS datagram to the agent's control port number
@@ -51,8 +51,16 @@ export class WhoisResponder {
   }
 }
 
-/** Coordinator side: asks host:port who is there. Resolves with its beacon or rejects with why not. */
-export async function whois(host: string, port: number, timeoutMs = 2000): Promise<Beacon> {
+/**
+ * Coordinator side: asks host:port who is there. Resolves with its beacon or rejects with why not. With
+ * the lab's beacon key, an answer not signed with it is refused: that agent does not hold our token.
+ */
+export async function whois(
+  host: string,
+  port: number,
+  timeoutMs = 2000,
+  beaconKey?: Buffer,
+): Promise<Beacon> {
   const socket = dgram.createSocket('udp4');
   try {
     return await new Promise<Beacon>((resolve, reject) => {
@@ -79,6 +87,14 @@ export async function whois(host: string, port: number, timeoutMs = 2000): Promi
         if (!d.ok) return;
         clearTimeout(timer);
         clearInterval(retry);
+        if (beaconKey && !isAuthenticBeacon(msg, beaconKey)) {
+          reject(
+            new Error(
+              `the agent at ${host}:${port} answered, but its beacon is not signed with this lab's token: wrong or missing lab token (copy the token from <state-dir>/token on the lab's first machine)`,
+            ),
+          );
+          return;
+        }
         resolve(d.beacon);
       });
       socket.on('error', (err) => {

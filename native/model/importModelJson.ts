@@ -3,7 +3,8 @@ import path from 'node:path';
 import { isAllowedLayerClass, supportedClassesLine } from './allowlist.js';
 import { modelCost } from './cost.js';
 import { ModelError } from './modelError.js';
-import type { LayerSpec, LossName, ModelSpec } from './spec.js';
+import { checkLossFits, DEFAULT_LOSS, defaultLoss, lossFromKeras } from './losses.js';
+import type { LayerSpec, ModelSpec } from './spec.js';
 
 /**
  * Import of a TensorFlow.js / Keras `model.json` (tfjs-converter "layers-model" output, or a Keras
@@ -186,16 +187,26 @@ function checkLayerConfig(l: RawLayer, i: number, source: string): void {
     throw new ModelError(`${where} is stateful; pipeline stages run stateless layers only`);
 }
 
-function lossFrom(doc: Json, topology: Json): LossName {
-  const tc = isObj(topology.training_config)
-    ? topology.training_config
-    : isObj(doc.trainingConfig)
-      ? doc.trainingConfig
-      : null;
-  const loss = tc?.loss;
-  return typeof loss === 'string' && /sparse/i.test(loss)
-    ? 'sparseCategoricalCrossentropy'
-    : 'categoricalCrossentropy';
+/**
+ * The loss the file records, wherever its writer put it: `training_config` in the topology (Keras 2
+ * HDF5 and Keras 3 legacy HDF5 through tensorflowjs_converter), `trainingConfig` at the top level
+ * (tfjs `model.save({includeOptimizer: true})`), `compile_config` next to the model's class (Keras 3
+ * `model.to_json()` and a `.keras` archive's config.json, as they are or under `modelTopology` /
+ * `model_config`), or Pipefitter's own metadata (the model files a run writes).
+ */
+function recordedLoss(doc: Json, topology: Json): unknown {
+  const model = isObj(topology.model_config) ? topology.model_config : topology;
+  const meta = isObj(doc.userDefinedMetadata) ? doc.userDefinedMetadata.pipefitter : undefined;
+  const configs = [
+    topology.training_config,
+    doc.trainingConfig,
+    topology.compile_config,
+    model.compile_config,
+    doc.compile_config,
+    meta,
+  ];
+  for (const c of configs) if (isObj(c) && c.loss !== undefined && c.loss !== null) return c.loss;
+  return undefined;
 }
 
 function readWeights(doc: Json, source: string): WeightsInfo | null {
@@ -294,7 +305,6 @@ export function importModelJson(text: string, source: string, id?: string): Impo
     const { batchInputShape: _b, inputShape: _i, ...config } = convertConfig(l.config);
     return { className: l.className, config: { ...config, name: l.name } };
   });
-  const last = layers[layers.length - 1]!.config;
   const base = path.basename(source).replace(/\.json$/i, '');
   const spec: ModelSpec = {
     id: id ?? (base === 'model' ? path.basename(path.dirname(path.resolve(source))) : base),
@@ -303,20 +313,29 @@ export function importModelJson(text: string, source: string, id?: string): Impo
     inputShape,
     inputDtype,
     layers,
-    loss: lossFrom(doc, topology),
-    numClasses: typeof last.units === 'number' ? last.units : 1,
+    loss: DEFAULT_LOSS,
+    numClasses: 1,
     seed: 0,
-    dataset:
-      inputShape.join('x') === '784' || inputShape.join('x') === '28x28x1' ? 'mnist' : 'synthetic',
+    dataset: 'synthetic',
   };
   // Shapes and costs double as validation: every layer must fit its input.
   const cost = modelCost(spec);
+  const out = cost.layers.at(-1)!.outputShape;
+  spec.numClasses = out.length === 1 ? out[0]! : out.reduce((a, b) => a * b, 1);
+  const mnistShaped = ['784', '28x28x1'].includes(inputShape.join('x'));
+  if (mnistShaped && spec.numClasses === 10) spec.dataset = 'mnist';
   const weights = readWeights(doc, source);
   if (weights && weights.values !== cost.params)
     throw new ModelError(
       `${source}: the weights manifest holds ${weights.values.toLocaleString('en-US')} values but ` +
         `the layers need ${cost.params.toLocaleString('en-US')}; the file and its topology disagree`,
     );
+  const recorded = recordedLoss(doc, topology);
+  if (recorded === undefined) {
+    spec.loss = defaultLoss(spec);
+    notes.push(`the file records no loss: training with ${spec.loss}`);
+  } else spec.loss = lossFromKeras(recorded, source);
+  checkLossFits(spec, recorded === undefined ? `${source} (no loss recorded)` : source);
   if (raw.some((l) => isObj(l.config.dtype)))
     notes.push('dtype policies were ignored: Pipefitter trains in float32');
   return { spec, weights, notes };

@@ -17,7 +17,17 @@ export type LayerSpec = z.infer<typeof LayerSpecSchema>;
 export const InputDtypeSchema = z.enum(['float32', 'int32']);
 export type InputDtype = z.infer<typeof InputDtypeSchema>;
 
-export const LossNameSchema = z.enum(['categoricalCrossentropy', 'sparseCategoricalCrossentropy']);
+/**
+ * The losses Pipefitter trains: the one list that the spec, the importer, the loss functions, the
+ * stage executor and the reference trainer all use (see model/losses.ts for what each needs).
+ */
+export const LOSS_NAMES = [
+  'binaryCrossentropy',
+  'categoricalCrossentropy',
+  'sparseCategoricalCrossentropy',
+  'meanSquaredError',
+] as const;
+export const LossNameSchema = z.enum(LOSS_NAMES);
 export type LossName = z.infer<typeof LossNameSchema>;
 
 /** Which data a model trains on: the data/ module maps the hint to a dataset. */
@@ -33,6 +43,7 @@ export const ModelSpecSchema = z.object({
   inputDtype: InputDtypeSchema,
   layers: z.array(LayerSpecSchema).min(1),
   loss: LossNameSchema,
+  /** Units of the output layer (1 for a binary classifier, whose labels are 0 and 1). */
   numClasses: z.number().int().positive(),
   /** Seeds every layer's initializers (see `layerSeed`), so two builds of a spec start identical. */
   seed: z.number().int().nonnegative(),

@@ -1,32 +1,67 @@
 import type * as tfc from '@tensorflow/tfjs-core';
 import type { Tf } from '../backend/tfTypes.js';
+import { lossHasAccuracy } from '../model/losses.js';
+import type { ModelSpec } from '../model/spec.js';
 
 const EPSILON = 1e-7;
 
+/** What a loss needs to know of the model: its name and the output's units. */
+export type LossOf = Pick<ModelSpec, 'loss' | 'numClasses'>;
+
 /**
- * Mean cross-entropy of predicted probabilities (the catalogue's last layers are softmax), as Keras
- * computes it: probabilities clipped to [ε, 1−ε]. `labels` are class indices (the datasets store
- * classes, not one-hot rows), for both of the catalogue's loss names. The pipeline and the single-process reference share this.
+ * The mean loss of a batch of model outputs against class-index labels (the datasets store classes,
+ * never one-hot rows), as Keras computes each loss: probabilities clipped to [ε, 1−ε] for the
+ * cross-entropies, the mean over every output value for the squared error (the target of a 1-unit
+ * output is the label itself, of several units its one-hot row). The pipeline's last stage and the
+ * single-process reference both differentiate this one function, so they train identically.
  */
-export function crossEntropy(
+export function lossValue(
   tf: Tf,
-  probs: tfc.Tensor,
+  model: LossOf,
+  outputs: tfc.Tensor,
   labels: tfc.Tensor,
-  numClasses: number,
 ): tfc.Scalar {
   return tf.tidy(() => {
-    const p = tf.clipByValue(probs, EPSILON, 1 - EPSILON);
-    const oneHot = tf.oneHot(tf.cast(labels, 'int32'), numClasses);
-    return tf.neg(tf.mean(tf.sum(tf.mul(oneHot, tf.log(p)), -1))) as tfc.Scalar;
+    const target = (): tfc.Tensor =>
+      model.numClasses === 1
+        ? tf.reshape(tf.cast(labels, 'float32'), outputs.shape)
+        : tf.oneHot(tf.cast(labels, 'int32'), model.numClasses);
+    switch (model.loss) {
+      case 'binaryCrossentropy': {
+        const p = tf.clipByValue(outputs, EPSILON, 1 - EPSILON);
+        const y = target();
+        // −[y·log p + (1−y)·log(1−p)], averaged over the batch.
+        return tf.neg(
+          tf.mean(tf.add(tf.mul(y, tf.log(p)), tf.mul(tf.sub(1, y), tf.log(tf.sub(1, p))))),
+        ) as tfc.Scalar;
+      }
+      case 'categoricalCrossentropy':
+      case 'sparseCategoricalCrossentropy': {
+        const p = tf.clipByValue(outputs, EPSILON, 1 - EPSILON);
+        return tf.neg(tf.mean(tf.sum(tf.mul(target(), tf.log(p)), -1))) as tfc.Scalar;
+      }
+      case 'meanSquaredError':
+        return tf.mean(tf.square(tf.sub(outputs, target()))) as tfc.Scalar;
+    }
   });
 }
 
-/** Number of correct arg-max predictions. */
-export function correctCount(tf: Tf, probs: tfc.Tensor, labels: tfc.Tensor): number {
-  return tf.tidy(
-    () =>
-      tf
-        .sum(tf.cast(tf.equal(tf.argMax(probs, -1), tf.cast(labels, 'int32')), 'int32'))
-        .dataSync()[0]!,
-  );
+/**
+ * Correct predictions in a batch, or null where the loss has no accuracy (a regression): a 1-unit
+ * output predicts class 1 above 0.5 (Keras's binary accuracy), several units the arg-max.
+ */
+export function correctCount(
+  tf: Tf,
+  model: LossOf,
+  outputs: tfc.Tensor,
+  labels: tfc.Tensor,
+): number | null {
+  if (!lossHasAccuracy(model.loss)) return null;
+  return tf.tidy(() => {
+    const predicted =
+      model.numClasses === 1
+        ? tf.cast(tf.greater(tf.reshape(outputs, [-1]), 0.5), 'int32')
+        : tf.argMax(outputs, -1);
+    return tf.sum(tf.cast(tf.equal(predicted, tf.cast(labels, 'int32')), 'int32')).dataSync()[0]!;
+  });
 }

@@ -2,7 +2,7 @@ import type * as tfc from '@tensorflow/tfjs-core';
 import type { Tf } from '../backend/tfTypes.js';
 import { buildModel } from '../model/build.js';
 import type { ModelSpec } from '../model/spec.js';
-import { crossEntropy } from './loss.js';
+import { lossValue } from './loss.js';
 import { makeOptimizer, type OptimizerSpec } from './optimizer.js';
 import type { StageData } from './scheduleRunner.js';
 import type { NamedWeight } from './stageExecutor.js';
@@ -41,7 +41,7 @@ export class ReferenceTrainer {
         total = tf.add(
           total,
           tf.mul(
-            crossEntropy(tf, probs, tf.tensor(y.data, y.shape, 'int32'), this.spec.numClasses),
+            lossValue(tf, this.spec, probs, tf.tensor(y.data, y.shape, 'int32')),
             this.data.share(mb),
           ),
         );

@@ -2,7 +2,7 @@ import type * as tfc from '@tensorflow/tfjs-core';
 import type { Tf } from '../backend/tfTypes.js';
 import { buildModel } from '../model/build.js';
 import type { ModelSpec } from '../model/spec.js';
-import { crossEntropy } from './loss.js';
+import { lossValue } from './loss.js';
 import {
   denseBackward,
   denseForward,
@@ -168,16 +168,12 @@ export class StageExecutor {
       const tape = this.tapes.get(mb);
       if (!tape) throw new Error(`B(${mb}) without F(${mb}): nothing kept for micro-batch ${mb}`);
       this.tapes.delete(mb);
-      // Only the loss is differentiated automatically, with respect to the kept probabilities.
+      // Only the loss is differentiated automatically, with respect to the kept outputs.
       const probs = tape.outputs.at(-1)!;
       const { value, grads } = this.tf
         .engine()
         .gradients(
-          () =>
-            this.tf.mul(
-              crossEntropy(this.tf, probs, labels, this.spec.numClasses),
-              share,
-            ) as tfc.Scalar,
+          () => this.tf.mul(lossValue(this.tf, this.spec, probs, labels), share) as tfc.Scalar,
           [probs],
         );
       const loss = value.dataSync()[0]!;
@@ -194,11 +190,11 @@ export class StageExecutor {
       .gradients(
         () =>
           this.tf.mul(
-            crossEntropy(
+            lossValue(
               this.tf,
+              this.spec,
               this.model.apply(x, { training: true }) as tfc.Tensor,
               labels,
-              this.spec.numClasses,
             ),
             share,
           ) as tfc.Scalar,

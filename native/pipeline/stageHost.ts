@@ -3,6 +3,7 @@ import * as zmq from 'zeromq';
 import { describeChoice, initBackend } from '../backend/initBackend.js';
 import type { Tf } from '../backend/tfTypes.js';
 import type { Dataset } from '../data/dataset.js';
+import { datasetFitProblem } from '../data/datasetFit.js';
 import { openDataset } from '../data/openDataset.js';
 import { EpochSampler } from '../data/sampler.js';
 import { buildSchedule } from '../planner/schedule.js';
@@ -10,7 +11,7 @@ import { decodeTensor, MAX_TENSOR_BYTES } from '../protocol/tensorFrame.js';
 import { ZapAuthenticator } from '../trust/zapAuthenticator.js';
 import { SerialSender } from '../util/serialSender.js';
 import { datasetFeed } from './datasetFeed.js';
-import { correctCount, crossEntropy } from './loss.js';
+import { correctCount, lossValue } from './loss.js';
 import { ScheduleRunner } from './scheduleRunner.js';
 import { StageExecutor } from './stageExecutor.js';
 import {
@@ -197,12 +198,9 @@ export class StageHost extends EventEmitter<HostEvents> {
     let dataset: Dataset | null = null;
     if (cfg.dataset !== null) {
       dataset = openDataset(cfg.dataset, cfg.model);
-      const need = cfg.model.inputShape.reduce((a, b) => a * b, 1);
-      const have = dataset.inputShape.reduce((a, b) => a * b, 1);
-      if (need !== have)
-        throw new Error(
-          `dataset ${cfg.dataset} has ${have} values per sample, model ${cfg.model.id} takes ${need}`,
-        );
+      // The coordinator checked what it could see; only this machine has its own copy of the data.
+      const problem = datasetFitProblem(cfg.model, dataset);
+      if (problem) throw new Error(problem);
     }
     const exec = new StageExecutor(
       choice.tf,
@@ -342,13 +340,13 @@ export class StageHost extends EventEmitter<HostEvents> {
     this.emitEvent({ type: 'event', event: 'done', stage: k, steps: t.steps });
   }
 
-  /** Forward-only pass of the test split through the pipeline; the last stage reports accuracy. */
+  /** Forward-only pass of the test split through the pipeline; the last stage reports the result. */
   private async validate(epoch: number, t: Train): Promise<void> {
     const c = this.configured!;
     const tf = this.tf!;
     const { exec, transport, dataset, cfg } = c;
     let lossSum = 0;
-    let correct = 0;
+    let correct: number | null = 0;
     let samples = 0;
     for (let b = 0; b < t.valBatches; b++) {
       let input: tfc.Tensor;
@@ -369,9 +367,10 @@ export class StageHost extends EventEmitter<HostEvents> {
       input.dispose();
       if (exec.isLast) {
         const labels = tf.tensor(dataset!.labels('test', idx.subarray(0, n)), [n], 'int32');
-        const l = crossEntropy(tf, out, labels, cfg.model.numClasses);
+        const l = lossValue(tf, cfg.model, out, labels);
         lossSum += l.dataSync()[0]! * n;
-        correct += correctCount(tf, out, labels);
+        const c = correctCount(tf, cfg.model, out, labels);
+        correct = c === null || correct === null ? null : correct + c;
         samples += n;
         l.dispose();
         labels.dispose();
@@ -391,7 +390,7 @@ export class StageHost extends EventEmitter<HostEvents> {
         stage: cfg.stageIndex,
         epoch,
         loss: lossSum / samples,
-        accuracy: correct / samples,
+        accuracy: correct === null ? null : correct / samples,
         samples,
       });
   }

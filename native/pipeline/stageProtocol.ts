@@ -100,7 +100,8 @@ export type StageEvent =
       stage: number;
       epoch: number;
       loss: number;
-      accuracy: number;
+      /** null where the loss has no accuracy (mean squared error). */
+      accuracy: number | null;
       samples: number;
     }
   | { type: 'event'; event: 'done'; stage: number; steps: number }

@@ -1,5 +1,7 @@
 import { formatBytes } from '../util/format.js';
 import { modelCost, type OptimizerName } from '../model/cost.js';
+import { checkLossFits } from '../model/losses.js';
+import { ModelError } from '../model/modelError.js';
 import type { ModelSpec } from '../model/spec.js';
 import { linkBetween, linksUniform, speedAt, type Cluster } from './cluster.js';
 import {
@@ -63,7 +65,18 @@ function problemOf(req: PlanRequest): PartitionProblem {
   };
 }
 
+/** The model's loss must fit its output (a plan for a model that cannot train helps nobody). */
+function checkLoss(model: ModelSpec): void {
+  try {
+    checkLossFits(model);
+  } catch (err) {
+    if (err instanceof ModelError) throw new PlanError(err.message);
+    throw err;
+  }
+}
+
 function checkRequest(req: PlanRequest): void {
+  checkLoss(req.model);
   const n = req.model.layers.length;
   const M = req.cluster.machines.length;
   if (req.batch % req.microbatches !== 0)
@@ -286,6 +299,7 @@ export function evaluateLayout(
   bounds: number[],
   machineIds: string[],
 ): { plan: Plan; simulation: SimulationResult } {
+  checkLoss(req.model);
   const n = req.model.layers.length;
   if (req.batch % req.microbatches !== 0)
     throw new PlanError(

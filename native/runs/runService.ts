@@ -6,6 +6,7 @@ import { initBackend } from '../backend/initBackend.js';
 import type { Tf } from '../backend/tfTypes.js';
 import type { Coordinator } from '../coordinator/coordinator.js';
 import { RunController, type RunEvent } from '../coordinator/runController.js';
+import { checkDatasetFits } from '../data/datasetFit.js';
 import { resolveModel } from '../model/resolveModel.js';
 import { writeModelFiles } from '../pipeline/modelFiles.js';
 import type { Plan } from '../planner/planSchema.js';
@@ -82,6 +83,8 @@ export class RunService extends EventEmitter<RunServiceEvents> {
       throw new Error(
         `the plan splits ${plan.model.layers} layers, but model ${plan.model.id} has ${model.layers.length}`,
       );
+    // The same dataset check RunController makes, here before anything is recorded.
+    checkDatasetFits(model, settings.dataset);
     const tf = await this.tensorflow();
     const id = `run-${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}-${crypto.randomBytes(3).toString('hex')}`;
     const recorder = this.store.create(id, (r, s) => {

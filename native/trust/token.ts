@@ -48,6 +48,14 @@ export function readTokenFile(file: string): string {
   return token;
 }
 
+/**
+ * The lab's beacon key: the HMAC key that signs every agent's beacon, derived from the token like the
+ * lab key pair (its own label, so neither key says anything about the other).
+ */
+export function beaconKey(token: string): Buffer {
+  return crypto.createHash('sha256').update(`pipefitter-beacon-key-v1\n${token}`).digest();
+}
+
 const X25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
 
 /**

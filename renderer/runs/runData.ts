@@ -148,7 +148,7 @@ export class RunData {
           t: r.t,
           machine: null,
           level: 'info',
-          message: `epoch ${e.epoch + 1}: validation loss ${(e.loss ?? NaN).toFixed(4)}, accuracy ${((e.accuracy ?? NaN) * 100).toFixed(2)}% on ${e.samples} samples`,
+          message: `epoch ${e.epoch + 1}: validation loss ${(e.loss ?? NaN).toFixed(4)}, ${e.accuracy === null ? 'no accuracy (regression loss)' : `accuracy ${(e.accuracy * 100).toFixed(2)}%`} on ${e.samples} samples`,
         });
         return;
       case 'log':

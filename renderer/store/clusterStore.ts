@@ -1,7 +1,7 @@
 import { createStore } from 'zustand/vanilla';
 import { useStore } from 'zustand';
 import type { ApiEventBatch, JoinInfo, NodeView, Settings } from '../../native/api/types.js';
-import type { LocalAgentStatus } from '../../native/api/schemas.js';
+import type { LocalAgentStatus, Stranger } from '../../native/api/schemas.js';
 
 /** Points kept per sparkline: a minute at one sample a second. Bounded so a long session does not grow. */
 export const HISTORY_POINTS = 60;
@@ -28,6 +28,8 @@ export interface ClusterState {
   join: JoinInfo | null;
   localAgent: LocalAgentStatus | null;
   settings: Settings | null;
+  /** Addresses sending beacons without the lab token's proof (shown as one line each). */
+  strangers: Stranger[];
 }
 
 const initial: ClusterState = {
@@ -39,6 +41,7 @@ const initial: ClusterState = {
   join: null,
   localAgent: null,
   settings: null,
+  strangers: [],
 };
 
 export function createClusterStore() {
@@ -70,6 +73,7 @@ export function applyBatch(store: ClusterStore, batch: ApiEventBatch): void {
     let nodes = s.nodes;
     let history = s.history;
     let localAgent = s.localAgent;
+    let strangers = s.strangers;
     const own = () => {
       if (nodes === s.nodes) nodes = { ...s.nodes };
       if (history === s.history) history = { ...s.history };
@@ -94,12 +98,15 @@ export function applyBatch(store: ClusterStore, batch: ApiEventBatch): void {
         delete history[e.id];
       } else if (e.type === 'localAgent') {
         localAgent = e.status;
+      } else if (e.type === 'strangers') {
+        strangers = e.strangers;
       }
     }
     return {
       nodes,
       history,
       localAgent,
+      strangers,
       clockOffsetMs: batch.serverTime - Date.now(),
     };
   });

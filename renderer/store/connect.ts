@@ -21,7 +21,12 @@ export function connectStore(host: Host, store: ClusterStore): () => void {
         host.api.getSettings({}),
       ]);
       applySnapshot(store, list.nodes, list.serverTime);
-      store.setState({ join, settings, localAgent: join.localAgent });
+      store.setState({
+        join,
+        settings,
+        localAgent: join.localAgent,
+        strangers: list.strangers ?? [],
+      });
     } catch {
       // Disconnected: the next 'open' loads again.
     }

@@ -20,6 +20,7 @@ import {
   type Placement,
 } from '../designer/planModel.js';
 import { validate, type MachineStatus, type Problem } from '../designer/validate.js';
+import { readChosenFile } from '../host/files.js';
 import { clusterStore } from './clusterStore.js';
 
 export interface AutoResult {
@@ -200,7 +201,7 @@ export function chooseModel(model: DesignerModel): void {
 export async function importModelFile(file: File): Promise<void> {
   if (!api) return;
   try {
-    const { model } = await api.importModel({ text: await file.text(), fileName: file.name });
+    const { model } = await api.importModel(await readChosenFile(file));
     chooseModel(model);
   } catch (err) {
     designerStore.setState({ importError: `${file.name}: ${(err as Error).message}` });
@@ -295,7 +296,7 @@ export async function openSavedPlan(name: string): Promise<void> {
 export async function openPlanFile(file: File): Promise<void> {
   if (!api) return;
   try {
-    loadPlan((await api.openPlan({ text: await file.text(), fileName: file.name })).plan);
+    loadPlan((await api.openPlan(await readChosenFile(file))).plan);
   } catch (err) {
     designerStore.setState({ planNote: (err as Error).message });
   }

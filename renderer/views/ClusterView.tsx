@@ -5,6 +5,7 @@ import { AddMachine } from '../components/AddMachine.js';
 import { EmptyState } from '../components/EmptyState.js';
 import { NodeCard } from '../components/NodeCard.js';
 import { NodeRow } from '../components/NodeRow.js';
+import { StrangerNotice } from '../components/StrangerNotice.js';
 import { cardHeight, rowHeight } from '../components/nodeFacts.js';
 import { VirtualGrid } from '../components/VirtualGrid.js';
 import { useCluster } from '../store/clusterStore.js';
@@ -92,6 +93,7 @@ export function ClusterView() {
         </div>
       </header>
       {adding && <AddMachine onDone={() => setAdding(false)} />}
+      <StrangerNotice />
       {loaded && count === 0 ? (
         <EmptyState onAdd={() => setAdding(true)} />
       ) : ids.length === 0 && loaded ? (

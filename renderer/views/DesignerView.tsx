@@ -11,6 +11,7 @@ import '../designer/designer.css';
 import { StartRunDialog } from '../components/run/StartRunDialog.js';
 import { setSettings } from '../designer/planModel.js';
 import { formatRate } from '../designer/units.js';
+import { MAX_FILE_BYTES } from '../host/files.js';
 import { useApi } from '../hostContext.js';
 import {
   attachDesigner,
@@ -27,12 +28,14 @@ import {
 /** A dropped .json is a plan file if it looks like one, else a model.json to import. */
 async function openDropped(file: File): Promise<void> {
   let isPlan = false;
-  try {
-    const v = JSON.parse(await file.text()) as { version?: unknown; stages?: unknown } | null;
-    isPlan = v !== null && typeof v === 'object' && 'version' in v && Array.isArray(v.stages);
-  } catch {
-    // not JSON: the import names the problem
-  }
+  // A file over the limit is the import's to refuse, unread.
+  if (file.size <= MAX_FILE_BYTES)
+    try {
+      const v = JSON.parse(await file.text()) as { version?: unknown; stages?: unknown } | null;
+      isPlan = v !== null && typeof v === 'object' && 'version' in v && Array.isArray(v.stages);
+    } catch {
+      // not JSON: the import names the problem
+    }
   await (isPlan ? openPlanFile(file) : importModelFile(file));
 }
 

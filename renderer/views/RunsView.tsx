@@ -4,6 +4,7 @@ import { LossChart, type ChartRun } from '../components/run/LossChart.js';
 import { RunPage } from '../components/run/RunPage.js';
 import { StartRunDialog } from '../components/run/StartRunDialog.js';
 import { StatusBadge } from '../components/run/StatusBadge.js';
+import { readChosenFile } from '../host/files.js';
 import { useApi } from '../hostContext.js';
 import { duration } from '../runs/duration.js';
 import '../runs/runs.css';
@@ -42,7 +43,7 @@ function RunsList() {
     if (!file) return;
     setError(null);
     try {
-      setPlan((await api.openPlan({ text: await file.text(), fileName: file.name })).plan);
+      setPlan((await api.openPlan(await readChosenFile(file))).plan);
     } catch (e) {
       setError(`Could not open ${file.name}: ${(e as Error).message}`);
     }

@@ -49,7 +49,7 @@ export const percentile = (xs: number[], p: number) => {
 
 /**
  * The production UI behind the real ApiServer and browser-mode WebSocket, fed by a synthetic backend,
- * in Debian's Chromium: what every UI bench measures against.
+ * in the e2e tests' Chromium (test/e2e/browser.ts): what every UI bench measures against.
  */
 export async function startUiBench(backend: ConstructorParameters<typeof ApiServer>[0]) {
   const api = new ApiServer(backend, { batchMs: 20 });

@@ -3,6 +3,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
+import crypto from 'node:crypto';
+import dgram from 'node:dgram';
+import * as zmq from 'zeromq';
+import { encodeBeacon } from '../../native/discovery/beacon.js';
 import { startAgent, stopAgent, TEST_TOKEN, type RunningAgent } from '../helpers/agents.js';
 import { startWeb, type RunningWeb } from '../helpers/web.js';
 import { launchChromium } from './browser.js';
@@ -182,6 +186,36 @@ describe('Cluster view in browser mode', () => {
         names.every((n) => n === null || n.length > 0),
         `every focused control has a name: ${JSON.stringify(names)}`,
       );
+    });
+
+    it('shows a stranger flooding fake machines as one line, not as machines', async () => {
+      const socket = dgram.createSocket('udp4');
+      await new Promise<void>((r) => socket.bind(0, '127.0.0.1', r));
+      const publicKey = zmq.curveKeyPair().publicKey;
+      for (let i = 0; i < 300; i++) {
+        const fake = encodeBeacon({
+          nodeId: crypto.randomUUID(),
+          cluster: 'default',
+          name: `fake-${i}`,
+          controlPort: 40000 + i,
+          address: '',
+          publicKey,
+        });
+        await new Promise<void>((r) => socket.send(fake, beaconPort, '127.0.0.1', () => r()));
+      }
+      socket.close();
+      const line = page.getByTestId('strangers');
+      await line.waitFor({ timeout: 5000 });
+      assert.match(
+        (await line.textContent()) ?? '',
+        /\d+ unauthenticated beacons from 127\.0\.0\.1/,
+      );
+      assert.match(
+        (await page.getByTestId('cluster-summary').textContent()) ?? '',
+        /^3 machines ·/,
+        'the fakes are not machines',
+      );
+      await page.screenshot({ path: path.join(ARTIFACTS, 'cluster-strangers.png') });
     });
   });
 });

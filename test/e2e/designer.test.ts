@@ -14,6 +14,7 @@ import {
 import { startWeb, type RunningWeb } from '../helpers/web.js';
 import { launchChromium } from './browser.js';
 import { trainPlanLocally } from '../helpers/cliTraining.js';
+import { bigModelJson } from '../helpers/bigModel.js';
 
 const ARTIFACTS = path.resolve(import.meta.dirname, '../artifacts');
 
@@ -251,5 +252,52 @@ describe('Designer in browser mode, two real agents', () => {
       .getByText(/^broken\.json: broken\.json is not valid JSON/)
       .waitFor({ timeout: 5000 });
     await page.screenshot({ path: path.join(ARTIFACTS, 'designer-import-error-1440x1000.png') });
+  });
+
+  it('imports a 5 MiB model.json from the file picker and from a drop, shows its layers, predicts on it', async () => {
+    // Over the WebSocket's 1 MiB limit: the file goes up as an HTTP upload.
+    const big = bigModelJson(5 << 20);
+    const last = `dense_${big.layers - 1}`;
+    const allLayers = `dense_0 … ${last} (${big.layers} layers)`;
+    await page.getByLabel('Import model.json').setInputFiles({
+      name: 'deep-chain.json',
+      mimeType: 'application/json',
+      buffer: Buffer.from(big.text),
+    });
+    await page
+      .getByRole('listitem', { name: `Layer ${last}, stage 1` })
+      .waitFor({ timeout: 30_000 });
+    assert.equal(await page.getByTestId('import-error').count(), 0);
+    assert.equal(await stageText(1), allLayers);
+    assert.equal(
+      await page.getByRole('listitem', { name: /^Layer dense_\d+, stage/ }).count(),
+      big.layers,
+    );
+
+    // The engine keeps the model: a prediction on it sends a short reference, not 3 MB of spec.
+    await drag(
+      page,
+      page.getByRole('button', { name: 'Drag stage 1 onto a machine' }),
+      await centre(page.getByRole('group', { name: 'Machine alpha' })),
+    );
+    await page.getByTestId('predicted-throughput').waitFor({ timeout: 30_000 });
+    assert.match((await throughput()) ?? '', /samples\/s$/);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'designer-import-5mib-1440x1000.png') });
+
+    // Dropped on the window, the same file imports the same way.
+    await page.getByRole('combobox', { name: 'Model' }).selectOption('deep-mlp');
+    await page.getByRole('listitem', { name: 'Layer dense_1, stage 1' }).waitFor();
+    const dt = await page.evaluateHandle((text) => {
+      const d = new DataTransfer();
+      d.items.add(new File([text], 'dropped-chain.json', { type: 'application/json' }));
+      return d;
+    }, big.text);
+    await page.dispatchEvent('main', 'dragover', { dataTransfer: dt });
+    await page.dispatchEvent('main', 'drop', { dataTransfer: dt });
+    await page
+      .getByRole('listitem', { name: `Layer ${last}, stage 1` })
+      .waitFor({ timeout: 30_000 });
+    assert.equal(await stageText(1), allLayers);
+    assert.equal(web.proc.exitCode, null, 'the server is still up');
   });
 });

@@ -62,7 +62,7 @@ describe('pipefitter train, end to end', () => {
       (l): l is Extract<RunEvent, { type: 'validation' }> => l.type === 'validation',
     );
     assert.equal(validations.length, 2, 'one validation per epoch');
-    const accuracy = validations.at(-1)!.accuracy;
+    const accuracy = validations.at(-1)!.accuracy!;
     console.log(
       `test accuracy after 2 epochs: ${(accuracy * 100).toFixed(2)}%; ${steps.at(-1)!.samplesPerSecond.toFixed(0)} samples/s at the end`,
     );
@@ -98,7 +98,8 @@ describe('pipefitter train, end to end', () => {
     const x = tf.tensor(mnist.inputs('test', idx), [n, 784]);
     const y = tf.tensor(mnist.labels('test', idx), [n], 'int32');
     const probs = model.predict(x) as ReturnType<typeof tf.tensor>;
-    const loadedAccuracy = correctCount(tf, probs, y) / n;
+    const mlp = { loss: 'categoricalCrossentropy', numClasses: 10 } as const;
+    const loadedAccuracy = correctCount(tf, mlp, probs, y)! / n;
     console.log(
       `exported model, loaded with tf.loadLayersModel: ${(loadedAccuracy * 100).toFixed(2)}%`,
     );

@@ -34,8 +34,24 @@ describe('trust: only holders of the lab token (or trusted keys) reach an agent'
     await stopAgent(agent, 'SIGKILL');
   });
 
-  it('a coordinator with the wrong token sees the beacon but is refused, and learns nothing else', async () => {
+  it('a coordinator with the wrong token drops the beacon as unauthenticated and opens nothing', async () => {
     const c = new Coordinator({ stateDir: tempDir(), token: WRONG_TOKEN, beaconPort });
+    coordinators.push(c);
+    await c.start();
+    await waitUntil(
+      () => (c.beaconStats?.ignoredUnauthenticated ?? 0) >= 2,
+      5000,
+      'unauthenticated beacons counted',
+    );
+    assert.equal(c.registry.get(agent.ready.nodeId), undefined, 'the agent is not listed');
+    assert.equal(c.openLinkCount, 0, 'no socket was opened for it');
+    const [line] = c.strangers();
+    assert.equal(line?.address, '127.0.0.1');
+    assert.ok(line!.beacons >= 2);
+  });
+
+  it('a coordinator without the token (and an unenrolled key) is refused at the handshake, and learns nothing else', async () => {
+    const c = new Coordinator({ stateDir: tempDir(), beaconPort });
     coordinators.push(c);
     await c.start();
     await waitUntil(() => c.registry.get(agent.ready.nodeId)?.state === 'refused', 5000, 'refusal');

@@ -6,6 +6,8 @@ import { bridgeApi } from '../../main/ipcBridge.js';
 import { ipcChannel, OPERATION_NAMES } from '../../native/api/operationNames.js';
 import type { ApiResult } from '../../native/api/schemas.js';
 import { ApiServer, type ApiHandlers } from '../../native/api/server.js';
+import { designerHandlers } from '../../native/api/designerBackend.js';
+import { bigModelJson } from '../helpers/bigModel.js';
 import { fakeNode } from '../helpers/fakeNode.js';
 
 type Handler = (e: IpcMainInvokeEvent, request: unknown) => Promise<ApiResult>;
@@ -31,6 +33,7 @@ function setup() {
       },
       getSettings: async () => ({ localAgent: true }),
       setSettings: async () => ({ localAgent: true }),
+      importModel: designerHandlers({ nodes: () => [], plansDir: '/nonexistent' }).importModel,
     } as Partial<ApiHandlers> as ApiHandlers,
     subscribe: () => () => {},
   });
@@ -57,6 +60,33 @@ describe('main/ IPC bridge', () => {
     assert.equal(bad.ok, false);
     assert.equal(!bad.ok && bad.error.code, 'bad-request');
     assert.match(!bad.ok ? bad.error.message : '', /^addMachine: invalid request: address:/);
+    s.api.close();
+  });
+
+  it('carries a big model.json (IPC has no message limit) up to the 64 MiB a file may have', async () => {
+    const s = setup();
+    const big = bigModelJson(5 << 20);
+    const r = await s.invoke(
+      'importModel',
+      { text: big.text, fileName: 'big.json' },
+      s.wc,
+      s.mainFrame,
+    );
+    assert.equal(
+      r.ok && (r.value as { model: { layers: unknown[] } }).model.layers.length,
+      big.layers,
+    );
+    const huge = await s.invoke(
+      'importModel',
+      { text: ' '.repeat(64 * 1024 * 1024 + 1), fileName: 'huge.json' },
+      s.wc,
+      s.mainFrame,
+    );
+    assert.equal(!huge.ok && huge.error.code, 'bad-request');
+    assert.match(
+      !huge.ok ? huge.error.message : '',
+      /^importModel: invalid request: text: .*67108864/,
+    );
     s.api.close();
   });
 

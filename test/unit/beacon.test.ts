@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decodeBeacon, encodeBeacon, BEACON_VERSION } from '../../native/discovery/beacon.js';
+import {
+  decodeBeacon,
+  encodeBeacon,
+  isAuthenticBeacon,
+  BEACON_VERSION,
+} from '../../native/discovery/beacon.js';
+import { StrangerLog } from '../../native/discovery/strangerLog.js';
+import { beaconKey } from '../../native/trust/token.js';
 import { broadcastAddress, broadcastTargets } from '../../native/discovery/interfaces.js';
 
 const key = 'rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7';
@@ -111,5 +118,42 @@ describe('broadcast targets', () => {
     ]);
     assert.deepEqual(broadcastTargets('10.0.0.5', ifaces)[0]?.iface, 'eth0');
     assert.throws(() => broadcastTargets('wlan9', ifaces), /no IPv4 interface/);
+  });
+
+  it('a signed beacon decodes and proves the token; a wrong key, a flipped bit or no tag do not', () => {
+    const key = beaconKey('pf1.0123456789abcdef0123456789abcdef');
+    const other = beaconKey('pf1.ffffffffffffffffffffffffffffffff');
+    const signed = encodeBeacon(sample, key);
+    const d = decodeBeacon(signed);
+    assert.ok(d.ok);
+    assert.deepEqual(d.beacon, { ...sample, version: BEACON_VERSION });
+    assert.equal(d.signed, true);
+    assert.equal(isAuthenticBeacon(signed, key), true);
+    assert.equal(isAuthenticBeacon(signed, other), false);
+    assert.equal(isAuthenticBeacon(encodeBeacon(sample), key), false, 'unsigned');
+    for (let i = 7; i < signed.length; i++) {
+      const bad = Buffer.from(signed);
+      bad[i]! ^= 0x01;
+      const dd = decodeBeacon(bad);
+      assert.ok(!dd.ok || !isAuthenticBeacon(bad, key), `bit flipped at byte ${i} must not verify`);
+    }
+    // An unknown flag bit is not ours.
+    const flagged = Buffer.from(signed);
+    flagged.writeUInt8(0x03, 6);
+    assert.deepEqual(decodeBeacon(flagged), { ok: false, reason: 'invalid' });
+  });
+
+  it('the stranger log is bounded and keeps the most recently heard addresses', () => {
+    const log = new StrangerLog(4);
+    for (let i = 0; i < 1000; i++) log.record(`10.0.0.${i % 10}`, i);
+    log.record('10.0.0.3', 2000);
+    assert.equal(log.size, 4);
+    const s = log.summary();
+    assert.equal(s[0]!.address, '10.0.0.3');
+    assert.equal(s[0]!.beacons, 1, 'forgotten once evicted, counted anew');
+    assert.deepEqual(
+      s.map((x) => x.address),
+      ['10.0.0.3', '10.0.0.9', '10.0.0.8', '10.0.0.7'],
+    );
   });
 });

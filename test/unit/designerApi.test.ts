@@ -11,6 +11,7 @@ import { clusterFromNodes } from '../../native/planner/nodesToCluster.js';
 import { makePlan } from '../../native/planner/plan.js';
 import { parsePlan, type Plan } from '../../native/planner/planSchema.js';
 import { syntheticCluster } from '../bench/syntheticCluster.js';
+import { bigModelJson } from '../helpers/bigModel.js';
 
 const plansDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pf-plans-'));
 const lab = syntheticCluster(3, 1, plansDir);
@@ -154,6 +155,42 @@ describe('designer API over the real ApiServer', () => {
     assert.match(
       await fails('importModel', { text: 'nope', fileName: 'x.json' }),
       /not valid JSON/,
+    );
+  });
+
+  it('keeps an imported model in the engine: a prediction names it by a short reference', async () => {
+    const big = bigModelJson(5 << 20);
+    const { model } = await ok<{
+      model: { ref: { imported: string; path: string }; layers: unknown[] };
+    }>('importModel', { text: big.text, fileName: 'deep-chain.json' });
+    assert.equal(model.layers.length, big.layers);
+    assert.deepEqual(Object.keys(model.ref).sort(), ['imported', 'path']);
+    const [a, b] = await ids();
+    const half = Math.floor(big.layers / 2);
+    const p = await ok<Prediction>('predictLayout', {
+      model: model.ref,
+      settings,
+      bounds: [0, half, big.layers],
+      machineIds: [a, b],
+    });
+    assert.deepEqual(
+      p.plan.stages.map((s) => s.layers),
+      [
+        [0, half],
+        [half, big.layers],
+      ],
+    );
+    // The plan names the engine's own copy of the import (a browser gives only the file's name).
+    assert.match(p.plan.model.path ?? '', /[/\\]models[/\\][0-9a-f]{32}[/\\]deep-chain\.json$/);
+    assert.equal(fs.readFileSync(p.plan.model.path!, 'utf8').length > 5_000_000, true);
+    assert.match(
+      await fails('predictLayout', {
+        model: { imported: '0'.repeat(32), path: 'gone.json' },
+        settings,
+        bounds: [0, 1],
+        machineIds: [a],
+      }),
+      /the imported model gone\.json is no longer loaded .*import its model\.json again/,
     );
   });
 });

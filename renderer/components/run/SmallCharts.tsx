@@ -29,9 +29,11 @@ export function AccuracyChart({ data, version }: { data: RunData; version: numbe
       <div className="chart-head">
         <h3>Accuracy</h3>
         <span className="muted" data-testid="test-accuracy">
-          {last
-            ? `test accuracy ${(last.accuracy * 100).toFixed(2)}% after epoch ${last.epoch + 1}`
-            : 'measured at the end of each epoch'}
+          {!last
+            ? 'measured at the end of each epoch'
+            : Number.isFinite(last.accuracy)
+              ? `test accuracy ${(last.accuracy * 100).toFixed(2)}% after epoch ${last.epoch + 1}`
+              : "none: the model's loss (mean squared error) is a regression"}
         </span>
       </div>
       <SeriesChart
