@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { initBackend } from '../../native/backend/initBackend.js';
-import { Coordinator } from '../../native/coordinator/coordinator.js';
+import type { Coordinator } from '../../native/coordinator/coordinator.js';
 import {
   RunController,
   type RunEvent,
@@ -11,12 +11,11 @@ import { getModel } from '../../native/model/catalogue.js';
 import {
   startAgent,
   stopAgent,
-  tempDir,
   testBeaconPort,
-  TEST_TOKEN,
   waitUntil,
   type RunningAgent,
 } from '../helpers/agents.js';
+import { coordinatorFor } from '../helpers/lab.js';
 import { processAlive } from '../helpers/training.js';
 
 describe('a run that loses a machine', () => {
@@ -52,12 +51,8 @@ describe('a run that loses a machine', () => {
     agents.push(
       ...(await Promise.all(['keeper', 'victim'].map((name) => startAgent({ name, beaconPort })))),
     );
-    const c = new Coordinator({ stateDir: tempDir(), token: TEST_TOKEN, discover: false });
+    const c = await coordinatorFor(agents);
     coordinator = c;
-    await c.start();
-    await Promise.all(
-      agents.map((a) => c.addPeer(`127.0.0.1:${a.ready.controlPort}`, { persist: false })),
-    );
     const run = await mlpRun({
       runId: 'doomed',
       schedule: '1f1b',
