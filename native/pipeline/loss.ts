@@ -23,10 +23,23 @@ export function crossEntropy(
 
 /** Number of correct arg-max predictions. */
 export function correctCount(tf: Tf, probs: tfc.Tensor, labels: tfc.Tensor): number {
-  return tf.tidy(
-    () =>
-      tf
-        .sum(tf.cast(tf.equal(tf.argMax(probs, -1), tf.cast(labels, 'int32')), 'int32'))
-        .dataSync()[0]!,
+  return tf.tidy(() => correctTensor(tf, probs, labels).dataSync()[0]!);
+}
+
+/** correctCount read asynchronously (a GPU backend cannot read back synchronously in Node). */
+export async function correctCountAsync(
+  tf: Tf,
+  probs: tfc.Tensor,
+  labels: tfc.Tensor,
+): Promise<number> {
+  const t = correctTensor(tf, probs, labels);
+  const n = (await t.data())[0]!;
+  t.dispose();
+  return n;
+}
+
+function correctTensor(tf: Tf, probs: tfc.Tensor, labels: tfc.Tensor): tfc.Scalar {
+  return tf.tidy(() =>
+    tf.sum(tf.cast(tf.equal(tf.argMax(probs, -1), tf.cast(labels, 'int32')), 'int32')),
   );
 }

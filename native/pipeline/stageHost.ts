@@ -10,7 +10,7 @@ import { decodeTensor, MAX_TENSOR_BYTES } from '../protocol/tensorFrame.js';
 import { ZapAuthenticator } from '../trust/zapAuthenticator.js';
 import { SerialSender } from '../util/serialSender.js';
 import { datasetFeed } from './datasetFeed.js';
-import { correctCount, crossEntropy } from './loss.js';
+import { correctCountAsync, crossEntropy } from './loss.js';
 import { ScheduleRunner } from './scheduleRunner.js';
 import { StageExecutor } from './stageExecutor.js';
 import {
@@ -152,7 +152,7 @@ export class StageHost extends EventEmitter<HostEvents> {
           break;
         case 'weights': {
           if (!this.configured) throw new Error('weights before configure');
-          const w = this.configured.exec.getWeights();
+          const w = await this.configured.exec.readWeights();
           this.reply(
             req.id,
             true,
@@ -173,7 +173,10 @@ export class StageHost extends EventEmitter<HostEvents> {
   }
 
   private async configure(cfg: Configure, weightFrames: Buffer[]) {
-    const choice = await initBackend({ prefer: this.boot.backend });
+    const choice = await initBackend({
+      prefer: this.boot.backend,
+      ...(this.boot.backendWhy === undefined ? {} : { measuredWhy: this.boot.backendWhy }),
+    });
     this.tf = choice.tf;
     this.backendName = choice.name;
     for (const line of describeChoice(choice)) this.log(cfg.stageIndex, line);
@@ -349,8 +352,8 @@ export class StageHost extends EventEmitter<HostEvents> {
       if (exec.isLast) {
         const labels = tf.tensor(dataset!.labels('test', idx.subarray(0, n)), [n], 'int32');
         const l = crossEntropy(tf, out, labels, cfg.model.numClasses);
-        lossSum += l.dataSync()[0]! * n;
-        correct += correctCount(tf, out, labels);
+        lossSum += (await l.data())[0]! * n;
+        correct += await correctCountAsync(tf, out, labels);
         samples += n;
         l.dispose();
         labels.dispose();
@@ -358,7 +361,7 @@ export class StageHost extends EventEmitter<HostEvents> {
         await transport.send('vact', epoch, b, {
           shape: out.shape,
           dtype: 'float32',
-          data: out.dataSync() as Float32Array,
+          data: (await out.data()) as Float32Array,
         });
       }
       out.dispose();
