@@ -60,7 +60,8 @@ function describeAdapter(adapter: GPUAdapter): GpuAdapter {
 /** One line for logs and the inventory: "NVIDIA H200 (nvidia hopper, vulkan; …)". */
 export function adapterLine(a: GpuAdapter): string {
   const name = a.description || a.device || a.vendor;
-  const gib = (n: number) => `${(n / 2 ** 30).toFixed(n >= 2 ** 30 ? 0 : 2)} GiB`;
+  const gib = (n: number) =>
+    n >= 2 ** 30 ? `${Math.round(n / 2 ** 30)} GiB` : `${Math.round(n / 2 ** 20)} MiB`;
   return (
     `${name} (${[a.vendor, a.architecture].filter(Boolean).join(' ')}, ${a.api}${a.software ? ', software' : ''}; ` +
     `buffers up to ${gib(a.maxBufferSize)}, bindings up to ${gib(a.maxStorageBufferBindingSize)})`
