@@ -61,3 +61,25 @@ export function chooseByMeasurement(
       : `fastest measured here at ${rows} rows per micro-batch: ${ranked.map(fmt).join(', ')}`;
   return { backend: winner.report.backend, report: winner.report, why };
 }
+
+export interface GpuDrive {
+  /** nvidia-smi's index; null for a GPU no index names (webgpu on a machine without nvidia-smi). */
+  gpu: number | null;
+  backend: BackendName;
+  device: string | null;
+  gflops: number;
+}
+
+/** Per GPU: the fastest GPU backend measured on it, and how fast (what the inventory shows). */
+export function gpuDrives(speeds: SpeedReport[], rows: number = DEFAULT_CHOICE_ROWS): GpuDrive[] {
+  const best = new Map<number | null, GpuDrive>();
+  for (const s of speeds) {
+    if (!GPU_BACKENDS.includes(s.backend)) continue;
+    const gpu = s.gpu ?? null;
+    const gflops = rateAt(s, rows);
+    const prev = best.get(gpu);
+    if (!prev || gflops > prev.gflops)
+      best.set(gpu, { gpu, backend: s.backend, device: s.device ?? null, gflops });
+  }
+  return [...best.values()].sort((a, b) => (a.gpu ?? -1) - (b.gpu ?? -1));
+}

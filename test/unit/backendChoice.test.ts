@@ -10,7 +10,7 @@ import {
   resolvePreference,
 } from '../../native/backend/initBackend.js';
 import type { LoadResult } from '../../native/backend/loadBackend.js';
-import { chooseByMeasurement, rateAt } from '../../native/backend/backendChoice.js';
+import { chooseByMeasurement, gpuDrives, rateAt } from '../../native/backend/backendChoice.js';
 import { vulkanPciTag } from '../../native/backend/gpuPinning.js';
 import { bestBackend } from '../../native/backend/probe.js';
 import { explainNoAdapter } from '../../native/backend/vulkanDiagnosis.js';
@@ -270,6 +270,22 @@ describe('backend choice by measurement', () => {
     assert.equal(chooseByMeasurement(speeds, 256, null)!.backend, 'wasm');
     assert.equal(chooseByMeasurement(speeds)!.report.gpu, 0, 'unpinned: the best GPU');
     assert.equal(chooseByMeasurement([]), null);
+  });
+
+  it('the inventory shows, per GPU, the backend that drives it and its GFLOP/s', () => {
+    const drives = gpuDrives([
+      report('webgpu', 900, { gpu: 1, device: 'NVIDIA H200' }),
+      report('tensorflow-gpu', 1200, { gpu: 0, device: null }),
+      report('webgpu', 800, { gpu: 0, device: 'NVIDIA H200' }),
+      report('wasm', 20),
+    ]);
+    assert.deepEqual(
+      drives.map((d) => [d.gpu, d.backend, d.gflops]),
+      [
+        [0, 'tensorflow-gpu', 1200],
+        [1, 'webgpu', 900],
+      ],
+    );
   });
 
   it('initBackend takes the agent’s measured choice and logs why; only a forced webgpu may use a software adapter', async () => {
