@@ -273,7 +273,10 @@ export class Agent extends EventEmitter<AgentEvents> {
       for (const f of failures) this.emit('log', `benchmark failed: ${f}`);
       const choice = chooseByMeasurement(speeds);
       if (!choice)
-        throw new ControlFailure(ErrorCode.Internal, `no backend could be measured: ${failures.join('; ')}`);
+        throw new ControlFailure(
+          ErrorCode.Internal,
+          `no backend could be measured: ${failures.join('; ')}`,
+        );
       this.speeds = speeds;
       this.speed = choice.report;
       writeFileAtomic(
@@ -371,7 +374,8 @@ export class Agent extends EventEmitter<AgentEvents> {
     gpu: number | undefined,
   ): { backend: BackendReport['name'] | 'auto'; backendWhy?: string } {
     const forcedHere = process.env[BACKEND_ENV]?.trim();
-    if (requested !== 'auto' || (forcedHere && forcedHere !== 'auto')) return { backend: requested };
+    if (requested !== 'auto' || (forcedHere && forcedHere !== 'auto'))
+      return { backend: requested };
     const available = new Set((this.backends ?? []).filter((b) => b.available).map((b) => b.name));
     const choice = chooseByMeasurement(
       this.speeds.filter((s) => available.has(s.backend)),

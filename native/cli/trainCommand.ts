@@ -101,8 +101,7 @@ export const trainCommand: Command = {
     backend: {
       type: 'string',
       valueName: 'name',
-      description:
-        `force a compute backend on every stage (${BackendPreferenceSchema.options.join(', ')}; auto: each machine's fastest measured; webgpu also accepts a software adapter)`,
+      description: `force a compute backend on every stage (${BackendPreferenceSchema.options.join(', ')}; auto: each machine's fastest measured; webgpu also accepts a software adapter)`,
     },
     out: {
       type: 'string',

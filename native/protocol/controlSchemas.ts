@@ -1,10 +1,6 @@
 import { z } from 'zod';
 import { Capability, ControlType, ErrorCode } from './version.js';
-import {
-  BackendPreferenceSchema,
-  InventorySchema,
-  SpeedReportSchema,
-} from './inventorySchemas.js';
+import { BackendPreferenceSchema, InventorySchema, SpeedReportSchema } from './inventorySchemas.js';
 
 const Envelope = { v: z.number().int(), id: z.string().min(1).max(64) };
 
