@@ -117,10 +117,12 @@ async function open(): Promise<WebgpuLoad> {
     adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   } catch (err) {
     // Dawn rejects (listing the adapters it has) when adapter= matches none.
-    const listed = (err as Error).message ?? String(err);
+    const listed = ((err as Error).message ?? String(err)).replace(/\n\s*/g, ' ');
     return {
       ok: false,
-      reason: `${WEBGPU_ADAPTER_ENV}=${adapterName ?? ''} matches no adapter: ${listed.replace(/\n\s*/g, ' ')}`,
+      reason: adapterName
+        ? `${WEBGPU_ADAPTER_ENV}=${adapterName} matches no adapter: ${listed}`
+        : `Dawn could not list adapters: ${listed}`,
     };
   }
   if (!adapter) return { ok: false, reason: explainNoAdapter() };
