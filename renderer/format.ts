@@ -54,6 +54,7 @@ export function formatAgo(ms: number): string {
 
 const BACKEND_LABELS: Record<string, string> = {
   'tensorflow-gpu': 'TF GPU',
+  webgpu: 'WebGPU',
   tensorflow: 'TF CPU',
   wasm: 'WASM',
   cpu: 'JS CPU',

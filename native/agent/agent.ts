@@ -4,6 +4,8 @@ import path from 'node:path';
 import { EventEmitter } from 'node:events';
 import { probeBackendsIsolated, measureSpeedIsolated } from '../backend/backendWorker.js';
 import { bestBackend } from '../backend/probe.js';
+import { chooseByMeasurement, GPU_BACKENDS } from '../backend/backendChoice.js';
+import { BACKEND_ENV } from '../backend/initBackend.js';
 import { BeaconSender } from '../discovery/beaconSender.js';
 import { encodeBeacon } from '../discovery/beacon.js';
 import { WhoisResponder } from '../discovery/whois.js';
@@ -112,6 +114,8 @@ export class Agent extends EventEmitter<AgentEvents> {
   private backends: BackendReport[] | null = null;
   private backendsPromise: Promise<BackendReport[]> | null = null;
   private speed: SpeedReport | null = null;
+  /** Every working backend's measured speed (GPU backends once per GPU). */
+  private speeds: SpeedReport[] = [];
   private speedRun: Promise<SpeedReport> | null = null;
   controlPort = 0;
   telemetryPort = 0;
@@ -129,7 +133,31 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.labPublicKey = labKeyPair(opts.token).publicKey;
     this.name = opts.name ?? os.hostname();
     this.cluster = opts.cluster ?? DEFAULT_CLUSTER;
-    this.speed = readJsonFile<SpeedReport>(path.join(this.agentDir, 'speed.json')) ?? null;
+    // speed.json: one backend's figure, as agents kept it before every backend was measured.
+    const cached =
+      readJsonFile<SpeedReport[]>(path.join(this.agentDir, 'speeds.json')) ??
+      readJsonFile<SpeedReport>(path.join(this.agentDir, 'speed.json'));
+    this.speeds = Array.isArray(cached) ? cached : cached ? [cached] : [];
+    this.speed = chooseByMeasurement(this.speeds)?.report ?? null;
+  }
+
+  /** The backend stages train on: the fastest measured, or the fallback order until measured. */
+  private chosenBackend(): BackendReport['name'] | null {
+    if (!this.backends) return null;
+    const available = new Set(this.backends.filter((b) => b.available).map((b) => b.name));
+    const measured = this.speeds.filter((s) => available.has(s.backend));
+    return chooseByMeasurement(measured)?.backend ?? bestBackend(this.backends);
+  }
+
+  /** Whether the cached measurements cover every backend that works here now. */
+  private speedsCoverBackends(): boolean {
+    const working = (this.backends ?? []).filter((b) => b.available).map((b) => b.name);
+    return (
+      working.length > 0 &&
+      working.every((name) =>
+        this.speeds.some((s) => s.backend === name && (name === 'cpu' || s.curve)),
+      )
+    );
   }
 
   private isTrusted = (publicKey: string): boolean =>
@@ -209,11 +237,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.inventoryChanged();
     this.emit('backends', this.backends);
     const best = bestBackend(this.backends);
-    if (
-      best &&
-      this.opts.autoBenchmark !== false &&
-      (this.speed?.backend !== best || (best !== 'cpu' && !this.speed.curve))
-    ) {
+    if (best && this.opts.autoBenchmark !== false && !this.speedsCoverBackends()) {
       void this.runBenchmark().catch((err: Error) =>
         this.emit('log', `benchmark failed: ${err.message}`),
       );
@@ -225,18 +249,46 @@ export class Agent extends EventEmitter<AgentEvents> {
     if (this.speedRun) return this.speedRun;
     this.speedRun = (async () => {
       const backends = await (this.backendsPromise ?? this.probeBackends());
-      const best = bestBackend(backends);
-      if (!best)
+      const working = backends.filter((b) => b.available).map((b) => b.name);
+      if (working.length === 0)
         throw new ControlFailure(ErrorCode.Internal, 'no compute backend works on this machine');
-      const report = await measureSpeedIsolated(best);
-      this.speed = report;
+      const gpus = (await this.staticInventory!).gpus;
+      const speeds: SpeedReport[] = [];
+      const failures: string[] = [];
+      // One at a time: measurements that share a machine measure each other.
+      for (const name of working) {
+        const targets = GPU_BACKENDS.includes(name) && gpus.length > 0 ? gpus : [null];
+        for (const g of targets) {
+          try {
+            speeds.push(
+              await measureSpeedIsolated(
+                name,
+                120_000,
+                g ? { index: g.index, busId: g.busId } : undefined,
+              ),
+            );
+          } catch (err) {
+            failures.push(`${name}${g ? ` on GPU ${g.index}` : ''}: ${(err as Error).message}`);
+          }
+        }
+      }
+      for (const f of failures) this.emit('log', `benchmark failed: ${f}`);
+      const choice = chooseByMeasurement(speeds);
+      if (!choice)
+        throw new ControlFailure(
+          ErrorCode.Internal,
+          `no backend could be measured: ${failures.join('; ')}`,
+        );
+      this.speeds = speeds;
+      this.speed = choice.report;
       writeFileAtomic(
-        path.join(this.agentDir, 'speed.json'),
-        JSON.stringify(report, null, 2) + '\n',
+        path.join(this.agentDir, 'speeds.json'),
+        JSON.stringify(speeds, null, 2) + '\n',
         0o644,
       );
+      this.emit('log', `backend ${choice.backend} chosen for stages: ${choice.why}`);
       this.inventoryChanged();
-      return report;
+      return choice.report;
     })().finally(() => {
       this.speedRun = null;
     });
@@ -255,8 +307,9 @@ export class Agent extends EventEmitter<AgentEvents> {
       static: inv,
       backends: this.backends ?? [],
       backendsPending: this.backends === null,
-      bestBackend: this.backends ? bestBackend(this.backends) : null,
+      bestBackend: this.chosenBackend(),
       speed: this.speed,
+      speeds: this.speeds,
       revision: this.inventoryRevision,
     };
   }
@@ -286,15 +339,12 @@ export class Agent extends EventEmitter<AgentEvents> {
       case ControlType.Inventory:
         return this.inventory();
       case ControlType.Benchmark:
-        if (
-          !req.force &&
-          this.speed &&
-          this.backends &&
-          this.speed.backend === bestBackend(this.backends)
-        )
-          return this.speed;
+        if (!req.force && this.speed && this.speedsCoverBackends()) return this.speed;
         return this.runBenchmark();
-      case ControlType.StageSpawn:
+      case ControlType.StageSpawn: {
+        const gpus = (await this.staticInventory!).gpus;
+        const busId = gpus.find((g) => g.index === req.gpu)?.busId ?? null;
+        const backend = this.stageBackend(req.backend, req.rows, req.gpu);
         return this.stages.spawn(
           {
             runId: req.runId,
@@ -304,16 +354,39 @@ export class Agent extends EventEmitter<AgentEvents> {
             secretKey: this.keys.secretKey,
             // The stage admits whoever the agent admits; its neighbours' keys come with its configuration.
             admit: [this.labPublicKey, ...this.trusted.list()],
-            backend: req.backend,
+            ...backend,
           },
           req.gpu,
           (line) => this.emit('log', line),
+          busId,
         );
+      }
       case ControlType.StageStop:
         return { stopped: await this.stages.stop(req.runId) };
       case ControlType.StageStatus:
         return this.stages.status(req.runId, req.stageIndex, req.waitMs);
     }
+  }
+
+  /**
+   * The backend a stage trains on: what the run forced, else what PIPEFITTER_BACKEND forces here
+   * (the stage reads it), else the fastest measured for the stage's GPU at its micro-batch rows.
+   */
+  private stageBackend(
+    requested: BackendReport['name'] | 'auto',
+    rows: number | undefined,
+    gpu: number | undefined,
+  ): { backend: BackendReport['name'] | 'auto'; backendWhy?: string } {
+    const forcedHere = process.env[BACKEND_ENV]?.trim();
+    if (requested !== 'auto' || (forcedHere && forcedHere !== 'auto'))
+      return { backend: requested };
+    const available = new Set((this.backends ?? []).filter((b) => b.available).map((b) => b.name));
+    const choice = chooseByMeasurement(
+      this.speeds.filter((s) => available.has(s.backend)),
+      rows,
+      gpu,
+    );
+    return choice ? { backend: choice.backend, backendWhy: choice.why } : { backend: 'auto' };
   }
 
   private async publishSample(): Promise<void> {

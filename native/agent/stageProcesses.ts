@@ -5,6 +5,9 @@ import type { StageHostBoot } from '../pipeline/stageProtocol.js';
 import { selfCommand } from '../util/selfCommand.js';
 import { stopChild } from '../util/childProcess.js';
 
+/** Dawn's notices on every device it opens: not news to anyone reading a stage's log. */
+const DAWN_NOISE = /artificially reduced from \d+ to \d+ to fit dynamic offset allocation limit/;
+
 interface StageProcess {
   runId: string;
   stageIndex: number;
@@ -36,9 +39,10 @@ export class StageProcesses {
     boot: StageHostBoot,
     gpu: number | undefined,
     onLog: (line: string) => void,
+    busId: string | null = null,
   ): Promise<{ port: number; pid: number }> {
     const [cmd, args] = selfCommand('__stage-host');
-    const env = gpu === undefined ? process.env : stageProcessEnv({ gpu });
+    const env = gpu === undefined ? process.env : stageProcessEnv({ gpu, busId });
     const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env });
     const entry: StageProcess = {
       runId: boot.runId,
@@ -59,7 +63,7 @@ export class StageProcesses {
     child.stderr!.on('data', (d: Buffer) => {
       stderr = (stderr + d.toString()).slice(-4000);
       for (const line of d.toString().split('\n'))
-        if (line.trim()) {
+        if (line.trim() && !DAWN_NOISE.test(line)) {
           entry.lastError = line.trim().slice(0, 500);
           onLog(`stage ${boot.stageIndex} of ${boot.runId}: ${line}`);
         }

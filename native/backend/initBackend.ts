@@ -3,12 +3,17 @@ import {
   type BackendName,
   type BackendReport,
 } from '../protocol/inventorySchemas.js';
-import { loadBackend, type LoadResult } from './loadBackend.js';
+import { loadBackend, type LoadOptions, type LoadResult } from './loadBackend.js';
 import type { Tf } from './tfTypes.js';
 
-/** Preference order: the first that loads and works is the one a stage trains with. */
+/**
+ * Fallback order where nothing was measured (a process on its own: the bench, a reference run):
+ * the first that loads and works is used. Stages started by an agent train on the backend the
+ * agent measured fastest (backendChoice.ts), passed in as `prefer` with `measuredWhy`.
+ */
 export const BACKEND_ORDER: readonly BackendName[] = [
   'tensorflow-gpu',
+  'webgpu',
   'tensorflow',
   'wasm',
   'cpu',
@@ -24,15 +29,19 @@ export interface InitBackendOptions {
   prefer?: BackendPreference;
   /** Where to read PIPEFITTER_BACKEND (default process.env). */
   env?: NodeJS.ProcessEnv;
+  /** Why `prefer` was picked when it is the agent's measured choice (the run log says it). */
+  measuredWhy?: string;
   /** Loader (tests substitute one to simulate machines they are not running on). */
-  load?: (name: BackendName) => Promise<LoadResult>;
+  load?: (name: BackendName, opts: LoadOptions) => Promise<LoadResult>;
 }
 
 export interface BackendChoice {
   tf: Tf;
   name: BackendName;
-  /** Who decided: the automatic order, the caller's option, or the environment variable. */
-  chosenBy: 'auto' | 'option' | 'env';
+  /** Who decided: the fallback order, the agent's measurement, the caller's option, or the environment. */
+  chosenBy: 'auto' | 'measured' | 'option' | 'env';
+  /** For 'measured': which backends were measured and how fast. */
+  why?: string;
   /** Every backend tried, in order: the skipped ones with why, the chosen one last. */
   reports: BackendReport[];
 }
@@ -73,20 +82,32 @@ export function resolvePreference(
  * error rather than a silent fallback: whoever forced it wants to know.
  */
 export async function initBackend(opts: InitBackendOptions = {}): Promise<BackendChoice> {
-  const { order, chosenBy } = resolvePreference(opts.prefer, opts.env ?? process.env);
+  const resolved = resolvePreference(opts.prefer, opts.env ?? process.env);
+  const { order } = resolved;
+  const measured = resolved.chosenBy === 'option' && opts.measuredWhy !== undefined;
+  const chosenBy = measured ? 'measured' : resolved.chosenBy;
   const load = opts.load ?? loadBackend;
+  // Only a person forcing webgpu gets a software adapter; a measurement never picks one anyway.
+  const allowSoftware = resolved.chosenBy !== 'auto' && !measured;
   const reports: BackendReport[] = [];
   for (const name of order) {
-    const result = await load(name);
+    const result = await load(name, { allowSoftware });
+    const adapter = result.adapter ? { adapter: result.adapter } : {};
     if (result.ok) {
-      reports.push({ name, available: true, reason: null, detail: result.detail });
-      return { tf: result.tf, name, chosenBy, reports };
+      reports.push({ name, available: true, reason: null, detail: result.detail, ...adapter });
+      return {
+        tf: result.tf,
+        name,
+        chosenBy,
+        reports,
+        ...(measured ? { why: opts.measuredWhy } : {}),
+      };
     }
-    reports.push({ name, available: false, reason: result.reason, detail: null });
+    reports.push({ name, available: false, reason: result.reason, detail: null, ...adapter });
   }
   const why = reports.map((r) => `${r.name}: ${r.reason ?? 'failed'}`).join('; ');
   const forced =
-    chosenBy === 'option'
+    chosenBy === 'option' || chosenBy === 'measured'
       ? ' (forced by option)'
       : chosenBy === 'env'
         ? ` (forced by ${BACKEND_ENV})`
@@ -96,9 +117,18 @@ export async function initBackend(opts: InitBackendOptions = {}): Promise<Backen
 
 /** One line per backend for logs and the CLI: what was chosen, and why each before it was skipped. */
 export function describeChoice(choice: Omit<BackendChoice, 'tf'>): string[] {
+  const by = {
+    auto: ' (first that works, nothing measured)',
+    measured: ` (${choice.why ?? 'measured fastest'})`,
+    env: ` (${BACKEND_ENV})`,
+    option: ' (option)',
+  }[choice.chosenBy];
   const lines = choice.reports.map((r) =>
     r.available
-      ? `backend ${r.name}: chosen${choice.chosenBy === 'auto' ? '' : choice.chosenBy === 'env' ? ` (${BACKEND_ENV})` : ' (option)'} — ${r.detail ?? ''}`
+      ? `backend ${r.name}: chosen${by} — ${r.detail ?? ''}` +
+        (r.adapter?.software
+          ? ' — a software adapter (CPU rasteriser), used only because webgpu was forced'
+          : '')
       : `backend ${r.name}: skipped — ${r.reason ?? 'failed'}`,
   );
   return lines;

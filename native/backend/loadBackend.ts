@@ -1,12 +1,20 @@
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import type { BackendName } from '../protocol/inventorySchemas.js';
+import type { BackendName, GpuAdapter } from '../protocol/inventorySchemas.js';
 import { explainLoadError } from './explainLoadError.js';
 import type { Tf } from './tfTypes.js';
 import { installWasmKernels } from './wasmKernels/index.js';
+import { loadWebgpu } from './webgpuBackend.js';
 
-export type LoadResult = { ok: true; tf: Tf; detail: string } | { ok: false; reason: string };
+export type LoadResult =
+  | { ok: true; tf: Tf; detail: string; adapter?: GpuAdapter }
+  | { ok: false; reason: string; adapter?: GpuAdapter };
+
+export interface LoadOptions {
+  /** webgpu: accept a software adapter (llvmpipe, SwiftShader); only a forced backend does. */
+  allowSoftware?: boolean;
+}
 
 const require = createRequire(import.meta.url);
 
@@ -60,12 +68,12 @@ interface NodeBinding {
 }
 
 /** A product the backend must get right before anyone trains on it. */
-function smokeTest(tf: Tf): string | null {
+async function smokeTest(tf: Tf): Promise<string | null> {
   const product = tf.tidy(() => {
     const a = tf.tensor2d([1, 2, 3, 4, 5, 6], [2, 3]);
     return tf.matMul(a, a, false, true);
   });
-  const got = Array.from(product.dataSync());
+  const got = Array.from(await product.data());
   product.dispose();
   const want = [14, 32, 32, 77];
   return got.every((v, i) => v === want[i]) ? null : 'computed a wrong matrix product';
@@ -99,7 +107,7 @@ async function loadNative(name: 'tensorflow-gpu' | 'tensorflow'): Promise<LoadRe
           : 'no CUDA GPU visible to TensorFlow (driver missing, or no NVIDIA GPU)',
     };
   }
-  const wrong = smokeTest(tf);
+  const wrong = await smokeTest(tf);
   if (wrong) return { ok: false, reason: `${pkg} ${wrong}` };
   return {
     ok: true,
@@ -123,7 +131,7 @@ async function loadEmbedded(name: 'wasm' | 'cpu'): Promise<LoadResult> {
       detail = `WebAssembly${simd ? ' SIMD' : ' without SIMD'}, 1 thread, with Pipefitter's training kernels`;
     }
     quietCpuBackendAdvice(tf);
-    const wrong = smokeTest(tf);
+    const wrong = await smokeTest(tf);
     return wrong ? { ok: false, reason: `the ${name} backend ${wrong}` } : { ok: true, tf, detail };
   } catch (err) {
     return { ok: false, reason: explainLoadError((err as Error).message) };
@@ -139,7 +147,36 @@ function quietCpuBackendAdvice(tf: Tf): void {
   if (backend && 'firstUse' in backend) backend.firstUse = false;
 }
 
+/**
+ * The small smoke test runs on the CPU inside webgpu (it forwards tiny ops on CPU-resident data);
+ * this product is large enough to run a shader on the adapter.
+ */
+async function gpuSmokeTest(tf: Tf): Promise<string | null> {
+  const product = tf.tidy(() => {
+    const a = tf.ones([64, 64]);
+    return tf.matMul(a, tf.mul(a, 2), false, true);
+  });
+  const got = await product.data();
+  product.dispose();
+  return got.every((v) => v === 128) ? null : 'computed a wrong matrix product on the adapter';
+}
+
+async function loadGpu(opts: LoadOptions): Promise<LoadResult> {
+  const r = await loadWebgpu(opts.allowSoftware ?? false);
+  if (!r.ok) return r;
+  try {
+    if (!(await r.tf.setBackend('webgpu')))
+      return { ok: false, adapter: r.adapter, reason: 'the webgpu backend failed to initialise' };
+    const wrong = (await smokeTest(r.tf)) ?? (await gpuSmokeTest(r.tf));
+    if (wrong) return { ok: false, adapter: r.adapter, reason: `the webgpu backend ${wrong}` };
+  } catch (err) {
+    return { ok: false, adapter: r.adapter, reason: (err as Error).message.split('\n')[0]! };
+  }
+  return r;
+}
+
 /** Loads one backend in this process and makes it the active one, or says why it cannot. */
-export function loadBackend(name: BackendName): Promise<LoadResult> {
+export function loadBackend(name: BackendName, opts: LoadOptions = {}): Promise<LoadResult> {
+  if (name === 'webgpu') return loadGpu(opts);
   return name === 'tensorflow-gpu' || name === 'tensorflow' ? loadNative(name) : loadEmbedded(name);
 }

@@ -3,14 +3,29 @@ import type { NodeRecord } from '../coordinator/nodeRecord.js';
 import { numberOption, intOption, type Command } from './command.js';
 import { resolveToken, stateDirFrom, trustOptions } from './common.js';
 import { formatAgo, formatBytes, table } from '../util/format.js';
+import { gpuDrives } from '../backend/backendChoice.js';
 
 function nodeRow(n: NodeRecord, now: number): string[] {
   const inv = n.inventory?.static;
+  // Per GPU: which backend drives it and how fast it was measured (the fastest GPU backend on it).
+  const drives = gpuDrives(n.inventory?.speeds ?? []);
+  const drive = (index: number | null) => {
+    const d =
+      drives.find((x) => x.gpu === index) ??
+      (index === 0 ? drives.find((x) => x.gpu === null) : undefined);
+    return d ? ` [${d.backend} ${d.gflops.toFixed(0)} GFLOP/s]` : '';
+  };
   const gpus = inv?.gpus.length
     ? inv.gpus
-        .map((g) => `${g.model}${g.vramBytes ? ` ${formatBytes(g.vramBytes)}` : ''}`)
+        .map(
+          (g) => `${g.model}${g.vramBytes ? ` ${formatBytes(g.vramBytes)}` : ''}${drive(g.index)}`,
+        )
         .join(', ')
-    : (inv?.gpuNote ?? '—');
+    : drives.length
+      ? drives
+          .map((d) => `${d.device ?? 'GPU'} [${d.backend} ${d.gflops.toFixed(0)} GFLOP/s]`)
+          .join(', ')
+      : (inv?.gpuNote ?? '—');
   const speed = n.speed
     ? `${n.speed.gflops.toFixed(1)} GFLOP/s ${n.speed.backend}`
     : (n.inventory?.bestBackend ?? (n.inventory?.backendsPending ? 'probing…' : '—'));

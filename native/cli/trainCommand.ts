@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { initBackend } from '../backend/initBackend.js';
+import { BackendPreferenceSchema } from '../protocol/inventorySchemas.js';
 import { Coordinator } from '../coordinator/coordinator.js';
 import {
   RunController,
@@ -101,8 +102,7 @@ export const trainCommand: Command = {
     backend: {
       type: 'string',
       valueName: 'name',
-      description:
-        'force a compute backend on every stage (auto, tensorflow-gpu, tensorflow, wasm, cpu)',
+      description: `force a compute backend on every stage (${BackendPreferenceSchema.options.join(', ')}; auto: each machine's fastest measured; webgpu also accepts a software adapter)`,
     },
     out: {
       type: 'string',
@@ -164,7 +164,7 @@ export const trainCommand: Command = {
     const backend = choiceOption(
       values.backend,
       'backend',
-      ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const,
+      BackendPreferenceSchema.options,
       'auto',
     );
     const stateDir = stateDirFrom(values);

@@ -35,7 +35,13 @@ export type ControlPayloads = {
   [ControlType.Ping]: { sentAt: number };
   [ControlType.Inventory]: Record<string, never>;
   [ControlType.Benchmark]: { force?: boolean };
-  [ControlType.StageSpawn]: { runId: string; stageIndex: number; backend?: string; gpu?: number };
+  [ControlType.StageSpawn]: {
+    runId: string;
+    stageIndex: number;
+    backend?: string;
+    gpu?: number;
+    rows?: number;
+  };
   [ControlType.StageStop]: { runId: string };
   [ControlType.StageStatus]: { runId: string; stageIndex: number; waitMs?: number };
 };

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Tf } from '../backend/tfTypes.js';
+import type { BackendPreference } from '../backend/initBackend.js';
 import { checkDatasetFits } from '../data/datasetFit.js';
 import { buildModel } from '../model/build.js';
 import { checkLossFits } from '../model/losses.js';
@@ -35,7 +36,7 @@ export interface RunSpec {
   steps?: number;
   /** Seeds the sampler's shuffles (the model's own seed sets the initial weights). */
   seed: number;
-  backend?: 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+  backend?: BackendPreference;
   /** Test samples per validation batch (default 1000). */
   valBatch?: number;
 }
@@ -181,6 +182,7 @@ export class RunController extends EventEmitter<RunEvents> {
                 runId: spec.runId,
                 stageIndex: k,
                 backend: spec.backend ?? 'auto',
+                rows: Math.max(1, Math.ceil(spec.batch / spec.microbatches)),
                 ...(s.gpu === undefined ? {} : { gpu: s.gpu }),
               },
               40_000,

@@ -57,11 +57,29 @@ export function correctCount(
   labels: tfc.Tensor,
 ): number | null {
   if (!lossHasAccuracy(model.loss)) return null;
+  return tf.tidy(() => correctTensor(tf, model, outputs, labels).dataSync()[0]!);
+}
+
+/** correctCount read asynchronously (a GPU backend cannot read back synchronously in Node). */
+export async function correctCountAsync(
+  tf: Tf,
+  model: LossOf,
+  outputs: tfc.Tensor,
+  labels: tfc.Tensor,
+): Promise<number | null> {
+  if (!lossHasAccuracy(model.loss)) return null;
+  const t = correctTensor(tf, model, outputs, labels);
+  const n = (await t.data())[0]!;
+  t.dispose();
+  return n;
+}
+
+function correctTensor(tf: Tf, model: LossOf, outputs: tfc.Tensor, labels: tfc.Tensor): tfc.Scalar {
   return tf.tidy(() => {
     const predicted =
       model.numClasses === 1
         ? tf.cast(tf.greater(tf.reshape(outputs, [-1]), 0.5), 'int32')
         : tf.argMax(outputs, -1);
-    return tf.sum(tf.cast(tf.equal(predicted, tf.cast(labels, 'int32')), 'int32')).dataSync()[0]!;
+    return tf.sum(tf.cast(tf.equal(predicted, tf.cast(labels, 'int32')), 'int32')) as tfc.Scalar;
   });
 }

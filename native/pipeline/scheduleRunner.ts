@@ -55,8 +55,9 @@ export class ScheduleRunner {
     return this.tf.tensor(w.data, w.shape, w.dtype);
   }
 
-  private static fromTensor(t: tfc.Tensor): WireTensor {
-    const data = t.dataSync() as Float32Array | Int32Array;
+  /** The only read-backs of a step: what goes on the wire (and the loss, once, at its end). */
+  private static async fromTensor(t: tfc.Tensor): Promise<WireTensor> {
+    const data = (await t.data()) as Float32Array | Int32Array;
     return { shape: t.shape, dtype: t.dtype === 'int32' ? 'int32' : 'float32', data };
   }
 
@@ -66,7 +67,7 @@ export class ScheduleRunner {
     const grads = new Map<number, WireTensor>(); // RECV_GRAD results waiting for B
     const dxs = new Map<number, WireTensor>(); // B results waiting for SEND_GRAD
     const timings: ActionTiming[] = [];
-    let loss = 0;
+    const losses: tfc.Scalar[] = [];
     let busyMs = 0;
     let commMs = 0;
     const t0 = performance.now();
@@ -83,7 +84,7 @@ export class ScheduleRunner {
             : take(received, a.mb, `F(${a.mb}) before its activation arrived`);
           const out = this.exec.forward(a.mb, this.toTensor(input));
           if (out) {
-            outputs.set(a.mb, ScheduleRunner.fromTensor(out));
+            outputs.set(a.mb, await ScheduleRunner.fromTensor(out));
             out.dispose();
           }
           break;
@@ -102,7 +103,7 @@ export class ScheduleRunner {
             const labels = this.toTensor(this.data.labels(step, a.mb));
             const r = this.exec.backwardLoss(a.mb, labels, this.data.share(a.mb));
             labels.dispose();
-            loss += r.loss;
+            losses.push(r.loss);
             dx = r.dx;
           } else {
             const dy = this.toTensor(take(grads, a.mb, `B(${a.mb}) before its gradient arrived`));
@@ -110,7 +111,7 @@ export class ScheduleRunner {
             dy.dispose();
           }
           if (dx) {
-            dxs.set(a.mb, ScheduleRunner.fromTensor(dx));
+            dxs.set(a.mb, await ScheduleRunner.fromTensor(dx));
             dx.dispose();
           }
           break;
@@ -129,6 +130,10 @@ export class ScheduleRunner {
       else commMs += end - start;
       timings.push({ op: a.op, mb, start, end });
     }
+    let loss = 0;
+    // Summed on the host in micro-batch order, as the losses were produced.
+    for (const l of await Promise.all(losses.map((t) => t.data()))) loss += l[0]!;
+    this.tf.dispose(losses);
     return {
       loss: this.exec.isLast ? loss : null,
       timings,

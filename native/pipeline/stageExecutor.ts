@@ -84,6 +84,17 @@ export class StageExecutor {
     }));
   }
 
+  /** getWeights without a synchronous read-back, which a GPU backend (webgpu) cannot do in Node. */
+  async readWeights(): Promise<NamedWeight[]> {
+    const weights = this.model.getWeights();
+    const data = await Promise.all(weights.map((w) => w.data()));
+    return weights.map((w, i) => ({
+      name: this.model.weights[i]!.originalName,
+      shape: w.shape,
+      data: data[i] as Float32Array,
+    }));
+  }
+
   setWeights(weights: { shape: number[]; data: Float32Array }[]): void {
     const current = this.model.weights;
     if (weights.length !== current.length)
@@ -157,13 +168,15 @@ export class StageExecutor {
 
   /**
    * B(mb) on the last stage: loss of this micro-batch, scaled by its share of the mini-batch so the
-   * accumulated gradient equals the full batch's mean-loss gradient. Returns the scaled loss and dx.
+   * accumulated gradient equals the full batch's mean-loss gradient. Returns the scaled loss (a
+   * scalar the caller reads and disposes: reading it here would stall a GPU once per micro-batch)
+   * and dx.
    */
   backwardLoss(
     mb: number,
     labels: tfc.Tensor,
     share: number,
-  ): { loss: number; dx: tfc.Tensor | null } {
+  ): { loss: tfc.Scalar; dx: tfc.Tensor | null } {
     if (this.dense) {
       const tape = this.tapes.get(mb);
       if (!tape) throw new Error(`B(${mb}) without F(${mb}): nothing kept for micro-batch ${mb}`);
@@ -176,12 +189,10 @@ export class StageExecutor {
           () => this.tf.mul(lossValue(this.tf, this.spec, probs, labels), share) as tfc.Scalar,
           [probs],
         );
-      const loss = value.dataSync()[0]!;
-      value.dispose();
       const r = denseBackward(this.tf, this.dense, tape, grads[0]!, !this.isFirst);
       grads[0]!.dispose();
       this.accumulate(r.grads);
-      return { loss, dx: r.dx };
+      return { loss: value, dx: r.dx };
     }
     const x = this.takeStash(mb);
     const xs = this.isFirst ? this.vars : [x, ...this.vars];
@@ -200,12 +211,10 @@ export class StageExecutor {
           ) as tfc.Scalar,
         xs,
       );
-    const loss = value.dataSync()[0]!;
-    value.dispose();
     x.dispose();
     const dx = this.isFirst ? null : grads[0]!;
     this.accumulate(this.isFirst ? grads : grads.slice(1));
-    return { loss, dx };
+    return { loss: value, dx };
   }
 
   /** Forward only (validation): the stage's output, nothing stashed. */

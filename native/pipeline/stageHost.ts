@@ -11,7 +11,7 @@ import { decodeTensor, MAX_TENSOR_BYTES } from '../protocol/tensorFrame.js';
 import { ZapAuthenticator } from '../trust/zapAuthenticator.js';
 import { SerialSender } from '../util/serialSender.js';
 import { datasetFeed } from './datasetFeed.js';
-import { correctCount, lossValue } from './loss.js';
+import { correctCountAsync, lossValue } from './loss.js';
 import { ScheduleRunner } from './scheduleRunner.js';
 import { StageExecutor } from './stageExecutor.js';
 import {
@@ -170,7 +170,7 @@ export class StageHost extends EventEmitter<HostEvents> {
           break;
         case 'weights': {
           if (!this.configured) throw new Error('weights before configure');
-          const w = this.configured.exec.getWeights();
+          const w = await this.configured.exec.readWeights();
           this.reply(
             req.id,
             true,
@@ -191,7 +191,10 @@ export class StageHost extends EventEmitter<HostEvents> {
   }
 
   private async configure(cfg: Configure, weightFrames: Buffer[]) {
-    const choice = await initBackend({ prefer: this.boot.backend });
+    const choice = await initBackend({
+      prefer: this.boot.backend,
+      ...(this.boot.backendWhy === undefined ? {} : { measuredWhy: this.boot.backendWhy }),
+    });
     this.tf = choice.tf;
     this.backendName = choice.name;
     for (const line of describeChoice(choice)) this.log(cfg.stageIndex, line);
@@ -368,8 +371,8 @@ export class StageHost extends EventEmitter<HostEvents> {
       if (exec.isLast) {
         const labels = tf.tensor(dataset!.labels('test', idx.subarray(0, n)), [n], 'int32');
         const l = lossValue(tf, cfg.model, out, labels);
-        lossSum += l.dataSync()[0]! * n;
-        const c = correctCount(tf, cfg.model, out, labels);
+        lossSum += (await l.data())[0]! * n;
+        const c = await correctCountAsync(tf, cfg.model, out, labels);
         correct = c === null || correct === null ? null : correct + c;
         samples += n;
         l.dispose();
@@ -378,7 +381,7 @@ export class StageHost extends EventEmitter<HostEvents> {
         await transport.send('vact', epoch, b, {
           shape: out.shape,
           dtype: 'float32',
-          data: out.dataSync() as Float32Array,
+          data: (await out.data()) as Float32Array,
         });
       }
       out.dispose();

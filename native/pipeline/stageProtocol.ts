@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ModelSpecSchema } from '../model/spec.js';
+import { BackendPreferenceSchema } from '../protocol/inventorySchemas.js';
 import { SCHEDULE_KINDS } from '../planner/schedule.js';
 import { OptimizerSpecSchema } from './optimizer.js';
 
@@ -25,7 +26,9 @@ export const StageHostBootSchema = z.object({
   secretKey: z.string().regex(Z85_KEY),
   /** Coordinator keys to admit: the lab key and keys the agent trusts. */
   admit: z.array(z.string().regex(Z85_KEY)),
-  backend: z.enum(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']).default('auto'),
+  backend: BackendPreferenceSchema.default('auto'),
+  /** Set when the agent chose `backend` by measurement: which were measured and how fast. */
+  backendWhy: z.string().max(2000).optional(),
 });
 export type StageHostBoot = z.infer<typeof StageHostBootSchema>;
 

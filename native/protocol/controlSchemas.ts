@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { Capability, ControlType, ErrorCode } from './version.js';
-import { InventorySchema, SpeedReportSchema } from './inventorySchemas.js';
+import { BackendPreferenceSchema, InventorySchema, SpeedReportSchema } from './inventorySchemas.js';
 
 const Envelope = { v: z.number().int(), id: z.string().min(1).max(64) };
 
@@ -35,9 +35,11 @@ export const StageSpawnRequestSchema = z
     type: z.literal(ControlType.StageSpawn),
     runId: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/),
     stageIndex: z.number().int().nonnegative().max(1023),
-    backend: z.enum(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']).default('auto'),
+    backend: BackendPreferenceSchema.default('auto'),
     /** Pin the stage to this GPU (CUDA_VISIBLE_DEVICES); absent: the process sees every GPU. */
     gpu: z.number().int().nonnegative().optional(),
+    /** Rows per micro-batch: the agent picks the backend measured fastest at this size. */
+    rows: z.number().int().positive().max(1_000_000).optional(),
   })
   .strict();
 export const StageStopRequestSchema = z

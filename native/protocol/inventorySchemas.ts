@@ -21,8 +21,27 @@ export const NetworkInterfaceSchema = z.object({
 });
 export type NetworkInterfaceInfo = z.infer<typeof NetworkInterfaceSchema>;
 
-export const BackendNameSchema = z.enum(['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']);
+export const BackendNameSchema = z.enum(['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu']);
 export type BackendName = z.infer<typeof BackendNameSchema>;
+
+/** What a process may ask for: one backend, or `auto` (the fastest measured one that works). */
+export const BackendPreferenceSchema = z.enum(['auto', ...BackendNameSchema.options]);
+
+/** The GPU a WebGPU (Dawn) backend runs on, as its adapter describes itself. */
+export const GpuAdapterSchema = z.object({
+  /** Dawn's backend: vulkan (Linux), metal (macOS), d3d12 (Windows). */
+  api: z.string(),
+  vendor: z.string(),
+  architecture: z.string(),
+  device: z.string(),
+  /** Driver and version where the adapter says (e.g. "NVIDIA: 550.54"). */
+  description: z.string(),
+  /** A CPU rasteriser (llvmpipe, SwiftShader): reported, never chosen automatically. */
+  software: z.boolean(),
+  maxBufferSize: z.number().nonnegative(),
+  maxStorageBufferBindingSize: z.number().nonnegative(),
+});
+export type GpuAdapter = z.infer<typeof GpuAdapterSchema>;
 
 /** One compute backend as probed on this machine: whether it loads and works, and why not. */
 export const BackendReportSchema = z.object({
@@ -30,6 +49,8 @@ export const BackendReportSchema = z.object({
   available: z.boolean(),
   reason: z.string().nullable(),
   detail: z.string().nullable(),
+  /** webgpu only: the adapter found, also when it was not used (a software adapter). */
+  adapter: GpuAdapterSchema.optional(),
 });
 export type BackendReport = z.infer<typeof BackendReportSchema>;
 
@@ -46,6 +67,10 @@ export const SpeedReportSchema = z.object({
   curve: z
     .array(z.object({ rows: z.number().int().positive(), gflops: z.number().nonnegative() }))
     .optional(),
+  /** The GPU measured (nvidia-smi's index) when the measuring process was pinned to one. */
+  gpu: z.number().int().nonnegative().nullable().optional(),
+  /** The device that did the work: a GPU adapter's name, or null for the CPU. */
+  device: z.string().nullable().optional(),
 });
 export type SpeedReport = z.infer<typeof SpeedReportSchema>;
 
@@ -75,8 +100,12 @@ export const InventorySchema = z.object({
   backendsPending: z.boolean(),
   /** Goes up whenever backends or speed change; telemetry carries it, so a missed notice is noticed. */
   revision: z.number().int().nonnegative().optional(),
+  /** The backend stages train on: the fastest measured one (the preference order until measured). */
   bestBackend: BackendNameSchema.nullable(),
+  /** The best backend's speed: what the planner plans this machine at. */
   speed: SpeedReportSchema.nullable(),
+  /** Every working backend measured, per GPU for GPU backends; the choice is the fastest. */
+  speeds: z.array(SpeedReportSchema).optional(),
 });
 export type Inventory = z.infer<typeof InventorySchema>;
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { PlanSchema } from '../planner/planSchema.js';
+import { BackendPreferenceSchema } from '../protocol/inventorySchemas.js';
 
 /**
  * What a run is on disk and across the API: the settings a person chose, every event the runtime
@@ -31,7 +32,7 @@ export const RunSettingsSchema = z
       .min(0)
       .max(2 ** 31 - 1)
       .optional(),
-    backend: z.enum(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']).optional(),
+    backend: BackendPreferenceSchema.optional(),
   })
   .strict();
 export type RunSettings = z.infer<typeof RunSettingsSchema>;

@@ -89,6 +89,7 @@ export const NodeCard = memo(function NodeCard({ id }: { id: string }) {
               <div className="gpu-head">
                 <span className="clip" title={g.model}>
                   GPU {g.index} · {g.model}
+                  {g.drive ? ` · ${g.drive}` : ''}
                 </span>
                 <span className="num">
                   {formatTemp(g.temp)} · {formatWatts(g.power, g.powerLimit)}

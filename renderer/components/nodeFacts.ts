@@ -10,7 +10,11 @@ export interface GpuFacts {
   temp: number | null;
   power: number | null;
   powerLimit: number | null;
+  /** The GPU backend measured fastest on this GPU, with its GFLOP/s ("WebGPU · 812 GFLOP/s"). */
+  drive: string | null;
 }
+
+const GPU_BACKENDS = new Set(['tensorflow-gpu', 'webgpu']);
 
 /** What a card or row shows for a machine, derived once from the record (inventory + live sample). */
 export function nodeFacts(n: NodeView) {
@@ -20,8 +24,12 @@ export function nodeFacts(n: NodeView) {
   const cpu = inv ? `${inv.cpu.brand} · ${inv.cpu.cores} cores` : null;
   const memTotal = t?.memTotalBytes ?? inv?.memory.totalBytes ?? null;
   const memUsed = t ? t.memTotalBytes - t.memAvailableBytes : null;
+  const speeds = (n.inventory?.speeds ?? []).filter((s) => GPU_BACKENDS.has(s.backend));
   const gpus: GpuFacts[] = (inv?.gpus ?? []).map((g, i) => {
     const s = t?.gpus.find((x) => x.index === g.index) ?? t?.gpus[i];
+    const fastest = speeds
+      .filter((x) => x.gpu === g.index || ((x.gpu ?? null) === null && i === 0))
+      .sort((a, b) => b.gflops - a.gflops)[0];
     return {
       index: g.index,
       model: g.model,
@@ -31,6 +39,7 @@ export function nodeFacts(n: NodeView) {
       temp: s?.temperatureC ?? null,
       power: s?.powerW ?? null,
       powerLimit: s?.powerLimitW ?? null,
+      drive: fastest ? `${backendLabel(fastest.backend)} · ${formatGflops(fastest.gflops)}` : null,
     };
   });
   const best = n.inventory?.bestBackend ?? n.speed?.backend ?? null;
@@ -42,9 +51,12 @@ export function nodeFacts(n: NodeView) {
       : n.inventory
         ? 'no usable backend'
         : null;
-  const gpuBackend = n.inventory?.backends.find((b) => b.name === 'tensorflow-gpu');
+  // Said only when no GPU backend works: each one's reason, tfjs-node-gpu's and webgpu's.
+  const gpuReports = (n.inventory?.backends ?? []).filter((b) => GPU_BACKENDS.has(b.name));
   const gpuBackendWhyNot =
-    gpuBackend && !gpuBackend.available ? (gpuBackend.reason ?? 'unavailable') : null;
+    gpuReports.length > 0 && gpuReports.every((b) => !b.available)
+      ? gpuReports.map((b) => `${b.name}: ${b.reason ?? 'unavailable'}`).join('; ')
+      : null;
   return {
     os,
     cpu,

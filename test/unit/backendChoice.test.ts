@@ -10,7 +10,15 @@ import {
   resolvePreference,
 } from '../../native/backend/initBackend.js';
 import type { LoadResult } from '../../native/backend/loadBackend.js';
+import { chooseByMeasurement, gpuDrives, rateAt } from '../../native/backend/backendChoice.js';
+import { vulkanPciTag } from '../../native/backend/gpuPinning.js';
 import { bestBackend } from '../../native/backend/probe.js';
+import { explainNoAdapter } from '../../native/backend/vulkanDiagnosis.js';
+import { isSoftwareAdapter } from '../../native/backend/webgpuBackend.js';
+import type { SpeedReport } from '../../native/protocol/inventorySchemas.js';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { Tf } from '../../native/backend/tfTypes.js';
 import type { BackendName } from '../../native/protocol/inventorySchemas.js';
 
@@ -29,17 +37,18 @@ function machine(working: BackendName[]) {
 }
 
 describe('backend choice', () => {
-  it('tries tensorflow-gpu, tensorflow, wasm, cpu in that order and stops at the first that works', async () => {
-    assert.deepEqual(BACKEND_ORDER, ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']);
+  it('unmeasured, tries tensorflow-gpu, webgpu, tensorflow, wasm, cpu in that order and stops at the first that works', async () => {
+    assert.deepEqual(BACKEND_ORDER, ['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu']);
     const m = machine(['wasm', 'cpu']);
     const choice = await initBackend({ load: m.load, env: {} });
     assert.equal(choice.name, 'wasm');
     assert.equal(choice.chosenBy, 'auto');
-    assert.deepEqual(m.tried, ['tensorflow-gpu', 'tensorflow', 'wasm']);
+    assert.deepEqual(m.tried, ['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm']);
     assert.deepEqual(
       choice.reports.map((r) => [r.name, r.available, r.reason]),
       [
         ['tensorflow-gpu', false, 'tensorflow-gpu is broken here'],
+        ['webgpu', false, 'webgpu is broken here'],
         ['tensorflow', false, 'tensorflow is broken here'],
         ['wasm', true, null],
       ],
@@ -87,7 +96,7 @@ describe('backend choice', () => {
   it('rejects a PIPEFITTER_BACKEND that names no backend, listing the valid ones', () => {
     assert.throws(
       () => resolvePreference(undefined, { PIPEFITTER_BACKEND: 'cuda' }),
-      /PIPEFITTER_BACKEND=cuda names no backend; use one of auto, tensorflow-gpu, tensorflow, wasm, cpu/,
+      /PIPEFITTER_BACKEND=cuda names no backend; use one of auto, tensorflow-gpu, webgpu, tensorflow, wasm, cpu/,
     );
   });
 
@@ -95,7 +104,7 @@ describe('backend choice', () => {
     const m = machine([]);
     await assert.rejects(initBackend({ load: m.load, env: {} }), (err: unknown) => {
       assert.ok(err instanceof NoBackendError);
-      assert.equal(err.reports.length, 4);
+      assert.equal(err.reports.length, 5);
       assert.match(
         err.message,
         /tensorflow-gpu: tensorflow-gpu is broken here;.*cpu: cpu is broken/,
@@ -120,14 +129,16 @@ describe('on this machine (real loaders)', () => {
   it('says why tfjs-node-gpu / tfjs-node are unusable (absent, or installed without their addon) and picks wasm', async (t) => {
     const choice = await initBackend({ env: {} });
     if (choice.name !== 'wasm') return t.skip(`a TensorFlow backend works here (${choice.name})`);
-    const [gpu, node] = choice.reports;
+    const [gpu, webgpu, node] = choice.reports;
+    // Here webgpu finds only llvmpipe (CI installs Mesa's software Vulkan), or no Vulkan at all.
+    assert.match(webgpu!.reason!, /only a software adapter|Vulkan|Dawn/);
     const why = (pkg: string) =>
       new RegExp(
         `${pkg} is (not installed \\(optional dependency|installed but its native addon .* is missing: its install step, which downloads libtensorflow)`,
       );
     assert.match(gpu!.reason!, why('@tensorflow/tfjs-node-gpu'));
     assert.match(node!.reason!, why('@tensorflow/tfjs-node'));
-    assert.match(choice.reports[2]!.detail!, /WebAssembly/);
+    assert.match(choice.reports[3]!.detail!, /WebAssembly/);
     assert.equal(choice.tf.getBackend(), 'wasm');
   });
 
@@ -199,5 +210,195 @@ describe('GPU pinning for stage processes', () => {
   it('rejects a GPU index that is not a non-negative integer', () => {
     assert.throws(() => stageProcessEnv({ gpu: -1 }), RangeError);
     assert.throws(() => stageProcessEnv({ gpu: 1.5 }), RangeError);
+  });
+});
+
+describe('backend choice by measurement', () => {
+  const report = (
+    backend: BackendName,
+    gflops: number,
+    extra: Partial<SpeedReport> = {},
+  ): SpeedReport => ({
+    backend,
+    gflops,
+    matrix: [512, 1024, 1024],
+    measuredAt: 0,
+    durationMs: 1,
+    ...extra,
+  });
+
+  it('picks the fastest of the backends measured, and says which and why', () => {
+    const c = chooseByMeasurement([report('cpu', 0.9), report('wasm', 21.4)])!;
+    assert.equal(c.backend, 'wasm');
+    assert.match(
+      c.why,
+      /fastest measured here at 256 rows per micro-batch: wasm 21\.4 GFLOP\/s, cpu 0\.9 GFLOP\/s/,
+    );
+  });
+
+  it('compares at the plan’s micro-batch rows on each speed curve', () => {
+    // A GPU that wins at large micro-batches and loses at small ones (launch overhead).
+    const gpu = report('webgpu', 500, {
+      gpu: 0,
+      device: 'NVIDIA H200',
+      curve: [
+        { rows: 16, gflops: 5 },
+        { rows: 1024, gflops: 2000 },
+      ],
+    });
+    const wasm = report('wasm', 20, {
+      curve: [
+        { rows: 16, gflops: 12 },
+        { rows: 1024, gflops: 20 },
+      ],
+    });
+    assert.equal(chooseByMeasurement([gpu, wasm], 16)!.backend, 'wasm');
+    const big = chooseByMeasurement([gpu, wasm], 1024)!;
+    assert.equal(big.backend, 'webgpu');
+    assert.match(big.why, /webgpu on NVIDIA H200 2000\.0 GFLOP\/s/);
+    assert.ok(rateAt(gpu, 128) > 5 && rateAt(gpu, 128) < 2000, 'interpolated between points');
+  });
+
+  it('a stage pinned to GPU i counts only GPU i’s figure; a stage without a GPU only CPU backends', () => {
+    const speeds = [
+      report('webgpu', 900, { gpu: 0 }),
+      report('webgpu', 100, { gpu: 1 }),
+      report('wasm', 150),
+    ];
+    assert.equal(chooseByMeasurement(speeds, 256, 0)!.backend, 'webgpu');
+    assert.equal(chooseByMeasurement(speeds, 256, 1)!.backend, 'wasm');
+    assert.equal(chooseByMeasurement(speeds, 256, null)!.backend, 'wasm');
+    assert.equal(chooseByMeasurement(speeds)!.report.gpu, 0, 'unpinned: the best GPU');
+    assert.equal(chooseByMeasurement([]), null);
+  });
+
+  it('the inventory shows, per GPU, the backend that drives it and its GFLOP/s', () => {
+    const drives = gpuDrives([
+      report('webgpu', 900, { gpu: 1, device: 'NVIDIA H200' }),
+      report('tensorflow-gpu', 1200, { gpu: 0, device: null }),
+      report('webgpu', 800, { gpu: 0, device: 'NVIDIA H200' }),
+      report('wasm', 20),
+    ]);
+    assert.deepEqual(
+      drives.map((d) => [d.gpu, d.backend, d.gflops]),
+      [
+        [0, 'tensorflow-gpu', 1200],
+        [1, 'webgpu', 900],
+      ],
+    );
+  });
+
+  it('initBackend takes the agent’s measured choice and logs why; only a forced webgpu may use a software adapter', async () => {
+    const seen: [BackendName, boolean | undefined][] = [];
+    const load = async (name: BackendName, opts: { allowSoftware?: boolean }) => {
+      seen.push([name, opts.allowSoftware]);
+      return { ok: true as const, tf: fakeTf, detail: `${name} works` };
+    };
+    const why =
+      'fastest measured here at 64 rows per micro-batch: wasm 20.0 GFLOP/s, cpu 0.9 GFLOP/s';
+    const c = await initBackend({ prefer: 'wasm', measuredWhy: why, load, env: {} });
+    assert.equal(c.chosenBy, 'measured');
+    assert.equal(describeChoice(c)[0], `backend wasm: chosen (${why}) — wasm works`);
+    await initBackend({ load, env: {} });
+    await initBackend({ prefer: 'webgpu', load, env: {} });
+    await initBackend({ load, env: { PIPEFITTER_BACKEND: 'webgpu' } });
+    assert.deepEqual(seen, [
+      ['wasm', false],
+      ['tensorflow-gpu', false],
+      ['webgpu', true],
+      ['webgpu', true],
+    ]);
+  });
+
+  it('a forced software adapter is used and the log says so', async () => {
+    const adapter = {
+      api: 'vulkan',
+      vendor: 'mesa',
+      architecture: 'software',
+      device: 'llvmpipe',
+      description: 'llvmpipe: Mesa 25',
+      software: true,
+      maxBufferSize: 2 ** 32,
+      maxStorageBufferBindingSize: 2 ** 27,
+    };
+    const load = async () => ({
+      ok: true as const,
+      tf: fakeTf,
+      detail: 'WebGPU on llvmpipe',
+      adapter,
+    });
+    const c = await initBackend({ prefer: 'webgpu', load, env: {} });
+    assert.deepEqual(c.reports[0]!.adapter, adapter);
+    assert.match(
+      describeChoice(c)[0]!,
+      /webgpu: chosen \(option\) — WebGPU on llvmpipe — a software adapter \(CPU rasteriser\), used only because webgpu was forced/,
+    );
+  });
+});
+
+describe('webgpu adapters and why none loads', () => {
+  it('tells software rasterisers from GPUs', () => {
+    assert.equal(isSoftwareAdapter({ vendor: 'mesa', architecture: 'software' }), true);
+    assert.equal(isSoftwareAdapter({ device: 'SwiftShader Device (Subzero)' }), true);
+    assert.equal(isSoftwareAdapter({ isFallbackAdapter: true }), true);
+    assert.equal(
+      isSoftwareAdapter({ vendor: 'nvidia', architecture: 'hopper', device: 'NVIDIA H200' }),
+      false,
+    );
+  });
+
+  function fakeSystem(withLoader: boolean, icds: string[]) {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'pf-vk-'));
+    const lib = path.join(root, 'lib');
+    const icd = path.join(root, 'icd.d');
+    fs.mkdirSync(lib);
+    fs.mkdirSync(icd);
+    if (withLoader) fs.writeFileSync(path.join(lib, 'libvulkan.so.1'), '');
+    for (const f of icds) fs.writeFileSync(path.join(icd, f), '{}');
+    return { libDirs: [lib], icdDirs: [icd] };
+  }
+
+  it('names a missing Vulkan loader, a missing driver, a driver Dawn refused', () => {
+    assert.match(
+      explainNoAdapter({}, fakeSystem(false, []), 'linux'),
+      /^no Vulkan loader \(libvulkan\.so\.1 not found\): install libvulkan1/,
+    );
+    assert.match(
+      explainNoAdapter({}, fakeSystem(true, []), 'linux'),
+      /^no Vulkan driver .*nvidia_icd\.json.*mesa-vulkan-drivers/,
+    );
+    assert.match(
+      explainNoAdapter(
+        { VK_ICD_FILENAMES: '/nowhere/x_icd.json' },
+        fakeSystem(true, ['lvp_icd.json']),
+        'linux',
+      ),
+      /VK_ICD_FILENAMES\/VK_DRIVER_FILES names \/nowhere\/x_icd\.json, which does not exist/,
+    );
+    assert.match(
+      explainNoAdapter({}, fakeSystem(true, ['lvp_icd.json']), 'linux'),
+      /^Dawn refused every Vulkan adapter \(drivers: lvp_icd\.json\).*Mesa needs 24 or later/,
+    );
+  });
+});
+
+describe('pinning a webgpu stage to one GPU', () => {
+  it('turns nvidia-smi’s bus id into the Vulkan device-select tag', () => {
+    assert.equal(vulkanPciTag('00000000:17:00.0'), 'pci-0000_17_00_0');
+    assert.equal(vulkanPciTag('0000:AB:1F.3'), 'pci-0000_ab_1f_3');
+    assert.equal(vulkanPciTag('not a bus'), null);
+  });
+
+  it('a stage on GPU 2 sees that card first and alone in Vulkan, as CUDA sees it', () => {
+    const env = stageProcessEnv({ gpu: 2, busId: '00000000:41:00.0', base: {} });
+    assert.equal(env.CUDA_VISIBLE_DEVICES, '2');
+    assert.equal(env.DRI_PRIME, 'pci-0000_41_00_0');
+    assert.equal(env.MESA_VK_DEVICE_SELECT_FORCE_DEFAULT_DEVICE, '1');
+    assert.equal(stageProcessEnv({ gpu: 2, base: {} }).DRI_PRIME, undefined, 'no bus id, no tag');
+  });
+
+  it('a CPU-only stage also drops a forced webgpu', () => {
+    const env = stageProcessEnv({ gpu: null, base: { PIPEFITTER_BACKEND: 'webgpu' } });
+    assert.equal(env.PIPEFITTER_BACKEND, undefined);
   });
 });

@@ -1,0 +1,85 @@
+import type { BackendName, SpeedReport } from '../protocol/inventorySchemas.js';
+
+/** Backends that drive a GPU: measured per GPU, and only the pinned GPU's figure counts. */
+export const GPU_BACKENDS: readonly BackendName[] = ['tensorflow-gpu', 'webgpu'];
+
+/** Micro-batch rows to compare at when the plan's are not known (the inventory's own choice). */
+export const DEFAULT_CHOICE_ROWS = 256;
+
+/** GFLOP/s of a dense training step at `rows`, interpolated on the speed curve (log rows). */
+export function rateAt(report: SpeedReport, rows: number): number {
+  const c = report.curve;
+  if (!c || c.length === 0) return report.gflops;
+  const pts = [...c].sort((a, b) => a.rows - b.rows);
+  if (rows <= pts[0]!.rows) return pts[0]!.gflops;
+  if (rows >= pts.at(-1)!.rows) return pts.at(-1)!.gflops;
+  const i = pts.findIndex((p) => p.rows >= rows);
+  const a = pts[i - 1]!;
+  const b = pts[i]!;
+  const t = (Math.log(rows) - Math.log(a.rows)) / (Math.log(b.rows) - Math.log(a.rows));
+  return a.gflops + t * (b.gflops - a.gflops);
+}
+
+export interface MeasuredChoice {
+  backend: BackendName;
+  /** The report that won (its gpu and device say what did the work). */
+  report: SpeedReport;
+  /** One line for the run log: which, and why. */
+  why: string;
+}
+
+/**
+ * The fastest backend measured on this machine for a stage pinned to `gpu` (null: a stage that
+ * sees no GPU; undefined: not pinned, any GPU's figure counts) at `rows` micro-batch rows. A GPU
+ * backend measured on another GPU than the stage's is not a candidate: that card is not its.
+ */
+export function chooseByMeasurement(
+  speeds: SpeedReport[],
+  rows: number = DEFAULT_CHOICE_ROWS,
+  gpu?: number | null,
+): MeasuredChoice | null {
+  const candidates = speeds.filter((s) => {
+    if (!GPU_BACKENDS.includes(s.backend)) return true;
+    if (gpu === null) return false;
+    return gpu === undefined || s.gpu === undefined || s.gpu === null || s.gpu === gpu;
+  });
+  if (candidates.length === 0) return null;
+  // One figure per backend (the best GPU's when not pinned).
+  const best = new Map<BackendName, { report: SpeedReport; rate: number }>();
+  for (const report of candidates) {
+    const rate = rateAt(report, rows);
+    const prev = best.get(report.backend);
+    if (!prev || rate > prev.rate) best.set(report.backend, { report, rate });
+  }
+  const ranked = [...best.values()].sort((a, b) => b.rate - a.rate);
+  const winner = ranked[0]!;
+  const fmt = (x: { report: SpeedReport; rate: number }) =>
+    `${x.report.backend}${x.report.device ? ` on ${x.report.device}` : ''} ${x.rate.toFixed(1)} GFLOP/s`;
+  const why =
+    ranked.length === 1
+      ? `the only backend measured here (${fmt(winner)} at ${rows} rows)`
+      : `fastest measured here at ${rows} rows per micro-batch: ${ranked.map(fmt).join(', ')}`;
+  return { backend: winner.report.backend, report: winner.report, why };
+}
+
+export interface GpuDrive {
+  /** nvidia-smi's index; null for a GPU no index names (webgpu on a machine without nvidia-smi). */
+  gpu: number | null;
+  backend: BackendName;
+  device: string | null;
+  gflops: number;
+}
+
+/** Per GPU: the fastest GPU backend measured on it, and how fast (what the inventory shows). */
+export function gpuDrives(speeds: SpeedReport[], rows: number = DEFAULT_CHOICE_ROWS): GpuDrive[] {
+  const best = new Map<number | null, GpuDrive>();
+  for (const s of speeds) {
+    if (!GPU_BACKENDS.includes(s.backend)) continue;
+    const gpu = s.gpu ?? null;
+    const gflops = rateAt(s, rows);
+    const prev = best.get(gpu);
+    if (!prev || gflops > prev.gflops)
+      best.set(gpu, { gpu, backend: s.backend, device: s.device ?? null, gflops });
+  }
+  return [...best.values()].sort((a, b) => (a.gpu ?? -1) - (b.gpu ?? -1));
+}
