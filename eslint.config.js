@@ -59,9 +59,15 @@ export default tseslint.config(
               message: 'renderer/ may import only types from native/api.',
             },
             {
-              group: ['**/native/*', '!**/native/api', '!**/native/api/*'],
+              group: [
+                '**/native/*',
+                '!**/native/api',
+                '!**/native/api/*',
+                '!**/native/common',
+                '!**/native/common/*',
+              ],
               message:
-                'renderer/ reaches the engine only through the typed API (type imports of native/api).',
+                'renderer/ reaches the engine only through the typed API (type imports of native/api) and the environment-free lists of native/common.',
             },
             {
               group: ['**/main/**', '**/main', 'electron'],

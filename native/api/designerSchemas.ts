@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { OptimizerNameSchema, PlanPresetSchema, ScheduleKindSchema } from '../common/schemas.js';
 import { ModelSpecSchema } from '../model/spec.js';
 import { PlanSchema } from '../planner/planSchema.js';
 
@@ -50,9 +51,9 @@ export const LayoutSettingsSchema = z.object({
     .positive()
     .max(1 << 20),
   microbatches: z.number().int().positive().max(4096),
-  schedule: z.enum(['gpipe', '1f1b']),
-  optimizer: z.enum(['sgd', 'momentum', 'adam']),
-  preset: z.enum(['balanced', 'uniform', 'parameters']),
+  schedule: ScheduleKindSchema,
+  optimizer: OptimizerNameSchema,
+  preset: PlanPresetSchema,
 });
 export type LayoutSettings = z.infer<typeof LayoutSettingsSchema>;
 

@@ -1,23 +1,16 @@
-import {
-  BackendNameSchema,
-  type BackendName,
-  type BackendReport,
-} from '../protocol/inventorySchemas.js';
+import { BACKEND_NAMES } from '../common/names.js';
+import { BackendNameSchema, type BackendName, type BackendPreference } from '../common/schemas.js';
+import type { BackendReport } from '../protocol/inventorySchemas.js';
 import { loadBackend, type LoadResult } from './loadBackend.js';
 import type { Tf } from './tfTypes.js';
 
 /** Preference order: the first that loads and works is the one a stage trains with. */
-export const BACKEND_ORDER: readonly BackendName[] = [
-  'tensorflow-gpu',
-  'tensorflow',
-  'wasm',
-  'cpu',
-];
+export const BACKEND_ORDER: readonly BackendName[] = BACKEND_NAMES;
 
 /** Environment variable that forces one backend for every Pipefitter process that reads it. */
 export const BACKEND_ENV = 'PIPEFITTER_BACKEND';
 
-export type BackendPreference = BackendName | 'auto';
+export type { BackendPreference };
 
 export interface InitBackendOptions {
   /** Force one backend ('auto' or absent: the best that works). Wins over the environment. */

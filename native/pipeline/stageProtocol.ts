@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ModelSpecSchema } from '../model/spec.js';
-import { SCHEDULE_KINDS } from '../planner/schedule.js';
+import { BackendPreferenceSchema, ScheduleKindSchema } from '../common/schemas.js';
 import { OptimizerSpecSchema } from './optimizer.js';
 
 const Z85_KEY = /^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/;
@@ -25,7 +25,7 @@ export const StageHostBootSchema = z.object({
   secretKey: z.string().regex(Z85_KEY),
   /** Coordinator keys to admit: the lab key and keys the agent trusts. */
   admit: z.array(z.string().regex(Z85_KEY)),
-  backend: z.enum(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']).default('auto'),
+  backend: BackendPreferenceSchema.default('auto'),
 });
 export type StageHostBoot = z.infer<typeof StageHostBootSchema>;
 
@@ -38,7 +38,7 @@ export const ConfigureSchema = z.object({
   model: ModelSpecSchema,
   start: z.number().int().nonnegative(),
   end: z.number().int().positive(),
-  schedule: z.enum(SCHEDULE_KINDS as unknown as ['gpipe', '1f1b']),
+  schedule: ScheduleKindSchema,
   microbatches: z.number().int().positive(),
   batch: z.number().int().positive(),
   optimizer: OptimizerSpecSchema,

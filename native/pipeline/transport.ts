@@ -1,5 +1,7 @@
-/** What moves between neighbouring stages: activations forward, gradients back. */
-export type TensorKind = 'act' | 'grad' | 'vact';
+import type { TensorKind } from '../common/schemas.js';
+
+/** What moves between neighbouring stages: activations forward, gradients back (common/names.ts). */
+export type { TensorKind };
 
 export interface WireTensor {
   shape: number[];

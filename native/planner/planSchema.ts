@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { OptimizerNameSchema, PlanPresetSchema, ScheduleKindSchema } from '../common/schemas.js';
 
 /**
  * The plan file: what `pipefitter plan --json` prints, what the designer UI saves, and what
@@ -52,9 +53,9 @@ export const PlanSchema = z.object({
   }),
   batch: z.number().int().positive(),
   microbatches: z.number().int().positive(),
-  schedule: z.enum(['gpipe', '1f1b']),
-  optimizer: z.enum(['sgd', 'momentum', 'adam']),
-  preset: z.enum(['balanced', 'uniform', 'parameters']),
+  schedule: ScheduleKindSchema,
+  optimizer: OptimizerNameSchema,
+  preset: PlanPresetSchema,
   stages: z.array(PlanStageSchema).min(1),
   prediction: z.object({
     stepSeconds: seconds,

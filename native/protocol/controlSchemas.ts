@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { BackendPreferenceSchema } from '../common/schemas.js';
 import { Capability, ControlType, ErrorCode } from './version.js';
 import { InventorySchema, SpeedReportSchema } from './inventorySchemas.js';
 
@@ -35,7 +36,7 @@ export const StageSpawnRequestSchema = z
     type: z.literal(ControlType.StageSpawn),
     runId: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/),
     stageIndex: z.number().int().nonnegative().max(1023),
-    backend: z.enum(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']).default('auto'),
+    backend: BackendPreferenceSchema.default('auto'),
     /** Pin the stage to this GPU (CUDA_VISIBLE_DEVICES); absent: the process sees every GPU. */
     gpu: z.number().int().nonnegative().optional(),
   })

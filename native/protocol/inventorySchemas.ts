@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { BackendNameSchema } from '../common/schemas.js';
 
 /** What a machine is: read once at agent start (systeminformation). */
 export const GpuInfoSchema = z.object({
@@ -21,8 +22,8 @@ export const NetworkInterfaceSchema = z.object({
 });
 export type NetworkInterfaceInfo = z.infer<typeof NetworkInterfaceSchema>;
 
-export const BackendNameSchema = z.enum(['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']);
-export type BackendName = z.infer<typeof BackendNameSchema>;
+export { BackendNameSchema };
+export type { BackendName } from '../common/schemas.js';
 
 /** One compute backend as probed on this machine: whether it loads and works, and why not. */
 export const BackendReportSchema = z.object({
