@@ -6,7 +6,7 @@ import { OPTIMIZER_NAMES, PLAN_PRESETS, SCHEDULE_KINDS } from '../common/names.j
 import { ModelError } from '../model/modelError.js';
 import { resolveModel } from '../model/resolveModel.js';
 import { clusterFromJson, type Cluster } from '../planner/cluster.js';
-import { clusterFromNodes } from '../planner/nodesToCluster.js';
+import { clusterFromNodes } from '../coordinator/nodesToCluster.js';
 import { makePlan, PlanError } from '../planner/plan.js';
 import type { Plan } from '../planner/planSchema.js';
 import {

@@ -18,7 +18,7 @@ import { BACKEND_PREFERENCES, OPTIMIZER_NAMES, SCHEDULE_KINDS } from '../common/
 import { checkDatasetFits } from '../data/datasetFit.js';
 import { resolveModel } from '../model/resolveModel.js';
 import { writeModelFiles } from '../pipeline/modelFiles.js';
-import { clusterFromNodes } from '../planner/nodesToCluster.js';
+import { clusterFromNodes } from '../coordinator/nodesToCluster.js';
 import { makePlan, PlanError } from '../planner/plan.js';
 import { parsePlan } from '../planner/planSchema.js';
 import { choiceOption, intOption, numberOption, UsageError, type Command } from './command.js';
