@@ -1,5 +1,10 @@
 import { z } from 'zod';
-import { OptimizerNameSchema, PlanPresetSchema, ScheduleKindSchema } from '../common/schemas.js';
+import {
+  ModelSourceSchema,
+  OptimizerNameSchema,
+  PlanPresetSchema,
+  ScheduleKindSchema,
+} from '../common/schemas.js';
 import { ModelSpecSchema } from '../model/spec.js';
 import { PlanSchema } from '../planner/planSchema.js';
 
@@ -38,7 +43,7 @@ export const DesignerModelSchema = z.object({
   id: z.string(),
   name: z.string(),
   description: z.string(),
-  source: z.enum(['catalogue', 'file']),
+  source: ModelSourceSchema,
   layers: z.array(LayerRowSchema),
   notes: z.array(z.string()),
 });

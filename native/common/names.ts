@@ -22,5 +22,11 @@ export const BACKEND_NAMES = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as 
 /** What a run or a stage may ask for: one backend, or `auto` (the best that works there). */
 export const BACKEND_PREFERENCES = ['auto', ...BACKEND_NAMES] as const;
 
+/** Element types of a model's input, a dataset's input and a tensor on the wire. */
+export const DTYPES = ['float32', 'int32'] as const;
+
+/** Where a plan's model comes from: the catalogue, or a model.json file. */
+export const MODEL_SOURCES = ['catalogue', 'file'] as const;
+
 /** Tensors between stages: activations forward, gradients back, validation activations forward. */
 export const TENSOR_KINDS = ['act', 'grad', 'vact'] as const;

@@ -2,6 +2,8 @@ import { z } from 'zod';
 import {
   BACKEND_PREFERENCES,
   BACKEND_NAMES,
+  DTYPES,
+  MODEL_SOURCES,
   OPTIMIZER_NAMES,
   PLAN_PRESETS,
   SCHEDULE_KINDS,
@@ -23,6 +25,12 @@ export type BackendName = z.infer<typeof BackendNameSchema>;
 
 export const BackendPreferenceSchema = z.enum(BACKEND_PREFERENCES);
 export type BackendPreference = z.infer<typeof BackendPreferenceSchema>;
+
+export const DtypeSchema = z.enum(DTYPES);
+export type Dtype = z.infer<typeof DtypeSchema>;
+
+export const ModelSourceSchema = z.enum(MODEL_SOURCES);
+export type ModelSource = z.infer<typeof ModelSourceSchema>;
 
 export const TensorKindSchema = z.enum(TENSOR_KINDS);
 export type TensorKind = z.infer<typeof TensorKindSchema>;

@@ -1,5 +1,10 @@
 import { z } from 'zod';
-import { OptimizerNameSchema, PlanPresetSchema, ScheduleKindSchema } from '../common/schemas.js';
+import {
+  ModelSourceSchema,
+  OptimizerNameSchema,
+  PlanPresetSchema,
+  ScheduleKindSchema,
+} from '../common/schemas.js';
 
 /**
  * The plan file: what `pipefitter plan --json` prints, what the designer UI saves, and what
@@ -46,7 +51,7 @@ export const PlanSchema = z.object({
   model: z.object({
     id: z.string(),
     name: z.string(),
-    source: z.enum(['catalogue', 'file']),
+    source: ModelSourceSchema,
     path: z.string().nullable(),
     layers: z.number().int().positive(),
     params: z.number().int().nonnegative(),

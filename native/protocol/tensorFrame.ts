@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { TensorKindSchema } from '../common/schemas.js';
+import { DtypeSchema, TensorKindSchema } from '../common/schemas.js';
 import { PROTOCOL_VERSION } from './version.js';
 
 /** Largest tensor a data-plane message may carry (and the data sockets' maxMessageSize). */
@@ -12,7 +12,7 @@ const HeaderSchema = z
     kind: TensorKindSchema,
     step: z.number().int().nonnegative(),
     mb: z.number().int().nonnegative(),
-    dtype: z.enum(['float32', 'int32']),
+    dtype: DtypeSchema,
     shape: z.array(z.number().int().nonnegative()).max(MAX_DIMS),
   })
   .strict();
