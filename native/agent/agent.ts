@@ -311,6 +311,8 @@ export class Agent extends EventEmitter<AgentEvents> {
         );
       case ControlType.StageStop:
         return { stopped: await this.stages.stop(req.runId) };
+      case ControlType.StageStatus:
+        return this.stages.status(req.runId, req.stageIndex, req.waitMs);
     }
   }
 

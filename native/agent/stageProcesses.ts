@@ -9,7 +9,19 @@ interface StageProcess {
   runId: string;
   stageIndex: number;
   child: ChildProcess;
+  lastError: string | null;
 }
+
+export interface StageStatus {
+  state: 'running' | 'exited' | 'unknown';
+  code: number | null;
+  signal: string | null;
+  lastError: string | null;
+}
+
+/** How many ended stages are remembered (for `status`), oldest forgotten first. */
+const MAX_ENDED = 64;
+const key = (runId: string, stageIndex: number) => `${runId}\u0000${stageIndex}`;
 
 /**
  * The agent's stage-host children: one process per pipeline stage, so a machine hosts several stages
@@ -18,6 +30,7 @@ interface StageProcess {
  */
 export class StageProcesses {
   private readonly procs = new Set<StageProcess>();
+  private readonly ended = new Map<string, StageStatus>();
 
   async spawn(
     boot: StageHostBoot,
@@ -27,14 +40,29 @@ export class StageProcesses {
     const [cmd, args] = selfCommand('__stage-host');
     const env = gpu === undefined ? process.env : stageProcessEnv({ gpu });
     const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env });
-    const entry = { runId: boot.runId, stageIndex: boot.stageIndex, child };
+    const entry: StageProcess = {
+      runId: boot.runId,
+      stageIndex: boot.stageIndex,
+      child,
+      lastError: null,
+    };
     this.procs.add(entry);
-    child.once('exit', () => this.procs.delete(entry));
+    // How it ended is kept: a coordinator that lost the stage's connection asks (`status`).
+    child.once('exit', (code, signal) => {
+      this.procs.delete(entry);
+      const k = key(entry.runId, entry.stageIndex);
+      this.ended.delete(k);
+      this.ended.set(k, { state: 'exited', code, signal, lastError: entry.lastError });
+      if (this.ended.size > MAX_ENDED) this.ended.delete(this.ended.keys().next().value!);
+    });
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => {
       stderr = (stderr + d.toString()).slice(-4000);
       for (const line of d.toString().split('\n'))
-        if (line.trim()) onLog(`stage ${boot.stageIndex} of ${boot.runId}: ${line}`);
+        if (line.trim()) {
+          entry.lastError = line.trim().slice(0, 500);
+          onLog(`stage ${boot.stageIndex} of ${boot.runId}: ${line}`);
+        }
     });
     child.stdin!.on('error', () => {});
     child.stdin!.write(JSON.stringify(boot) + '\n');
@@ -70,6 +98,30 @@ export class StageProcesses {
     const victims = [...this.procs].filter((p) => runId === undefined || p.runId === runId);
     await Promise.all(victims.map((p) => stopChild(p.child, 2000)));
     return victims.length;
+  }
+
+  /** Whether a run's stage still runs, or how it ended; waits up to `waitMs` for a running one to end. */
+  async status(runId: string, stageIndex: number, waitMs = 0): Promise<StageStatus> {
+    const live = [...this.procs].find((p) => p.runId === runId && p.stageIndex === stageIndex);
+    if (live && waitMs > 0)
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, waitMs);
+        live.child.once('exit', () => {
+          clearTimeout(timer);
+          // After our own 'exit' listener (registered first) has recorded the ending.
+          setImmediate(resolve);
+        });
+      });
+    if (live && this.procs.has(live))
+      return { state: 'running', code: null, signal: null, lastError: null };
+    return (
+      this.ended.get(key(runId, stageIndex)) ?? {
+        state: 'unknown',
+        code: null,
+        signal: null,
+        lastError: null,
+      }
+    );
   }
 
   get count(): number {

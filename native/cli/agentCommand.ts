@@ -1,6 +1,9 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { bestBackend } from '../backend/probe.js';
 import { Agent } from '../agent/agent.js';
-import { intOption, type Command } from './command.js';
+import { intOption, UsageError, type Command } from './command.js';
 import { resolveToken, stateDirFrom, trustOptions } from './common.js';
 
 export const agentCommand: Command = {
@@ -54,10 +57,22 @@ export const agentCommand: Command = {
       type: 'boolean',
       description: 'stop when standard input closes (for a parent process that starts the agent)',
     },
+    'remove-state-dir': {
+      type: 'boolean',
+      description:
+        'remove the state dir (keys included) when the agent exits: for throwaway agents under the temp dir',
+    },
     ...trustOptions,
   },
   async run(values) {
     const stateDir = stateDirFrom(values);
+    if (values['remove-state-dir']) {
+      const tmp = path.resolve(os.tmpdir()) + path.sep;
+      if (!path.resolve(stateDir).startsWith(tmp))
+        throw new UsageError(`--remove-state-dir only removes a dir under ${tmp}, not ${stateDir}`);
+      // On every exit but SIGKILL (a clean stop, an uncaught error): its secret keys must not stay on disk.
+      process.once('exit', () => fs.rmSync(stateDir, { recursive: true, force: true }));
+    }
     const token = resolveToken(values, stateDir);
     const agent = new Agent({
       stateDir,

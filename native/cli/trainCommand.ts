@@ -188,6 +188,8 @@ export const trainCommand: Command = {
       discover: discoverS !== undefined || (plan !== null && !local),
     });
     let run: RunController | null = null;
+    // A failed run emits its `failed` event and then rejects: print the failure once, not twice.
+    let failurePrinted = false;
     const onSignal = () => void run?.fail('stopped by the user (Ctrl-C)');
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
@@ -282,6 +284,7 @@ export const trainCommand: Command = {
       let lastLoss = NaN;
       const rate: number[] = [];
       run.on('event', (e: RunEvent) => {
+        if (e.type === 'failed') failurePrinted = true;
         if (json) {
           process.stdout.write(JSON.stringify(e) + '\n');
           return;
@@ -328,7 +331,8 @@ export const trainCommand: Command = {
     } catch (err) {
       progress.end();
       const message = (err as Error).message;
-      if (json) process.stdout.write(JSON.stringify({ type: 'failed', message }) + '\n');
+      if (json && !failurePrinted)
+        process.stdout.write(JSON.stringify({ type: 'failed', message }) + '\n');
       process.stderr.write(`pipefitter train: ${message}\n`);
       return 1;
     } finally {

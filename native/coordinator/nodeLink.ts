@@ -37,6 +37,7 @@ export type ControlPayloads = {
   [ControlType.Benchmark]: { force?: boolean };
   [ControlType.StageSpawn]: { runId: string; stageIndex: number; backend?: string; gpu?: number };
   [ControlType.StageStop]: { runId: string };
+  [ControlType.StageStatus]: { runId: string; stageIndex: number; waitMs?: number };
 };
 
 interface Pending {

@@ -9,6 +9,7 @@ import type { ModelSpec } from '../model/spec.js';
 import type { OptimizerSpec } from '../pipeline/optimizer.js';
 import type { NamedWeight } from '../pipeline/stageExecutor.js';
 import type { StageEvent } from '../pipeline/stageProtocol.js';
+import type { ResultTypes } from '../protocol/controlSchemas.js';
 import { ControlType } from '../protocol/version.js';
 import type { Coordinator } from './coordinator.js';
 import { StageLink } from './stageLink.js';
@@ -38,6 +39,14 @@ export interface RunSpec {
   backend?: BackendPreference;
   /** Test samples per validation batch (default 1000). */
   valBatch?: number;
+}
+
+/** Words for how a stage's process ended, or null while it runs (or its agent does not know it). */
+export function describeStageEnd(s: ResultTypes[ControlType.StageStatus]): string | null {
+  if (s.state !== 'exited') return null;
+  if (s.signal)
+    return `the stage process was killed by ${s.signal}${s.signal === 'SIGKILL' ? " (a user's kill -9, or the kernel's out-of-memory killer)" : ''}`;
+  return `the stage process exited with code ${s.code ?? '?'}${s.lastError ? `: ${s.lastError}` : ''}`;
 }
 
 /** A run's events are defined once, in common/runEvents.ts (the run file's schema is the same one). */
@@ -78,7 +87,8 @@ export class RunController extends EventEmitter<RunEvents> {
     this.onRegistry = (c) => {
       if (c.kind !== 'state' || !c.node || c.node.state === 'online') return;
       const k = spec.stages.findIndex((s) => s.nodeId === c.node!.id);
-      if (k >= 0) this.fail(`machine ${c.node.name} (stage ${k}) became ${c.node.state}`);
+      if (k >= 0)
+        void this.fail(`stage ${k} on ${this.machine(k)}: the machine became ${c.node.state}`);
     };
   }
 
@@ -162,7 +172,7 @@ export class RunController extends EventEmitter<RunEvents> {
           keys,
         );
         link.on('event', (e) => this.onStageEvent(e));
-        link.on('lost', (why) => this.fail(`stage ${k} on ${this.machine(k)}: ${why}`));
+        link.on('lost', (why) => void this.stageLost(k, why));
         return link;
       });
       let offset = 0;
@@ -267,6 +277,24 @@ export class RunController extends EventEmitter<RunEvents> {
       await this.fail((err as Error).message);
       throw this.failure ?? err;
     }
+  }
+
+  /** A stage's connection dropped: its agent says how the process ended (a signal, an exit code). */
+  private async stageLost(k: number, why: string): Promise<void> {
+    if (this.failure || this.finished) return;
+    let reason = why;
+    try {
+      const status = await this.coordinator.request(
+        this.spec.stages[k]!.nodeId,
+        ControlType.StageStatus,
+        { runId: this.spec.runId, stageIndex: k, waitMs: 1000 },
+        2000,
+      );
+      reason = describeStageEnd(status) ?? why;
+    } catch {
+      // The agent does not answer either (it died with its stages): the connection's loss says it.
+    }
+    void this.fail(`stage ${k} on ${this.machine(k)}: ${reason}`);
   }
 
   private onStageEvent(e: StageEvent): void {

@@ -29,7 +29,9 @@ export class BeaconSender {
     const socket = dgram.createSocket({ type: 'udp4', reuseAddr: true });
     // A send error (interface went down, no route) must never take the agent with it.
     socket.on('error', () => {});
-    await new Promise<void>((resolve) => socket.bind(0, resolve));
+    // Named interface: send from its address, so nothing of ours listens on 0.0.0.0.
+    const from = this.opts.interface === undefined ? undefined : this.targets[0]?.address;
+    await new Promise<void>((resolve) => socket.bind(0, from, resolve));
     socket.setBroadcast(true);
     socket.unref();
     this.socket = socket;

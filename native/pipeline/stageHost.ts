@@ -52,6 +52,7 @@ export class StageHost extends EventEmitter<HostEvents> {
   private readonly admitted: Set<string>;
   private training: Promise<void> | null = null;
   private stopped = false;
+  private errorsSent = 0;
   port = 0;
 
   constructor(private readonly boot: StageHostBoot) {
@@ -120,11 +121,23 @@ export class StageHost extends EventEmitter<HostEvents> {
     }
     const h = d.tensor.header;
     if (h.kind !== 'act' && h.kind !== 'vact') return;
-    c.transport.inbox.deliver(h.kind, h.step, h.mb, {
+    const kept = c.transport.inbox.deliver(h.kind, h.step, h.mb, {
       shape: h.shape,
       dtype: h.dtype,
       data: d.tensor.data,
     });
+    if (!kept) this.overflow(k - 1);
+  }
+
+  private overflow(from: number): void {
+    this.fail(
+      `stage ${from} sent more tensors than the schedule allows (${this.configured?.transport.inbox.pending} unclaimed)`,
+    );
+  }
+
+  /** What may wait unclaimed: a step's activations and gradients, and a validation pass's activations. */
+  private static mailboxLimit(microbatches: number, valBatches: number): number {
+    return 2 * microbatches + valBatches + 8;
   }
 
   private async onControl(frames: Buffer[]): Promise<void> {
@@ -148,6 +161,10 @@ export class StageHost extends EventEmitter<HostEvents> {
         case 'train':
           if (!this.configured) throw new Error('train before configure');
           if (this.training) throw new Error('already training');
+          this.configured.transport.inbox.limit = StageHost.mailboxLimit(
+            this.configured.cfg.microbatches,
+            req.valBatches,
+          );
           this.training = this.train(req).catch((err: Error) => this.fail(err.message));
           this.reply(req.id, true, {});
           break;
@@ -214,6 +231,7 @@ export class StageHost extends EventEmitter<HostEvents> {
       next: null,
       transport: new ZmqStageTransport(null, prev, (f) => this.sendRouter(f)),
     };
+    this.configured.transport.inbox.limit = StageHost.mailboxLimit(cfg.microbatches, 0);
     return {
       backend: this.backendName,
       weights: exec.weightCount,
@@ -261,12 +279,15 @@ export class StageHost extends EventEmitter<HostEvents> {
           continue;
         }
         const h = d.tensor.header;
-        if (h.kind === 'grad')
-          c.transport.inbox.deliver('grad', h.step, h.mb, {
+        if (
+          h.kind === 'grad' &&
+          !c.transport.inbox.deliver('grad', h.step, h.mb, {
             shape: h.shape,
             dtype: h.dtype,
             data: d.tensor.data,
-          });
+          })
+        )
+          this.overflow(c.cfg.stageIndex + 1);
       }
     } catch {
       // closed at stop
@@ -379,6 +400,9 @@ export class StageHost extends EventEmitter<HostEvents> {
   }
 
   private fail(message: string): void {
+    // The coordinator ends the run at the first error: a flood of them (a neighbour sending garbage
+    // at full speed) would only fill the send queue.
+    if (++this.errorsSent > 16) return;
     const k = this.configured?.cfg.stageIndex ?? this.boot.stageIndex;
     this.emitEvent({ type: 'event', event: 'error', stage: k, message });
   }

@@ -23,10 +23,13 @@ export function tensorKey(kind: TensorKind, step: number, mb: number): string {
 }
 
 /**
- * Tensors that arrived before the schedule asked for them, and receives waiting for a tensor. Bounded by
- * the schedule itself: a neighbour sends only what its action list says, at most one step's worth.
+ * Tensors that arrived before the schedule asked for them, and receives waiting for a tensor. A neighbour
+ * that follows the schedule sends at most a step's worth ahead (and a validation pass's activations);
+ * `limit` holds a neighbour that does not to that: past it, `deliver` refuses the tensor.
  */
 export class Mailbox {
+  /** Most tensors held unclaimed at once. */
+  limit = Infinity;
   private readonly arrived = new Map<string, WireTensor>();
   private readonly waiting = new Map<
     string,
@@ -34,13 +37,20 @@ export class Mailbox {
   >();
   private failure: Error | null = null;
 
-  deliver(kind: TensorKind, step: number, mb: number, t: WireTensor): void {
+  /** Hands a tensor to its receive, or keeps it; false when it was refused (over `limit`). */
+  deliver(kind: TensorKind, step: number, mb: number, t: WireTensor): boolean {
+    // After a failure nothing will ever take it.
+    if (this.failure) return true;
     const key = tensorKey(kind, step, mb);
     const w = this.waiting.get(key);
     if (w) {
       this.waiting.delete(key);
       w.resolve(t);
-    } else this.arrived.set(key, t);
+      return true;
+    }
+    if (!this.arrived.has(key) && this.arrived.size >= this.limit) return false;
+    this.arrived.set(key, t);
+    return true;
   }
 
   take(kind: TensorKind, step: number, mb: number): Promise<WireTensor> {

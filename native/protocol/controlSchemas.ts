@@ -49,6 +49,17 @@ export const StageStopRequestSchema = z
   })
   .strict();
 
+/** Asked when a stage's connection drops: the agent waits up to `waitMs` for the process to end. */
+export const StageStatusRequestSchema = z
+  .object({
+    ...Envelope,
+    type: z.literal(ControlType.StageStatus),
+    runId: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/),
+    stageIndex: z.number().int().nonnegative().max(1023),
+    waitMs: z.number().int().nonnegative().max(5000).default(0),
+  })
+  .strict();
+
 export const ControlRequestSchema = z.discriminatedUnion('type', [
   HelloRequestSchema,
   JoinRequestSchema,
@@ -57,6 +68,7 @@ export const ControlRequestSchema = z.discriminatedUnion('type', [
   BenchmarkRequestSchema,
   StageSpawnRequestSchema,
   StageStopRequestSchema,
+  StageStatusRequestSchema,
 ]);
 export type ControlRequest = z.infer<typeof ControlRequestSchema>;
 
@@ -76,6 +88,14 @@ export const InventoryResultSchema = InventorySchema;
 export const BenchmarkResultSchema = SpeedReportSchema;
 export const StageSpawnResultSchema = z.object({ port: z.number().int(), pid: z.number().int() });
 export const StageStopResultSchema = z.object({ stopped: z.number().int() });
+export const StageStatusResultSchema = z.object({
+  /** `unknown`: this agent has no such stage (never started, or forgotten). */
+  state: z.enum(['running', 'exited', 'unknown']),
+  code: z.number().int().nullable(),
+  signal: z.string().max(32).nullable(),
+  /** The last line the process wrote on stderr, if any. */
+  lastError: z.string().max(500).nullable(),
+});
 
 export interface ResultTypes {
   [ControlType.Hello]: z.infer<typeof HelloResultSchema>;
@@ -85,6 +105,7 @@ export interface ResultTypes {
   [ControlType.Benchmark]: z.infer<typeof BenchmarkResultSchema>;
   [ControlType.StageSpawn]: z.infer<typeof StageSpawnResultSchema>;
   [ControlType.StageStop]: z.infer<typeof StageStopResultSchema>;
+  [ControlType.StageStatus]: z.infer<typeof StageStatusResultSchema>;
 }
 
 export const ResultSchemas = {
@@ -95,6 +116,7 @@ export const ResultSchemas = {
   [ControlType.Benchmark]: BenchmarkResultSchema,
   [ControlType.StageSpawn]: StageSpawnResultSchema,
   [ControlType.StageStop]: StageStopResultSchema,
+  [ControlType.StageStatus]: StageStatusResultSchema,
 } as const;
 
 export const ControlErrorSchema = z.object({ code: z.enum(ErrorCode), message: z.string() });

@@ -12,6 +12,8 @@ export enum ControlType {
   StageSpawn = 'stage.spawn',
   /** Stop every stage-host process of a run. */
   StageStop = 'stage.stop',
+  /** Whether a stage's process still runs, or how it ended (exit code or signal). */
+  StageStatus = 'stage.status',
 }
 
 /** Telemetry topics an agent publishes (agent PUB → coordinator SUB). */

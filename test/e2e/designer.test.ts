@@ -300,4 +300,38 @@ describe('Designer in browser mode, two real agents', () => {
     assert.equal(await stageText(1), allLayers);
     assert.equal(web.proc.exitCode, null, 'the server is still up');
   });
+
+  it('trains an imported binary classifier (binary_crossentropy) from the designer on synthetic data', async () => {
+    const file = path.resolve('test/fixtures/models/binary-mlp.json');
+    // A browser gives the engine the file's name only: the run must still find the model.
+    await page.getByLabel('Import model.json').setInputFiles({
+      name: 'binary-mlp.json',
+      mimeType: 'application/json',
+      buffer: fs.readFileSync(file),
+    });
+    await page
+      .getByRole('listitem', { name: /^Layer .*, stage 1$/ })
+      .first()
+      .waitFor();
+    await page
+      .getByRole('combobox', { name: 'Machine for stage 1' })
+      .selectOption({ label: 'alpha' });
+    const start = page.getByRole('button', { name: 'Start run…', disabled: false });
+    await start.waitFor({ timeout: 10_000 });
+    await start.click();
+    const dialog = page.getByRole('dialog', { name: 'Start a run' });
+    await dialog.waitFor();
+    assert.equal(await dialog.getByLabel('Dataset').inputValue(), 'synthetic');
+    await dialog.getByLabel('Name').fill('binary from the designer');
+    await dialog.getByLabel('epochs or steps').selectOption('steps');
+    await dialog.getByLabel('number of steps').fill('40');
+    await dialog.getByRole('button', { name: 'Start' }).click();
+    await page
+      .locator('[data-testid="run-page"][data-status="completed"]')
+      .waitFor({ timeout: 120_000 });
+    const first = Number(await page.getByTestId('loss-chart').getAttribute('data-first-loss'));
+    const last = Number(await page.getByTestId('loss-chart').getAttribute('data-last-loss'));
+    assert.ok(last < first, `binary cross-entropy falls: ${first} → ${last}`);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'designer-binary-run-1440x1000.png') });
+  });
 });

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { designerHandlers } from '../../native/api/designerBackend.js';
 import type { LayoutSettings } from '../../native/api/designerSchemas.js';
-import { Coordinator } from '../../native/coordinator/coordinator.js';
+import type { Coordinator } from '../../native/coordinator/coordinator.js';
 import { RunService } from '../../native/runs/runService.js';
 import type { RunRecord, RunSettings } from '../../native/runs/runSchemas.js';
 import { RunStore } from '../../native/runs/runStore.js';
@@ -13,10 +13,10 @@ import {
   stopAgent,
   tempDir,
   testBeaconPort,
-  TEST_TOKEN,
   waitUntil,
   type RunningAgent,
 } from '../helpers/agents.js';
+import { coordinatorFor } from '../helpers/lab.js';
 
 /** An agent with a cached speed.json, so the designer can plan on it without a benchmark. */
 async function measuredAgent(name: string, beaconPort: number): Promise<RunningAgent> {
@@ -59,13 +59,7 @@ describe('designer → RunService with a binary classifier (Dense 16 relu → De
     agents.push(
       ...(await Promise.all(['owl', 'elk'].map((name) => measuredAgent(name, beaconPort)))),
     );
-    coordinator = new Coordinator({ stateDir: tempDir(), token: TEST_TOKEN, discover: false });
-    await coordinator.start();
-    await Promise.all(
-      agents.map((a) =>
-        coordinator.addPeer(`127.0.0.1:${a.ready.controlPort}`, { persist: false }),
-      ),
-    );
+    coordinator = await coordinatorFor(agents);
     await Promise.all(
       agents.map((a) =>
         coordinator.waitFor(a.ready.nodeId, (n) => !!(n.speed ?? n.inventory?.speed), 30_000),

@@ -2,21 +2,15 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { initBackend } from '../../native/backend/initBackend.js';
 import type { Tf } from '../../native/backend/tfTypes.js';
-import { Coordinator } from '../../native/coordinator/coordinator.js';
+import type { Coordinator } from '../../native/coordinator/coordinator.js';
 import { RunController, type RunEvent } from '../../native/coordinator/runController.js';
 import { openDataset } from '../../native/data/openDataset.js';
 import { EpochSampler } from '../../native/data/sampler.js';
 import { LOSS_NAMES } from '../../native/model/spec.js';
 import { datasetFeed } from '../../native/pipeline/datasetFeed.js';
 import { ReferenceTrainer } from '../../native/pipeline/referenceTrainer.js';
-import {
-  startAgent,
-  stopAgent,
-  tempDir,
-  testBeaconPort,
-  TEST_TOKEN,
-  type RunningAgent,
-} from '../helpers/agents.js';
+import { startAgent, stopAgent, testBeaconPort, type RunningAgent } from '../helpers/agents.js';
+import { coordinatorFor } from '../helpers/lab.js';
 import { lossModel } from '../helpers/lossModels.js';
 import { maxAbsDiff } from '../helpers/training.js';
 
@@ -37,13 +31,7 @@ describe('every loss trains through 2 real stage processes as in one process', (
     agents.push(
       ...(await Promise.all([1, 2].map((i) => startAgent({ name: `loss-${i}`, beaconPort })))),
     );
-    coordinator = new Coordinator({ stateDir: tempDir(), token: TEST_TOKEN, discover: false });
-    await coordinator.start();
-    await Promise.all(
-      agents.map((a) =>
-        coordinator.addPeer(`127.0.0.1:${a.ready.controlPort}`, { persist: false }),
-      ),
-    );
+    coordinator = await coordinatorFor(agents);
   });
   after(async () => {
     await coordinator?.stop();

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Coordinator } from '../../native/coordinator/coordinator.js';
+import type { Coordinator } from '../../native/coordinator/coordinator.js';
 import type { Plan } from '../../native/planner/planSchema.js';
 import { RunService } from '../../native/runs/runService.js';
 import { RunStore } from '../../native/runs/runStore.js';
@@ -12,10 +12,10 @@ import {
   stopAgent,
   tempDir,
   testBeaconPort,
-  TEST_TOKEN,
   waitUntil,
   type RunningAgent,
 } from '../helpers/agents.js';
+import { coordinatorFor } from '../helpers/lab.js';
 import { processAlive } from '../helpers/training.js';
 
 function twoStagePlan(agents: RunningAgent[], second?: { id: string; name: string }): Plan {
@@ -82,13 +82,7 @@ describe('RunService with two real agents', () => {
     agents.push(
       ...(await Promise.all(['ant', 'bee'].map((name) => startAgent({ name, beaconPort })))),
     );
-    coordinator = new Coordinator({ stateDir: tempDir(), token: TEST_TOKEN, discover: false });
-    await coordinator.start();
-    await Promise.all(
-      agents.map((a) =>
-        coordinator.addPeer(`127.0.0.1:${a.ready.controlPort}`, { persist: false }),
-      ),
-    );
+    coordinator = await coordinatorFor(agents);
     root = tempDir('pf-runs-');
     const store = new RunStore(root);
     store.open();

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { initBackend } from '../../native/backend/initBackend.js';
 import type { Tf } from '../../native/backend/tfTypes.js';
-import { Coordinator } from '../../native/coordinator/coordinator.js';
+import type { Coordinator } from '../../native/coordinator/coordinator.js';
 import { RunController } from '../../native/coordinator/runController.js';
 import { openDataset } from '../../native/data/openDataset.js';
 import { EpochSampler } from '../../native/data/sampler.js';
@@ -11,14 +11,8 @@ import { datasetFeed } from '../../native/pipeline/datasetFeed.js';
 import { LocalPipeline } from '../../native/pipeline/localPipeline.js';
 import { ReferenceTrainer } from '../../native/pipeline/referenceTrainer.js';
 import type { NamedWeight } from '../../native/pipeline/stageExecutor.js';
-import {
-  startAgent,
-  stopAgent,
-  tempDir,
-  testBeaconPort,
-  TEST_TOKEN,
-  type RunningAgent,
-} from '../helpers/agents.js';
+import { startAgent, stopAgent, testBeaconPort, type RunningAgent } from '../helpers/agents.js';
+import { coordinatorFor } from '../helpers/lab.js';
 import { evenSlices, maxAbsDiff } from '../helpers/training.js';
 
 const STEPS = 10;
@@ -47,13 +41,7 @@ describe('pipeline training across agent processes equals single-process trainin
     agents.push(
       ...(await Promise.all([1, 2, 3, 4].map((i) => startAgent({ name: `eq-${i}`, beaconPort })))),
     );
-    coordinator = new Coordinator({ stateDir: tempDir(), token: TEST_TOKEN, discover: false });
-    await coordinator.start();
-    await Promise.all(
-      agents.map((a) =>
-        coordinator.addPeer(`127.0.0.1:${a.ready.controlPort}`, { persist: false }),
-      ),
-    );
+    coordinator = await coordinatorFor(agents);
   });
   after(async () => {
     await coordinator?.stop();

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { initBackend } from '../../native/backend/initBackend.js';
-import { Coordinator } from '../../native/coordinator/coordinator.js';
+import type { Coordinator } from '../../native/coordinator/coordinator.js';
 import {
   RunController,
   type RunEvent,
@@ -11,12 +11,11 @@ import { getModel } from '../../native/model/catalogue.js';
 import {
   startAgent,
   stopAgent,
-  tempDir,
   testBeaconPort,
-  TEST_TOKEN,
   waitUntil,
   type RunningAgent,
 } from '../helpers/agents.js';
+import { coordinatorFor } from '../helpers/lab.js';
 import { processAlive } from '../helpers/training.js';
 
 describe('a run that loses a machine', () => {
@@ -52,12 +51,8 @@ describe('a run that loses a machine', () => {
     agents.push(
       ...(await Promise.all(['keeper', 'victim'].map((name) => startAgent({ name, beaconPort })))),
     );
-    const c = new Coordinator({ stateDir: tempDir(), token: TEST_TOKEN, discover: false });
+    const c = await coordinatorFor(agents);
     coordinator = c;
-    await c.start();
-    await Promise.all(
-      agents.map((a) => c.addPeer(`127.0.0.1:${a.ready.controlPort}`, { persist: false })),
-    );
     const run = await mlpRun({
       runId: 'doomed',
       schedule: '1f1b',
@@ -100,6 +95,38 @@ describe('a run that loses a machine', () => {
       'every stage host to exit',
     );
     assert.ok(processAlive(agents[0]!.ready.pid), 'the surviving agent keeps running');
+  });
+
+  it('names the signal that killed a stage host, its agent still running', async () => {
+    const keeper = agents[0]!.ready.nodeId;
+    const run = await mlpRun({
+      runId: 'shot',
+      stages: [
+        { start: 0, end: 1, nodeId: keeper },
+        { start: 1, end: 3, nodeId: keeper },
+      ],
+      steps: 100_000,
+    });
+    const events: RunEvent[] = [];
+    run.on('event', (e) => events.push(e));
+    await run.start();
+    const finished = run.finishedPromise();
+    finished.catch(() => {});
+    await waitUntil(() => events.some((e) => e.type === 'step'), 30_000, 'a step');
+    const started = events.find((e) => e.type === 'started') as Extract<
+      RunEvent,
+      { type: 'started' }
+    >;
+    process.kill(started.stages[1]!.pid, 'SIGKILL');
+    await assert.rejects(finished, (err: Error) => {
+      assert.match(
+        err.message,
+        /^stage 1 on keeper \(127\.0\.0\.1\): the stage process was killed by SIGKILL/,
+      );
+      return true;
+    });
+    assert.equal(events.filter((e) => e.type === 'failed').length, 1);
+    await waitUntil(() => !processAlive(started.stages[0]!.pid), 5000, 'stage 0 to be stopped');
   });
 
   it('refuses to start when a machine lacks the dataset, naming the machine and stage', async () => {
