@@ -5,7 +5,7 @@ import { nodesCommand } from './cli/nodesCommand.js';
 import { stageHostCommand } from './cli/stageHostCommand.js';
 import { trainCommand } from './cli/trainCommand.js';
 import { planCommand } from './cli/planCommand.js';
-import { webCommand } from './web/webCommand.js';
+import { webCommand } from './cli/webCommand.js';
 import { AGENT_VERSION } from './version.js';
 
 const commands: Command[] = [

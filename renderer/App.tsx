@@ -1,5 +1,6 @@
 import { LocalAgentSetting } from './components/LocalAgentSetting.js';
-import { PERF, PerfProbe } from './perf.js';
+import { PerfProbe } from './bench/PerfProbe.js';
+import { PERF } from './store/perfMarks.js';
 import { useCluster } from './store/clusterStore.js';
 import { navigate, PAGES, useNav } from './store/navStore.js';
 import { ClusterView } from './views/ClusterView.js';

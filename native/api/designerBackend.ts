@@ -8,7 +8,7 @@ import { importModelJson } from '../model/importModelJson.js';
 import { ModelError } from '../model/modelError.js';
 import type { ModelSpec } from '../model/spec.js';
 import type { Cluster } from '../planner/cluster.js';
-import { clusterFromNodes } from '../planner/nodesToCluster.js';
+import { clusterFromNodes } from '../coordinator/nodesToCluster.js';
 import { evaluateLayout, makePlan, PlanError, type PlanRequest } from '../planner/plan.js';
 import { parsePlan, type Plan } from '../planner/planSchema.js';
 import type { SimulationResult } from '../planner/simulator.js';

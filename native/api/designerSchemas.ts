@@ -1,4 +1,10 @@
 import { z } from 'zod';
+import {
+  ModelSourceSchema,
+  OptimizerNameSchema,
+  PlanPresetSchema,
+  ScheduleKindSchema,
+} from '../common/schemas.js';
 import { ModelSpecSchema } from '../model/spec.js';
 import { PlanSchema } from '../planner/planSchema.js';
 
@@ -37,7 +43,7 @@ export const DesignerModelSchema = z.object({
   id: z.string(),
   name: z.string(),
   description: z.string(),
-  source: z.enum(['catalogue', 'file']),
+  source: ModelSourceSchema,
   layers: z.array(LayerRowSchema),
   notes: z.array(z.string()),
 });
@@ -50,9 +56,9 @@ export const LayoutSettingsSchema = z.object({
     .positive()
     .max(1 << 20),
   microbatches: z.number().int().positive().max(4096),
-  schedule: z.enum(['gpipe', '1f1b']),
-  optimizer: z.enum(['sgd', 'momentum', 'adam']),
-  preset: z.enum(['balanced', 'uniform', 'parameters']),
+  schedule: ScheduleKindSchema,
+  optimizer: OptimizerNameSchema,
+  preset: PlanPresetSchema,
 });
 export type LayoutSettings = z.infer<typeof LayoutSettingsSchema>;
 

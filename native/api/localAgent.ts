@@ -4,6 +4,7 @@ import readline from 'node:readline';
 import { selfCommand } from '../util/selfCommand.js';
 import type { LocalAgentStatus } from './schemas.js';
 import { stopChild } from '../util/childProcess.js';
+import { watchReadyLine } from '../util/readyLine.js';
 
 export interface LocalAgentOptions {
   stateDir: string;
@@ -77,14 +78,15 @@ export class LocalAgent extends EventEmitter<LocalAgentEvents> {
       if (stderrTail.length > 5) stderrTail.shift();
       this.emit('log', `local agent: ${line}`);
     });
-    readline.createInterface({ input: child.stdout! }).on('line', (line) => {
-      try {
-        const msg = JSON.parse(line) as { event?: string; nodeId?: string };
-        if (msg.event === 'ready') this.set({ state: 'running', nodeId: msg.nodeId ?? null });
-      } catch {
-        this.emit('log', `local agent: ${line}`);
-      }
-    });
+    watchReadyLine(
+      child.stdout!,
+      (msg) =>
+        this.set({
+          state: 'running',
+          nodeId: typeof msg.nodeId === 'string' ? msg.nodeId : null,
+        }),
+      { onText: (line) => this.emit('log', `local agent: ${line}`) },
+    );
     child.on('error', (err) => this.set({ state: 'failed', detail: err.message }));
     child.on('exit', (code, signal) => {
       if (this.child === child) this.child = null;

@@ -1,8 +1,6 @@
-import {
-  BackendNameSchema,
-  type BackendName,
-  type BackendReport,
-} from '../protocol/inventorySchemas.js';
+import { BACKEND_NAMES } from '../common/names.js';
+import { BackendNameSchema, type BackendName, type BackendPreference } from '../common/schemas.js';
+import type { BackendReport } from '../protocol/inventorySchemas.js';
 import { loadBackend, type LoadOptions, type LoadResult } from './loadBackend.js';
 import type { Tf } from './tfTypes.js';
 
@@ -11,18 +9,12 @@ import type { Tf } from './tfTypes.js';
  * the first that loads and works is used. Stages started by an agent train on the backend the
  * agent measured fastest (backendChoice.ts), passed in as `prefer` with `measuredWhy`.
  */
-export const BACKEND_ORDER: readonly BackendName[] = [
-  'tensorflow-gpu',
-  'webgpu',
-  'tensorflow',
-  'wasm',
-  'cpu',
-];
+export const BACKEND_ORDER: readonly BackendName[] = BACKEND_NAMES;
 
 /** Environment variable that forces one backend for every Pipefitter process that reads it. */
 export const BACKEND_ENV = 'PIPEFITTER_BACKEND';
 
-export type BackendPreference = BackendName | 'auto';
+export type { BackendPreference };
 
 export interface InitBackendOptions {
   /** Force one backend ('auto' or absent: the best that works). Wins over the environment. */

@@ -1,10 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
 import { selfCommand } from '../util/selfCommand.js';
 import { stopChild } from '../util/childProcess.js';
+import { spawnUntilReady, type ReadyLine } from '../util/readyLine.js';
 
 export interface LocalAgent {
   name: string;
@@ -98,29 +98,20 @@ export class LocalAgents {
           '--beacon-port',
           String(beaconPort),
         );
-        const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
         let err = '';
-        child.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)));
-        return new Promise<LocalAgent>((resolve, reject) => {
-          readline.createInterface({ input: child.stdout! }).on('line', (line) => {
-            try {
-              const m = JSON.parse(line) as {
-                event?: string;
-                controlPort?: number;
-                nodeId?: string;
-              };
-              if (m.event === 'ready')
-                resolve({ name, port: m.controlPort!, nodeId: m.nodeId!, child });
-            } catch {
-              // not JSON
-            }
-          });
-          child.once('exit', (code) =>
-            reject(
-              new Error(`local agent ${name} exited (${code}) before it was ready: ${err.trim()}`),
+        return spawnUntilReady<ReadyLine & { controlPort: number; nodeId: string }>(cmd, args, {
+          stdio: ['pipe', 'pipe', 'pipe'],
+          onStderr: (d) => (err = (err + d).slice(-2000)),
+          failure: (end) =>
+            new Error(
+              `local agent ${name} exited (${end?.code}) before it was ready: ${err.trim()}`,
             ),
-          );
-        });
+        }).then(({ child, ready }) => ({
+          name,
+          port: ready.controlPort,
+          nodeId: ready.nodeId,
+          child,
+        }));
       }),
     );
     this.agents.push(...started);

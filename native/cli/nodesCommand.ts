@@ -2,7 +2,8 @@ import { Coordinator } from '../coordinator/coordinator.js';
 import type { NodeRecord } from '../coordinator/nodeRecord.js';
 import { numberOption, intOption, type Command } from './command.js';
 import { resolveToken, stateDirFrom, trustOptions } from './common.js';
-import { formatAgo, formatBytes, table } from '../util/format.js';
+import { formatAgo, formatBytes } from '../common/format.js';
+import { table } from '../util/format.js';
 import { gpuDrives } from '../backend/backendChoice.js';
 
 function nodeRow(n: NodeRecord, now: number): string[] {

@@ -1,13 +1,14 @@
 import fs from 'node:fs';
 import { Coordinator } from '../coordinator/coordinator.js';
-import { OPTIMIZERS, type OptimizerName } from '../model/cost.js';
+import { DEFAULT_OPTIMIZER, DEFAULT_PRESET, DEFAULT_SCHEDULE } from '../common/defaults.js';
+import { formatBytes, wordList } from '../common/format.js';
+import { OPTIMIZER_NAMES, PLAN_PRESETS, SCHEDULE_KINDS } from '../common/names.js';
 import { ModelError } from '../model/modelError.js';
 import { resolveModel } from '../model/resolveModel.js';
 import { clusterFromJson, type Cluster } from '../planner/cluster.js';
-import { clusterFromNodes } from '../planner/nodesToCluster.js';
-import { makePlan, PlanError, PRESETS, type Preset } from '../planner/plan.js';
+import { clusterFromNodes } from '../coordinator/nodesToCluster.js';
+import { makePlan, PlanError } from '../planner/plan.js';
 import type { Plan } from '../planner/planSchema.js';
-import { SCHEDULE_KINDS, type ScheduleKind } from '../planner/schedule.js';
 import {
   choiceOption as choice,
   intOption,
@@ -16,7 +17,7 @@ import {
   type Command,
 } from './command.js';
 import { resolveToken, stateDirFrom, trustOptions } from './common.js';
-import { formatBytes, table } from '../util/format.js';
+import { table } from '../util/format.js';
 
 function readCluster(file: string): Cluster {
   let text: string;
@@ -119,8 +120,8 @@ export const planCommand: Command = {
   summary: "Split a model into pipeline stages over the lab's machines and predict its speed.",
   usage:
     'plan --model <id|model.json> [--cluster cluster.json | --discover SECONDS] [--stages N] [--batch B] ' +
-    '[--microbatches M] [--schedule gpipe|1f1b] [--preset balanced|uniform|parameters] ' +
-    '[--optimizer sgd|momentum|adam] [--json] [--out plan.json]',
+    `[--microbatches M] [--schedule ${SCHEDULE_KINDS.join('|')}] [--preset ${PLAN_PRESETS.join('|')}] ` +
+    `[--optimizer ${OPTIMIZER_NAMES.join('|')}] [--json] [--out plan.json]`,
   options: {
     model: {
       type: 'string',
@@ -153,7 +154,11 @@ export const planCommand: Command = {
       valueName: 'm',
       description: 'micro-batches per step (default 8)',
     },
-    schedule: { type: 'string', valueName: 'kind', description: 'gpipe or 1f1b (default 1f1b)' },
+    schedule: {
+      type: 'string',
+      valueName: 'kind',
+      description: `${wordList(SCHEDULE_KINDS)} (default ${DEFAULT_SCHEDULE})`,
+    },
     preset: {
       type: 'string',
       valueName: 'name',
@@ -162,7 +167,7 @@ export const planCommand: Command = {
     optimizer: {
       type: 'string',
       valueName: 'name',
-      description: 'sgd, momentum or adam (default adam)',
+      description: `${wordList(OPTIMIZER_NAMES)} (default ${DEFAULT_OPTIMIZER})`,
     },
     json: {
       type: 'boolean',
@@ -187,9 +192,9 @@ export const planCommand: Command = {
     const batch = intOption(values.batch, 'batch', 1, 1_000_000) ?? 64;
     const microbatches = intOption(values.microbatches, 'microbatches', 1, 100_000) ?? 8;
     const stages = intOption(values.stages, 'stages', 1, 1024);
-    const schedule = choice<ScheduleKind>(values.schedule, 'schedule', SCHEDULE_KINDS, '1f1b');
-    const preset = choice<Preset>(values.preset, 'preset', PRESETS, 'balanced');
-    const optimizer = choice<OptimizerName>(values.optimizer, 'optimizer', OPTIMIZERS, 'adam');
+    const schedule = choice(values.schedule, 'schedule', SCHEDULE_KINDS, DEFAULT_SCHEDULE);
+    const preset = choice(values.preset, 'preset', PLAN_PRESETS, DEFAULT_PRESET);
+    const optimizer = choice(values.optimizer, 'optimizer', OPTIMIZER_NAMES, DEFAULT_OPTIMIZER);
     const discover = numberOption(values.discover, 'discover', 0, 3600);
     if ((values.cluster === undefined) === (discover === undefined))
       throw new UsageError(

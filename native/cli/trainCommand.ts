@@ -2,21 +2,25 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { initBackend } from '../backend/initBackend.js';
-import { BackendPreferenceSchema } from '../protocol/inventorySchemas.js';
 import { Coordinator } from '../coordinator/coordinator.js';
 import {
   RunController,
   type RunEvent,
   type RunStagePlacement,
 } from '../coordinator/runController.js';
+import {
+  DEFAULT_OPTIMIZER,
+  DEFAULT_PRESET,
+  DEFAULT_SCHEDULE,
+  defaultLearningRate,
+} from '../common/defaults.js';
+import { BACKEND_PREFERENCES, OPTIMIZER_NAMES, SCHEDULE_KINDS } from '../common/names.js';
 import { checkDatasetFits } from '../data/datasetFit.js';
-import { OPTIMIZERS } from '../model/cost.js';
 import { resolveModel } from '../model/resolveModel.js';
 import { writeModelFiles } from '../pipeline/modelFiles.js';
-import { clusterFromNodes } from '../planner/nodesToCluster.js';
+import { clusterFromNodes } from '../coordinator/nodesToCluster.js';
 import { makePlan, PlanError } from '../planner/plan.js';
 import { parsePlan } from '../planner/planSchema.js';
-import { SCHEDULE_KINDS } from '../planner/schedule.js';
 import { choiceOption, intOption, numberOption, UsageError, type Command } from './command.js';
 import { resolveToken, stateDirFrom, trustOptions } from './common.js';
 import { LocalAgents } from './localAgents.js';
@@ -73,8 +77,8 @@ export const trainCommand: Command = {
     },
     schedule: {
       type: 'string',
-      valueName: 'gpipe|1f1b',
-      description: 'micro-batch schedule (default 1f1b)',
+      valueName: SCHEDULE_KINDS.join('|'),
+      description: `micro-batch schedule (default ${DEFAULT_SCHEDULE})`,
     },
     batch: { type: 'string', valueName: 'B', description: 'mini-batch size (default 64)' },
     microbatches: {
@@ -91,18 +95,18 @@ export const trainCommand: Command = {
     lr: {
       type: 'string',
       valueName: 'X',
-      description: 'learning rate (default 0.05 for sgd, 0.001 for adam)',
+      description: `learning rate (default ${defaultLearningRate('sgd')} for sgd, ${defaultLearningRate('adam')} for adam)`,
     },
     optimizer: {
       type: 'string',
-      valueName: 'sgd|momentum|adam',
-      description: 'optimizer (default adam)',
+      valueName: OPTIMIZER_NAMES.join('|'),
+      description: `optimizer (default ${DEFAULT_OPTIMIZER})`,
     },
     seed: { type: 'string', valueName: 'n', description: 'seed of the data order (default 1)' },
     backend: {
       type: 'string',
       valueName: 'name',
-      description: `force a compute backend on every stage (${BackendPreferenceSchema.options.join(', ')}; auto: each machine's fastest measured; webgpu also accepts a software adapter)`,
+      description: `force a compute backend on every stage (${BACKEND_PREFERENCES.join(', ')}; auto: each machine's fastest measured; webgpu also accepts a software adapter)`,
     },
     out: {
       type: 'string',
@@ -141,15 +145,15 @@ export const trainCommand: Command = {
     const optimizerName = choiceOption(
       values.optimizer,
       'optimizer',
-      OPTIMIZERS,
-      plan?.optimizer ?? 'adam',
+      OPTIMIZER_NAMES,
+      plan?.optimizer ?? DEFAULT_OPTIMIZER,
     );
-    const lr = numberOption(values.lr, 'lr', 1e-7, 10) ?? (optimizerName === 'adam' ? 0.001 : 0.05);
+    const lr = numberOption(values.lr, 'lr', 1e-7, 10) ?? defaultLearningRate(optimizerName);
     const schedule = choiceOption(
       values.schedule,
       'schedule',
       SCHEDULE_KINDS,
-      plan?.schedule ?? '1f1b',
+      plan?.schedule ?? DEFAULT_SCHEDULE,
     );
     const batch = intOption(values.batch, 'batch', 1, 1 << 20) ?? plan?.batch ?? 64;
     const microbatches =
@@ -161,12 +165,7 @@ export const trainCommand: Command = {
     const local = intOption(values.local, 'local', 1, 64);
     const discoverS = numberOption(values.discover, 'discover', 0.5, 3600);
     const json = values.json === true;
-    const backend = choiceOption(
-      values.backend,
-      'backend',
-      BackendPreferenceSchema.options,
-      'auto',
-    );
+    const backend = choiceOption(values.backend, 'backend', BACKEND_PREFERENCES, 'auto');
     const stateDir = stateDirFrom(values);
     const token = resolveToken(values, stateDir);
     const runId = `run-${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}-${crypto.randomBytes(3).toString('hex')}`;
@@ -253,7 +252,7 @@ export const trainCommand: Command = {
           microbatches,
           schedule,
           optimizer: optimizerName,
-          preset: 'balanced',
+          preset: DEFAULT_PRESET,
         });
         if (!outcome.ok) throw new PlanError(outcome.reason);
         stages = outcome.plan.stages.map((s) => ({

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Tf } from '../backend/tfTypes.js';
-import type { BackendPreference } from '../backend/initBackend.js';
+import type { RunEvent } from '../common/runEvents.js';
+import type { BackendPreference, ScheduleKind } from '../common/schemas.js';
 import { checkDatasetFits } from '../data/datasetFit.js';
 import { buildModel } from '../model/build.js';
 import { checkLossFits } from '../model/losses.js';
@@ -8,7 +9,6 @@ import type { ModelSpec } from '../model/spec.js';
 import type { OptimizerSpec } from '../pipeline/optimizer.js';
 import type { NamedWeight } from '../pipeline/stageExecutor.js';
 import type { StageEvent } from '../pipeline/stageProtocol.js';
-import type { ScheduleKind } from '../planner/schedule.js';
 import type { ResultTypes } from '../protocol/controlSchemas.js';
 import { ControlType } from '../protocol/version.js';
 import type { Coordinator } from './coordinator.js';
@@ -49,36 +49,8 @@ export function describeStageEnd(s: ResultTypes[ControlType.StageStatus]): strin
   return `the stage process exited with code ${s.code ?? '?'}${s.lastError ? `: ${s.lastError}` : ''}`;
 }
 
-export type RunEvent =
-  | {
-      type: 'started';
-      runId: string;
-      totalSteps: number;
-      stepsPerEpoch: number;
-      stages: {
-        index: number;
-        node: string;
-        host: string;
-        backend: string;
-        layers: [number, number];
-        pid: number;
-      }[];
-    }
-  | {
-      type: 'step';
-      step: number;
-      epoch: number;
-      loss: number;
-      samplesPerSecond: number;
-      elapsedMs: number;
-      stages: { index: number; busyMs: number; commMs: number; totalMs: number }[];
-      timings: { stage: number; op: string; mb: number; start: number; end: number }[];
-    }
-  | { type: 'validation'; epoch: number; loss: number; accuracy: number | null; samples: number }
-  | { type: 'memory'; stage: number; step: number; numTensors: number; numBytes: number }
-  | { type: 'log'; message: string; stage?: number }
-  | { type: 'done'; steps: number; elapsedMs: number }
-  | { type: 'failed'; message: string };
+/** A run's events are defined once, in common/runEvents.ts (the run file's schema is the same one). */
+export type { RunEvent };
 
 interface RunEvents {
   event: [RunEvent];

@@ -1,3 +1,5 @@
+import type { Dtype } from '../common/schemas.js';
+
 /**
  * A dataset as the pipeline sees it: the first stage reads inputs, the last stage reads labels, each
  * for the same sample indices, each from its own local copy. Nothing but indices crosses machines.
@@ -7,7 +9,7 @@ export interface Dataset {
   id: string;
   /** Per-sample input shape (no batch dimension). */
   inputShape: number[];
-  inputDtype: 'float32' | 'int32';
+  inputDtype: Dtype;
   numClasses: number;
   size(split: Split): number;
   /** Inputs of the given samples, concatenated row-major: indices.length × prod(inputShape). */

@@ -1,4 +1,4 @@
-import { mixSeed, mulberry32 } from './random.js';
+import { mixSeed, mulberry32 } from '../util/random.js';
 
 /**
  * Which samples each step trains on: a seeded Fisher–Yates shuffle per epoch. Every stage computes the

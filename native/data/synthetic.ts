@@ -1,5 +1,5 @@
 import { sampleSize, type Dataset, type Split } from './dataset.js';
-import { mixSeed, mulberry32 } from './random.js';
+import { mixSeed, mulberry32 } from '../util/random.js';
 
 /**
  * A learnable synthetic classification set, generated on the fly from a seed: a fixed random linear

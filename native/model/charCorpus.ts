@@ -1,4 +1,4 @@
-import { mulberry32 } from '../data/random.js';
+import { mulberry32 } from '../util/random.js';
 /**
  * The training text of the character-level language model, generated rather than shipped: a seeded
  * toy grammar over a small vocabulary. It has real structure (words, agreement-free sentences,

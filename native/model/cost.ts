@@ -1,3 +1,4 @@
+import type { OptimizerName } from '../common/schemas.js';
 import type { LayerClassName } from './allowlist.js';
 import { ModelError } from './modelError.js';
 import { pairOption, outputShape } from './shapes.js';
@@ -6,8 +7,7 @@ import { layerName, type LayerSpec, type ModelSpec } from './spec.js';
 /** Everything is float32 on the wire and in memory (int32 ids are 4 bytes too). */
 export const BYTES_PER_ELEMENT = 4;
 
-export type OptimizerName = 'sgd' | 'momentum' | 'adam';
-export const OPTIMIZERS: readonly OptimizerName[] = ['sgd', 'momentum', 'adam'];
+export type { OptimizerName };
 
 /** Optimizer state per trainable parameter, in parameters: momentum keeps a velocity, Adam m and v. */
 const STATE_SLOTS: Record<OptimizerName, number> = { sgd: 0, momentum: 1, adam: 2 };

@@ -4,7 +4,7 @@ import { isAllowedLayerClass, supportedClassesLine } from './allowlist.js';
 import { modelCost } from './cost.js';
 import { ModelError } from './modelError.js';
 import { checkLossFits, DEFAULT_LOSS, defaultLoss, lossFromKeras } from './losses.js';
-import type { LayerSpec, ModelSpec } from './spec.js';
+import type { InputDtype, LayerSpec, ModelSpec } from './spec.js';
 
 /**
  * Import of a TensorFlow.js / Keras `model.json` (tfjs-converter "layers-model" output, or a Keras
@@ -271,7 +271,7 @@ export function importModelJson(text: string, source: string, id?: string): Impo
   const ordered = functional ? chainOf(raw, source) : raw;
 
   let inputShape: number[] | null = null;
-  let inputDtype: 'float32' | 'int32' = 'float32';
+  let inputDtype: InputDtype = 'float32';
   const kept: RawLayer[] = [];
   for (const l of ordered) {
     if (l.className === 'InputLayer') {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DtypeSchema } from '../common/schemas.js';
 
 /**
  * A model is data, never code: an input shape and an ordered list of Keras Sequential layer configs.
@@ -14,8 +15,8 @@ export const LayerSpecSchema = z.object({
 });
 export type LayerSpec = z.infer<typeof LayerSpecSchema>;
 
-export const InputDtypeSchema = z.enum(['float32', 'int32']);
-export type InputDtype = z.infer<typeof InputDtypeSchema>;
+export const InputDtypeSchema = DtypeSchema;
+export type { Dtype as InputDtype } from '../common/schemas.js';
 
 /**
  * The losses Pipefitter trains: the one list that the spec, the importer, the loss functions, the

@@ -1,21 +1,11 @@
 import type * as tfc from '@tensorflow/tfjs-core';
 import type { Tf } from '../backend/tfTypes.js';
-import type { LayerSpec } from '../model/spec.js';
-
-const ACTIVATIONS = new Set(['linear', 'relu', 'sigmoid', 'tanh', 'softmax']);
 const FUSED = new Set(['linear', 'relu', 'sigmoid']);
 
 export interface DenseParams {
   kernel: tfc.Variable;
   bias: tfc.Variable | null;
   activation: string;
-}
-
-/** True when every layer is a Dense layer whose activation's derivative we can take from its output. */
-export function isDenseStack(layers: LayerSpec[]): boolean {
-  return layers.every(
-    (l) => l.className === 'Dense' && ACTIVATIONS.has(String(l.config.activation ?? 'linear')),
-  );
 }
 
 /** What F keeps per micro-batch: each layer's input and output. */

@@ -1,8 +1,9 @@
 import { z } from 'zod';
+import { OptimizerNameSchema } from '../common/schemas.js';
 import type { Tf } from '../backend/tfTypes.js';
 
 export const OptimizerSpecSchema = z.object({
-  name: z.enum(['sgd', 'momentum', 'adam']),
+  name: OptimizerNameSchema,
   learningRate: z.number().positive().max(10),
   /** momentum: the momentum term (default 0.9); adam: beta1/beta2/epsilon use tfjs defaults. */
   momentum: z.number().min(0).max(1).optional(),

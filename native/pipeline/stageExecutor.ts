@@ -1,15 +1,10 @@
 import type * as tfc from '@tensorflow/tfjs-core';
 import type { Tf } from '../backend/tfTypes.js';
 import { buildModel } from '../model/build.js';
+import { isDenseStack } from '../model/denseStack.js';
 import type { ModelSpec } from '../model/spec.js';
 import { lossValue } from './loss.js';
-import {
-  denseBackward,
-  denseForward,
-  isDenseStack,
-  type DenseParams,
-  type DenseTape,
-} from './denseBackward.js';
+import { denseBackward, denseForward, type DenseParams, type DenseTape } from './denseBackward.js';
 import { makeOptimizer, type OptimizerSpec } from './optimizer.js';
 
 export interface StageSlice {

@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { ModelSpecSchema } from '../model/spec.js';
-import { BackendPreferenceSchema } from '../protocol/inventorySchemas.js';
-import { SCHEDULE_KINDS } from '../planner/schedule.js';
+import { BackendPreferenceSchema, ScheduleKindSchema } from '../common/schemas.js';
 import { OptimizerSpecSchema } from './optimizer.js';
 
 const Z85_KEY = /^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/;
@@ -41,7 +40,7 @@ export const ConfigureSchema = z.object({
   model: ModelSpecSchema,
   start: z.number().int().nonnegative(),
   end: z.number().int().positive(),
-  schedule: z.enum(SCHEDULE_KINDS as unknown as ['gpipe', '1f1b']),
+  schedule: ScheduleKindSchema,
   microbatches: z.number().int().positive(),
   batch: z.number().int().positive(),
   optimizer: OptimizerSpecSchema,

@@ -1,9 +1,11 @@
-/** What moves between neighbouring stages: activations forward, gradients back. */
-export type TensorKind = 'act' | 'grad' | 'vact';
+import type { Dtype, TensorKind } from '../common/schemas.js';
+
+/** What moves between neighbouring stages: activations forward, gradients back (common/names.ts). */
+export type { TensorKind };
 
 export interface WireTensor {
   shape: number[];
-  dtype: 'float32' | 'int32';
+  dtype: Dtype;
   data: Float32Array | Int32Array;
 }
 

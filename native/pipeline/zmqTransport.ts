@@ -1,5 +1,5 @@
 import type * as zmq from 'zeromq';
-import { encodeTensor, type DataKind } from '../protocol/tensorFrame.js';
+import { encodeTensor } from '../protocol/tensorFrame.js';
 import { PROTOCOL_VERSION } from '../protocol/version.js';
 import { Mailbox, type StageTransport, type TensorKind, type WireTensor } from './transport.js';
 
@@ -23,9 +23,9 @@ export class ZmqStageTransport implements StageTransport {
     this.next = dealer;
   }
 
-  send(kind: TensorKind | DataKind, step: number, mb: number, t: WireTensor): Promise<void> {
+  send(kind: TensorKind, step: number, mb: number, t: WireTensor): Promise<void> {
     const frames = encodeTensor(
-      { v: PROTOCOL_VERSION, kind: kind as DataKind, step, mb, dtype: t.dtype, shape: t.shape },
+      { v: PROTOCOL_VERSION, kind, step, mb, dtype: t.dtype, shape: t.shape },
       t.data,
     );
     if (kind === 'grad') {
@@ -43,7 +43,7 @@ export class ZmqStageTransport implements StageTransport {
     return p;
   }
 
-  recv(kind: TensorKind | DataKind, step: number, mb: number): Promise<WireTensor> {
-    return this.inbox.take(kind as TensorKind, step, mb);
+  recv(kind: TensorKind, step: number, mb: number): Promise<WireTensor> {
+    return this.inbox.take(kind, step, mb);
   }
 }

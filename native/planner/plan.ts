@@ -1,5 +1,7 @@
-import { formatBytes } from '../util/format.js';
+import { formatBytes } from '../common/format.js';
+import type { PlanPreset } from '../common/schemas.js';
 import { modelCost, type OptimizerName } from '../model/cost.js';
+import { isDenseStack } from '../model/denseStack.js';
 import { checkLossFits } from '../model/losses.js';
 import { ModelError } from '../model/modelError.js';
 import type { ModelSpec } from '../model/spec.js';
@@ -18,10 +20,8 @@ import { PLAN_VERSION, type Plan } from './planSchema.js';
 import { buildSchedule, inFlightMicrobatches, type ScheduleKind } from './schedule.js';
 import { simulate, type SimulationResult } from './simulator.js';
 import { StageCoster, type PartitionProblem } from './stageCost.js';
-import { isDenseStack } from '../pipeline/denseBackward.js';
 
-export type Preset = 'balanced' | 'uniform' | 'parameters';
-export const PRESETS: readonly Preset[] = ['balanced', 'uniform', 'parameters'];
+export type Preset = PlanPreset;
 
 export interface PlanRequest {
   model: ModelSpec;

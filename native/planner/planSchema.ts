@@ -1,4 +1,10 @@
 import { z } from 'zod';
+import {
+  ModelSourceSchema,
+  OptimizerNameSchema,
+  PlanPresetSchema,
+  ScheduleKindSchema,
+} from '../common/schemas.js';
 
 /**
  * The plan file: what `pipefitter plan --json` prints, what the designer UI saves, and what
@@ -45,16 +51,16 @@ export const PlanSchema = z.object({
   model: z.object({
     id: z.string(),
     name: z.string(),
-    source: z.enum(['catalogue', 'file']),
+    source: ModelSourceSchema,
     path: z.string().nullable(),
     layers: z.number().int().positive(),
     params: z.number().int().nonnegative(),
   }),
   batch: z.number().int().positive(),
   microbatches: z.number().int().positive(),
-  schedule: z.enum(['gpipe', '1f1b']),
-  optimizer: z.enum(['sgd', 'momentum', 'adam']),
-  preset: z.enum(['balanced', 'uniform', 'parameters']),
+  schedule: ScheduleKindSchema,
+  optimizer: OptimizerNameSchema,
+  preset: PlanPresetSchema,
   stages: z.array(PlanStageSchema).min(1),
   prediction: z.object({
     stepSeconds: seconds,

@@ -12,8 +12,10 @@
  * - STEP: apply the accumulated gradients once (synchronous flush), so a step equals ordinary
  *   training on the whole mini-batch.
  */
-export type ScheduleKind = 'gpipe' | '1f1b';
-export const SCHEDULE_KINDS: readonly ScheduleKind[] = ['gpipe', '1f1b'];
+import type { ScheduleKind } from '../common/schemas.js';
+
+export { SCHEDULE_KINDS } from '../common/names.js';
+export type { ScheduleKind };
 
 export type Action =
   | { op: 'F'; mb: number }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
+import { BackendPreferenceSchema } from '../common/schemas.js';
 import { Capability, ControlType, ErrorCode } from './version.js';
-import { BackendPreferenceSchema, InventorySchema, SpeedReportSchema } from './inventorySchemas.js';
+import { InventorySchema, SpeedReportSchema } from './inventorySchemas.js';
 
 const Envelope = { v: z.number().int(), id: z.string().min(1).max(64) };
 

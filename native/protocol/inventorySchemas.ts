@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { BackendNameSchema, BackendPreferenceSchema } from '../common/schemas.js';
 
 /** What a machine is: read once at agent start (systeminformation). */
 export const GpuInfoSchema = z.object({
@@ -21,11 +22,8 @@ export const NetworkInterfaceSchema = z.object({
 });
 export type NetworkInterfaceInfo = z.infer<typeof NetworkInterfaceSchema>;
 
-export const BackendNameSchema = z.enum(['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu']);
-export type BackendName = z.infer<typeof BackendNameSchema>;
-
-/** What a process may ask for: one backend, or `auto` (the fastest measured one that works). */
-export const BackendPreferenceSchema = z.enum(['auto', ...BackendNameSchema.options]);
+export { BackendNameSchema, BackendPreferenceSchema };
+export type { BackendName, BackendPreference } from '../common/schemas.js';
 
 /** The GPU a WebGPU (Dawn) backend runs on, as its adapter describes itself. */
 export const GpuAdapterSchema = z.object({

@@ -1,25 +1,18 @@
 import { z } from 'zod';
+import { DtypeSchema, TensorKindSchema } from '../common/schemas.js';
 import { PROTOCOL_VERSION } from './version.js';
 
 /** Largest tensor a data-plane message may carry (and the data sockets' maxMessageSize). */
 export const MAX_TENSOR_BYTES = 512 * 1024 * 1024;
 const MAX_DIMS = 8;
 
-/** Data-plane message kinds between stages (and between the coordinator and a stage host). */
-export enum DataKind {
-  Activation = 'act',
-  Gradient = 'grad',
-  /** Forward-only activations of validation batches. */
-  ValidationActivation = 'vact',
-}
-
 const HeaderSchema = z
   .object({
     v: z.literal(PROTOCOL_VERSION),
-    kind: z.enum(DataKind),
+    kind: TensorKindSchema,
     step: z.number().int().nonnegative(),
     mb: z.number().int().nonnegative(),
-    dtype: z.enum(['float32', 'int32']),
+    dtype: DtypeSchema,
     shape: z.array(z.number().int().nonnegative()).max(MAX_DIMS),
   })
   .strict();

@@ -36,7 +36,7 @@ export enum ErrorCode {
   Busy = 'busy',
 }
 
-/** Capabilities an agent advertises in `hello`. Later issues add stage hosting. */
+/** Capabilities an agent advertises in `hello`. */
 export enum Capability {
   Inventory = 'inventory',
   Telemetry = 'telemetry',

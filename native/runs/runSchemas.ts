@@ -1,6 +1,10 @@
 import { z } from 'zod';
+import { RunEventRecordSchema } from '../common/runEvents.js';
+import { BackendPreferenceSchema, OptimizerNameSchema } from '../common/schemas.js';
 import { PlanSchema } from '../planner/planSchema.js';
-import { BackendPreferenceSchema } from '../protocol/inventorySchemas.js';
+
+export { RunEventRecordSchema, TimingSchema } from '../common/runEvents.js';
+export type { RunEventRecord, Timing } from '../common/runEvents.js';
 
 /**
  * What a run is on disk and across the API: the settings a person chose, every event the runtime
@@ -25,7 +29,7 @@ export const RunSettingsSchema = z
     epochs: z.number().int().min(1).max(100_000).optional(),
     steps: z.number().int().min(1).max(1e9).optional(),
     learningRate: z.number().positive().max(10),
-    optimizer: z.enum(['sgd', 'momentum', 'adam']),
+    optimizer: OptimizerNameSchema,
     seed: z
       .number()
       .int()
@@ -36,73 +40,6 @@ export const RunSettingsSchema = z
   })
   .strict();
 export type RunSettings = z.infer<typeof RunSettingsSchema>;
-
-const StageInfoSchema = z.object({
-  index: z.number().int(),
-  node: z.string(),
-  host: z.string(),
-  backend: z.string(),
-  layers: z.tuple([z.number().int(), z.number().int()]),
-  pid: z.number().int(),
-  /** The machine's node id, so the UI can show its live figures (added by the run service). */
-  nodeId: z.string().optional(),
-});
-
-export const TimingSchema = z.object({
-  stage: z.number().int(),
-  op: z.string(),
-  mb: z.number().int(),
-  start: z.number(),
-  end: z.number(),
-});
-export type Timing = z.infer<typeof TimingSchema>;
-
-/** Mirrors RunController's RunEvent; `loss` may be NaN in memory, which JSON writes as null. */
-const lossNumber = z.number().nullable();
-export const RunEventSchema = z.discriminatedUnion('type', [
-  z.object({
-    type: z.literal('started'),
-    runId: z.string(),
-    totalSteps: z.number().int(),
-    stepsPerEpoch: z.number().int(),
-    stages: z.array(StageInfoSchema),
-  }),
-  z.object({
-    type: z.literal('step'),
-    step: z.number().int(),
-    epoch: z.number().int(),
-    loss: lossNumber,
-    samplesPerSecond: z.number(),
-    elapsedMs: z.number(),
-    stages: z.array(
-      z.object({
-        index: z.number().int(),
-        busyMs: z.number(),
-        commMs: z.number(),
-        totalMs: z.number(),
-      }),
-    ),
-    timings: z.array(TimingSchema),
-  }),
-  z.object({
-    type: z.literal('validation'),
-    epoch: z.number().int(),
-    loss: lossNumber,
-    accuracy: z.number().nullable(),
-    samples: z.number().int(),
-  }),
-  z.object({
-    type: z.literal('memory'),
-    stage: z.number().int(),
-    step: z.number().int(),
-    numTensors: z.number(),
-    numBytes: z.number(),
-  }),
-  z.object({ type: z.literal('log'), message: z.string(), stage: z.number().int().optional() }),
-  z.object({ type: z.literal('done'), steps: z.number().int(), elapsedMs: z.number() }),
-  z.object({ type: z.literal('failed'), message: z.string() }),
-]);
-export type RunEventRecord = z.infer<typeof RunEventSchema>;
 
 /** One line of a run file. `seq` counts from 0 with no gaps; `t` is wall-clock ms. */
 export const RunRecordSchema = z.discriminatedUnion('kind', [
@@ -119,7 +56,7 @@ export const RunRecordSchema = z.discriminatedUnion('kind', [
     kind: z.literal('event'),
     seq: z.number().int(),
     t: z.number(),
-    event: RunEventSchema,
+    event: RunEventRecordSchema,
   }),
   z.object({
     kind: z.literal('model'),

@@ -3,6 +3,11 @@
  * snapshots and the UI, the tests and the keyboard all go through the same few functions.
  */
 import type { LayoutSettings } from '../../native/api/designerSchemas.js';
+import {
+  DEFAULT_OPTIMIZER,
+  DEFAULT_PRESET,
+  DEFAULT_SCHEDULE,
+} from '../../native/common/defaults.js';
 
 export interface Placement {
   id: string;
@@ -23,9 +28,9 @@ export interface DesignDoc {
 export const DEFAULT_SETTINGS: LayoutSettings = {
   batch: 64,
   microbatches: 4,
-  schedule: '1f1b',
-  optimizer: 'adam',
-  preset: 'balanced',
+  schedule: DEFAULT_SCHEDULE,
+  optimizer: DEFAULT_OPTIMIZER,
+  preset: DEFAULT_PRESET,
 };
 
 export function newDoc(layerCount: number, settings: LayoutSettings = DEFAULT_SETTINGS): DesignDoc {

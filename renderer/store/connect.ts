@@ -1,5 +1,5 @@
 import type { Host } from '../../native/api/types.js';
-import { batchApplied, PERF } from '../perf.js';
+import { batchApplied, PERF } from './perfMarks.js';
 import { applyBatch, applySnapshot, type ClusterStore } from './clusterStore.js';
 
 /**

@@ -17,7 +17,7 @@ import { getModel } from '../../native/model/catalogue.js';
 import { datasetFeed } from '../../native/pipeline/datasetFeed.js';
 import { LocalPipeline } from '../../native/pipeline/localPipeline.js';
 import { ReferenceTrainer } from '../../native/pipeline/referenceTrainer.js';
-import { clusterFromNodes } from '../../native/planner/nodesToCluster.js';
+import { clusterFromNodes } from '../../native/coordinator/nodesToCluster.js';
 import { makePlan } from '../../native/planner/plan.js';
 import { selfCommand } from '../../native/util/selfCommand.js';
 import {

@@ -1,7 +1,7 @@
 // Partitioner speed: exact DP per machine order plus the order search, on synthetic layer costs.
 //   npm run bench:planner
 // Machines come in four speed/memory classes (a lab's few workstation models), links are uniform.
-import { mulberry32 } from '../../native/data/random.js';
+import { mulberry32 } from '../../native/util/random.js';
 import type { Machine } from '../../native/planner/cluster.js';
 import { searchBalanced } from '../../native/planner/partitioner.js';
 import { StageCoster, type PlannerLayer } from '../../native/planner/stageCost.js';

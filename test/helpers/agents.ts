@@ -1,8 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
+import { spawnUntilReady } from '../../native/util/readyLine.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 export const CLI = path.join(ROOT, 'bin', 'pipefitter.js');
@@ -71,36 +71,20 @@ export async function startAgent(spec: AgentSpec): Promise<RunningAgent> {
   const [cmd, argv] = spec.netns
     ? ['ip', ['netns', 'exec', spec.netns, process.execPath, ...args]]
     : [process.execPath, args];
-  const proc = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
-  proc.stderr!.on('data', (d: Buffer) => (log += d.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    proc.once('exit', (code, signal) => resolve({ code, signal })),
-  );
-  const ready = await new Promise<AgentReady>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`agent ${spec.name} not ready in 20 s:\n${log}`)),
-      20_000,
-    );
-    const rl = readline.createInterface({ input: proc.stdout! });
-    rl.on('line', (line) => {
-      log += line + '\n';
-      try {
-        const msg = JSON.parse(line) as { event?: string };
-        if (msg.event === 'ready') {
-          clearTimeout(timer);
-          resolve(msg as AgentReady);
-        }
-      } catch {
-        // not a JSON line
-      }
-    });
-    void exited.then(({ code, signal }) => {
-      clearTimeout(timer);
-      reject(new Error(`agent ${spec.name} exited (${code ?? signal}) before ready:\n${log}`));
-    });
+  const { child, ready, exited } = await spawnUntilReady<AgentReady>(cmd, argv, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeoutMs: 20_000,
+    onStderr: (d) => (log += d),
+    onLine: (line) => (log += line + '\n'),
+    failure: (end) =>
+      new Error(
+        end
+          ? `agent ${spec.name} exited (${end.code ?? end.signal}) before ready:\n${log}`
+          : `agent ${spec.name} not ready in 20 s:\n${log}`,
+      ),
   });
-  return { proc, ready, stateDir, exited, output: () => log };
+  return { proc: child, ready, stateDir, exited, output: () => log };
 }
 
 export async function stopAgent(

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import type { Tf } from '../../native/backend/tfTypes.js';
-import { mulberry32 } from '../../native/data/random.js';
+import { mulberry32 } from '../../native/util/random.js';
 
 /** Deterministic inputs in [-1, 1) (mulberry32), identical on every backend. */
 export function randomValues(size: number, seed: number): Float32Array {

@@ -1,5 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import readline from 'node:readline';
+import type { ChildProcess } from 'node:child_process';
+import { spawnUntilReady, type ReadyLine } from '../../native/util/readyLine.js';
 import { CLI, TEST_TOKEN, tempDir } from './agents.js';
 
 export interface RunningWeb {
@@ -21,7 +21,12 @@ export async function startWeb(o: {
   stateDir?: string;
 }): Promise<RunningWeb> {
   const stateDir = o.stateDir ?? tempDir('pf-web-');
-  const proc = spawn(
+  let log = '';
+  const {
+    child: proc,
+    ready,
+    exited,
+  } = await spawnUntilReady<ReadyLine & { url: string; port: number }>(
     process.execPath,
     [
       CLI,
@@ -38,30 +43,15 @@ export async function startWeb(o: {
       String(o.beaconPort),
       ...(o.args ?? []),
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeoutMs: 20_000,
+      onStderr: (d) => (log += d),
+      onLine: (line) => (log += line + '\n'),
+      failure: (end) =>
+        new Error(end ? `web exited before ready:\n${log}` : `web not ready in 20 s:\n${log}`),
+    },
   );
-  let log = '';
-  proc.stderr!.on('data', (d: Buffer) => (log += d.toString()));
-  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-  const ready = await new Promise<{ url: string; port: number }>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`web not ready in 20 s:\n${log}`)), 20_000);
-    readline.createInterface({ input: proc.stdout! }).on('line', (line) => {
-      log += line + '\n';
-      try {
-        const msg = JSON.parse(line) as { event?: string; url: string; port: number };
-        if (msg.event === 'ready') {
-          clearTimeout(timer);
-          resolve(msg);
-        }
-      } catch {
-        // not JSON
-      }
-    });
-    void exited.then(() => {
-      clearTimeout(timer);
-      reject(new Error(`web exited before ready:\n${log}`));
-    });
-  });
   return {
     proc,
     url: ready.url,

@@ -7,7 +7,7 @@ import type { Prediction } from '../../native/api/designerSchemas.js';
 import type { ApiResult } from '../../native/api/schemas.js';
 import { ApiServer } from '../../native/api/server.js';
 import { getModel } from '../../native/model/catalogue.js';
-import { clusterFromNodes } from '../../native/planner/nodesToCluster.js';
+import { clusterFromNodes } from '../../native/coordinator/nodesToCluster.js';
 import { makePlan } from '../../native/planner/plan.js';
 import { parsePlan, type Plan } from '../../native/planner/planSchema.js';
 import { syntheticCluster } from '../bench/syntheticCluster.js';

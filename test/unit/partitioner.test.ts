@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { mulberry32 } from '../../native/data/random.js';
+import { mulberry32 } from '../../native/util/random.js';
 import type { Link, Machine } from '../../native/planner/cluster.js';
 import {
   balancedBounds,

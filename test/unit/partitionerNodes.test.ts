@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { NodeRecord } from '../../native/coordinator/nodeRecord.js';
-import { clusterFromNodes } from '../../native/planner/nodesToCluster.js';
+import { clusterFromNodes } from '../../native/coordinator/nodesToCluster.js';
 
 function node(over: Partial<NodeRecord>): NodeRecord {
   return {

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   decodeTensor,
-  DataKind,
   encodeTensor,
   type TensorHeader,
 } from '../../native/protocol/tensorFrame.js';
@@ -10,7 +9,7 @@ import { PROTOCOL_VERSION } from '../../native/protocol/version.js';
 
 const header: TensorHeader = {
   v: PROTOCOL_VERSION,
-  kind: DataKind.Activation,
+  kind: 'act',
   step: 3,
   mb: 1,
   dtype: 'float32' as const,

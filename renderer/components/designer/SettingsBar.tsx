@@ -1,6 +1,15 @@
 import type { LayoutSettings } from '../../../native/api/designerSchemas.js';
+import type { OptimizerName, ScheduleKind } from '../../../native/common/schemas.js';
 import { setSettings } from '../../designer/planModel.js';
 import { edit } from '../../store/designerStore.js';
+
+/** Labels in the order the pickers offer them; typed by the shared lists, so a new name needs one. */
+const SCHEDULE_LABELS: Record<ScheduleKind, string> = { '1f1b': '1F1B', gpipe: 'GPipe' };
+const OPTIMIZER_LABELS: Record<OptimizerName, string> = {
+  adam: 'Adam',
+  momentum: 'Momentum',
+  sgd: 'SGD',
+};
 
 /** Commits on Enter or leaving the field, so typing "128" is one undo step, not three. */
 function NumberField({
@@ -50,8 +59,11 @@ export function SettingsBar({ settings }: { settings: LayoutSettings }) {
           value={settings.schedule}
           onChange={(e) => set({ schedule: e.target.value as LayoutSettings['schedule'] })}
         >
-          <option value="1f1b">1F1B</option>
-          <option value="gpipe">GPipe</option>
+          {Object.entries(SCHEDULE_LABELS).map(([k, label]) => (
+            <option key={k} value={k}>
+              {label}
+            </option>
+          ))}
         </select>
       </label>
       <label className="designer-setting">
@@ -61,9 +73,11 @@ export function SettingsBar({ settings }: { settings: LayoutSettings }) {
           value={settings.optimizer}
           onChange={(e) => set({ optimizer: e.target.value as LayoutSettings['optimizer'] })}
         >
-          <option value="adam">Adam</option>
-          <option value="momentum">Momentum</option>
-          <option value="sgd">SGD</option>
+          {Object.entries(OPTIMIZER_LABELS).map(([k, label]) => (
+            <option key={k} value={k}>
+              {label}
+            </option>
+          ))}
         </select>
       </label>
     </div>

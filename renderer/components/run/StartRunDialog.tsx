@@ -1,6 +1,7 @@
 import '../../runs/runs.css';
 import { useId, useState, type FormEvent } from 'react';
 import type { PlanFile, RunSettings } from '../../../native/api/types.js';
+import { defaultLearningRate as defaultLr } from '../../../native/common/defaults.js';
 import { useApi } from '../../hostContext.js';
 import { useCluster } from '../../store/clusterStore.js';
 import { openRun, useNav } from '../../store/navStore.js';
@@ -16,7 +17,8 @@ function defaultDataset(plan: PlanFile): string {
   return 'synthetic';
 }
 
-const defaultLr = (o: Optimizer) => (o === 'adam' ? 0.001 : 0.05);
+/** In the order the picker offers them (the default first); keyed by the shared list, so none is missed. */
+const OPTIMIZERS: Record<Optimizer, string> = { adam: 'adam', sgd: 'sgd', momentum: 'momentum' };
 
 /**
  * Starts a run of a plan: dataset, length, optimizer and a name. Machines that are not online are named
@@ -151,9 +153,11 @@ export function StartRunDialog({ plan, onClose }: { plan: PlanFile; onClose(): v
                 setLr(String(defaultLr(o)));
               }}
             >
-              <option value="adam">adam</option>
-              <option value="sgd">sgd</option>
-              <option value="momentum">momentum</option>
+              {Object.entries(OPTIMIZERS).map(([o, label]) => (
+                <option key={o} value={o}>
+                  {label}
+                </option>
+              ))}
             </select>
           </label>
           <label>

@@ -1,10 +1,10 @@
 import path from 'node:path';
 import { Engine } from '../api/engine.js';
-import { intOption, type Command } from '../cli/command.js';
-import { resolveToken, stateDirFrom, trustOptions } from '../cli/common.js';
+import { intOption, type Command } from './command.js';
+import { resolveToken, stateDirFrom, trustOptions } from './common.js';
 import { projectRoot } from '../util/selfCommand.js';
-import { generateWebToken } from './originGuard.js';
-import { WebServer } from './webServer.js';
+import { generateWebToken } from '../web/originGuard.js';
+import { WebServer } from '../web/webServer.js';
 
 export const DEFAULT_WEB_PORT = 47810;
 

@@ -1,5 +1,5 @@
-import type { NodeRecord } from '../coordinator/nodeRecord.js';
-import { DEFAULT_LINK, type Cluster, type Machine } from './cluster.js';
+import type { NodeRecord } from './nodeRecord.js';
+import { DEFAULT_LINK, type Cluster, type Machine } from '../planner/cluster.js';
 
 /**
  * Machines from discovered agents: measured speed on the backend the agent will train with, and the

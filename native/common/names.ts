@@ -1,0 +1,35 @@
+/**
+ * The one copy of every list of names that crosses a boundary: plan files, the wire, the API, the
+ * UI's pickers and the CLI's options all read these. `schemas.ts` builds the zod enums from them and
+ * every TypeScript type of a name comes from those enums.
+ *
+ * native/common/ is environment-free (no Node built-ins, no ZeroMQ, no tfjs; only zod) so the renderer
+ * may import it at run time; ESLint enforces both.
+ */
+
+/** Pipeline schedules (planner/schedule.ts builds their action lists). */
+export const SCHEDULE_KINDS = ['gpipe', '1f1b'] as const;
+
+/** Optimizers a plan or a run may name (pipeline/optimizer.ts makes them). */
+export const OPTIMIZER_NAMES = ['sgd', 'momentum', 'adam'] as const;
+
+/** How the planner splits layers when the machines are given. */
+export const PLAN_PRESETS = ['balanced', 'uniform', 'parameters'] as const;
+
+/**
+ * Compute backends, in initBackend's fallback order where nothing was measured (the first that works
+ * wins); stages started by an agent train on the one it measured fastest.
+ */
+export const BACKEND_NAMES = ['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'] as const;
+
+/** What a run or a stage may ask for: one backend, or `auto` (the best that works there). */
+export const BACKEND_PREFERENCES = ['auto', ...BACKEND_NAMES] as const;
+
+/** Element types of a model's input, a dataset's input and a tensor on the wire. */
+export const DTYPES = ['float32', 'int32'] as const;
+
+/** Where a plan's model comes from: the catalogue, or a model.json file. */
+export const MODEL_SOURCES = ['catalogue', 'file'] as const;
+
+/** Tensors between stages: activations forward, gradients back, validation activations forward. */
+export const TENSOR_KINDS = ['act', 'grad', 'vact'] as const;

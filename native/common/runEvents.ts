@@ -1,0 +1,80 @@
+import { z } from 'zod';
+
+/**
+ * What a run reports as it goes: RunController emits these, the run file records them, the API sends
+ * them and the UI draws them. One definition, two number types: in memory a step's loss may be NaN
+ * (`RunEvent`); JSON writes NaN as null, so the recorded form (`RunEventRecord`) reads it back as null.
+ */
+function runEventSchema<L extends z.ZodType<number | null>>(lossNumber: L) {
+  const StageInfoSchema = z.object({
+    index: z.number().int(),
+    node: z.string(),
+    host: z.string(),
+    backend: z.string(),
+    layers: z.tuple([z.number().int(), z.number().int()]),
+    pid: z.number().int(),
+    /** The machine's node id, so the UI can show its live figures (added by the run service). */
+    nodeId: z.string().optional(),
+  });
+  return z.discriminatedUnion('type', [
+    z.object({
+      type: z.literal('started'),
+      runId: z.string(),
+      totalSteps: z.number().int(),
+      stepsPerEpoch: z.number().int(),
+      stages: z.array(StageInfoSchema),
+    }),
+    z.object({
+      type: z.literal('step'),
+      step: z.number().int(),
+      epoch: z.number().int(),
+      loss: lossNumber,
+      samplesPerSecond: z.number(),
+      elapsedMs: z.number(),
+      stages: z.array(
+        z.object({
+          index: z.number().int(),
+          busyMs: z.number(),
+          commMs: z.number(),
+          totalMs: z.number(),
+        }),
+      ),
+      timings: z.array(TimingSchema),
+    }),
+    z.object({
+      type: z.literal('validation'),
+      epoch: z.number().int(),
+      loss: lossNumber,
+      accuracy: z.number().nullable(),
+      samples: z.number().int(),
+    }),
+    z.object({
+      type: z.literal('memory'),
+      stage: z.number().int(),
+      step: z.number().int(),
+      numTensors: z.number(),
+      numBytes: z.number(),
+    }),
+    z.object({ type: z.literal('log'), message: z.string(), stage: z.number().int().optional() }),
+    z.object({ type: z.literal('done'), steps: z.number().int(), elapsedMs: z.number() }),
+    z.object({ type: z.literal('failed'), message: z.string() }),
+  ]);
+}
+
+/** One action of one stage in a step, for the timeline (ms on that stage's own clock). */
+export const TimingSchema = z.object({
+  stage: z.number().int(),
+  op: z.string(),
+  mb: z.number().int(),
+  start: z.number(),
+  end: z.number(),
+});
+export type Timing = z.infer<typeof TimingSchema>;
+
+/** A run event as RunController emits it. */
+export const RunEventSchema = runEventSchema(z.number());
+export type RunEvent = z.infer<typeof RunEventSchema>;
+
+/** A run event as the run file and the API carry it (a NaN loss reads back as null). */
+export const RunEventRecordSchema = runEventSchema(z.number().nullable());
+export type RunEventRecord = z.infer<typeof RunEventRecordSchema>;
