@@ -21,12 +21,23 @@ export function machineFromNode(n: NodeRecord): Machine | { skipped: string } {
     memory = n.telemetry?.memAvailableBytes ?? n.inventory?.static.memory.totalBytes ?? null;
   }
   if (!memory) return { skipped: `${n.name}: memory unknown` };
+  // What the simulator shares between stages on one machine (its GPUs, or its cores) comes from the
+  // inventory; without one the machine is planned as one compute resource.
+  const inv = n.inventory?.static;
+  const cores = inv ? inv.cpu.physicalCores || inv.cpu.cores : 0;
   return {
     id: n.id,
     name: n.name,
     gflops: speed.gflops,
     memoryBytes: memory,
     ...(speed.curve ? { speedCurve: speed.curve } : {}),
+    ...(inv
+      ? {
+          backend: speed.backend,
+          ...(speed.backend === 'tensorflow-gpu' ? { gpus: Math.max(1, inv.gpus.length) } : {}),
+          ...(cores > 0 ? { cores } : {}),
+        }
+      : {}),
   };
 }
 

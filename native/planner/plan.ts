@@ -3,7 +3,14 @@ import { modelCost, type OptimizerName } from '../model/cost.js';
 import { checkLossFits } from '../model/losses.js';
 import { ModelError } from '../model/modelError.js';
 import type { ModelSpec } from '../model/spec.js';
-import { linkBetween, linksUniform, speedAt, type Cluster } from './cluster.js';
+import {
+  computeResource,
+  linkBetween,
+  linksUniform,
+  pinnableGpus,
+  speedAt,
+  type Cluster,
+} from './cluster.js';
 import {
   EXHAUSTIVE_MAX_MACHINES,
   balancedBounds,
@@ -14,7 +21,7 @@ import {
   type SearchResult,
   type Split,
 } from './partitioner.js';
-import { PLAN_VERSION, type Plan } from './planSchema.js';
+import { PLAN_VERSION, planStage, type Plan } from './planSchema.js';
 import { buildSchedule, inFlightMicrobatches, type ScheduleKind } from './schedule.js';
 import { simulate, type SimulationResult } from './simulator.js';
 import { StageCoster, type PartitionProblem } from './stageCost.js';
@@ -98,9 +105,29 @@ function checkRequest(req: PlanRequest): void {
   }
 }
 
-/** Stage times and link times of a split, as the simulator takes them. */
+/**
+ * The GPU each stage is pinned to: on a machine with several GPUs, its stages take them in turn, in
+ * stage order; elsewhere none is pinned (one GPU, or a CPU backend: the stage sees what its agent sees).
+ */
+function gpuPins(split: Split, req: PlanRequest): (number | null)[] {
+  const seen = new Map<number, number>();
+  return split.machines.map((m) => {
+    const gpus = pinnableGpus(req.cluster.machines[m]!);
+    const i = seen.get(m) ?? 0;
+    seen.set(m, i + 1);
+    return gpus > 1 ? i % gpus : null;
+  });
+}
+
+/** Stage times, link times and the resources the stages share, as the simulator takes them. */
 function simulateSplit(c: StageCoster, split: Split, req: PlanRequest): SimulationResult {
   const p = split.machines.length;
+  const pins = gpuPins(split, req);
+  const placement = split.machines.map((m, k) => {
+    const machine = req.cluster.machines[m]!;
+    const r = computeResource(machine, pins[k]!);
+    return { machine: machine.id, compute: r.id, capacity: r.capacity };
+  });
   const stages = split.machines.map((m, k) => ({
     forward: c.forwardSeconds(split.bounds[k]!, split.bounds[k + 1]!, m),
     backward: c.backwardSeconds(split.bounds[k]!, split.bounds[k + 1]!, m),
@@ -116,6 +143,7 @@ function simulateSplit(c: StageCoster, split: Split, req: PlanRequest): Simulati
     stages,
     boundaries,
     batchSize: req.batch,
+    placement,
   });
 }
 
@@ -229,6 +257,7 @@ function planFile(
   const cost = modelCost(req.model);
   const names = cost.layers.map((l) => l.name);
   const machines = req.cluster.machines;
+  const pins = gpuPins(split, req);
   return {
     version: PLAN_VERSION,
     model: {
@@ -244,12 +273,17 @@ function planFile(
     schedule: req.schedule,
     optimizer: req.optimizer,
     preset: req.preset,
-    stages: split.machines.map((m, k) => ({
-      layers: [split.bounds[k]!, split.bounds[k + 1]!] as [number, number],
-      layerNames: [names[split.bounds[k]!]!, names[split.bounds[k + 1]! - 1]!] as [string, string],
-      machineId: machines[m]!.id,
-      machineName: machines[m]!.name,
-    })),
+    stages: split.machines.map((m, k) =>
+      planStage(
+        [
+          {
+            layers: [split.bounds[k]!, split.bounds[k + 1]!],
+            layerNames: [names[split.bounds[k]!]!, names[split.bounds[k + 1]! - 1]!],
+          },
+        ],
+        [{ machineId: machines[m]!.id, machineName: machines[m]!.name, gpu: pins[k]! }],
+      ),
+    ),
     prediction: {
       stepSeconds: sim.stepSeconds,
       samplesPerSecond: sim.samplesPerSecond,
