@@ -86,8 +86,8 @@ export const StagePredictionSchema = z.object({
   params: z.number().int().nonnegative(),
 });
 
-/** Everything but the version and the stages: the same in every version. */
-const planFields = {
+/** Everything but the version and the stages: the same in every version (the file's order kept). */
+const planHead = {
   model: z.object({
     id: z.string(),
     name: z.string(),
@@ -101,6 +101,8 @@ const planFields = {
   schedule: z.enum(['gpipe', '1f1b']),
   optimizer: z.enum(['sgd', 'momentum', 'adam']),
   preset: z.enum(['balanced', 'uniform', 'parameters']),
+};
+const planTail = {
   prediction: z.object({
     stepSeconds: seconds,
     samplesPerSecond: z.number().nonnegative(),
@@ -119,22 +121,25 @@ const planFields = {
 
 export const PlanV1Schema = z.object({
   version: z.literal(1),
-  ...planFields,
+  ...planHead,
   stages: z.array(PlanStageV1Schema).min(1),
+  ...planTail,
 });
 export type PlanV1 = z.infer<typeof PlanV1Schema>;
 
 const PlanV2FileSchema = z.object({
   version: z.literal(2),
-  ...planFields,
+  ...planHead,
   stages: z.array(PlanStageFileSchema).min(1),
+  ...planTail,
 });
 
 /** The plan as every reader sees it: the current version, with each stage's repeated fields filled in. */
 export const PlanV2Schema = z.object({
   version: z.literal(PLAN_VERSION),
-  ...planFields,
+  ...planHead,
   stages: z.array(PlanStageSchema).min(1),
+  ...planTail,
 });
 export type Plan = z.infer<typeof PlanV2Schema>;
 /** A plan file of any version this Pipefitter reads, as written. */
