@@ -103,7 +103,12 @@ function resourcesOf(input: SimulationInput, p: number) {
     const [a, b] = [placement[from]!.machine, placement[to]!.machine];
     return a === b ? `${ch}:${from}>${to}` : `${a}>${b}`;
   };
-  return { unitsOf: (k: number) => pools.get(placement[k]!.compute)!, link };
+  const units = placement.map((pl) => pools.get(pl.compute)!);
+  // The stages whose next compute may move when stage k takes a unit: those sharing its pool.
+  const sharers = placement.map((pl, k) =>
+    placement.flatMap((o, j) => (j !== k && o.compute === pl.compute ? [j] : [])),
+  );
+  return { unitsOf: (k: number) => units[k]!, sharers, link };
 }
 
 /**
@@ -121,7 +126,7 @@ export function simulate(input: SimulationInput): SimulationResult {
   if (stages.length !== p) throw new Error(`need times for ${p} stages, got ${stages.length}`);
   if (boundaries.length < p - 1)
     throw new Error(`need ${p - 1} boundaries between ${p} stages, got ${boundaries.length}`);
-  const { unitsOf, link } = resourcesOf(input, p);
+  const { unitsOf, sharers, link } = resourcesOf(input, p);
 
   const clock = new Array<number>(p).fill(0);
   const pc = new Array<number>(p).fill(0);
@@ -245,14 +250,18 @@ export function simulate(input: SimulationInput): SimulationResult {
     pc[k]!++;
   };
 
+  // Each stage's readyAt, recomputed only when something it depends on moved: its own action, a
+  // unit of its pool taken by a sharer, a tensor sent to it (undefined: to recompute).
+  const ready: (number | null | undefined)[] = new Array(p).fill(undefined);
   let remaining = schedule.actions.reduce((n, l) => n + l.length, 0);
   while (remaining > 0) {
     let next = -1;
     let nextAt = Infinity;
     for (let k = 0; k < p; k++) {
       if (pc[k]! >= schedule.actions[k]!.length) continue;
-      const at = readyAt(k);
-      if (at !== null && at < nextAt) [next, nextAt] = [k, at];
+      if (ready[k] === undefined) ready[k] = readyAt(k);
+      const at = ready[k];
+      if (at !== null && at! < nextAt) [next, nextAt] = [k, at!];
     }
     if (next < 0) {
       const stuck = schedule.actions
@@ -260,9 +269,15 @@ export function simulate(input: SimulationInput): SimulationResult {
         .filter(Boolean);
       throw new Error(`the schedule deadlocks: ${stuck.join(', ')}`);
     }
+    const a = schedule.actions[next]![pc[next]!]!;
     step(next);
     remaining--;
+    ready[next] = undefined;
+    if (a.op === 'F' || a.op === 'B' || a.op === 'STEP')
+      for (const j of sharers[next]!) ready[j] = undefined;
+    else if (a.op === 'SEND_ACT' || a.op === 'SEND_GRAD') ready[a.peer] = undefined;
   }
+
   const stepSeconds = Math.max(...clock, ...timeline.map((e) => e.end));
   for (const s of stats) s.idle = stepSeconds - s.busy;
   const busy = stats.reduce((a, s) => a + s.busy, 0);
