@@ -290,7 +290,7 @@ export function designerHandlers(deps: {
             samplesPerSecond: plan.prediction.samplesPerSecond,
           });
         } catch {
-          // a file that is not a plan (or an older version) is not listed
+          // a file that is not a plan (or of a version this Pipefitter does not read) is not listed
         }
       }
       plans.sort((a, b) => b.savedAt - a.savedAt);

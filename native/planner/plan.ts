@@ -325,8 +325,10 @@ function planFile(
 /**
  * A layout a person chose (the designer): stages [bounds[k], bounds[k+1]) on the machines named by id,
  * one per stage (a machine may host several). Simulated exactly as the planner's own splits are, so a
- * user's layout and Auto-partition's are compared on the same footing. Memory is not checked here: the
- * caller shows per-machine totals against free memory (several stages may share one machine).
+ * user's layout and Auto-partition's are compared on the same footing. Stages that share a machine
+ * share its GPUs or cores in the simulation (`computeResource`); on a machine with several GPUs they are
+ * pinned to them in turn. Memory is not checked here: the caller shows per-machine totals against free
+ * memory.
  */
 export function evaluateLayout(
   req: PlanRequest,
