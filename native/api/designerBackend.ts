@@ -11,6 +11,7 @@ import type { Cluster } from '../planner/cluster.js';
 import { clusterFromNodes } from '../coordinator/nodesToCluster.js';
 import { evaluateLayout, makePlan, PlanError, type PlanRequest } from '../planner/plan.js';
 import { parsePlan, type Plan } from '../planner/planSchema.js';
+import { planPlacements } from '../planner/planTopology.js';
 import type { SimulationResult } from '../planner/simulator.js';
 import { writeFileAtomic } from '../util/fsAtomic.js';
 import type {
@@ -135,7 +136,8 @@ function clusterFor(nodes: () => NodeRecord[], ids: string[]): Cluster {
 
 function prediction(plan: Plan, sim: SimulationResult): Prediction {
   const machines = new Map<string, Prediction['machines'][number]>();
-  plan.stages.forEach((s, k) => {
+  // Each replica of a stage holds the stage's memory on its machine.
+  for (const { stage: k, placement: s } of planPlacements(plan)) {
     const p = plan.prediction.stages[k]!;
     const m = machines.get(s.machineId) ?? {
       id: s.machineId,
@@ -145,9 +147,9 @@ function prediction(plan: Plan, sim: SimulationResult): Prediction {
       stages: [],
     };
     m.usedBytes += p.memoryBytes;
-    m.stages.push(k);
+    if (!m.stages.includes(k)) m.stages.push(k);
     machines.set(s.machineId, m);
-  });
+  }
   // Transfers are drawn by nobody (a wait on the receiving stage shows them), and are half the entries.
   const timeline = sim.timeline
     .filter((t) => t.kind !== 'transfer')
@@ -288,7 +290,7 @@ export function designerHandlers(deps: {
             samplesPerSecond: plan.prediction.samplesPerSecond,
           });
         } catch {
-          // a file that is not a plan (or an older version) is not listed
+          // a file that is not a plan (or of a version this Pipefitter does not read) is not listed
         }
       }
       plans.sort((a, b) => b.savedAt - a.savedAt);

@@ -72,13 +72,14 @@ function printPlan(plan: Plan): void {
   const pr = plan.prediction;
   const rows = plan.stages.map((s, k) => {
     const p = pr.stages[k]!;
+    // Every chunk and every replica of the stage, though the planner writes one of each today.
     return [
       String(k + 1),
-      `${s.layers[0]}–${s.layers[1] - 1}`,
-      s.layerNames[0] === s.layerNames[1]
-        ? s.layerNames[0]
-        : `${s.layerNames[0]} … ${s.layerNames[1]}`,
-      s.machineName,
+      s.chunks.map((c) => `${c.layers[0]}–${c.layers[1] - 1}`).join(', '),
+      s.chunks.map(({ layerNames: n }) => (n[0] === n[1] ? n[0] : `${n[0]} … ${n[1]}`)).join(', '),
+      s.replicas
+        .map((r) => (r.gpu === null ? r.machineName : `${r.machineName} GPU ${r.gpu}`))
+        .join(', '),
       ms(p.forwardSeconds),
       ms(p.backwardSeconds),
       ms(Math.max(p.sendActivationSeconds, p.sendGradientSeconds)),

@@ -21,6 +21,7 @@ import { writeModelFiles } from '../pipeline/modelFiles.js';
 import { clusterFromNodes } from '../coordinator/nodesToCluster.js';
 import { makePlan, PlanError } from '../planner/plan.js';
 import { parsePlan } from '../planner/planSchema.js';
+import { planPlacements, runnableStages } from '../planner/planTopology.js';
 import { choiceOption, intOption, numberOption, UsageError, type Command } from './command.js';
 import { resolveToken, stateDirFrom, trustOptions } from './common.js';
 import { LocalAgents } from './localAgents.js';
@@ -35,7 +36,13 @@ function readPlanFile(file: string) {
   } catch (err) {
     throw new UsageError(`cannot read plan ${file}: ${(err as Error).message}`);
   }
-  return parsePlan(json, file);
+  const plan = parsePlan(json, file);
+  try {
+    runnableStages(plan);
+  } catch (err) {
+    throw new UsageError(`${file}: ${(err as Error).message}`);
+  }
+  return plan;
 }
 
 export const trainCommand: Command = {
@@ -212,7 +219,7 @@ export const trainCommand: Command = {
       } else if (discoverS !== undefined) {
         await new Promise((r) => setTimeout(r, discoverS * 1000));
       } else if (plan) {
-        const ids = new Set(plan.stages.map((s) => s.machineId));
+        const ids = new Set(planPlacements(plan).map((p) => p.placement.machineId));
         await Promise.all(
           [...ids].map((id) => coordinator.waitFor(id, (n) => n.state === 'online', 10_000)),
         ).catch(() => {});
@@ -220,19 +227,19 @@ export const trainCommand: Command = {
 
       let stages: RunStagePlacement[];
       if (plan && !localAgents) {
-        stages = plan.stages.map((s, k) => {
+        stages = runnableStages(plan).map(({ index: k, start, end, placement: s }) => {
           const n = coordinator.registry.get(s.machineId);
           if (!n || n.state !== 'online')
             throw new Error(
               `stage ${k} is planned on ${s.machineName} (${s.machineId}), which is ${n ? n.state : 'not found on the network'}`,
             );
-          return { start: s.layers[0], end: s.layers[1], nodeId: s.machineId };
+          return { start, end, nodeId: s.machineId, ...(s.gpu === null ? {} : { gpu: s.gpu }) };
         });
       } else if (plan && localAgents) {
         // A saved plan names lab machines; with --local its split is kept and stages go to local agents in turn.
-        stages = plan.stages.map((s, k) => ({
-          start: s.layers[0],
-          end: s.layers[1],
+        stages = runnableStages(plan).map(({ start, end }, k) => ({
+          start,
+          end,
           nodeId: localAgents.agents[k % localAgents.agents.length]!.nodeId,
         }));
         say(
@@ -255,13 +262,15 @@ export const trainCommand: Command = {
           preset: DEFAULT_PRESET,
         });
         if (!outcome.ok) throw new PlanError(outcome.reason);
-        stages = outcome.plan.stages.map((s) => ({
-          start: s.layers[0],
-          end: s.layers[1],
+        const planned = runnableStages(outcome.plan);
+        stages = planned.map(({ start, end, placement: s }) => ({
+          start,
+          end,
           nodeId: s.machineId,
+          ...(s.gpu === null ? {} : { gpu: s.gpu }),
         }));
         say(
-          `plan: ${outcome.plan.stages.map((s, k) => `stage ${k} layers ${s.layers[0]}–${s.layers[1] - 1} on ${s.machineName}`).join('; ')}; predicted ${outcome.plan.prediction.samplesPerSecond.toFixed(0)} samples/s`,
+          `plan: ${planned.map((s, k) => `stage ${k} layers ${s.start}–${s.end - 1} on ${s.placement.machineName}`).join('; ')}; predicted ${outcome.plan.prediction.samplesPerSecond.toFixed(0)} samples/s`,
         );
       }
 

@@ -22,6 +22,13 @@ export const PLAN_PRESETS = ['balanced', 'uniform', 'parameters'] as const;
  */
 export const BACKEND_NAMES = ['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'] as const;
 
+/** The backends that train on a GPU: a stage on one is pinned to one card, which it has to itself. */
+export const GPU_BACKENDS = ['tensorflow-gpu', 'webgpu'] as const;
+
+export function isGpuBackend(name: string | undefined): boolean {
+  return (GPU_BACKENDS as readonly string[]).includes(name ?? '');
+}
+
 /** What a run or a stage may ask for: one backend, or `auto` (the best that works there). */
 export const BACKEND_PREFERENCES = ['auto', ...BACKEND_NAMES] as const;
 

@@ -1,9 +1,10 @@
+import { isGpuBackend } from '../common/names.js';
 import type { NodeRecord } from './nodeRecord.js';
 import { DEFAULT_LINK, type Cluster, type Machine } from '../planner/cluster.js';
 
 /**
  * Machines from discovered agents: measured speed on the backend the agent will train with, and the
- * memory that backend uses (free VRAM of GPU 0 for tensorflow-gpu, else available RAM). Agents that
+ * memory that backend uses (free VRAM of GPU 0 for a GPU backend, else available RAM). Agents that
  * cannot be planned on (offline, no speed yet) are left out with the reason, for the CLI to print.
  */
 export function machineFromNode(n: NodeRecord): Machine | { skipped: string } {
@@ -12,7 +13,7 @@ export function machineFromNode(n: NodeRecord): Machine | { skipped: string } {
   const speed = n.speed ?? n.inventory?.speed ?? null;
   if (!speed) return { skipped: `${n.name}: no measured speed yet (backends still probing?)` };
   let memory: number | null = null;
-  if (speed.backend === 'tensorflow-gpu') {
+  if (isGpuBackend(speed.backend)) {
     const g = n.telemetry?.gpus[0];
     if (g && g.memTotalBytes !== null && g.memUsedBytes !== null)
       memory = g.memTotalBytes - g.memUsedBytes;
@@ -21,12 +22,23 @@ export function machineFromNode(n: NodeRecord): Machine | { skipped: string } {
     memory = n.telemetry?.memAvailableBytes ?? n.inventory?.static.memory.totalBytes ?? null;
   }
   if (!memory) return { skipped: `${n.name}: memory unknown` };
+  // What the simulator shares between stages on one machine (its GPUs, or its cores) comes from the
+  // inventory; without one the machine is planned as one compute resource.
+  const inv = n.inventory?.static;
+  const cores = inv ? inv.cpu.physicalCores || inv.cpu.cores : 0;
   return {
     id: n.id,
     name: n.name,
     gflops: speed.gflops,
     memoryBytes: memory,
     ...(speed.curve ? { speedCurve: speed.curve } : {}),
+    ...(inv
+      ? {
+          backend: speed.backend,
+          ...(isGpuBackend(speed.backend) ? { gpus: Math.max(1, inv.gpus.length) } : {}),
+          ...(cores > 0 ? { cores } : {}),
+        }
+      : {}),
   };
 }
 

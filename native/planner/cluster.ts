@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { BackendNameSchema, type BackendName } from '../protocol/inventorySchemas.js';
+import { isGpuBackend } from '../common/names.js';
 
 /** A machine as the planner sees it: measured speed on its training backend and free memory. */
 export interface Machine {
@@ -8,6 +10,39 @@ export interface Machine {
   memoryBytes: number;
   /** Measured training speed by micro-batch rows (see SpeedReport.curve); absent: `gflops` at any size. */
   speedCurve?: { rows: number; gflops: number }[];
+  /** The backend `gflops` was measured on, which its stages train with (absent: not known). */
+  backend?: BackendName;
+  /** GPUs the backend can use (tensorflow-gpu, webgpu). */
+  gpus?: number;
+  /** CPU cores (physical where known): how many single-threaded stages run side by side. */
+  cores?: number;
+}
+
+/**
+ * What a stage placed on `machine` (pinned to `gpu`, or not) computes on, and how many stages that
+ * resource runs at once; stages naming the same resource share it (the simulator serialises them past
+ * its capacity). One GPU runs one stage at a time; the single-threaded wasm and cpu backends run one
+ * stage per core; tensorflow's CPU backend already uses every core, so its stages take turns. With no
+ * backend known, a machine with GPUs is a GPU machine, else one with `cores` (default 1) cores.
+ */
+export function computeResource(
+  machine: Machine,
+  gpu: number | null,
+): { id: string; capacity: number } {
+  if (trainsOnGpu(machine)) return { id: `${machine.id}/gpu${gpu ?? 0}`, capacity: 1 };
+  if (machine.backend === 'tensorflow') return { id: `${machine.id}/cpu`, capacity: 1 };
+  return { id: `${machine.id}/cpu`, capacity: Math.max(1, machine.cores ?? 1) };
+}
+
+/** GPUs a stage on this machine may be pinned to (0 when its stages do not train on a GPU). */
+export function pinnableGpus(machine: Machine): number {
+  return trainsOnGpu(machine) ? (machine.gpus ?? 1) : 0;
+}
+
+function trainsOnGpu(machine: Machine): boolean {
+  return (
+    isGpuBackend(machine.backend) || (machine.backend === undefined && (machine.gpus ?? 0) > 0)
+  );
 }
 
 /**
@@ -70,6 +105,9 @@ export const ClusterJsonSchema = z.object({
         speedCurve: z
           .array(z.object({ rows: z.number().int().positive(), gflops: z.number().positive() }))
           .optional(),
+        backend: BackendNameSchema.optional(),
+        gpus: z.number().int().nonnegative().optional(),
+        cores: z.number().int().positive().optional(),
       }),
     )
     .min(1),

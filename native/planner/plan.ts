@@ -5,7 +5,14 @@ import { isDenseStack } from '../model/denseStack.js';
 import { checkLossFits } from '../model/losses.js';
 import { ModelError } from '../model/modelError.js';
 import type { ModelSpec } from '../model/spec.js';
-import { linkBetween, linksUniform, speedAt, type Cluster } from './cluster.js';
+import {
+  computeResource,
+  linkBetween,
+  linksUniform,
+  pinnableGpus,
+  speedAt,
+  type Cluster,
+} from './cluster.js';
 import {
   EXHAUSTIVE_MAX_MACHINES,
   balancedBounds,
@@ -16,7 +23,7 @@ import {
   type SearchResult,
   type Split,
 } from './partitioner.js';
-import { PLAN_VERSION, type Plan } from './planSchema.js';
+import { PLAN_VERSION, planStage, type Plan } from './planSchema.js';
 import { buildSchedule, inFlightMicrobatches, type ScheduleKind } from './schedule.js';
 import { simulate, type SimulationResult } from './simulator.js';
 import { StageCoster, type PartitionProblem } from './stageCost.js';
@@ -98,9 +105,29 @@ function checkRequest(req: PlanRequest): void {
   }
 }
 
-/** Stage times and link times of a split, as the simulator takes them. */
+/**
+ * The GPU each stage is pinned to: on a machine with several GPUs, its stages take them in turn, in
+ * stage order; elsewhere none is pinned (one GPU, or a CPU backend: the stage sees what its agent sees).
+ */
+function gpuPins(split: Split, req: PlanRequest): (number | null)[] {
+  const seen = new Map<number, number>();
+  return split.machines.map((m) => {
+    const gpus = pinnableGpus(req.cluster.machines[m]!);
+    const i = seen.get(m) ?? 0;
+    seen.set(m, i + 1);
+    return gpus > 1 ? i % gpus : null;
+  });
+}
+
+/** Stage times, link times and the resources the stages share, as the simulator takes them. */
 function simulateSplit(c: StageCoster, split: Split, req: PlanRequest): SimulationResult {
   const p = split.machines.length;
+  const pins = gpuPins(split, req);
+  const placement = split.machines.map((m, k) => {
+    const machine = req.cluster.machines[m]!;
+    const r = computeResource(machine, pins[k]!);
+    return { machine: machine.id, compute: r.id, capacity: r.capacity };
+  });
   const stages = split.machines.map((m, k) => ({
     forward: c.forwardSeconds(split.bounds[k]!, split.bounds[k + 1]!, m),
     backward: c.backwardSeconds(split.bounds[k]!, split.bounds[k + 1]!, m),
@@ -116,6 +143,7 @@ function simulateSplit(c: StageCoster, split: Split, req: PlanRequest): Simulati
     stages,
     boundaries,
     batchSize: req.batch,
+    placement,
   });
 }
 
@@ -229,6 +257,7 @@ function planFile(
   const cost = modelCost(req.model);
   const names = cost.layers.map((l) => l.name);
   const machines = req.cluster.machines;
+  const pins = gpuPins(split, req);
   return {
     version: PLAN_VERSION,
     model: {
@@ -244,12 +273,17 @@ function planFile(
     schedule: req.schedule,
     optimizer: req.optimizer,
     preset: req.preset,
-    stages: split.machines.map((m, k) => ({
-      layers: [split.bounds[k]!, split.bounds[k + 1]!] as [number, number],
-      layerNames: [names[split.bounds[k]!]!, names[split.bounds[k + 1]! - 1]!] as [string, string],
-      machineId: machines[m]!.id,
-      machineName: machines[m]!.name,
-    })),
+    stages: split.machines.map((m, k) =>
+      planStage(
+        [
+          {
+            layers: [split.bounds[k]!, split.bounds[k + 1]!],
+            layerNames: [names[split.bounds[k]!]!, names[split.bounds[k + 1]! - 1]!],
+          },
+        ],
+        [{ machineId: machines[m]!.id, machineName: machines[m]!.name, gpu: pins[k]! }],
+      ),
+    ),
     prediction: {
       stepSeconds: sim.stepSeconds,
       samplesPerSecond: sim.samplesPerSecond,
@@ -291,8 +325,10 @@ function planFile(
 /**
  * A layout a person chose (the designer): stages [bounds[k], bounds[k+1]) on the machines named by id,
  * one per stage (a machine may host several). Simulated exactly as the planner's own splits are, so a
- * user's layout and Auto-partition's are compared on the same footing. Memory is not checked here: the
- * caller shows per-machine totals against free memory (several stages may share one machine).
+ * user's layout and Auto-partition's are compared on the same footing. Stages that share a machine
+ * share its GPUs or cores in the simulation (`computeResource`); on a machine with several GPUs they are
+ * pinned to them in turn. Memory is not checked here: the caller shows per-machine totals against free
+ * memory.
  */
 export function evaluateLayout(
   req: PlanRequest,

@@ -17,14 +17,35 @@ import type { ScheduleKind } from '../common/schemas.js';
 export { SCHEDULE_KINDS } from '../common/names.js';
 export type { ScheduleKind };
 
-export type Action =
+/**
+ * Where a tensor or an action belongs in a plan's topology (plan v2): stage, the stage's chunk (its
+ * layer ranges), the stage's replica (its places) and the micro-batch. Today's runtime runs chunk 0
+ * and replica 0 of every stage; an action without `chunk` is chunk 0's.
+ */
+export interface Address {
+  stage: number;
+  chunk: number;
+  replica: number;
+  mb: number;
+}
+
+/** An action's address, as stage `stage`'s replica `replica` runs it (STEP has no micro-batch: -1). */
+export function addressOf(stage: number, a: Action, replica = 0): Address {
+  return { stage, chunk: a.chunk ?? 0, replica, mb: 'mb' in a ? a.mb : -1 };
+}
+
+export type Action = (
   | { op: 'F'; mb: number }
   | { op: 'B'; mb: number }
   | { op: 'SEND_ACT'; mb: number; peer: number }
   | { op: 'RECV_ACT'; mb: number; peer: number }
   | { op: 'SEND_GRAD'; mb: number; peer: number }
   | { op: 'RECV_GRAD'; mb: number; peer: number }
-  | { op: 'STEP' };
+  | { op: 'STEP' }
+) & {
+  /** The chunk of the stage the action works on; absent: chunk 0 (one chunk per stage). */
+  chunk?: number;
+};
 
 export type ActionOp = Action['op'];
 

@@ -18,6 +18,18 @@ export interface BoundaryTimes {
   latency: number;
 }
 
+/**
+ * Where a stage runs, for the resources it shares with others. Stages naming the same `compute` (one
+ * GPU, or a machine's cores) share its `capacity` units: past that their actions wait for a free unit
+ * (two stages on one GPU take turns; two single-threaded stages on a two-core machine run side by
+ * side). Transfers between two machines share that direction of their link, whichever stages send.
+ */
+export interface StagePlacement {
+  machine: string;
+  compute: string;
+  capacity: number;
+}
+
 export interface SimulationInput {
   schedule: Schedule;
   stages: StageTimes[];
@@ -25,6 +37,8 @@ export interface SimulationInput {
   boundaries: BoundaryTimes[];
   /** Samples per step, for throughput. */
   batchSize: number;
+  /** placement[k] for stage k; absent: every stage on a machine and a compute unit of its own. */
+  placement?: StagePlacement[];
 }
 
 export type TimelineKind = 'compute' | 'wait' | 'transfer';
@@ -65,12 +79,46 @@ export interface SimulationResult {
 type Channel = 'act' | 'grad';
 const key = (ch: Channel, from: number, to: number, mb: number) => `${ch}:${from}>${to}:${mb}`;
 
+/** The compute pools and link directions of a placement, and which of them each stage uses. */
+function resourcesOf(input: SimulationInput, p: number) {
+  const placement =
+    input.placement ??
+    Array.from({ length: p }, (_, k) => ({ machine: `#${k}`, compute: `#${k}`, capacity: 1 }));
+  if (placement.length !== p)
+    throw new Error(`need a placement for ${p} stages, got ${placement.length}`);
+  const pools = new Map<string, number[]>();
+  for (const pl of placement) {
+    if (!(Number.isInteger(pl.capacity) && pl.capacity >= 1))
+      throw new Error(`compute ${pl.compute} needs a capacity of at least 1, got ${pl.capacity}`);
+    const pool = pools.get(pl.compute);
+    if (pool && pool.length !== pl.capacity)
+      throw new Error(
+        `compute ${pl.compute} is given capacities ${pool.length} and ${pl.capacity}`,
+      );
+    if (!pool) pools.set(pl.compute, new Array<number>(pl.capacity).fill(0));
+  }
+  // A transfer between two machines queues on that direction of their link; between two stages of
+  // one machine (loopback) only behind that stage pair's own earlier transfers, per channel.
+  const link = (ch: Channel, from: number, to: number) => {
+    const [a, b] = [placement[from]!.machine, placement[to]!.machine];
+    return a === b ? `${ch}:${from}>${to}` : `${a}>${b}`;
+  };
+  const units = placement.map((pl) => pools.get(pl.compute)!);
+  // The stages whose next compute may move when stage k takes a unit: those sharing its pool.
+  const sharers = placement.map((pl, k) =>
+    placement.flatMap((o, j) => (j !== k && o.compute === pl.compute ? [j] : [])),
+  );
+  return { unitsOf: (k: number) => units[k]!, sharers, link };
+}
+
 /**
- * Runs a schedule. Each stage executes its list in order; the only cross-stage dependencies are a
- * receive on the matching send, and each link direction carries only one stage's sends, in that
- * stage's order. So advancing every stage as far as it can, round after round, gives the exact
- * times a discrete-event simulation would, with no event queue. A schedule whose receives can never
- * be satisfied is reported as a deadlock, naming the stuck actions.
+ * Runs a schedule. Each stage executes its list in order; a receive waits for the matching send, a
+ * compute action for a free unit of its stage's compute resource, a transfer for its link direction.
+ * Of all the actions that can go next, the one that can start earliest goes first (ties: the lower
+ * stage), so shared resources serve their users in time order, as a discrete-event simulation
+ * would; start times never go backwards, since every action a later one waits for was placed before
+ * it. With a resource per stage (no placement) this is exactly "each stage as far as it can". A
+ * schedule whose receives can never be satisfied is reported as a deadlock, naming the stuck actions.
  */
 export function simulate(input: SimulationInput): SimulationResult {
   const { schedule, stages, boundaries } = input;
@@ -78,6 +126,7 @@ export function simulate(input: SimulationInput): SimulationResult {
   if (stages.length !== p) throw new Error(`need times for ${p} stages, got ${stages.length}`);
   if (boundaries.length < p - 1)
     throw new Error(`need ${p - 1} boundaries between ${p} stages, got ${boundaries.length}`);
+  const { unitsOf, sharers, link } = resourcesOf(input, p);
 
   const clock = new Array<number>(p).fill(0);
   const pc = new Array<number>(p).fill(0);
@@ -97,18 +146,29 @@ export function simulate(input: SimulationInput): SimulationResult {
   const transfer = (k: number, a: Action & { peer: number; mb: number }, ch: Channel) => {
     const b = boundaries[Math.min(k, a.peer)]!;
     const seconds = ch === 'act' ? b.activationSeconds : b.gradientSeconds;
-    const link = `${ch}:${k}>${a.peer}`;
-    const start = Math.max(clock[k]!, linkFree.get(link) ?? 0);
-    linkFree.set(link, start + seconds);
+    const l = link(ch, k, a.peer);
+    const start = Math.max(clock[k]!, linkFree.get(l) ?? 0);
+    linkFree.set(l, start + seconds);
     const end = start + seconds + b.latency;
     arrivals.set(key(ch, k, a.peer, a.mb), end);
     stats[k]!.comm += seconds;
     timeline.push({ stage: k, action: a, label: actionLabel(a), kind: 'transfer', start, end });
   };
 
+  /** The unit of stage k's compute that frees first. */
+  const freeUnit = (k: number) => {
+    const units = unitsOf(k);
+    let u = 0;
+    for (let i = 1; i < units.length; i++) if (units[i]! < units[u]!) u = i;
+    return { units, u };
+  };
+
   const compute = (k: number, a: Action, seconds: number) => {
-    const start = clock[k]!;
+    const { units, u } = freeUnit(k);
+    const start = Math.max(clock[k]!, units[u]!);
+    // Waiting for a shared unit is not idling by choice, but the stage computes nothing meanwhile.
     clock[k] = start + seconds;
+    units[u] = clock[k]!;
     stats[k]!.busy += seconds;
     timeline.push({
       stage: k,
@@ -120,8 +180,33 @@ export function simulate(input: SimulationInput): SimulationResult {
     });
   };
 
-  /** Runs stage k's next action if it can; false when it must wait for a message not yet sent. */
-  const step = (k: number): boolean => {
+  const arrivalFor = (k: number, a: Action) =>
+    a.op === 'RECV_ACT' || a.op === 'RECV_GRAD'
+      ? arrivals.get(key(a.op === 'RECV_ACT' ? 'act' : 'grad', a.peer, k, a.mb))
+      : undefined;
+
+  /** When stage k's next action can start; null when it waits for a message not yet sent. */
+  const readyAt = (k: number): number | null => {
+    const a = schedule.actions[k]![pc[k]!]!;
+    switch (a.op) {
+      case 'F':
+      case 'B':
+      case 'STEP': {
+        const { units, u } = freeUnit(k);
+        return Math.max(clock[k]!, units[u]!);
+      }
+      case 'RECV_ACT':
+      case 'RECV_GRAD': {
+        const at = arrivalFor(k, a);
+        return at === undefined ? null : Math.max(clock[k]!, at);
+      }
+      default:
+        return clock[k]!;
+    }
+  };
+
+  /** Runs stage k's next action (it is ready). */
+  const step = (k: number): void => {
     const a = schedule.actions[k]![pc[k]!]!;
     const t = stages[k]!;
     switch (a.op) {
@@ -145,8 +230,7 @@ export function simulate(input: SimulationInput): SimulationResult {
         break;
       case 'RECV_ACT':
       case 'RECV_GRAD': {
-        const at = arrivals.get(key(a.op === 'RECV_ACT' ? 'act' : 'grad', a.peer, k, a.mb));
-        if (at === undefined) return false;
+        const at = arrivalFor(k, a)!;
         const start = clock[k]!;
         if (at > start) {
           clock[k] = at;
@@ -164,24 +248,34 @@ export function simulate(input: SimulationInput): SimulationResult {
       }
     }
     pc[k]!++;
-    return true;
   };
 
+  // Each stage's readyAt, recomputed only when something it depends on moved: its own action, a
+  // unit of its pool taken by a sharer, a tensor sent to it (undefined: to recompute).
+  const ready: (number | null | undefined)[] = new Array(p).fill(undefined);
   let remaining = schedule.actions.reduce((n, l) => n + l.length, 0);
   while (remaining > 0) {
-    let progressed = false;
+    let next = -1;
+    let nextAt = Infinity;
     for (let k = 0; k < p; k++) {
-      while (pc[k]! < schedule.actions[k]!.length && step(k)) {
-        remaining--;
-        progressed = true;
-      }
+      if (pc[k]! >= schedule.actions[k]!.length) continue;
+      if (ready[k] === undefined) ready[k] = readyAt(k);
+      const at = ready[k];
+      if (at !== null && at! < nextAt) [next, nextAt] = [k, at!];
     }
-    if (!progressed) {
+    if (next < 0) {
       const stuck = schedule.actions
         .map((l, k) => (pc[k]! < l.length ? `stage ${k} at ${actionLabel(l[pc[k]!]!)}` : null))
         .filter(Boolean);
       throw new Error(`the schedule deadlocks: ${stuck.join(', ')}`);
     }
+    const a = schedule.actions[next]![pc[next]!]!;
+    step(next);
+    remaining--;
+    ready[next] = undefined;
+    if (a.op === 'F' || a.op === 'B' || a.op === 'STEP')
+      for (const j of sharers[next]!) ready[j] = undefined;
+    else if (a.op === 'SEND_ACT' || a.op === 'SEND_GRAD') ready[a.peer] = undefined;
   }
 
   const stepSeconds = Math.max(...clock, ...timeline.map((e) => e.end));

@@ -9,7 +9,8 @@ import { RunController, type RunEvent } from '../coordinator/runController.js';
 import { checkDatasetFits } from '../data/datasetFit.js';
 import { resolveModel } from '../model/resolveModel.js';
 import { writeModelFiles } from '../pipeline/modelFiles.js';
-import type { Plan } from '../planner/planSchema.js';
+import { parsePlan, type Plan, type PlanInput } from '../planner/planSchema.js';
+import { planMachineNames, planPlacements, runnableStages } from '../planner/planTopology.js';
 import { metricsCsv } from './metricsCsv.js';
 import type { RunRecord, RunSettings, RunSummary } from './runSchemas.js';
 import type { RunRecorder, RunStore } from './runStore.js';
@@ -55,10 +56,18 @@ export class RunService extends EventEmitter<RunServiceEvents> {
     return this.tf;
   }
 
-  /** Says, in words, why this plan cannot start now; null when every machine is online. */
+  /**
+   * Says, in words, why this plan cannot start now: a topology the runtime does not run yet, or a
+   * machine that is not online; null when it can start.
+   */
   preflight(plan: Plan): string | null {
+    try {
+      runnableStages(plan);
+    } catch (err) {
+      return (err as Error).message;
+    }
     const problems: string[] = [];
-    plan.stages.forEach((s, k) => {
+    for (const { stage: k, placement: s } of planPlacements(plan)) {
       const n = this.coordinator.registry.get(s.machineId);
       if (!n)
         problems.push(`stage ${k} is planned on ${s.machineName}, which this app has not found`);
@@ -66,18 +75,23 @@ export class RunService extends EventEmitter<RunServiceEvents> {
         problems.push(
           `stage ${k} is planned on ${n.name}, which is ${n.state}${n.stateReason ? ` (${n.stateReason})` : ''}`,
         );
-    });
+    }
     return problems.length ? problems.join('; ') : null;
   }
 
-  /** Starts a run; resolves once every stage is training, rejects (recording why) if it cannot. */
-  async start(plan: Plan, settings: RunSettings): Promise<RunSummary> {
+  /**
+   * Starts a run from a plan of any version this Pipefitter reads; resolves once every stage is
+   * training, rejects (recording why) if it cannot.
+   */
+  async start(input: PlanInput, settings: RunSettings): Promise<RunSummary> {
     if (this.live)
       throw new Error(
         `run "${this.store.get(this.live.id)?.name}" is still running: stop it first`,
       );
+    const plan = parsePlan(input, 'the plan');
     const problem = this.preflight(plan);
     if (problem) throw new Error(problem);
+    const stages = runnableStages(plan);
     const model = resolveModel(plan.model.path ?? plan.model.id).spec;
     if (model.layers.length !== plan.model.layers)
       throw new Error(
@@ -93,16 +107,16 @@ export class RunService extends EventEmitter<RunServiceEvents> {
     });
     const live: LiveRun = { id, controller: null, recorder, stopping: false };
     this.live = live;
-    const machines = [...new Set(plan.stages.map((s) => s.machineName))];
-    recorder.append({ kind: 'meta', id, plan, settings, machines });
+    recorder.append({ kind: 'meta', id, plan, settings, machines: planMachineNames(plan) });
     const controller = new RunController(this.coordinator, tf, {
       runId: id,
       model,
       dataset: settings.dataset,
-      stages: plan.stages.map((s) => ({
-        start: s.layers[0],
-        end: s.layers[1],
-        nodeId: s.machineId,
+      stages: stages.map((s) => ({
+        start: s.start,
+        end: s.end,
+        nodeId: s.placement.machineId,
+        ...(s.placement.gpu === null ? {} : { gpu: s.placement.gpu }),
       })),
       schedule: plan.schedule,
       microbatches: plan.microbatches,
@@ -118,7 +132,10 @@ export class RunService extends EventEmitter<RunServiceEvents> {
     controller.on('event', (e: RunEvent) => {
       if (e.type === 'started') {
         totalSteps = e.totalSteps;
-        const withIds = e.stages.map((s) => ({ ...s, nodeId: plan.stages[s.index]!.machineId }));
+        const withIds = e.stages.map((s) => ({
+          ...s,
+          nodeId: stages[s.index]!.placement.machineId,
+        }));
         recorder.append({ kind: 'event', event: { ...e, stages: withIds } });
         return;
       }

@@ -11,7 +11,7 @@ export interface DesignerMachine {
   backend: string | null;
 }
 
-/** Mirrors native/planner/nodesToCluster's choice of memory, so the card shows what the prediction uses. */
+/** Mirrors native/coordinator/nodesToCluster's choice of memory, so the card shows what the prediction uses. */
 export function designerMachine(n: NodeView): DesignerMachine {
   const speed = n.speed ?? n.inventory?.speed ?? null;
   let free: number | null;

@@ -8,6 +8,7 @@ import {
   DEFAULT_PRESET,
   DEFAULT_SCHEDULE,
 } from '../../native/common/defaults.js';
+import type { PlanFile } from '../../native/api/designerSchemas.js';
 
 export interface Placement {
   id: string;
@@ -107,6 +108,33 @@ export function setLayout(
   machines: (Placement | null)[],
 ): DesignDoc {
   return { ...d, bounds: bounds.slice(), machines: machines.slice() };
+}
+
+/**
+ * A plan's layout as the designer edits it: one layer range and one machine per stage, read from the
+ * plan's chunks and replicas. A plan with more (several chunks or replicas in a stage) cannot be shown
+ * as stage rows yet, and says so instead of losing them.
+ */
+export function layoutOfPlan(
+  plan: PlanFile,
+): { bounds: number[]; machines: Placement[] } | { problem: string } {
+  for (const [k, st] of plan.stages.entries()) {
+    if (st.chunks.length > 1)
+      return {
+        problem: `Stage ${k} of this plan holds ${st.chunks.length} layer ranges, which the designer cannot show yet.`,
+      };
+    if (st.replicas.length > 1)
+      return {
+        problem: `Stage ${k} of this plan runs on ${st.replicas.length} machines, which the designer cannot show yet.`,
+      };
+  }
+  return {
+    bounds: [0, ...plan.stages.map((st) => st.chunks[0]!.layers[1])],
+    machines: plan.stages.map((st) => ({
+      id: st.replicas[0]!.machineId,
+      name: st.replicas[0]!.machineName,
+    })),
+  };
 }
 
 /**

@@ -11,13 +11,13 @@ import type { PipefitterApi } from '../../native/api/types.js';
 import {
   commit,
   historyOf,
+  layoutOfPlan,
   newDoc,
   redo as redoStep,
   setLayout,
   undo as undoStep,
   type DesignDoc,
   type History,
-  type Placement,
 } from '../designer/planModel.js';
 import { validate, type MachineStatus, type Problem } from '../designer/validate.js';
 import { readChosenFile } from '../host/files.js';
@@ -216,16 +216,13 @@ export async function autoPartition(machineIds: string[]): Promise<void> {
     s.predictedDoc === doc ? (s.prediction?.plan.prediction.samplesPerSecond ?? null) : null;
   try {
     const p = await api.autoPartition({ model: s.model.ref, settings: doc.settings, machineIds });
-    const bounds = [0, ...p.plan.stages.map((st) => st.layers[1])];
-    const machines: Placement[] = p.plan.stages.map((st) => ({
-      id: st.machineId,
-      name: st.machineName,
-    }));
+    const layout = layoutOfPlan(p.plan);
+    if ('problem' in layout) throw new Error(layout.problem);
     designerStore.setState({
       auto: { before, after: p.plan.prediction.samplesPerSecond, preset: doc.settings.preset },
       autoError: null,
     });
-    edit((d) => setLayout(d, bounds, machines));
+    edit((d) => setLayout(d, layout.bounds, layout.machines));
   } catch (err) {
     designerStore.setState({ autoError: (err as Error).message, auto: null });
   }
@@ -250,13 +247,18 @@ export function loadPlan(plan: PlanFile): void {
     });
     return;
   }
+  const layout = layoutOfPlan(plan);
+  if ('problem' in layout) {
+    designerStore.setState({ planNote: layout.problem });
+    return;
+  }
   if (model !== s.model)
     designerStore.setState({ model, history: historyOf(newDoc(model.layers.length)) });
   designerStore.setState({ planNote: null, auto: null });
   edit(() => ({
     layerCount: plan.model.layers,
-    bounds: [0, ...plan.stages.map((st) => st.layers[1])],
-    machines: plan.stages.map((st) => ({ id: st.machineId, name: st.machineName })),
+    bounds: layout.bounds,
+    machines: layout.machines,
     settings: {
       batch: plan.batch,
       microbatches: plan.microbatches,

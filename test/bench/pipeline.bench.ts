@@ -19,6 +19,7 @@ import { LocalPipeline } from '../../native/pipeline/localPipeline.js';
 import { ReferenceTrainer } from '../../native/pipeline/referenceTrainer.js';
 import { clusterFromNodes } from '../../native/coordinator/nodesToCluster.js';
 import { makePlan } from '../../native/planner/plan.js';
+import { runnableStages } from '../../native/planner/planTopology.js';
 import { selfCommand } from '../../native/util/selfCommand.js';
 import {
   startAgent,
@@ -125,10 +126,10 @@ try {
         runId: `bench-${++runNo}`,
         model: spec,
         dataset: 'mnist',
-        stages: plan.stages.map((s) => ({
-          start: s.layers[0],
-          end: s.layers[1],
-          nodeId: s.machineId,
+        stages: runnableStages(plan).map((s) => ({
+          start: s.start,
+          end: s.end,
+          nodeId: s.placement.machineId,
         })),
         schedule,
         microbatches: m,

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Coordinator } from '../../native/coordinator/coordinator.js';
-import type { Plan } from '../../native/planner/planSchema.js';
+import type { PlanV1 } from '../../native/planner/planSchema.js';
 import { RunService } from '../../native/runs/runService.js';
 import { RunStore } from '../../native/runs/runStore.js';
 import type { RunRecord, RunSettings } from '../../native/runs/runSchemas.js';
@@ -18,7 +18,7 @@ import {
 import { coordinatorFor } from '../helpers/lab.js';
 import { processAlive } from '../helpers/training.js';
 
-function twoStagePlan(agents: RunningAgent[], second?: { id: string; name: string }): Plan {
+function twoStagePlan(agents: RunningAgent[], second?: { id: string; name: string }): PlanV1 {
   return {
     version: 1,
     model: {

@@ -30,11 +30,11 @@ function request(over: Partial<PlanRequest> = {}): PlanRequest {
 }
 
 describe('makePlan', () => {
-  it('produces a plan file that parses back (version 1) and covers every layer', () => {
+  it('produces a plan file that parses back (version 2) and covers every layer', () => {
     const r = makePlan(request({ stages: 3 }));
     assert.ok(r.ok);
     const plan = parsePlan(JSON.parse(JSON.stringify(r.plan)));
-    assert.equal(plan.version, 1);
+    assert.equal(plan.version, 2);
     assert.equal(plan.stages.length, 3);
     assert.equal(plan.stages[0]!.layers[0], 0);
     assert.equal(plan.stages.at(-1)!.layers[1], 9);
@@ -53,7 +53,7 @@ describe('makePlan', () => {
   it('refuses plan files of another version or with gaps', () => {
     const r = makePlan(request({ stages: 2 }));
     assert.ok(r.ok);
-    assert.throws(() => parsePlan({ ...r.plan, version: 2 }), /version 2 is not supported/);
+    assert.throws(() => parsePlan({ ...r.plan, version: 3 }), /version 3 is not supported/);
     const gap = structuredClone(r.plan);
     gap.stages[1]!.layers[0] += 1;
     assert.throws(() => parsePlan(gap), /does not start where stage 0 ends/);

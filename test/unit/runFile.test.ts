@@ -5,7 +5,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { readRunFile, RunFileWriter } from '../../native/runs/runFile.js';
 import { RunStore } from '../../native/runs/runStore.js';
-import type { Plan } from '../../native/planner/planSchema.js';
+import { migratePlan, type Plan } from '../../native/planner/planSchema.js';
 import { tempDir } from '../helpers/agents.js';
 
 const CHILD = path.join(import.meta.dirname, '../fixtures/runFileWriterChild.ts');
@@ -61,7 +61,8 @@ describe('run file', () => {
   });
 });
 
-const plan: Plan = {
+// A version 1 plan, as run files written before plan version 2 hold it.
+const plan: Plan = migratePlan({
   version: 1,
   model: {
     id: 'mnist-mlp',
@@ -86,7 +87,7 @@ const plan: Plan = {
   },
   search: { method: 'preset', evaluations: 1, stagesChosen: 'requested', note: '' },
   createdAt: '2026-01-01T00:00:00Z',
-};
+});
 
 describe('run store', () => {
   it('marks a run that was live when the app died as interrupted, keeping its data', () => {

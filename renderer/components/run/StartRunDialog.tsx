@@ -46,9 +46,10 @@ export function StartRunDialog({ plan, onClose }: { plan: PlanFile; onClose(): v
   const [error, setError] = useState<string | null>(null);
   const offline = useCluster((s) =>
     plan.stages
-      .map((st, k) => {
-        const n = s.nodes[st.machineId];
-        if (!n) return `stage ${k} is planned on ${st.machineName}, which is not in the cluster`;
+      .flatMap((st, k) => st.replicas.map((r) => [k, r] as const))
+      .map(([k, r]) => {
+        const n = s.nodes[r.machineId];
+        if (!n) return `stage ${k} is planned on ${r.machineName}, which is not in the cluster`;
         if (n.state !== 'online') return `stage ${k} is planned on ${n.name}, which is ${n.state}`;
         return null;
       })
@@ -100,8 +101,10 @@ export function StartRunDialog({ plan, onClose }: { plan: PlanFile; onClose(): v
         <h2 id={titleId}>Start a run</h2>
         <p className="muted">
           {plan.model.name}: {plan.stages.length} stages on{' '}
-          {[...new Set(plan.stages.map((s) => s.machineName))].join(', ')}; batch {plan.batch},{' '}
-          {plan.microbatches} micro-batches, {plan.schedule}
+          {[...new Set(plan.stages.flatMap((s) => s.replicas.map((r) => r.machineName)))].join(
+            ', ',
+          )}
+          ; batch {plan.batch}, {plan.microbatches} micro-batches, {plan.schedule}
         </p>
         <label>
           Name

@@ -1,0 +1,44 @@
+import type { Placement, Plan } from './planSchema.js';
+
+/** One stage as today's runtime runs it: one layer range, in one process, at one place. */
+export interface RunnableStage {
+  index: number;
+  /** Layers [start, end). */
+  start: number;
+  end: number;
+  placement: Placement;
+}
+
+/**
+ * The plan's stages as the runtime can run them, or an error saying what it cannot run yet: a plan
+ * whose stage holds several chunks (interleaved schedules) or runs as several replicas (data
+ * parallelism) is refused here, before anything starts, rather than run as something else.
+ */
+export function runnableStages(plan: Plan): RunnableStage[] {
+  return plan.stages.map((s, k) => {
+    if (s.chunks.length > 1)
+      throw new Error(
+        `stage ${k} has ${s.chunks.length} chunks: interleaved schedules are not built yet`,
+      );
+    if (s.replicas.length > 1)
+      throw new Error(
+        `stage ${k} has ${s.replicas.length} replicas: data parallelism is not built yet`,
+      );
+    const [start, end] = s.chunks[0]!.layers;
+    return { index: k, start, end, placement: s.replicas[0]! };
+  });
+}
+
+/** Every place the plan runs something (each replica of each stage), for "machines online" checks. */
+export function planPlacements(
+  plan: Plan,
+): { stage: number; replica: number; placement: Placement }[] {
+  return plan.stages.flatMap((s, k) =>
+    s.replicas.map((placement, replica) => ({ stage: k, replica, placement })),
+  );
+}
+
+/** The machines' names, each once, in stage order. */
+export function planMachineNames(plan: Plan): string[] {
+  return [...new Set(planPlacements(plan).map((p) => p.placement.machineName))];
+}
