@@ -1,0 +1,79 @@
+import { checkDatasetFits } from '../data/datasetFit.js';
+import { checkLossFits } from '../model/losses.js';
+import type { ModelSpec } from '../model/spec.js';
+import type { NodeRecord } from './nodeRecord.js';
+import type { Registry } from './registry.js';
+import type { RunStagePlacement } from './runSpec.js';
+
+/** One place a stage is to run, and what the registry knows of its machine. */
+export interface StagePlace {
+  stage: number;
+  machineId: string;
+  /** The name the plan gives the machine (absent where a run names only ids). */
+  machineName?: string;
+}
+
+/**
+ * Who says that a machine is not online, each in the words its users have always read: the run
+ * itself (a run started without a plan), the app (RunService) and `pipefitter train --plan`.
+ */
+export type MachineWording = 'run' | 'app' | 'cli';
+
+function describe(p: StagePlace, n: NodeRecord | undefined, wording: MachineWording): string {
+  const reason = n?.stateReason ? ` (${n.stateReason})` : '';
+  switch (wording) {
+    case 'run':
+      return n
+        ? `stage ${p.stage} is placed on ${n.name}, which is ${n.state}${reason}`
+        : `stage ${p.stage} is placed on machine ${p.machineId}, which this coordinator has not found`;
+    case 'app':
+      return n
+        ? `stage ${p.stage} is planned on ${n.name}, which is ${n.state}${reason}`
+        : `stage ${p.stage} is planned on ${p.machineName ?? p.machineId}, which this app has not found`;
+    case 'cli':
+      return `stage ${p.stage} is planned on ${p.machineName ?? p.machineId} (${p.machineId}), which is ${n ? n.state : 'not found on the network'}`;
+  }
+}
+
+/**
+ * The one "machines online" check: a sentence for each place whose machine this coordinator has not
+ * found or that is not online, in stage order; empty when every machine is online.
+ */
+export function machinesNotOnline(
+  registry: Registry,
+  places: StagePlace[],
+  wording: MachineWording,
+): string[] {
+  return places.flatMap((p) => {
+    const n = registry.get(p.machineId);
+    return n?.state === 'online' ? [] : [describe(p, n, wording)];
+  });
+}
+
+/**
+ * What a run checks before anything starts: the loss fits the model's output, the dataset fits the
+ * model (as far as this machine can see it), contiguous layers covering the model, machines online.
+ * Throws the first problem.
+ */
+export function preflightRun(
+  registry: Registry,
+  run: { model: ModelSpec; dataset: string; stages: RunStagePlacement[] },
+): void {
+  const { stages, model } = run;
+  checkLossFits(model);
+  checkDatasetFits(model, run.dataset);
+  if (stages.length === 0) throw new Error('the plan has no stages');
+  stages.forEach((s, k) => {
+    const expectStart = k === 0 ? 0 : stages[k - 1]!.end;
+    if (s.start !== expectStart || s.end <= s.start)
+      throw new Error(
+        `stage ${k} covers layers [${s.start}, ${s.end}), expected to start at ${expectStart}`,
+      );
+    const [problem] = machinesNotOnline(registry, [{ stage: k, machineId: s.nodeId }], 'run');
+    if (problem) throw new Error(problem);
+  });
+  if (stages.at(-1)!.end !== model.layers.length)
+    throw new Error(
+      `the stages cover ${stages.at(-1)!.end} of the model's ${model.layers.length} layers`,
+    );
+}
