@@ -1,13 +1,8 @@
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { initBackend } from '../backend/initBackend.js';
+import type { RunEvent } from '../common/runEvents.js';
 import { Coordinator } from '../coordinator/coordinator.js';
-import {
-  RunController,
-  type RunEvent,
-  type RunStagePlacement,
-} from '../coordinator/runController.js';
+import type { RunStagePlacement } from '../coordinator/runSpec.js';
 import {
   DEFAULT_OPTIMIZER,
   DEFAULT_PRESET,
@@ -17,11 +12,17 @@ import {
 import { BACKEND_PREFERENCES, OPTIMIZER_NAMES, SCHEDULE_KINDS } from '../common/names.js';
 import { checkDatasetFits } from '../data/datasetFit.js';
 import { resolveModel } from '../model/resolveModel.js';
-import { writeModelFiles } from '../pipeline/modelFiles.js';
 import { clusterFromNodes } from '../coordinator/nodesToCluster.js';
 import { makePlan, PlanError } from '../planner/plan.js';
 import { parsePlan } from '../planner/planSchema.js';
 import { planPlacements, runnableStages } from '../planner/planTopology.js';
+import {
+  coordinatorTf,
+  newRunId,
+  planProblems,
+  planRunStages,
+  RunOrchestrator,
+} from '../runs/runOrchestrator.js';
 import { choiceOption, intOption, numberOption, UsageError, type Command } from './command.js';
 import { resolveToken, stateDirFrom, trustOptions } from './common.js';
 import { LocalAgents } from './localAgents.js';
@@ -144,7 +145,7 @@ export const trainCommand: Command = {
     const model = resolved.spec;
     const dataset =
       (values.dataset as string | undefined) ?? (model.dataset === 'text' ? 'text' : model.dataset);
-    // Refused here, before any agent or stage starts (RunController checks again, for every caller).
+    // Refused here, before any agent or stage starts (the run checks again, for every caller).
     checkDatasetFits(model, dataset);
     const plan = values.plan ? readPlanFile(values.plan as string) : null;
     if (plan && plan.model.id !== model.id)
@@ -175,7 +176,7 @@ export const trainCommand: Command = {
     const backend = choiceOption(values.backend, 'backend', BACKEND_PREFERENCES, 'auto');
     const stateDir = stateDirFrom(values);
     const token = resolveToken(values, stateDir);
-    const runId = `run-${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}-${crypto.randomBytes(3).toString('hex')}`;
+    const runId = newRunId();
     const out = path.resolve(
       (values.out as string | undefined) ?? path.join('pipefitter-runs', runId),
     );
@@ -185,7 +186,7 @@ export const trainCommand: Command = {
         ? process.stdout.write(JSON.stringify({ type: 'log', message: line }) + '\n')
         : progress.log(line);
 
-    const { tf } = await initBackend({ prefer: 'cpu' });
+    const tf = await coordinatorTf();
     const localAgents = local ? new LocalAgents() : null;
     const coordinator = new Coordinator({
       stateDir,
@@ -194,10 +195,10 @@ export const trainCommand: Command = {
       beaconPort: intOption(values['beacon-port'], 'beacon-port', 1, 65535),
       discover: discoverS !== undefined || (plan !== null && !local),
     });
-    let run: RunController | null = null;
+    let run: RunOrchestrator | null = null;
     // A failed run emits its `failed` event and then rejects: print the failure once, not twice.
     let failurePrinted = false;
-    const onSignal = () => void run?.fail('stopped by the user (Ctrl-C)');
+    const onSignal = () => void run?.stop('stopped by the user (Ctrl-C)');
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
     try {
@@ -227,17 +228,12 @@ export const trainCommand: Command = {
 
       let stages: RunStagePlacement[];
       if (plan && !localAgents) {
-        stages = runnableStages(plan).map(({ index: k, start, end, placement: s }) => {
-          const n = coordinator.registry.get(s.machineId);
-          if (!n || n.state !== 'online')
-            throw new Error(
-              `stage ${k} is planned on ${s.machineName} (${s.machineId}), which is ${n ? n.state : 'not found on the network'}`,
-            );
-          return { start, end, nodeId: s.machineId, ...(s.gpu === null ? {} : { gpu: s.gpu }) };
-        });
+        const [problem] = planProblems(plan, coordinator, 'cli');
+        if (problem) throw new Error(problem);
+        stages = planRunStages(plan);
       } else if (plan && localAgents) {
         // A saved plan names lab machines; with --local its split is kept and stages go to local agents in turn.
-        stages = runnableStages(plan).map(({ start, end }, k) => ({
+        stages = planRunStages(plan).map(({ start, end }, k) => ({
           start,
           end,
           nodeId: localAgents.agents[k % localAgents.agents.length]!.nodeId,
@@ -263,18 +259,13 @@ export const trainCommand: Command = {
         });
         if (!outcome.ok) throw new PlanError(outcome.reason);
         const planned = runnableStages(outcome.plan);
-        stages = planned.map(({ start, end, placement: s }) => ({
-          start,
-          end,
-          nodeId: s.machineId,
-          ...(s.gpu === null ? {} : { gpu: s.gpu }),
-        }));
+        stages = planRunStages(outcome.plan);
         say(
           `plan: ${planned.map((s, k) => `stage ${k} layers ${s.start}–${s.end - 1} on ${s.placement.machineName}`).join('; ')}; predicted ${outcome.plan.prediction.samplesPerSecond.toFixed(0)} samples/s`,
         );
       }
 
-      run = new RunController(coordinator, tf, {
+      run = new RunOrchestrator(coordinator, tf, {
         runId,
         model,
         dataset,
@@ -329,11 +320,9 @@ export const trainCommand: Command = {
         }
       });
       await run.start();
-      await run.finishedPromise();
+      await run.finished();
       progress.end();
-      const weights = await run.gatherWeights();
-      const file = await writeModelFiles(tf, model, weights, out);
-      await run.shutdown();
+      const file = await run.saveModel(out);
       if (json) process.stdout.write(JSON.stringify({ type: 'exported', path: file }) + '\n');
       else say(`trained model written to ${file}`);
       return 0;

@@ -1,17 +1,20 @@
-import crypto from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
-import { initBackend } from '../backend/initBackend.js';
-import type { Tf } from '../backend/tfTypes.js';
+import type { RunEvent } from '../common/runEvents.js';
 import type { Coordinator } from '../coordinator/coordinator.js';
-import { RunController, type RunEvent } from '../coordinator/runController.js';
 import { checkDatasetFits } from '../data/datasetFit.js';
 import { resolveModel } from '../model/resolveModel.js';
-import { writeModelFiles } from '../pipeline/modelFiles.js';
 import { parsePlan, type Plan, type PlanInput } from '../planner/planSchema.js';
-import { planMachineNames, planPlacements, runnableStages } from '../planner/planTopology.js';
+import { planMachineNames } from '../planner/planTopology.js';
 import { metricsCsv } from './metricsCsv.js';
+import {
+  coordinatorTf,
+  newRunId,
+  planProblems,
+  planRunStages,
+  RunOrchestrator,
+} from './runOrchestrator.js';
 import type { RunRecord, RunSettings, RunSummary } from './runSchemas.js';
 import type { RunRecorder, RunStore } from './runStore.js';
 
@@ -26,7 +29,7 @@ export interface RunServiceEvents {
 
 interface LiveRun {
   id: string;
-  controller: RunController | null;
+  run: RunOrchestrator | null;
   recorder: RunRecorder;
   stopping: boolean;
 }
@@ -37,7 +40,6 @@ interface LiveRun {
  */
 export class RunService extends EventEmitter<RunServiceEvents> {
   private live: LiveRun | null = null;
-  private tf: Promise<Tf> | null = null;
 
   constructor(
     private readonly coordinator: Coordinator,
@@ -50,32 +52,12 @@ export class RunService extends EventEmitter<RunServiceEvents> {
     return this.live?.id ?? null;
   }
 
-  private tensorflow(): Promise<Tf> {
-    // The coordinator initialises weights and writes the trained model; pure JS is enough for both.
-    this.tf ??= initBackend({ prefer: 'cpu' }).then((c) => c.tf);
-    return this.tf;
-  }
-
   /**
    * Says, in words, why this plan cannot start now: a topology the runtime does not run yet, or a
    * machine that is not online; null when it can start.
    */
   preflight(plan: Plan): string | null {
-    try {
-      runnableStages(plan);
-    } catch (err) {
-      return (err as Error).message;
-    }
-    const problems: string[] = [];
-    for (const { stage: k, placement: s } of planPlacements(plan)) {
-      const n = this.coordinator.registry.get(s.machineId);
-      if (!n)
-        problems.push(`stage ${k} is planned on ${s.machineName}, which this app has not found`);
-      else if (n.state !== 'online')
-        problems.push(
-          `stage ${k} is planned on ${n.name}, which is ${n.state}${n.stateReason ? ` (${n.stateReason})` : ''}`,
-        );
-    }
+    const problems = planProblems(plan, this.coordinator, 'app');
     return problems.length ? problems.join('; ') : null;
   }
 
@@ -91,33 +73,28 @@ export class RunService extends EventEmitter<RunServiceEvents> {
     const plan = parsePlan(input, 'the plan');
     const problem = this.preflight(plan);
     if (problem) throw new Error(problem);
-    const stages = runnableStages(plan);
+    const stages = planRunStages(plan);
     const model = resolveModel(plan.model.path ?? plan.model.id).spec;
     if (model.layers.length !== plan.model.layers)
       throw new Error(
         `the plan splits ${plan.model.layers} layers, but model ${plan.model.id} has ${model.layers.length}`,
       );
-    // The same dataset check RunController makes, here before anything is recorded.
+    // The same dataset check the run makes, here before anything is recorded.
     checkDatasetFits(model, settings.dataset);
-    const tf = await this.tensorflow();
-    const id = `run-${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}-${crypto.randomBytes(3).toString('hex')}`;
+    const tf = await coordinatorTf();
+    const id = newRunId();
     const recorder = this.store.create(id, (r, s) => {
       this.emit('record', id, r);
       this.emit('summary', s);
     });
-    const live: LiveRun = { id, controller: null, recorder, stopping: false };
+    const live: LiveRun = { id, run: null, recorder, stopping: false };
     this.live = live;
     recorder.append({ kind: 'meta', id, plan, settings, machines: planMachineNames(plan) });
-    const controller = new RunController(this.coordinator, tf, {
+    const run = new RunOrchestrator(this.coordinator, tf, {
       runId: id,
       model,
       dataset: settings.dataset,
-      stages: stages.map((s) => ({
-        start: s.start,
-        end: s.end,
-        nodeId: s.placement.machineId,
-        ...(s.placement.gpu === null ? {} : { gpu: s.placement.gpu }),
-      })),
+      stages,
       schedule: plan.schedule,
       microbatches: plan.microbatches,
       batch: plan.batch,
@@ -127,14 +104,14 @@ export class RunService extends EventEmitter<RunServiceEvents> {
       seed: settings.seed ?? 1,
       backend: settings.backend ?? 'auto',
     });
-    live.controller = controller;
+    live.run = run;
     let totalSteps = Infinity;
-    controller.on('event', (e: RunEvent) => {
+    run.on('event', (e: RunEvent) => {
       if (e.type === 'started') {
         totalSteps = e.totalSteps;
         const withIds = e.stages.map((s) => ({
           ...s,
-          nodeId: stages[s.index]!.placement.machineId,
+          nodeId: stages[s.index]!.nodeId,
         }));
         recorder.append({ kind: 'event', event: { ...e, stages: withIds } });
         return;
@@ -155,35 +132,28 @@ export class RunService extends EventEmitter<RunServiceEvents> {
       recorder.append({ kind: 'event', event: e });
     });
     try {
-      await controller.start();
+      await run.start();
     } catch (err) {
       this.end(live, 'failed', (err as Error).message);
       throw err;
     }
-    void this.finish(live, tf, model);
+    void this.finish(live);
     return this.store.get(id)!;
   }
 
-  private async finish(
-    live: LiveRun,
-    tf: Tf,
-    model: ReturnType<typeof resolveModel>['spec'],
-  ): Promise<void> {
-    const c = live.controller!;
+  private async finish(live: LiveRun): Promise<void> {
+    const run = live.run!;
     try {
-      await c.finishedPromise();
+      await run.finished();
     } catch (err) {
       this.end(live, live.stopping ? 'stopped' : 'failed', (err as Error).message);
       return;
     }
     try {
-      const weights = await c.gatherWeights();
-      const file = await writeModelFiles(tf, model, weights, path.join(live.recorder.dir, 'model'));
+      const file = await run.saveModel(path.join(live.recorder.dir, 'model'));
       live.recorder.append({ kind: 'model', path: file });
-      await c.shutdown();
       this.end(live, 'completed', null);
     } catch (err) {
-      await c.shutdown().catch(() => {});
       this.end(
         live,
         'failed',
@@ -204,8 +174,8 @@ export class RunService extends EventEmitter<RunServiceEvents> {
     const live = this.live;
     if (!live || live.id !== id) throw new Error(`run ${id} is not running`);
     live.stopping = true;
-    await live.controller?.fail('stopped by the user');
-    // fail() has shut every stage down; finish() records the end when the promise rejects.
+    await live.run?.stop('stopped by the user');
+    // stop() has shut every stage down; finish() records the end when the promise rejects.
     await new Promise((r) => setImmediate(r));
     if (this.live === live) this.end(live, 'stopped', 'stopped by the user');
     return this.store.get(id)!;
