@@ -16,7 +16,7 @@ const uiPackages = ['react', 'react-dom', 'react/*', 'recharts', 'zustand', '@dn
 // row are independent of each other. Root files count as folders of their name (cli.ts, version.ts).
 // A new folder must be given a row here before anything imports it.
 const NATIVE_LAYERS = [
-  ['common'], // names, defaults, formatting, run events: zod only, no Node (the renderer imports it)
+  ['common'], // names, defaults, formatting, run events, request table: zod only, no Node (the renderer imports it)
   ['util', 'version'], // small Node helpers with no domain knowledge
   ['protocol', 'model'], // wire formats; models as data, shapes and costs
   ['data', 'planner', 'trust', 'discovery', 'inventory', 'backend'],

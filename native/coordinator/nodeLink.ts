@@ -1,6 +1,12 @@
 import { EventEmitter } from 'node:events';
 import * as zmq from 'zeromq';
-import { ControlReplySchema, ResultSchemas, type ResultTypes } from '../protocol/controlSchemas.js';
+import { RequestTable } from '../common/requestTable.js';
+import {
+  ControlReplySchema,
+  ResultSchemas,
+  type ControlReply,
+  type ResultTypes,
+} from '../protocol/controlSchemas.js';
 import { TelemetrySampleSchema, type TelemetrySample } from '../protocol/inventorySchemas.js';
 import { MAX_CONTROL_MESSAGE_BYTES, MAX_TELEMETRY_MESSAGE_BYTES } from '../protocol/limits.js';
 import type { ControlType } from '../protocol/version.js';
@@ -46,13 +52,6 @@ export type ControlPayloads = {
   [ControlType.StageStatus]: { runId: string; stageIndex: number; waitMs?: number };
 };
 
-interface Pending {
-  resolve: (v: unknown) => void;
-  reject: (e: Error) => void;
-  type: ControlType;
-  timer: NodeJS.Timeout;
-}
-
 /**
  * The coordinator's connection to one agent: a CURVE DEALER for requests and a SUB for telemetry, both
  * authenticated with the same client key. Requests are matched to replies by id, each with a timeout.
@@ -61,8 +60,7 @@ export class NodeLink extends EventEmitter<LinkEvents> {
   private readonly dealer: zmq.Dealer;
   private readonly sender: SerialSender;
   private sub: zmq.Subscriber | null = null;
-  private readonly pending = new Map<string, Pending>();
-  private nextId = 1;
+  private readonly requests = new RequestTable<ControlReply>();
   private closed = false;
 
   constructor(
@@ -117,23 +115,7 @@ export class NodeLink extends EventEmitter<LinkEvents> {
         } catch {
           continue;
         }
-        const p = reply.id === null ? undefined : this.pending.get(reply.id);
-        if (!p) continue;
-        this.pending.delete(reply.id!);
-        clearTimeout(p.timer);
-        if (!reply.ok) {
-          p.reject(new RequestError(reply.error.code, reply.error.message));
-          continue;
-        }
-        const result = ResultSchemas[p.type].safeParse(reply.result);
-        if (result.success) p.resolve(result.data);
-        else
-          p.reject(
-            new RequestError(
-              'invalid-reply',
-              `agent sent an invalid ${p.type} reply: ${result.error.issues[0]?.message ?? ''}`,
-            ),
-          );
+        if (reply.id !== null) this.requests.resolve(reply.id, reply);
       }
     } catch (err) {
       if (!this.closed) this.emit('socketError', `control socket: ${(err as Error).message}`);
@@ -145,27 +127,37 @@ export class NodeLink extends EventEmitter<LinkEvents> {
     payload: ControlPayloads[T],
     timeoutMs = 2000,
   ): Promise<ResultTypes[T]> {
-    if (this.closed) return Promise.reject(new RequestError('closed', 'link closed'));
-    const id = String(this.nextId++);
-    return new Promise<ResultTypes[T]>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        reject(new RequestError('timeout', `no answer to ${type} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, type, timer });
-      // With `immediate`, a send before the CURVE handshake completes is refused at once: say so, so the
-      // caller can retry in a moment instead of waiting out the timeout.
-      this.sender.send(JSON.stringify({ v: PROTOCOL_VERSION, id, type, ...payload }), () => {
-        if (!this.pending.delete(id)) return;
-        clearTimeout(timer);
-        reject(
-          new RequestError(
-            'not-connected',
-            `not connected to ${this.endpoint.host}:${this.endpoint.controlPort} yet`,
+    const reply = this.requests.request(
+      (id) =>
+        // With `immediate`, a send before the CURVE handshake completes is refused at once: say so, so
+        // the caller can retry in a moment instead of waiting out the timeout.
+        this.sender.send(JSON.stringify({ v: PROTOCOL_VERSION, id, type, ...payload }), () =>
+          this.requests.reject(
+            id,
+            new RequestError(
+              'not-connected',
+              `not connected to ${this.endpoint.host}:${this.endpoint.controlPort} yet`,
+            ),
           ),
-        );
-      });
-    });
+        ),
+      {
+        timeoutMs,
+        timeoutError: () =>
+          new RequestError('timeout', `no answer to ${type} within ${timeoutMs} ms`),
+      },
+    );
+    return reply.then((r) => NodeLink.result(type, r));
+  }
+
+  /** An error reply becomes the agent's code; a result is checked against its request type's schema. */
+  private static result<T extends ControlType>(type: T, reply: ControlReply): ResultTypes[T] {
+    if (!reply.ok) throw new RequestError(reply.error.code, reply.error.message);
+    const result = ResultSchemas[type].safeParse(reply.result);
+    if (result.success) return result.data as ResultTypes[T];
+    throw new RequestError(
+      'invalid-reply',
+      `agent sent an invalid ${type} reply: ${result.error.issues[0]?.message ?? ''}`,
+    );
   }
 
   /** Subscribes to the agent's telemetry once hello told us its port. */
@@ -228,11 +220,7 @@ export class NodeLink extends EventEmitter<LinkEvents> {
 
   close(): void {
     this.closed = true;
-    for (const p of this.pending.values()) {
-      clearTimeout(p.timer);
-      p.reject(new RequestError('closed', 'link closed'));
-    }
-    this.pending.clear();
+    this.requests.close(() => new RequestError('closed', 'link closed'));
     this.dealer.close();
     this.sub?.close();
   }

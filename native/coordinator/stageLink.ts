@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import * as zmq from 'zeromq';
+import { RequestTable } from '../common/requestTable.js';
 import { MAX_TENSOR_BYTES } from '../protocol/tensorFrame.js';
 import { COORDINATOR_ROUTING_ID, type StageEvent } from '../pipeline/stageProtocol.js';
 import type { CurveKeyPair } from '../trust/keyPair.js';
@@ -14,15 +15,7 @@ interface StageLinkEvents {
 export class StageLink extends EventEmitter<StageLinkEvents> {
   private readonly dealer: zmq.Dealer;
   private readonly sender: SerialSender;
-  private readonly pending = new Map<
-    string,
-    {
-      resolve: (v: { result: unknown; frames: Buffer[] }) => void;
-      reject: (e: Error) => void;
-      timer: NodeJS.Timeout;
-    }
-  >();
-  private nextId = 1;
+  private readonly requests = new RequestTable<{ result: unknown; frames: Buffer[] }>();
   private closed = false;
   private connectedOnce = false;
 
@@ -67,12 +60,9 @@ export class StageLink extends EventEmitter<StageLinkEvents> {
           this.emit('event', msg as unknown as StageEvent);
           continue;
         }
-        const p = msg.id ? this.pending.get(msg.id) : undefined;
-        if (!p) continue;
-        this.pending.delete(msg.id!);
-        clearTimeout(p.timer);
-        if (msg.ok) p.resolve({ result: msg.result, frames: rest });
-        else p.reject(new Error(String(msg.error)));
+        if (!msg.id) continue;
+        if (msg.ok) this.requests.resolve(msg.id, { result: msg.result, frames: rest });
+        else this.requests.reject(msg.id, new Error(String(msg.error)));
       }
     } catch {
       // closed
@@ -84,31 +74,22 @@ export class StageLink extends EventEmitter<StageLinkEvents> {
     frames: Buffer[] = [],
     timeoutMs = 60_000,
   ): Promise<{ result: unknown; frames: Buffer[] }> {
-    const id = String(this.nextId++);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        reject(
+    return this.requests.request(
+      (id) =>
+        this.sender.send([JSON.stringify({ ...body, id }), ...frames], (err) =>
+          this.requests.reject(id, err),
+        ),
+      {
+        timeoutMs,
+        timeoutError: () =>
           new Error(`no answer to ${String(body.type)} within ${Math.round(timeoutMs / 1000)} s`),
-        );
-      }, timeoutMs);
-      this.pending.set(id, { resolve, reject, timer });
-      this.sender.send([JSON.stringify({ ...body, id }), ...frames], (err) => {
-        if (this.pending.delete(id)) {
-          clearTimeout(timer);
-          reject(err);
-        }
-      });
-    });
+      },
+    );
   }
 
   close(): void {
     this.closed = true;
-    for (const p of this.pending.values()) {
-      clearTimeout(p.timer);
-      p.reject(new Error('closed'));
-    }
-    this.pending.clear();
+    this.requests.close(() => new Error('closed'));
     this.dealer.close();
   }
 }

@@ -1,18 +1,12 @@
 import { EventEmitter } from 'node:events';
 import * as zmq from 'zeromq';
 import { describeChoice, initBackend } from '../backend/initBackend.js';
-import type { Tf } from '../backend/tfTypes.js';
 import type { Dataset } from '../data/dataset.js';
 import { datasetFitProblem } from '../data/datasetFit.js';
 import { openDataset } from '../data/openDataset.js';
-import { EpochSampler } from '../data/sampler.js';
-import { buildSchedule } from '../planner/schedule.js';
 import { decodeTensor, MAX_TENSOR_BYTES } from '../protocol/tensorFrame.js';
 import { ZapAuthenticator } from '../trust/zapAuthenticator.js';
 import { SerialSender } from '../util/serialSender.js';
-import { datasetFeed } from './datasetFeed.js';
-import { correctCountAsync, lossValue } from './loss.js';
-import { ScheduleRunner } from './scheduleRunner.js';
 import { StageExecutor } from './stageExecutor.js';
 import {
   COORDINATOR_ROUTING_ID,
@@ -21,15 +15,11 @@ import {
   type Configure,
   type StageEvent,
   type StageHostBoot,
-  type Train,
 } from './stageProtocol.js';
+import { runTraining, type StageSetup } from './stageTraining.js';
 import { ZmqStageTransport } from './zmqTransport.js';
-import type * as tfc from '@tensorflow/tfjs-core';
 
-interface Configured {
-  cfg: Configure;
-  exec: StageExecutor;
-  dataset: Dataset | null;
+interface Configured extends StageSetup {
   transport: ZmqStageTransport;
   next: zmq.Dealer | null;
 }
@@ -41,12 +31,12 @@ interface HostEvents {
 /**
  * The process that hosts one pipeline stage (one per stage, so a machine can host several). It binds a
  * CURVE ROUTER that admits only the coordinator and its neighbour stages, builds its slice of the model
- * on its best backend, and runs the schedule when told to. Everything it reports goes to the coordinator.
+ * on its best backend, and runs the schedule when told to (stageTraining.ts). Tensors from its neighbours
+ * land in its transport's mailbox; everything it reports goes to the coordinator.
  */
 export class StageHost extends EventEmitter<HostEvents> {
   private readonly router: zmq.Router;
   private readonly sender: SerialSender;
-  private tf: Tf | null = null;
   private backendName = '';
   private configured: Configured | null = null;
   private readonly admitted: Set<string>;
@@ -165,7 +155,12 @@ export class StageHost extends EventEmitter<HostEvents> {
             this.configured.cfg.microbatches,
             req.valBatches,
           );
-          this.training = this.train(req).catch((err: Error) => this.fail(err.message));
+          this.training = runTraining(
+            this.configured,
+            req,
+            (e) => this.emitEvent(e),
+            () => this.stopped,
+          ).catch((err: Error) => this.fail(err.message));
           this.reply(req.id, true, {});
           break;
         case 'weights': {
@@ -195,7 +190,6 @@ export class StageHost extends EventEmitter<HostEvents> {
       prefer: this.boot.backend,
       ...(this.boot.backendWhy === undefined ? {} : { measuredWhy: this.boot.backendWhy }),
     });
-    this.tf = choice.tf;
     this.backendName = choice.name;
     for (const line of describeChoice(choice)) this.log(cfg.stageIndex, line);
     let dataset: Dataset | null = null;
@@ -228,6 +222,7 @@ export class StageHost extends EventEmitter<HostEvents> {
     this.configured?.exec.dispose();
     const prev = cfg.stageIndex > 0 ? stageRoutingId(cfg.stageIndex - 1) : null;
     this.configured = {
+      tf: choice.tf,
       cfg,
       exec,
       dataset,
@@ -297,107 +292,6 @@ export class StageHost extends EventEmitter<HostEvents> {
     }
   }
 
-  private async train(t: Train): Promise<void> {
-    const c = this.configured!;
-    const tf = this.tf!;
-    const cfg = c.cfg;
-    const k = cfg.stageIndex;
-    const sched = buildSchedule(cfg.schedule, cfg.stages, cfg.microbatches);
-    const sampler = c.dataset
-      ? new EpochSampler(c.dataset.size('train'), cfg.batch, cfg.seed)
-      : null;
-    const feed =
-      c.dataset && sampler
-        ? datasetFeed(c.dataset, sampler, cfg.microbatches, cfg.model.inputShape)
-        : noData(cfg);
-    const runner = new ScheduleRunner(tf, c.exec, sched.actions[k]!, c.transport, feed);
-    for (let step = t.firstStep; step < t.firstStep + t.steps && !this.stopped; step++) {
-      const r = await runner.runStep(step);
-      this.emitEvent({
-        type: 'event',
-        event: 'step',
-        stage: k,
-        step,
-        loss: r.loss,
-        busyMs: r.busyMs,
-        commMs: r.commMs,
-        totalMs: r.totalMs,
-        timings: r.timings,
-      });
-      if (step % 50 === 0) {
-        const mem = tf.memory();
-        this.emitEvent({
-          type: 'event',
-          event: 'memory',
-          stage: k,
-          step,
-          numTensors: mem.numTensors,
-          numBytes: mem.numBytes,
-        });
-      }
-      if ((step + 1) % t.stepsPerEpoch === 0 && t.valBatches > 0)
-        await this.validate(Math.floor(step / t.stepsPerEpoch), t);
-      // Let queued events and sends leave between steps.
-      await new Promise((r) => setImmediate(r));
-    }
-    this.emitEvent({ type: 'event', event: 'done', stage: k, steps: t.steps });
-  }
-
-  /** Forward-only pass of the test split through the pipeline; the last stage reports the result. */
-  private async validate(epoch: number, t: Train): Promise<void> {
-    const c = this.configured!;
-    const tf = this.tf!;
-    const { exec, transport, dataset, cfg } = c;
-    let lossSum = 0;
-    let correct: number | null = 0;
-    let samples = 0;
-    for (let b = 0; b < t.valBatches; b++) {
-      let input: tfc.Tensor;
-      let n = t.valBatch;
-      const idx = Int32Array.from({ length: t.valBatch }, (_, i) => b * t.valBatch + i);
-      if (exec.isFirst)
-        input = tf.tensor(
-          dataset!.inputs('test', idx),
-          [t.valBatch, ...cfg.model.inputShape],
-          dataset!.inputDtype,
-        );
-      else {
-        const w = await transport.recv('vact', epoch, b);
-        input = tf.tensor(w.data, w.shape, w.dtype);
-        n = w.shape[0]!;
-      }
-      const out = exec.infer(input);
-      input.dispose();
-      if (exec.isLast) {
-        const labels = tf.tensor(dataset!.labels('test', idx.subarray(0, n)), [n], 'int32');
-        const l = lossValue(tf, cfg.model, out, labels);
-        lossSum += (await l.data())[0]! * n;
-        const c = await correctCountAsync(tf, cfg.model, out, labels);
-        correct = c === null || correct === null ? null : correct + c;
-        samples += n;
-        l.dispose();
-        labels.dispose();
-      } else {
-        await transport.send('vact', epoch, b, {
-          shape: out.shape,
-          dtype: 'float32',
-          data: (await out.data()) as Float32Array,
-        });
-      }
-      out.dispose();
-    }
-    if (exec.isLast)
-      this.emitEvent({
-        type: 'event',
-        event: 'validation',
-        stage: cfg.stageIndex,
-        epoch,
-        loss: lossSum / samples,
-        accuracy: correct === null ? null : correct / samples,
-        samples,
-      });
-  }
-
   private log(stage: number, message: string): void {
     this.emitEvent({ type: 'event', event: 'log', stage, message });
   }
@@ -418,11 +312,4 @@ export class StageHost extends EventEmitter<HostEvents> {
     this.router.close();
     this.emit('exit', code);
   }
-}
-
-function noData(cfg: Configure) {
-  const missing = () => {
-    throw new Error(`stage ${cfg.stageIndex} has no dataset but its schedule asked for data`);
-  };
-  return { input: missing, labels: missing, share: () => 1 / cfg.microbatches };
 }

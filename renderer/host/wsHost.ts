@@ -1,13 +1,18 @@
 import type { FileOperationName } from '../../native/api/fileOperations.js';
 import type { ApiEventBatch, ApiResult, Host, OperationName } from '../../native/api/types.js';
+import { RequestTable } from '../../native/common/requestTable.js';
 import { MAX_FILE_BYTES } from './files.js';
 import { makeApi } from './makeApi.js';
 
 type ConnState = 'connecting' | 'open' | 'closed';
 
-interface Pending {
-  resolve(r: ApiResult): void;
-}
+/** What the calls in flight fail with when the socket closes (answered as a `disconnected` result). */
+class ConnectionLost extends Error {}
+
+const LOST: ApiResult = {
+  ok: false,
+  error: { code: 'disconnected', message: 'lost the connection to Pipefitter' },
+};
 
 /** The operations that take a file (the type checks this lists exactly those of fileOperations.ts). */
 const FILE_OPERATIONS: Record<FileOperationName, true> = { importModel: true, openPlan: true };
@@ -65,10 +70,10 @@ async function upload(
  * Reconnects on its own; calls made while disconnected fail at once with a clear error rather than hang.
  */
 export function createWsHost(url: string): Host {
-  const pending = new Map<number, Pending>();
+  // No timeout: a call lasts as long as its operation; a lost connection ends it.
+  const calls = new RequestTable<ApiResult>();
   const eventListeners = new Set<(b: ApiEventBatch) => void>();
   const connListeners = new Set<(s: ConnState) => void>();
-  let nextId = 1;
   let ws: WebSocket | null = null;
   let state: ConnState = 'connecting';
   let opened: Promise<void>;
@@ -91,18 +96,10 @@ export function createWsHost(url: string): Host {
       const msg = JSON.parse(String(m.data)) as
         { t: 'result'; id: number; result: ApiResult } | { t: 'events'; batch: ApiEventBatch };
       if (msg.t === 'events') for (const l of eventListeners) l(msg.batch);
-      else {
-        pending.get(msg.id)?.resolve(msg.result);
-        pending.delete(msg.id);
-      }
+      else calls.resolve(String(msg.id), msg.result);
     };
     socket.onclose = () => {
-      for (const p of pending.values())
-        p.resolve({
-          ok: false,
-          error: { code: 'disconnected', message: 'lost the connection to Pipefitter' },
-        });
-      pending.clear();
+      calls.failAll(() => new ConnectionLost());
       if (state !== 'closed') setState('closed');
       setTimeout(connect, 1000);
     };
@@ -121,11 +118,13 @@ export function createWsHost(url: string): Host {
             message: 'not connected to Pipefitter (is it still running?)',
           },
         };
-      const id = nextId++;
-      return new Promise<ApiResult>((resolve) => {
-        pending.set(id, { resolve });
-        ws!.send(JSON.stringify({ t: 'call', id, op, req }));
-      });
+      const socket = ws;
+      return calls
+        .request((id) => socket.send(JSON.stringify({ t: 'call', id: Number(id), op, req })))
+        .catch((err: unknown) => {
+          if (err instanceof ConnectionLost) return LOST;
+          throw err;
+        });
     }),
     onEvents(listener) {
       eventListeners.add(listener);

@@ -1,0 +1,77 @@
+import type { Tf } from '../backend/tfTypes.js';
+import type { Dataset } from '../data/dataset.js';
+import { EpochSampler } from '../data/sampler.js';
+import { buildSchedule } from '../planner/schedule.js';
+import { datasetFeed } from './datasetFeed.js';
+import { ScheduleRunner, type StageData } from './scheduleRunner.js';
+import type { StageExecutor } from './stageExecutor.js';
+import type { Configure, StageEvent, Train } from './stageProtocol.js';
+import { runValidation } from './stageValidation.js';
+import type { StageTransport } from './transport.js';
+
+/** A configured stage: its backend, its slice of the model, its data (if any) and its neighbours. */
+export interface StageSetup {
+  tf: Tf;
+  cfg: Configure;
+  exec: StageExecutor;
+  dataset: Dataset | null;
+  transport: StageTransport;
+}
+
+/**
+ * A stage's training loop: its schedule's action list step after step (ScheduleRunner), a validation
+ * pass at the end of each epoch, and every step, memory figure and the end reported through emit.
+ */
+export async function runTraining(
+  s: StageSetup,
+  t: Train,
+  emit: (e: StageEvent) => void,
+  stopped: () => boolean,
+): Promise<void> {
+  const { tf, cfg } = s;
+  const k = cfg.stageIndex;
+  const sched = buildSchedule(cfg.schedule, cfg.stages, cfg.microbatches);
+  const sampler = s.dataset ? new EpochSampler(s.dataset.size('train'), cfg.batch, cfg.seed) : null;
+  const feed =
+    s.dataset && sampler
+      ? datasetFeed(s.dataset, sampler, cfg.microbatches, cfg.model.inputShape)
+      : noData(cfg);
+  const runner = new ScheduleRunner(tf, s.exec, sched.actions[k]!, s.transport, feed);
+  for (let step = t.firstStep; step < t.firstStep + t.steps && !stopped(); step++) {
+    const r = await runner.runStep(step);
+    emit({
+      type: 'event',
+      event: 'step',
+      stage: k,
+      step,
+      loss: r.loss,
+      busyMs: r.busyMs,
+      commMs: r.commMs,
+      totalMs: r.totalMs,
+      timings: r.timings,
+    });
+    if (step % 50 === 0) {
+      const mem = tf.memory();
+      emit({
+        type: 'event',
+        event: 'memory',
+        stage: k,
+        step,
+        numTensors: mem.numTensors,
+        numBytes: mem.numBytes,
+      });
+    }
+    if ((step + 1) % t.stepsPerEpoch === 0 && t.valBatches > 0)
+      await runValidation(s, Math.floor(step / t.stepsPerEpoch), t, emit);
+    // Let queued events and sends leave between steps.
+    await new Promise((r) => setImmediate(r));
+  }
+  emit({ type: 'event', event: 'done', stage: k, steps: t.steps });
+}
+
+function noData(cfg: Configure): StageData {
+  const missing = () => {
+    throw new Error(`stage ${cfg.stageIndex} has no dataset but its schedule asked for data`);
+  };
+  return { input: missing, labels: missing, share: () => 1 / cfg.microbatches };
+}
