@@ -111,11 +111,19 @@ export class StageHost extends EventEmitter<HostEvents> {
     }
     const h = d.tensor.header;
     if (h.kind !== 'act' && h.kind !== 'vact') return;
-    const kept = c.transport.inbox.deliver(h.kind, h.step, h.mb, {
-      shape: h.shape,
-      dtype: h.dtype,
-      data: d.tensor.data,
-    });
+    if ((h.chunk ?? 0) !== 0 || (h.replica ?? 0) !== 0) {
+      this.fail(
+        `stage ${k - 1} sent a tensor of chunk ${h.chunk ?? 0}, replica ${h.replica ?? 0}: this stage runs one chunk and one replica`,
+      );
+      return;
+    }
+    const kept = c.transport.inbox.deliver(
+      h.kind,
+      h.step,
+      h.mb,
+      { shape: h.shape, dtype: h.dtype, data: d.tensor.data },
+      h.chunk ?? 0,
+    );
     if (!kept) this.overflow(k - 1);
   }
 
@@ -277,13 +285,21 @@ export class StageHost extends EventEmitter<HostEvents> {
           continue;
         }
         const h = d.tensor.header;
+        if (h.kind === 'grad' && ((h.chunk ?? 0) !== 0 || (h.replica ?? 0) !== 0)) {
+          this.fail(
+            `stage ${c.cfg.stageIndex + 1} sent a gradient of chunk ${h.chunk ?? 0}, replica ${h.replica ?? 0}: this stage runs one chunk and one replica`,
+          );
+          continue;
+        }
         if (
           h.kind === 'grad' &&
-          !c.transport.inbox.deliver('grad', h.step, h.mb, {
-            shape: h.shape,
-            dtype: h.dtype,
-            data: d.tensor.data,
-          })
+          !c.transport.inbox.deliver(
+            'grad',
+            h.step,
+            h.mb,
+            { shape: h.shape, dtype: h.dtype, data: d.tensor.data },
+            h.chunk ?? 0,
+          )
         )
           this.overflow(c.cfg.stageIndex + 1);
       }

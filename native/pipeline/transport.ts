@@ -18,8 +18,8 @@ export interface StageTransport {
   recv(kind: TensorKind, step: number, mb: number): Promise<WireTensor>;
 }
 
-export function tensorKey(kind: TensorKind, step: number, mb: number): string {
-  return `${kind}:${step}:${mb}`;
+export function tensorKey(kind: TensorKind, step: number, mb: number, chunk = 0): string {
+  return `${kind}:${chunk}:${step}:${mb}`;
 }
 
 /**
@@ -38,10 +38,10 @@ export class Mailbox {
   private failure: Error | null = null;
 
   /** Hands a tensor to its receive, or keeps it; false when it was refused (over `limit`). */
-  deliver(kind: TensorKind, step: number, mb: number, t: WireTensor): boolean {
+  deliver(kind: TensorKind, step: number, mb: number, t: WireTensor, chunk = 0): boolean {
     // After a failure nothing will ever take it.
     if (this.failure) return true;
-    const key = tensorKey(kind, step, mb);
+    const key = tensorKey(kind, step, mb, chunk);
     const w = this.waiting.get(key);
     if (w) {
       this.waiting.delete(key);
@@ -53,9 +53,9 @@ export class Mailbox {
     return true;
   }
 
-  take(kind: TensorKind, step: number, mb: number): Promise<WireTensor> {
+  take(kind: TensorKind, step: number, mb: number, chunk = 0): Promise<WireTensor> {
     if (this.failure) return Promise.reject(this.failure);
-    const key = tensorKey(kind, step, mb);
+    const key = tensorKey(kind, step, mb, chunk);
     const t = this.arrived.get(key);
     if (t) {
       this.arrived.delete(key);

@@ -25,7 +25,7 @@ export class ZmqStageTransport implements StageTransport {
 
   send(kind: TensorKind, step: number, mb: number, t: WireTensor): Promise<void> {
     const frames = encodeTensor(
-      { v: PROTOCOL_VERSION, kind, step, mb, dtype: t.dtype, shape: t.shape },
+      { v: PROTOCOL_VERSION, kind, step, mb, chunk: 0, replica: 0, dtype: t.dtype, shape: t.shape },
       t.data,
     );
     if (kind === 'grad') {

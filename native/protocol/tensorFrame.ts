@@ -12,6 +12,12 @@ const HeaderSchema = z
     kind: TensorKindSchema,
     step: z.number().int().nonnegative(),
     mb: z.number().int().nonnegative(),
+    /**
+     * The rest of the tensor's address (plan v2: stage, chunk, replica, micro-batch; the stage is the
+     * socket it arrives on): the sender's chunk and replica; absent means 0 (one of each).
+     */
+    chunk: z.number().int().nonnegative().max(1023).optional(),
+    replica: z.number().int().nonnegative().max(1023).optional(),
     dtype: DtypeSchema,
     shape: z.array(z.number().int().nonnegative()).max(MAX_DIMS),
   })

@@ -26,4 +26,17 @@ describe('a stage mailbox', () => {
     assert.equal(box.pending, 0);
     await assert.rejects(box.take('act', 0, 0), /stage stopped/);
   });
+
+  it('keeps tensors of different chunks apart', async () => {
+    const box = new Mailbox();
+    const t = (v: number): WireTensor => ({
+      shape: [1],
+      dtype: 'float32',
+      data: new Float32Array([v]),
+    });
+    box.deliver('act', 0, 0, t(1), 1);
+    box.deliver('act', 0, 0, t(0));
+    assert.equal((await box.take('act', 0, 0)).data[0], 0);
+    assert.equal((await box.take('act', 0, 0, 1)).data[0], 1);
+  });
 });

@@ -61,4 +61,17 @@ describe('tensor frames', () => {
       assert.match((d as { reason: string }).reason, why);
     }
   });
+
+  it('carries the rest of the tensor address (chunk, replica), absent meaning 0, and bounds it', () => {
+    const addressed = { ...header, chunk: 1, replica: 2 };
+    const d = decodeTensor(encodeTensor(addressed, new Float32Array(6)));
+    assert.ok(d.ok);
+    assert.equal(d.tensor.header.chunk, 1);
+    assert.equal(d.tensor.header.replica, 2);
+    const [, body] = encodeTensor(header, new Float32Array(6));
+    for (const bad of [{ chunk: -1 }, { replica: 4096 }, { chunk: 0.5 }]) {
+      const r = decodeTensor([Buffer.from(JSON.stringify({ ...header, ...bad })), body]);
+      assert.equal(r.ok, false, JSON.stringify(bad));
+    }
+  });
 });
