@@ -107,7 +107,9 @@ async function unpack(bin: string, dir: string): Promise<void> {
 
 async function untar(file: string, dest: string): Promise<void> {
   fs.mkdirSync(dest, { recursive: true });
-  const tar = spawn('tar', ['-x', '--no-same-owner', '-C', dest], {
+  // --ignore-zeros: read to the end of the stream, so tar never exits while the decompressor still
+  // writes the archive's trailing padding (that was a 'Premature close', now and then).
+  const tar = spawn('tar', ['-x', '--ignore-zeros', '--no-same-owner', '-C', dest], {
     stdio: ['pipe', 'ignore', 'pipe'],
   });
   let stderr = '';
@@ -118,10 +120,18 @@ async function untar(file: string, dest: string): Promise<void> {
       code === 0 ? resolve() : reject(new Error(`tar ${path.basename(file)}: ${stderr.trim()}`)),
     );
   });
-  await Promise.all([
-    pipeline(fs.createReadStream(file), zlib.createBrotliDecompress(), tar.stdin),
-    exited,
-  ]);
+  const piped = pipeline(fs.createReadStream(file), zlib.createBrotliDecompress(), tar.stdin).then(
+    () => null,
+    (err: Error) => err,
+  );
+  await exited;
+  // tar has read a whole archive and exited 0: a pipe it closed behind it is no error.
+  const err = await piped;
+  if (
+    err &&
+    !/premature close|EPIPE/i.test(`${err.message} ${(err as NodeJS.ErrnoException).code ?? ''}`)
+  )
+    throw err;
 }
 
 /** Which Chromium to use, and why (see the top of this file). Throws NoChromiumError with one line. */
