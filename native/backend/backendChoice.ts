@@ -1,23 +1,16 @@
+import { GPU_BACKENDS as GPU_BACKEND_NAMES } from '../common/names.js';
 import type { BackendName, SpeedReport } from '../protocol/inventorySchemas.js';
+import { speedOnCurve } from '../util/speedCurve.js';
 
-/** Backends that drive a GPU: measured per GPU, and only the pinned GPU's figure counts. */
-export const GPU_BACKENDS: readonly BackendName[] = ['tensorflow-gpu', 'webgpu'];
+/** Backends that drive a GPU (common/names.ts): measured per GPU, only the pinned GPU's figure counts. */
+export const GPU_BACKENDS: readonly BackendName[] = GPU_BACKEND_NAMES;
 
 /** Micro-batch rows to compare at when the plan's are not known (the inventory's own choice). */
 export const DEFAULT_CHOICE_ROWS = 256;
 
 /** GFLOP/s of a dense training step at `rows`, interpolated on the speed curve (log rows). */
 export function rateAt(report: SpeedReport, rows: number): number {
-  const c = report.curve;
-  if (!c || c.length === 0) return report.gflops;
-  const pts = [...c].sort((a, b) => a.rows - b.rows);
-  if (rows <= pts[0]!.rows) return pts[0]!.gflops;
-  if (rows >= pts.at(-1)!.rows) return pts.at(-1)!.gflops;
-  const i = pts.findIndex((p) => p.rows >= rows);
-  const a = pts[i - 1]!;
-  const b = pts[i]!;
-  const t = (Math.log(rows) - Math.log(a.rows)) / (Math.log(b.rows) - Math.log(a.rows));
-  return a.gflops + t * (b.gflops - a.gflops);
+  return speedOnCurve(report.curve, report.gflops, rows);
 }
 
 export interface MeasuredChoice {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { BackendNameSchema, type BackendName } from '../protocol/inventorySchemas.js';
 import { isGpuBackend } from '../common/names.js';
+import { speedOnCurve } from '../util/speedCurve.js';
 
 /** A machine as the planner sees it: measured speed on its training backend and free memory. */
 export interface Machine {
@@ -50,16 +51,7 @@ function trainsOnGpu(machine: Machine): boolean {
  * log(rows) and clamped at its ends, or the single figure when there is no curve.
  */
 export function speedAt(machine: Machine, rows: number): number {
-  const c = machine.speedCurve;
-  if (!c || c.length === 0) return machine.gflops;
-  const pts = [...c].sort((a, b) => a.rows - b.rows);
-  if (rows <= pts[0]!.rows) return pts[0]!.gflops;
-  if (rows >= pts.at(-1)!.rows) return pts.at(-1)!.gflops;
-  const i = pts.findIndex((p) => p.rows >= rows);
-  const a = pts[i - 1]!;
-  const b = pts[i]!;
-  const t = (Math.log(rows) - Math.log(a.rows)) / (Math.log(b.rows) - Math.log(a.rows));
-  return a.gflops + t * (b.gflops - a.gflops);
+  return speedOnCurve(machine.speedCurve, machine.gflops, rows);
 }
 
 export interface Link {
