@@ -4,7 +4,8 @@ import path from 'node:path';
 import { EventEmitter } from 'node:events';
 import { probeBackendsIsolated, measureSpeedIsolated } from '../backend/backendWorker.js';
 import { bestBackend } from '../backend/probe.js';
-import { chooseByMeasurement, GPU_BACKENDS } from '../backend/backendChoice.js';
+import { chooseByMeasurement } from '../backend/backendChoice.js';
+import { isGpuBackend } from '../common/names.js';
 import { BACKEND_ENV } from '../backend/initBackend.js';
 import { BeaconSender } from '../discovery/beaconSender.js';
 import { encodeBeacon } from '../discovery/beacon.js';
@@ -257,7 +258,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       const failures: string[] = [];
       // One at a time: measurements that share a machine measure each other.
       for (const name of working) {
-        const targets = GPU_BACKENDS.includes(name) && gpus.length > 0 ? gpus : [null];
+        const targets = isGpuBackend(name) && gpus.length > 0 ? gpus : [null];
         for (const g of targets) {
           try {
             speeds.push(

@@ -1,9 +1,6 @@
-import { GPU_BACKENDS as GPU_BACKEND_NAMES } from '../common/names.js';
+import { isGpuBackend } from '../common/names.js';
 import type { BackendName, SpeedReport } from '../protocol/inventorySchemas.js';
 import { speedOnCurve } from '../util/speedCurve.js';
-
-/** Backends that drive a GPU (common/names.ts): measured per GPU, only the pinned GPU's figure counts. */
-export const GPU_BACKENDS: readonly BackendName[] = GPU_BACKEND_NAMES;
 
 /** Micro-batch rows to compare at when the plan's are not known (the inventory's own choice). */
 export const DEFAULT_CHOICE_ROWS = 256;
@@ -32,7 +29,8 @@ export function chooseByMeasurement(
   gpu?: number | null,
 ): MeasuredChoice | null {
   const candidates = speeds.filter((s) => {
-    if (!GPU_BACKENDS.includes(s.backend)) return true;
+    // A GPU backend is measured per GPU: only the pinned GPU's figure counts.
+    if (!isGpuBackend(s.backend)) return true;
     if (gpu === null) return false;
     return gpu === undefined || s.gpu === undefined || s.gpu === null || s.gpu === gpu;
   });
@@ -67,7 +65,7 @@ export interface GpuDrive {
 export function gpuDrives(speeds: SpeedReport[], rows: number = DEFAULT_CHOICE_ROWS): GpuDrive[] {
   const best = new Map<number | null, GpuDrive>();
   for (const s of speeds) {
-    if (!GPU_BACKENDS.includes(s.backend)) continue;
+    if (!isGpuBackend(s.backend)) continue;
     const gpu = s.gpu ?? null;
     const gflops = rateAt(s, rows);
     const prev = best.get(gpu);

@@ -17,6 +17,7 @@ import {
   type StageHostBoot,
 } from './stageProtocol.js';
 import { runTraining, type StageSetup } from './stageTraining.js';
+import type { TensorKind } from './transport.js';
 import { ZmqStageTransport } from './zmqTransport.js';
 
 interface Configured extends StageSetup {
@@ -104,16 +105,32 @@ export class StageHost extends EventEmitter<HostEvents> {
     const k = c.cfg.stageIndex;
     // Activations come only from the previous stage; gradients arrive on our DEALER, not here.
     if (who !== stageRoutingId(k - 1)) return;
+    this.accept(c, k - 1, frames, ['act', 'vact']);
+  }
+
+  /**
+   * A neighbour's tensor, decoded and handed to the mailbox if it is one of `kinds` (anything else on
+   * that socket is dropped). A bad tensor, one for a chunk or replica this stage does not hold, or more
+   * than the schedule allows fails the run, naming the neighbour.
+   */
+  private accept(
+    c: Configured,
+    from: number,
+    frames: Buffer[],
+    kinds: readonly TensorKind[],
+  ): void {
     const d = decodeTensor(frames);
     if (!d.ok) {
-      this.fail(`stage ${k - 1} sent a bad tensor: ${d.reason}`);
+      this.fail(`stage ${from} sent a bad tensor: ${d.reason}`);
       return;
     }
     const h = d.tensor.header;
-    if (h.kind !== 'act' && h.kind !== 'vact') return;
-    if ((h.chunk ?? 0) !== 0 || (h.replica ?? 0) !== 0) {
+    if (!kinds.includes(h.kind)) return;
+    const chunk = h.chunk ?? 0;
+    const replica = h.replica ?? 0;
+    if (chunk !== 0 || replica !== 0) {
       this.fail(
-        `stage ${k - 1} sent a tensor of chunk ${h.chunk ?? 0}, replica ${h.replica ?? 0}: this stage runs one chunk and one replica`,
+        `stage ${from} sent a ${h.kind === 'grad' ? 'gradient' : 'tensor'} of chunk ${chunk}, replica ${replica}: this stage runs one chunk and one replica`,
       );
       return;
     }
@@ -122,9 +139,9 @@ export class StageHost extends EventEmitter<HostEvents> {
       h.step,
       h.mb,
       { shape: h.shape, dtype: h.dtype, data: d.tensor.data },
-      h.chunk ?? 0,
+      chunk,
     );
-    if (!kept) this.overflow(k - 1);
+    if (!kept) this.overflow(from);
   }
 
   private overflow(from: number): void {
@@ -278,31 +295,7 @@ export class StageHost extends EventEmitter<HostEvents> {
 
   private async receiveGradients(dealer: zmq.Dealer, c: Configured): Promise<void> {
     try {
-      for await (const frames of dealer) {
-        const d = decodeTensor(frames);
-        if (!d.ok) {
-          this.fail(`stage ${c.cfg.stageIndex + 1} sent a bad tensor: ${d.reason}`);
-          continue;
-        }
-        const h = d.tensor.header;
-        if (h.kind === 'grad' && ((h.chunk ?? 0) !== 0 || (h.replica ?? 0) !== 0)) {
-          this.fail(
-            `stage ${c.cfg.stageIndex + 1} sent a gradient of chunk ${h.chunk ?? 0}, replica ${h.replica ?? 0}: this stage runs one chunk and one replica`,
-          );
-          continue;
-        }
-        if (
-          h.kind === 'grad' &&
-          !c.transport.inbox.deliver(
-            'grad',
-            h.step,
-            h.mb,
-            { shape: h.shape, dtype: h.dtype, data: d.tensor.data },
-            h.chunk ?? 0,
-          )
-        )
-          this.overflow(c.cfg.stageIndex + 1);
-      }
+      for await (const frames of dealer) this.accept(c, c.cfg.stageIndex + 1, frames, ['grad']);
     } catch {
       // closed at stop
     }

@@ -1,5 +1,6 @@
 import type { NodeView } from '../../native/api/types.js';
 import { backendLabel, formatGflops } from '../format.js';
+import { isGpuBackend } from '../../native/common/names.js';
 
 export interface GpuFacts {
   index: number;
@@ -14,8 +15,6 @@ export interface GpuFacts {
   drive: string | null;
 }
 
-const GPU_BACKENDS = new Set(['tensorflow-gpu', 'webgpu']);
-
 /** What a card or row shows for a machine, derived once from the record (inventory + live sample). */
 export function nodeFacts(n: NodeView) {
   const inv = n.inventory?.static ?? null;
@@ -24,7 +23,7 @@ export function nodeFacts(n: NodeView) {
   const cpu = inv ? `${inv.cpu.brand} · ${inv.cpu.cores} cores` : null;
   const memTotal = t?.memTotalBytes ?? inv?.memory.totalBytes ?? null;
   const memUsed = t ? t.memTotalBytes - t.memAvailableBytes : null;
-  const speeds = (n.inventory?.speeds ?? []).filter((s) => GPU_BACKENDS.has(s.backend));
+  const speeds = (n.inventory?.speeds ?? []).filter((s) => isGpuBackend(s.backend));
   const gpus: GpuFacts[] = (inv?.gpus ?? []).map((g, i) => {
     const s = t?.gpus.find((x) => x.index === g.index) ?? t?.gpus[i];
     const fastest = speeds
@@ -52,7 +51,7 @@ export function nodeFacts(n: NodeView) {
         ? 'no usable backend'
         : null;
   // Said only when no GPU backend works: each one's reason, tfjs-node-gpu's and webgpu's.
-  const gpuReports = (n.inventory?.backends ?? []).filter((b) => GPU_BACKENDS.has(b.name));
+  const gpuReports = (n.inventory?.backends ?? []).filter((b) => isGpuBackend(b.name));
   const gpuBackendWhyNot =
     gpuReports.length > 0 && gpuReports.every((b) => !b.available)
       ? gpuReports.map((b) => `${b.name}: ${b.reason ?? 'unavailable'}`).join('; ')
