@@ -180,7 +180,7 @@ describe('a stranger flooding the beacon port', () => {
     }
     let addError: Error | null = null;
     const pending = c
-      .addPeer(`127.0.0.1:${agents[0]!.ready.controlPort}`, { timeoutMs: 10_000 })
+      .addPeer(`127.0.0.1:${agents[0]!.ready.controlPort}`, { timeoutMs: 30_000 })
       .catch((err: Error) => (addError = err));
     await waitUntil(
       () => c.registry.get(agents[0]!.ready.nodeId)?.state === 'unreachable',
