@@ -8,7 +8,18 @@
  */
 
 /** Pipeline schedules (planner/schedule.ts builds their action lists). */
-export const SCHEDULE_KINDS = ['gpipe', '1f1b'] as const;
+export const SCHEDULE_KINDS = ['gpipe', '1f1b', 'zb-h1'] as const;
+
+/**
+ * The actions a stage computes (the rest of a schedule's actions move tensors): forward, backward
+ * (the input gradient, and the weight gradient too unless the schedule has W), the weight gradient
+ * apart (zero-bubble schedules), and the optimizer step.
+ */
+export const COMPUTE_OPS = ['F', 'B', 'W', 'STEP'] as const;
+
+export function isComputeOp(op: string): boolean {
+  return (COMPUTE_OPS as readonly string[]).includes(op);
+}
 
 /** Optimizers a plan or a run may name (pipeline/optimizer.ts makes them). */
 export const OPTIMIZER_NAMES = ['sgd', 'momentum', 'adam'] as const;

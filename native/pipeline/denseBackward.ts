@@ -63,10 +63,61 @@ function activationGrad(tf: Tf, activation: string, dOut: tfc.Tensor, out: tfc.T
 }
 
 /**
- * Backward through the stack from the upstream gradient `dy`: weight gradients in the layers' weight
- * order (kernel, bias per layer) and, unless `needInputGrad` is false, the gradient for the previous
- * stage. Disposes the tape.
+ * What B keeps for W when a schedule computes the weight gradients apart: each layer's input and the
+ * gradient at its pre-activation (dz), plus every tensor of the tape to free once W is done.
  */
+export interface DenseWeightTape {
+  inputs: tfc.Tensor[];
+  dzs: tfc.Tensor[];
+  tape: DenseTape;
+}
+
+/**
+ * The input-gradient half of the backward (what the previous stage waits for): each layer's dz from
+ * the upstream gradient `dy`, and, unless `needInputGrad` is false, the gradient for the previous
+ * stage. Keeps what the weight gradients need; `denseWeightGrads` computes them and frees it all.
+ */
+export function denseInputGrad(
+  tf: Tf,
+  layers: DenseParams[],
+  tape: DenseTape,
+  dy: tfc.Tensor,
+  needInputGrad: boolean,
+): { dx: tfc.Tensor | null; kept: DenseWeightTape } {
+  const dzs: tfc.Tensor[] = new Array<tfc.Tensor>(layers.length);
+  let dOut = dy;
+  let dx: tfc.Tensor | null = null;
+  for (let i = layers.length - 1; i >= 0; i--) {
+    const l = layers[i]!;
+    const dz = tf.tidy(() => activationGrad(tf, l.activation, dOut, tape.outputs[i]!));
+    dzs[i] = dz;
+    const next = i > 0 || needInputGrad ? tf.matMul(dz, l.kernel, false, true) : null;
+    if (dOut !== dy) dOut.dispose();
+    if (i === 0) dx = next;
+    else dOut = next!;
+  }
+  return { dx, kept: { inputs: tape.inputs, dzs, tape } };
+}
+
+/** The weight-gradient half: kernel and bias gradients in the layers' weight order; frees the tape. */
+export function denseWeightGrads(
+  tf: Tf,
+  layers: DenseParams[],
+  kept: DenseWeightTape,
+): tfc.Tensor[] {
+  const grads: tfc.Tensor[] = [];
+  layers.forEach((l, i) => {
+    const dz = kept.dzs[i]!;
+    grads.push(tf.matMul(kept.inputs[i]!, dz, true, false));
+    if (l.bias) grads.push(tf.sum(dz, 0));
+    dz.dispose();
+  });
+  // Each layer's output is the next one's input: dispose every distinct tensor once.
+  for (const t of new Set([...kept.tape.inputs, ...kept.tape.outputs])) t.dispose();
+  return grads;
+}
+
+/** The whole backward (both halves at once), for schedules without W. Disposes the tape. */
 export function denseBackward(
   tf: Tf,
   layers: DenseParams[],
@@ -74,25 +125,6 @@ export function denseBackward(
   dy: tfc.Tensor,
   needInputGrad: boolean,
 ): { grads: tfc.Tensor[]; dx: tfc.Tensor | null } {
-  const grads: tfc.Tensor[][] = [];
-  let dOut = dy;
-  let dx: tfc.Tensor | null = null;
-  for (let i = layers.length - 1; i >= 0; i--) {
-    const l = layers[i]!;
-    const x = tape.inputs[i]!;
-    const out = tape.outputs[i]!;
-    const dz = tf.tidy(() => activationGrad(tf, l.activation, dOut, out));
-    const dW = tf.matMul(x, dz, true, false);
-    const layerGrads = [dW];
-    if (l.bias) layerGrads.push(tf.sum(dz, 0));
-    grads.unshift(layerGrads);
-    const next = i > 0 || needInputGrad ? tf.matMul(dz, l.kernel, false, true) : null;
-    dz.dispose();
-    if (dOut !== dy) dOut.dispose();
-    if (i === 0) dx = next;
-    else dOut = next!;
-  }
-  // Each layer's output is the next one's input: dispose every distinct tensor once.
-  for (const t of new Set([...tape.inputs, ...tape.outputs])) t.dispose();
-  return { grads: grads.flat(), dx };
+  const { dx, kept } = denseInputGrad(tf, layers, tape, dy, needInputGrad);
+  return { grads: denseWeightGrads(tf, layers, kept), dx };
 }

@@ -1,5 +1,6 @@
 import type * as tfc from '@tensorflow/tfjs-core';
 import type { Tf } from '../backend/tfTypes.js';
+import { isComputeOp } from '../common/names.js';
 import type { Action } from '../planner/schedule.js';
 import type { StageExecutor } from './stageExecutor.js';
 import type { StageTransport, WireTensor } from './transport.js';
@@ -24,7 +25,7 @@ export interface StepResult {
   /** The mini-batch's mean loss (last stage only). */
   loss: number | null;
   timings: ActionTiming[];
-  /** ms of F, B and STEP (busy), and of SEND/RECV (communication, waiting included). */
+  /** ms of F, B, W and STEP (busy), and of SEND/RECV (communication, waiting included). */
   busyMs: number;
   commMs: number;
   totalMs: number;
@@ -43,13 +44,18 @@ function take(pending: Map<number, WireTensor>, mb: number, outOfOrder: string):
  * executed in order, with tensors moving through the transport.
  */
 export class ScheduleRunner {
+  /** The schedule computes weight gradients apart (W), so B leaves them to it. */
+  private readonly deferWeights: boolean;
+
   constructor(
     private readonly tf: Tf,
     private readonly exec: StageExecutor,
     private readonly actions: Action[],
     private readonly transport: StageTransport,
     private readonly data: StageData,
-  ) {}
+  ) {
+    this.deferWeights = actions.some((a) => a.op === 'W');
+  }
 
   private toTensor(w: WireTensor): tfc.Tensor {
     return this.tf.tensor(w.data, w.shape, w.dtype);
@@ -101,13 +107,18 @@ export class ScheduleRunner {
           let dx: tfc.Tensor | null;
           if (this.exec.isLast) {
             const labels = this.toTensor(this.data.labels(step, a.mb));
-            const r = this.exec.backwardLoss(a.mb, labels, this.data.share(a.mb));
+            const r = this.exec.backwardLoss(
+              a.mb,
+              labels,
+              this.data.share(a.mb),
+              this.deferWeights,
+            );
             labels.dispose();
             losses.push(r.loss);
             dx = r.dx;
           } else {
             const dy = this.toTensor(take(grads, a.mb, `B(${a.mb}) before its gradient arrived`));
-            dx = this.exec.backward(a.mb, dy);
+            dx = this.exec.backward(a.mb, dy, this.deferWeights);
             dy.dispose();
           }
           if (dx) {
@@ -121,12 +132,15 @@ export class ScheduleRunner {
           await this.transport.send('grad', step, a.mb, dx);
           break;
         }
+        case 'W':
+          this.exec.weightGrad(a.mb);
+          break;
         case 'STEP':
           this.exec.step();
           break;
       }
       const end = performance.now() - t0;
-      if (a.op === 'F' || a.op === 'B' || a.op === 'STEP') busyMs += end - start;
+      if (isComputeOp(a.op)) busyMs += end - start;
       else commMs += end - start;
       timings.push({ op: a.op, mb, start, end });
     }

@@ -4,7 +4,14 @@ import { buildModel } from '../model/build.js';
 import { isDenseStack } from '../model/denseStack.js';
 import type { ModelSpec } from '../model/spec.js';
 import { lossValue } from './loss.js';
-import { denseBackward, denseForward, type DenseParams, type DenseTape } from './denseBackward.js';
+import {
+  denseForward,
+  denseInputGrad,
+  denseWeightGrads,
+  type DenseParams,
+  type DenseTape,
+  type DenseWeightTape,
+} from './denseBackward.js';
 import { makeOptimizer, type OptimizerSpec } from './optimizer.js';
 
 export interface StageSlice {
@@ -37,6 +44,8 @@ export class StageExecutor {
   /** Set when the stage is a stack of Dense layers: B then works from kept activations, no recompute. */
   private readonly dense: DenseParams[] | null;
   private readonly tapes = new Map<number, DenseTape>();
+  /** Micro-batches whose B ran and whose W (zero-bubble schedules) has not: what W needs. */
+  private readonly weightTapes = new Map<number, DenseWeightTape>();
 
   constructor(
     private readonly tf: Tf,
@@ -137,17 +146,17 @@ export class StageExecutor {
 
   /**
    * B(mb) for a middle or first stage: recompute forward from the stash, backpropagate `dy`.
-   * Returns the input gradient for the previous stage (null on the first stage).
+   * Returns the input gradient for the previous stage (null on the first stage). With
+   * `deferWeights` (a schedule with W) a dense stage leaves the weight gradients to `weightGrad(mb)`;
+   * a recomputing stage has them in the same autodiff call and accumulates them here anyway.
    */
-  backward(mb: number, dy: tfc.Tensor): tfc.Tensor | null {
+  backward(mb: number, dy: tfc.Tensor, deferWeights = false): tfc.Tensor | null {
     if (this.dense) {
       const tape = this.tapes.get(mb);
       if (!tape)
         throw new Error(`B(${mb}) without F(${mb}): nothing stashed for micro-batch ${mb}`);
       this.tapes.delete(mb);
-      const { grads, dx } = denseBackward(this.tf, this.dense, tape, dy, !this.isFirst);
-      this.accumulate(grads);
-      return dx;
+      return this.denseBackwardOf(mb, tape, dy, deferWeights);
     }
     const x = this.takeStash(mb);
     const xs = this.isFirst ? this.vars : [x, ...this.vars];
@@ -171,6 +180,7 @@ export class StageExecutor {
     mb: number,
     labels: tfc.Tensor,
     share: number,
+    deferWeights = false,
   ): { loss: tfc.Scalar; dx: tfc.Tensor | null } {
     if (this.dense) {
       const tape = this.tapes.get(mb);
@@ -184,10 +194,9 @@ export class StageExecutor {
           () => this.tf.mul(lossValue(this.tf, this.spec, probs, labels), share) as tfc.Scalar,
           [probs],
         );
-      const r = denseBackward(this.tf, this.dense, tape, grads[0]!, !this.isFirst);
+      const dx = this.denseBackwardOf(mb, tape, grads[0]!, deferWeights);
       grads[0]!.dispose();
-      this.accumulate(r.grads);
-      return { loss: value, dx: r.dx };
+      return { loss: value, dx };
     }
     const x = this.takeStash(mb);
     const xs = this.isFirst ? this.vars : [x, ...this.vars];
@@ -210,6 +219,32 @@ export class StageExecutor {
     const dx = this.isFirst ? null : grads[0]!;
     this.accumulate(this.isFirst ? grads : grads.slice(1));
     return { loss: value, dx };
+  }
+
+  /** A dense stack's backward from the kept tape: both halves now, or the weights kept for W. */
+  private denseBackwardOf(
+    mb: number,
+    tape: DenseTape,
+    dy: tfc.Tensor,
+    deferWeights: boolean,
+  ): tfc.Tensor | null {
+    const { dx, kept } = denseInputGrad(this.tf, this.dense!, tape, dy, !this.isFirst);
+    if (deferWeights) this.weightTapes.set(mb, kept);
+    else this.accumulate(denseWeightGrads(this.tf, this.dense!, kept));
+    return dx;
+  }
+
+  /**
+   * W(mb): the weight gradients of a micro-batch whose B ran with `deferWeights`, accumulated. A stage
+   * that recomputes did them in B: nothing to do.
+   */
+  weightGrad(mb: number): void {
+    if (!this.dense) return;
+    const kept = this.weightTapes.get(mb);
+    if (!kept)
+      throw new Error(`W(${mb}) without B(${mb}): no input gradient kept for micro-batch ${mb}`);
+    this.weightTapes.delete(mb);
+    this.accumulate(denseWeightGrads(this.tf, this.dense, kept));
   }
 
   /** Forward only (validation): the stage's output, nothing stashed. */
@@ -240,6 +275,11 @@ export class StageExecutor {
     for (const tape of this.tapes.values())
       for (const t of new Set([...tape.inputs, ...tape.outputs])) t.dispose();
     this.tapes.clear();
+    for (const kept of this.weightTapes.values()) {
+      for (const t of kept.dzs) t.dispose();
+      for (const t of new Set([...kept.tape.inputs, ...kept.tape.outputs])) t.dispose();
+    }
+    this.weightTapes.clear();
     if (this.accumulated) for (const g of this.accumulated.values()) g.dispose();
     this.accumulated = null;
     this.optimizer.dispose();

@@ -24,7 +24,12 @@ import {
   type Split,
 } from './partitioner.js';
 import { PLAN_VERSION, planStage, type Plan } from './planSchema.js';
-import { buildSchedule, inFlightMicrobatches, type ScheduleKind } from './schedule.js';
+import {
+  buildSchedule,
+  inFlightMicrobatches,
+  splitsBackward,
+  type ScheduleKind,
+} from './schedule.js';
 import { simulate, type SimulationResult } from './simulator.js';
 import { StageCoster, type PartitionProblem } from './stageCost.js';
 
@@ -128,11 +133,16 @@ function simulateSplit(c: StageCoster, split: Split, req: PlanRequest): Simulati
     const r = computeResource(machine, pins[k]!);
     return { machine: machine.id, compute: r.id, capacity: r.capacity };
   });
-  const stages = split.machines.map((m, k) => ({
-    forward: c.forwardSeconds(split.bounds[k]!, split.bounds[k + 1]!, m),
-    backward: c.backwardSeconds(split.bounds[k]!, split.bounds[k + 1]!, m),
-    step: c.stepSeconds(split.bounds[k]!, split.bounds[k + 1]!, m),
-  }));
+  const stages = split.machines.map((m, k) => {
+    const [s, e] = [split.bounds[k]!, split.bounds[k + 1]!];
+    const weight = splitsBackward(req.schedule) ? c.weightGradSeconds(s, e, m) : 0;
+    return {
+      forward: c.forwardSeconds(s, e, m),
+      backward: c.backwardSeconds(s, e, m) - weight,
+      weight,
+      step: c.stepSeconds(s, e, m),
+    };
+  });
   const boundaries = Array.from({ length: p - 1 }, (_, k) => {
     const [a, b] = [split.machines[k]!, split.machines[k + 1]!];
     const t = c.transferSeconds(split.bounds[k + 1]!, a, b);

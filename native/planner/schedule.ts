@@ -7,6 +7,10 @@
  * Semantics both executors follow:
  * - F(mb)/B(mb): forward / backward of micro-batch mb through the stage's layers. F stashes what
  *   B(mb) needs; B releases it. Gradients accumulate over micro-batches.
+ * - W(mb) (zero-bubble schedules only): B(mb) then computes only the input gradient, which the
+ *   previous stage waits for, and keeps what the weight gradient needs; W(mb) computes and
+ *   accumulates the weight gradient and releases it. A stage that cannot split its backward (one
+ *   that recomputes its forward inside B) does all of it in B, and its W is nothing.
  * - SEND_*: hand a tensor to the neighbour stage and carry on (asynchronous); RECV_*: wait until the
  *   neighbour's tensor for that micro-batch has arrived.
  * - STEP: apply the accumulated gradients once (synchronous flush), so a step equals ordinary
@@ -37,6 +41,7 @@ export function addressOf(stage: number, a: Action, replica = 0): Address {
 export type Action = (
   | { op: 'F'; mb: number }
   | { op: 'B'; mb: number }
+  | { op: 'W'; mb: number }
   | { op: 'SEND_ACT'; mb: number; peer: number }
   | { op: 'RECV_ACT'; mb: number; peer: number }
   | { op: 'SEND_GRAD'; mb: number; peer: number }
@@ -115,18 +120,86 @@ export function oneFOneBSchedule(p: number, m: number): Schedule {
   return { kind: '1f1b', stages: p, microbatches: m, actions };
 }
 
-export function buildSchedule(kind: ScheduleKind, p: number, m: number): Schedule {
-  return kind === 'gpipe' ? gpipeSchedule(p, m) : oneFOneBSchedule(p, m);
+/**
+ * Zero bubble, ZB-H1 (Qi et al., 2024): each backward is split into B (the input gradient, which the
+ * previous stage waits for) and W (the weight gradient, which nothing waits for). Stage k runs 1F1B's
+ * order of F and B and puts W(j) right after B(j + k): the later a stage, the longer it holds its W's
+ * back, and they fill the gaps where 1F1B waits for gradients. Every stage then holds at most p
+ * micro-batches from F to W, 1F1B's peak (stage 0's), and with F = B = W and free communication the
+ * bubble is p − 1 units a stage against 1F1B's 3(p − 1) (m ≥ p).
+ */
+export function zbH1Schedule(p: number, m: number): Schedule {
+  check(p, m);
+  const actions = oneFOneBSchedule(p, m).actions.map((list, k) => {
+    const delay = Math.min(k, m - 1);
+    const out: Action[] = [];
+    let w = 0;
+    for (const a of list) {
+      if (a.op === 'STEP') break;
+      out.push(a);
+      // After B's gradient has left (its SEND_GRAD), so that W never holds up the previous stage.
+      const done = (a.op === 'B' && k === 0) || a.op === 'SEND_GRAD';
+      if (done && a.mb >= delay) out.push({ op: 'W', mb: w++ });
+    }
+    while (w < m) out.push({ op: 'W', mb: w++ });
+    out.push({ op: 'STEP' });
+    return out;
+  });
+  return { kind: 'zb-h1', stages: p, microbatches: m, actions };
 }
+
+export function buildSchedule(kind: ScheduleKind, p: number, m: number): Schedule {
+  switch (kind) {
+    case 'gpipe':
+      return gpipeSchedule(p, m);
+    case '1f1b':
+      return oneFOneBSchedule(p, m);
+    case 'zb-h1':
+      return zbH1Schedule(p, m);
+  }
+}
+
+/** Whether a schedule computes weight gradients apart from B (it has W actions). */
+export function splitsBackward(kind: ScheduleKind): boolean {
+  return kind === 'zb-h1';
+}
+
+/**
+ * The most micro-batches stage k holds at once under a schedule: from its F until the action that
+ * releases the micro-batch (W where the schedule has W, else B).
+ */
+export function peakHeld(schedule: Schedule, k: number): number {
+  const release = splitsBackward(schedule.kind) ? 'W' : 'B';
+  let held = 0;
+  let peak = 0;
+  for (const a of schedule.actions[k]!) {
+    if (a.op === 'F') peak = Math.max(peak, ++held);
+    else if (a.op === release) held--;
+  }
+  return peak;
+}
+
+const heldCache = new Map<string, number[]>();
 
 /** How many micro-batches' activations stage k of p holds at most under a schedule (its stash). */
 export function inFlightMicrobatches(kind: ScheduleKind, k: number, p: number, m: number): number {
-  return kind === 'gpipe' ? m : Math.min(p - k, m);
+  if (kind === 'gpipe') return m;
+  if (kind === '1f1b') return Math.min(p - k, m);
+  // The planner asks for every stage of many splits: build each schedule once.
+  const key = `${kind}:${p}:${m}`;
+  let held = heldCache.get(key);
+  if (!held) {
+    const s = buildSchedule(kind, p, m);
+    held = Array.from({ length: p }, (_, j) => peakHeld(s, j));
+    if (heldCache.size > 256) heldCache.clear();
+    heldCache.set(key, held);
+  }
+  return held[k]!;
 }
 
 /** Short text for an action ("F3", "SEND_ACT3→2"), for logs and timelines. */
 export function actionLabel(a: Action): string {
   if (a.op === 'STEP') return 'STEP';
-  if (a.op === 'F' || a.op === 'B') return `${a.op}${a.mb}`;
+  if (a.op === 'F' || a.op === 'B' || a.op === 'W') return `${a.op}${a.mb}`;
   return `${a.op}${a.mb}${a.op.startsWith('SEND') ? '→' : '←'}${a.peer}`;
 }

@@ -1,9 +1,13 @@
-import { actionLabel, type Action, type Schedule } from './schedule.js';
+import { isComputeOp } from '../common/names.js';
+import { actionLabel, splitsBackward, type Action, type Schedule } from './schedule.js';
 
 /** Per-stage durations for one micro-batch (seconds); `step` is the optimizer update, once a step. */
 export interface StageTimes {
   forward: number;
+  /** The whole backward (input and weight gradients), or, where the schedule has W, B's share. */
   backward: number;
+  /** W's share of the backward (the weight gradient) where the schedule has W; absent: 0. */
+  weight?: number;
   step: number;
 }
 
@@ -55,7 +59,7 @@ export interface TimelineEntry {
 }
 
 export interface StageStats {
-  /** Seconds computing (F, B, STEP). */
+  /** Seconds computing (F, B, W, STEP). */
   busy: number;
   /** Seconds not computing within the step. */
   idle: number;
@@ -127,6 +131,8 @@ export function simulate(input: SimulationInput): SimulationResult {
   if (boundaries.length < p - 1)
     throw new Error(`need ${p - 1} boundaries between ${p} stages, got ${boundaries.length}`);
   const { unitsOf, sharers, link } = resourcesOf(input, p);
+  // Where W releases a micro-batch's activations, B does not.
+  const split = splitsBackward(schedule.kind);
 
   const clock = new Array<number>(p).fill(0);
   const pc = new Array<number>(p).fill(0);
@@ -191,6 +197,7 @@ export function simulate(input: SimulationInput): SimulationResult {
     switch (a.op) {
       case 'F':
       case 'B':
+      case 'W':
       case 'STEP': {
         const { units, u } = freeUnit(k);
         return Math.max(clock[k]!, units[u]!);
@@ -217,6 +224,10 @@ export function simulate(input: SimulationInput): SimulationResult {
         break;
       case 'B':
         compute(k, a, t.backward);
+        if (!split) stash[k]!--;
+        break;
+      case 'W':
+        compute(k, a, t.weight ?? 0);
         stash[k]!--;
         break;
       case 'STEP':
@@ -273,8 +284,7 @@ export function simulate(input: SimulationInput): SimulationResult {
     step(next);
     remaining--;
     ready[next] = undefined;
-    if (a.op === 'F' || a.op === 'B' || a.op === 'STEP')
-      for (const j of sharers[next]!) ready[j] = undefined;
+    if (isComputeOp(a.op)) for (const j of sharers[next]!) ready[j] = undefined;
     else if (a.op === 'SEND_ACT' || a.op === 'SEND_GRAD') ready[a.peer] = undefined;
   }
 

@@ -115,6 +115,18 @@ export class StageCoster {
     return this.computeSeconds(start, end, m) - this.forwardSeconds(start, end, m);
   }
 
+  /**
+   * The weight-gradient share of the backward, which a zero-bubble schedule runs apart as W: what the
+   * layers' backward costs beyond their forward (a Dense layer's xᵀ·dz). A stage that cannot keep its
+   * activations (it recomputes, or its backward is one autodiff call) computes it inside B: none.
+   */
+  weightGradSeconds(start: number, end: number, m: number): number {
+    if (this.recomputing[end]! > this.recomputing[start]!) return 0;
+    const backward =
+      this.flops[end]! - this.flops[start]! - 2 * (this.fwd[end]! - this.fwd[start]!);
+    return (Math.max(0, backward) * this.microbatchSize) / (this.problem.machines[m]!.gflops * 1e9);
+  }
+
   /** The optimizer update over the stage's parameters, once per step. */
   stepSeconds(start: number, end: number, m: number): number {
     const t = this.trainable[end]! - this.trainable[start]!;

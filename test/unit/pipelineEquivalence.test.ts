@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { initBackend } from '../../native/backend/initBackend.js';
+import { SCHEDULE_KINDS } from '../../native/common/names.js';
 import type { Tf } from '../../native/backend/tfTypes.js';
 import { openDataset } from '../../native/data/openDataset.js';
 import { EpochSampler } from '../../native/data/sampler.js';
@@ -18,7 +19,7 @@ describe('in-process pipeline equals single-process training (the arithmetic, be
   });
 
   for (const modelId of ['mnist-mlp', 'char-gru']) {
-    for (const schedule of ['gpipe', '1f1b'] as const) {
+    for (const schedule of SCHEDULE_KINDS) {
       for (const opt of ['sgd', 'adam'] as const) {
         it(`${modelId}, ${schedule}, ${opt}: 3 stages × 4 micro-batches, 5 steps`, async () => {
           const spec = getModel(modelId);

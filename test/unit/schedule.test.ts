@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { simulate } from '../../native/planner/simulator.js';
 import {
   actionLabel,
   gpipeSchedule,
   inFlightMicrobatches,
   oneFOneBSchedule,
+  peakHeld,
+  zbH1Schedule,
   type Action,
   type Schedule,
 } from '../../native/planner/schedule.js';
@@ -21,6 +24,16 @@ function assertWellFormed(s: Schedule) {
     const count = (op: Action['op']) => list.filter((a) => a.op === op).length;
     assert.equal(count('F'), m);
     assert.equal(count('B'), m);
+    // A zero-bubble schedule has one W per micro-batch, after its B and after B's gradient left.
+    if (s.kind === 'zb-h1') {
+      assert.equal(count('W'), m);
+      for (let mb = 0; mb < m; mb++) {
+        const b = list.findIndex((a) => a.op === 'B' && a.mb === mb);
+        const w = list.findIndex((a) => a.op === 'W' && a.mb === mb);
+        const sent = list.findIndex((a) => a.op === 'SEND_GRAD' && a.mb === mb);
+        assert.ok(b < w && sent < w, `stage ${k} mb ${mb}: W after B and its send`);
+      }
+    } else assert.equal(count('W'), 0);
     assert.equal(count('STEP'), 1);
     assert.equal(list.at(-1)!.op, 'STEP');
     // A micro-batch's backward comes after its forward on the same stage.
@@ -84,6 +97,7 @@ describe('schedules as data', () => {
       for (let m = 1; m <= 9; m++) {
         assertWellFormed(gpipeSchedule(p, m));
         assertWellFormed(oneFOneBSchedule(p, m));
+        assertWellFormed(zbH1Schedule(p, m));
       }
   });
 
@@ -94,6 +108,64 @@ describe('schedules as data', () => {
       [4, 3, 2, 1],
     );
     assert.equal(inFlightMicrobatches('1f1b', 0, 4, 2), 2);
+  });
+
+  it('ZB-H1: 1F1B order with W(j) after B(j + k), the rest drained at the end', () => {
+    const s = zbH1Schedule(3, 4);
+    const computeOnly = (k: number) =>
+      s.actions[k]!.filter((a) => a.op === 'F' || a.op === 'B' || a.op === 'W')
+        .map(actionLabel)
+        .join(' ');
+    assert.equal(computeOnly(0), 'F0 F1 F2 B0 W0 F3 B1 W1 B2 W2 B3 W3');
+    assert.equal(computeOnly(1), 'F0 F1 B0 F2 B1 W0 F3 B2 W1 B3 W2 W3');
+    assert.equal(computeOnly(2), 'F0 B0 F1 B1 F2 B2 W0 F3 B3 W1 W2 W3');
+  });
+
+  it('ZB-H1 with uniform stages and free communication: a third of 1F1B’s bubble, 1F1B’s peak memory', () => {
+    const free = (p: number) =>
+      Array.from({ length: p - 1 }, () => ({
+        activationSeconds: 0,
+        gradientSeconds: 0,
+        latency: 0,
+      }));
+    for (const [p, m] of [
+      [2, 4],
+      [3, 6],
+      [4, 8],
+      [4, 16],
+      [8, 16],
+    ] as const) {
+      // The same work: B+W = 2 units in 1F1B's B, B = W = 1 unit apart.
+      const oneF = simulate({
+        schedule: oneFOneBSchedule(p, m),
+        stages: Array.from({ length: p }, () => ({ forward: 1, backward: 2, step: 0 })),
+        boundaries: free(p),
+        batchSize: m,
+      });
+      const zb = zbH1Schedule(p, m);
+      const zbSim = simulate({
+        schedule: zb,
+        stages: Array.from({ length: p }, () => ({ forward: 1, backward: 1, weight: 1, step: 0 })),
+        boundaries: free(p),
+        batchSize: m,
+      });
+      const idle = (r: typeof oneF) => r.stepSeconds * p - 3 * p * m;
+      assert.equal(idle(oneF), 3 * p * (p - 1), `1F1B p=${p} m=${m}`);
+      // Qi et al.: ZB-H1's bubble is (p − 1)(F + B − W) a stage, 1F1B's (p − 1)(F + B + W).
+      assert.equal(idle(zbSim), p * (p - 1), `ZB-H1 p=${p} m=${m}`);
+      assert.ok(idle(zbSim) <= idle(oneF) / 3);
+      const held = Array.from({ length: p }, (_, k) => peakHeld(zb, k));
+      assert.equal(Math.max(...held), Math.min(p, m), 'the peak is 1F1B’s (stage 0 holds p)');
+      assert.deepEqual(
+        zbSim.stages.map((st) => st.peakStash),
+        held,
+        'the simulator holds what the schedule says',
+      );
+      assert.deepEqual(
+        Array.from({ length: p }, (_, k) => inFlightMicrobatches('zb-h1', k, p, m)),
+        held,
+      );
+    }
   });
 
   it('rejects empty pipelines', () => {

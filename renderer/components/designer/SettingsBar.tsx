@@ -4,7 +4,11 @@ import { setSettings } from '../../designer/planModel.js';
 import { edit } from '../../store/designerStore.js';
 
 /** Labels in the order the pickers offer them; typed by the shared lists, so a new name needs one. */
-const SCHEDULE_LABELS: Record<ScheduleKind, string> = { '1f1b': '1F1B', gpipe: 'GPipe' };
+const SCHEDULE_LABELS: Record<ScheduleKind, string> = {
+  '1f1b': '1F1B',
+  gpipe: 'GPipe',
+  'zb-h1': 'Zero bubble (ZB-H1)',
+};
 const OPTIMIZER_LABELS: Record<OptimizerName, string> = {
   adam: 'Adam',
   momentum: 'Momentum',

@@ -1,8 +1,10 @@
+import { isComputeOp } from '../../../native/common/names.js';
 import { stageColor } from '../../designer/stageColors.js';
 import type { RunData } from '../../runs/runData.js';
 
 const ROW = 26;
 const LABEL_W = 120;
+const OP_OPACITY: Record<string, number> = { F: 0.9, B: 0.55, W: 0.4, STEP: 0.3 };
 
 /**
  * One recent step, per stage: forward (solid) and backward (hatched, darker) of each micro-batch on a
@@ -20,7 +22,7 @@ export function Timeline({ data }: { data: RunData }) {
   const stageCount = Math.max(data.stages.length, ...tl.timings.map((t) => t.stage + 1));
   const span = Math.max(1e-6, ...tl.timings.map((t) => t.end));
   const busy = tl.timings
-    .filter((t) => t.op === 'F' || t.op === 'B' || t.op === 'STEP')
+    .filter((t) => isComputeOp(t.op))
     .reduce((a, t) => a + (t.end - t.start), 0);
   const measured = 1 - busy / (stageCount * span);
   const predicted = data.plan?.prediction.bubble ?? null;
@@ -58,7 +60,7 @@ export function Timeline({ data }: { data: RunData }) {
               stage {k} {data.stages[k] ? `· ${data.stages[k]!.node.split(' ')[0]}` : ''}
             </text>
             {tl.timings
-              .filter((t) => t.stage === k && (t.op === 'F' || t.op === 'B' || t.op === 'STEP'))
+              .filter((t) => t.stage === k && isComputeOp(t.op))
               .map((t, i) => (
                 <rect
                   key={i}
@@ -67,8 +69,10 @@ export function Timeline({ data }: { data: RunData }) {
                   width={Math.max(1, (t.end - t.start) * scale)}
                   height={ROW - 6}
                   fill={stageColor(k)}
-                  fillOpacity={t.op === 'F' ? 0.9 : t.op === 'B' ? 0.55 : 0.3}
-                  stroke={t.op === 'B' ? stageColor(k) : 'none'}
+                  fillOpacity={OP_OPACITY[t.op] ?? 0.3}
+                  stroke={t.op === 'B' || t.op === 'W' ? stageColor(k) : 'none'}
+                  strokeDasharray={t.op === 'W' ? '2 2' : undefined}
+                  data-op={t.op}
                 >
                   <title>
                     {t.op === 'STEP' ? 'optimizer step' : `${t.op}(${t.mb})`}: {t.start.toFixed(1)}–
@@ -86,7 +90,8 @@ export function Timeline({ data }: { data: RunData }) {
         </text>
       </svg>
       <p className="muted small">
-        Solid: forward of a micro-batch; lighter: backward; faint: optimizer step; grey: idle or
+        Solid: forward of a micro-batch; lighter: backward (with zero bubble, its input gradient);
+        lighter still, dashed: weight gradient (zero bubble); faint: optimizer step; grey: idle or
         waiting on a neighbour.
       </p>
     </section>
