@@ -27,6 +27,7 @@ import { PLAN_VERSION, planStage, type Plan } from './planSchema.js';
 import {
   buildSchedule,
   inFlightMicrobatches,
+  SCHEDULE_KINDS,
   splitsBackward,
   type ScheduleKind,
 } from './schedule.js';
@@ -252,6 +253,39 @@ export function makePlan(req: PlanRequest): PlanOutcome {
     note: searchNote(result, M, req.preset),
   });
   return { ok: true, plan, simulation: sim };
+}
+
+/** One schedule's outcome when the planner compares them: its predicted rate, or why none fits. */
+export interface ScheduleComparison {
+  schedule: ScheduleKind;
+  samplesPerSecond: number | null;
+  reason?: string;
+}
+
+/**
+ * The plan for each schedule, and the fastest predicted one that fits (ties: the earlier in
+ * SCHEDULE_KINDS, which lists the simpler first). When none fits, the outcome is 1F1B's, whose
+ * explanation names what to change.
+ */
+export function makeFastestSchedulePlan(req: Omit<PlanRequest, 'schedule'>): {
+  outcome: PlanOutcome;
+  compared: ScheduleComparison[];
+} {
+  let best: { outcome: PlanOutcome & { ok: true }; rate: number } | null = null;
+  let fallback: PlanOutcome | null = null;
+  const compared: ScheduleComparison[] = [];
+  for (const schedule of SCHEDULE_KINDS) {
+    const outcome = makePlan({ ...req, schedule });
+    if (!outcome.ok) {
+      compared.push({ schedule, samplesPerSecond: null, reason: outcome.reason });
+      if (schedule === '1f1b') fallback = outcome;
+      continue;
+    }
+    const rate = outcome.plan.prediction.samplesPerSecond;
+    compared.push({ schedule, samplesPerSecond: rate });
+    if (!best || rate > best.rate * (1 + 1e-9)) best = { outcome, rate };
+  }
+  return { outcome: best?.outcome ?? fallback ?? makePlan({ ...req, schedule: '1f1b' }), compared };
 }
 
 /** The plan file for a split that has been simulated: the decision, and what the planner expects of it. */

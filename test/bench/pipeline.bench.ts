@@ -1,6 +1,6 @@
 // npm run bench:pipeline
 // deep-mlp, global batch 1024, one backend (wasm), side by side in one run: single-process training
-// samples/s; a 2-stage pipeline over 2 local agent processes (GPipe and 1F1B, 4, 8 and 16
+// samples/s; a 2-stage pipeline over 2 local agent processes (GPipe, 1F1B and ZB-H1, 4, 8 and 16
 // micro-batches); each one's ratio to single-process; the planner's simulated prediction for the same
 // plan and measured/predicted. A flush schedule with m micro-batches on p stages reaches at best
 // p·m/(m+p−1) of single-process (1.88× for m = 16, p = 2).
@@ -9,6 +9,7 @@
 import { execFile } from 'node:child_process';
 import os from 'node:os';
 import { initBackend } from '../../native/backend/initBackend.js';
+import { SCHEDULE_KINDS } from '../../native/common/names.js';
 import { Coordinator } from '../../native/coordinator/coordinator.js';
 import { RunController } from '../../native/coordinator/runController.js';
 import { openDataset } from '../../native/data/openDataset.js';
@@ -105,7 +106,7 @@ console.log('schedule  m   split        measured      ×single   predicted     m
 const rows: { label: string; ratio: number; fit: number }[] = [];
 let runNo = 0;
 try {
-  for (const schedule of ['gpipe', '1f1b'] as const) {
+  for (const schedule of SCHEDULE_KINDS) {
     for (const m of [4, 8, 16]) {
       const { cluster } = clusterFromNodes(coordinator.nodes());
       const outcome = makePlan({

@@ -2,7 +2,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { getModel } from '../../native/model/catalogue.js';
 import { clusterFromJson, DEFAULT_LINK, speedAt } from '../../native/planner/cluster.js';
-import { makePlan, PlanError, type PlanRequest } from '../../native/planner/plan.js';
+import {
+  makeFastestSchedulePlan,
+  makePlan,
+  PlanError,
+  type PlanRequest,
+} from '../../native/planner/plan.js';
 import { StageCoster } from '../../native/planner/stageCost.js';
 import { parsePlan } from '../../native/planner/planSchema.js';
 
@@ -48,6 +53,23 @@ describe('makePlan', () => {
       plan.prediction.stages.map((s) => s.inFlightMicrobatches),
       [3, 2, 1],
     );
+  });
+
+  it('without a schedule, plans every one and keeps the fastest prediction', () => {
+    const { schedule: _, ...req } = request({ stages: 3 });
+    const { outcome, compared } = makeFastestSchedulePlan(req);
+    assert.ok(outcome.ok);
+    assert.deepEqual(
+      compared.map((c) => c.schedule),
+      ['gpipe', '1f1b', 'zb-h1'],
+    );
+    const rates = compared.map((c) => c.samplesPerSecond!);
+    assert.equal(outcome.plan.prediction.samplesPerSecond, Math.max(...rates));
+    // deep-mlp is a dense stack: W is apart, and ZB-H1 fills 1F1B's bubble with it.
+    const zb = compared.find((c) => c.schedule === 'zb-h1')!.samplesPerSecond!;
+    const oneF = compared.find((c) => c.schedule === '1f1b')!.samplesPerSecond!;
+    assert.ok(zb > oneF, `zb-h1 ${zb} vs 1f1b ${oneF}`);
+    assert.equal(outcome.plan.schedule, 'zb-h1');
   });
 
   it('refuses plan files of another version or with gaps', () => {
