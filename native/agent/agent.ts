@@ -355,6 +355,7 @@ export class Agent extends EventEmitter<AgentEvents> {
             secretKey: this.keys.secretKey,
             // The stage admits whoever the agent admits; its neighbours' keys come with its configuration.
             admit: [this.labPublicKey, ...this.trusted.list()],
+            checkpointDir: path.join(this.agentDir, 'checkpoints'),
             ...backend,
           },
           req.gpu,

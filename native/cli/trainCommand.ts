@@ -4,12 +4,19 @@ import type { RunEvent } from '../common/runEvents.js';
 import { Coordinator } from '../coordinator/coordinator.js';
 import type { RunStagePlacement } from '../coordinator/runSpec.js';
 import {
+  DEFAULT_CHECKPOINT_EVERY,
+  DEFAULT_ON_FAILURE,
   DEFAULT_OPTIMIZER,
   DEFAULT_PRESET,
   DEFAULT_SCHEDULE,
   defaultLearningRate,
 } from '../common/defaults.js';
-import { BACKEND_PREFERENCES, OPTIMIZER_NAMES, SCHEDULE_KINDS } from '../common/names.js';
+import {
+  BACKEND_PREFERENCES,
+  ON_FAILURE_POLICIES,
+  OPTIMIZER_NAMES,
+  SCHEDULE_KINDS,
+} from '../common/names.js';
 import { checkDatasetFits } from '../data/datasetFit.js';
 import { resolveModel } from '../model/resolveModel.js';
 import { clusterFromNodes } from '../coordinator/nodesToCluster.js';
@@ -110,6 +117,16 @@ export const trainCommand: Command = {
       valueName: OPTIMIZER_NAMES.join('|'),
       description: `optimizer (default ${DEFAULT_OPTIMIZER})`,
     },
+    'checkpoint-every': {
+      type: 'string',
+      valueName: 'N',
+      description: `each stage saves its state every N steps, on its own machine (default ${DEFAULT_CHECKPOINT_EVERY}; 0: never)`,
+    },
+    'on-failure': {
+      type: 'string',
+      valueName: ON_FAILURE_POLICIES.join('|'),
+      description: `a lost stage: restart the stages from the last checkpoint, or end the run (default ${DEFAULT_ON_FAILURE})`,
+    },
     seed: { type: 'string', valueName: 'n', description: 'seed of the data order (default 1)' },
     backend: {
       type: 'string',
@@ -174,6 +191,14 @@ export const trainCommand: Command = {
     const discoverS = numberOption(values.discover, 'discover', 0.5, 3600);
     const json = values.json === true;
     const backend = choiceOption(values.backend, 'backend', BACKEND_PREFERENCES, 'auto');
+    const checkpointEvery =
+      intOption(values['checkpoint-every'], 'checkpoint-every', 0, 1e9) ?? DEFAULT_CHECKPOINT_EVERY;
+    const onFailure = choiceOption(
+      values['on-failure'],
+      'on-failure',
+      ON_FAILURE_POLICIES,
+      DEFAULT_ON_FAILURE,
+    );
     const stateDir = stateDirFrom(values);
     const token = resolveToken(values, stateDir);
     const runId = newRunId();
@@ -278,6 +303,8 @@ export const trainCommand: Command = {
         steps,
         seed: intOption(values.seed, 'seed', 0, 2 ** 31 - 1) ?? 1,
         backend,
+        checkpointEvery,
+        onFailure,
       });
       let total = 0;
       let stepsPerEpoch = 1;
@@ -314,6 +341,10 @@ export const trainCommand: Command = {
               : `accuracy ${(e.accuracy * 100).toFixed(2)}%`;
           say(
             `epoch ${e.epoch + 1}: validation loss ${e.loss.toFixed(4)}, ${accuracy} on ${e.samples} test samples`,
+          );
+        } else if (e.type === 'resumed') {
+          say(
+            `${e.reason}; resumed from the checkpoint of step ${e.fromStep} (restart ${e.attempt})`,
           );
         } else if (e.type === 'failed') {
           progress.end();

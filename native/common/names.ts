@@ -21,6 +21,9 @@ export function isComputeOp(op: string): boolean {
   return (COMPUTE_OPS as readonly string[]).includes(op);
 }
 
+/** What a lost stage does to a run: fail it, or restart the stages from the last checkpoint. */
+export const ON_FAILURE_POLICIES = ['resume', 'stop'] as const;
+
 /** Optimizers a plan or a run may name (pipeline/optimizer.ts makes them). */
 export const OPTIMIZER_NAMES = ['sgd', 'momentum', 'adam'] as const;
 

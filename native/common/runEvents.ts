@@ -57,6 +57,32 @@ function runEventSchema<L extends z.ZodType<number | null>>(lossNumber: L) {
     }),
     z.object({ type: z.literal('log'), message: z.string(), stage: z.number().int().optional() }),
     z.object({ type: z.literal('done'), steps: z.number().int(), elapsedMs: z.number() }),
+    /** Every stage has saved its state after `step` steps (files on the stages' own machines). */
+    z.object({
+      type: z.literal('checkpoint'),
+      step: z.number().int(),
+      stages: z.array(
+        z.object({
+          index: z.number().int(),
+          file: z.string(),
+          bytes: z.number().int(),
+          sha256: z.string(),
+        }),
+      ),
+      copyMs: z.number(),
+      writeMs: z.number(),
+    }),
+    /**
+     * A stage was lost and the run went on: restarted from the checkpoint of `fromStep` (the steps
+     * after it are trained again). `stages` are the new stage processes.
+     */
+    z.object({
+      type: z.literal('resumed'),
+      fromStep: z.number().int(),
+      reason: z.string(),
+      attempt: z.number().int(),
+      stages: z.array(StageInfoSchema),
+    }),
     z.object({ type: z.literal('failed'), message: z.string() }),
   ]);
 }

@@ -4,6 +4,7 @@ import {
   BACKEND_NAMES,
   DTYPES,
   MODEL_SOURCES,
+  ON_FAILURE_POLICIES,
   OPTIMIZER_NAMES,
   PLAN_PRESETS,
   SCHEDULE_KINDS,
@@ -13,6 +14,9 @@ import {
 /** The zod enums of names.ts's lists; the types are inferred from them, never written by hand. */
 export const ScheduleKindSchema = z.enum(SCHEDULE_KINDS);
 export type ScheduleKind = z.infer<typeof ScheduleKindSchema>;
+
+export const OnFailureSchema = z.enum(ON_FAILURE_POLICIES);
+export type OnFailure = z.infer<typeof OnFailureSchema>;
 
 export const OptimizerNameSchema = z.enum(OPTIMIZER_NAMES);
 export type OptimizerName = z.infer<typeof OptimizerNameSchema>;

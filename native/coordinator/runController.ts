@@ -15,6 +15,7 @@ import {
   spawnStages,
   stopStages,
 } from './stageWiring.js';
+import { CheckpointCollector } from './checkpointCollector.js';
 import { StepAggregator } from './stepAggregator.js';
 import { gatherWeights } from './weightGathering.js';
 
@@ -41,6 +42,7 @@ export class RunController extends EventEmitter<RunEvents> {
   private steps: StepAggregator | null = null;
   private totalSteps = 0;
   private doneStages = 0;
+  private readonly checkpoints: CheckpointCollector;
   private settle: { resolve: () => void; reject: (e: Error) => void } | null = null;
   private readonly onRegistry: (c: {
     kind: string;
@@ -53,6 +55,7 @@ export class RunController extends EventEmitter<RunEvents> {
     readonly spec: RunSpec,
   ) {
     super();
+    this.checkpoints = new CheckpointCollector(spec.stages.length);
     this.onRegistry = (c) => {
       if (c.kind !== 'state' || !c.node || c.node.state === 'online') return;
       const k = spec.stages.findIndex((s) => s.nodeId === c.node!.id);
@@ -115,15 +118,19 @@ export class RunController extends EventEmitter<RunEvents> {
       });
       this.steps = new StepAggregator(spec.stages.length, spec.batch, stepsPerEpoch);
       this.steps.start();
+      const firstStep = spec.resume?.step ?? 0;
+      if (firstStep >= this.totalSteps)
+        throw new Error(`the checkpoint is of step ${firstStep}; the run has ${this.totalSteps}`);
       await Promise.all(
         this.links.map((l) =>
           l.request({
             type: 'train',
-            firstStep: 0,
-            steps: this.totalSteps,
+            firstStep,
+            steps: this.totalSteps - firstStep,
             stepsPerEpoch,
             valBatches,
             valBatch,
+            checkpointEvery: spec.checkpointEvery ?? 0,
           }),
         ),
       );
@@ -174,6 +181,11 @@ export class RunController extends EventEmitter<RunEvents> {
       case 'done':
         if (++this.doneStages === this.spec.stages.length) this.complete();
         return;
+      case 'checkpoint': {
+        const c = this.checkpoints.add(e);
+        if (c) this.emitEvent({ type: 'checkpoint', ...c });
+        return;
+      }
       case 'step': {
         const step = this.steps?.add(e);
         if (step) this.emitEvent(step);
@@ -208,7 +220,15 @@ export class RunController extends EventEmitter<RunEvents> {
     this.failure = new Error(message);
     this.emitEvent({ type: 'failed', message });
     this.settle?.reject(this.failure);
-    await this.shutdown();
+    this.shutDown ??= this.shutdown();
+    await this.shutDown;
+  }
+
+  private shutDown: Promise<void> | null = null;
+
+  /** Resolves once a failed run's stages are all stopped (at once if it has not failed). */
+  stoppedAfterFailure(): Promise<void> {
+    return this.shutDown ?? Promise.resolve();
   }
 
   /** Stops every stage host of the run (on its machine's agent) and closes the links. */

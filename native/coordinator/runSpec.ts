@@ -1,4 +1,4 @@
-import type { BackendPreference, ScheduleKind } from '../common/schemas.js';
+import type { BackendPreference, OnFailure, ScheduleKind } from '../common/schemas.js';
 import type { ModelSpec } from '../model/spec.js';
 import type { OptimizerSpec } from '../pipeline/optimizer.js';
 
@@ -29,4 +29,20 @@ export interface RunSpec {
   backend?: BackendPreference;
   /** Test samples per validation batch (default 1000). */
   valBatch?: number;
+  /** Each stage saves a checkpoint after every this many steps (absent or 0: none). */
+  checkpointEvery?: number;
+  /**
+   * What a lost stage does to the run: `resume` restarts the stages from the last complete
+   * checkpoint (when there is one and its machines are online); `stop` (the default here) fails it.
+   */
+  onFailure?: OnFailure;
+  /** Start from this complete checkpoint instead of the model's initial weights. */
+  resume?: RunCheckpoint;
+}
+
+/** A checkpoint every stage has written for the same step: where each stage's file is. */
+export interface RunCheckpoint {
+  /** Steps done: the run goes on from this step. */
+  step: number;
+  stages: { file: string; sha256: string; bytes: number }[];
 }

@@ -115,13 +115,25 @@ export async function configureStages(
           optimizer: spec.optimizer,
           dataset: isEdge ? spec.dataset : null,
           seed: spec.seed,
-          weightShapes: mine.map((w) => w.shape),
+          // From a checkpoint, a stage reads its weights from its own disk: none travel.
+          weightShapes: spec.resume ? [] : mine.map((w) => w.shape),
           peerKeys: peers,
+          ...(spec.resume
+            ? {
+                resume: {
+                  file: spec.resume.stages[k]!.file,
+                  sha256: spec.resume.stages[k]!.sha256,
+                  step: spec.resume.step,
+                },
+              }
+            : {}),
         },
-        mine.map((w) => {
-          const d = w.dataSync() as Float32Array;
-          return Buffer.from(d.buffer, d.byteOffset, d.byteLength);
-        }),
+        spec.resume
+          ? []
+          : mine.map((w) => {
+              const d = w.dataSync() as Float32Array;
+              return Buffer.from(d.buffer, d.byteOffset, d.byteLength);
+            }),
         120_000,
       )
         .then((r) => r.result as ConfiguredStage)

@@ -116,6 +116,41 @@ export class StageExecutor {
     tensors.forEach((t) => t.dispose());
   }
 
+  /**
+   * The optimizer's state (moments, step count; for Adam also its running β powers, which tfjs
+   * would otherwise recompute as a power and round differently), read without a synchronous
+   * read-back. With the weights it is all a stage needs to go on bit for bit.
+   */
+  async readOptimizerState(): Promise<NamedWeight[]> {
+    const named = await this.optimizer.getWeights();
+    const extra = adamPowers(this.optimizer);
+    const all = [...named, ...extra.map(([name, v]) => ({ name, tensor: v }))];
+    const data = await Promise.all(all.map((n) => n.tensor.data()));
+    const out = all.map((n, i) => ({
+      name: n.name,
+      shape: n.tensor.shape,
+      data: Float32Array.from(data[i]!),
+    }));
+    // saveIterations() makes a fresh scalar for 'iter'; the rest are the optimizer's own variables.
+    named[0]?.tensor.dispose();
+    return out;
+  }
+
+  /** Puts back what readOptimizerState read (same model, same optimizer). */
+  async restoreOptimizerState(state: { name: string; shape: number[]; data: Float32Array }[]) {
+    const powers = adamPowers(this.optimizer);
+    const named = state.slice(0, state.length - powers.length);
+    const tensors = named.map((w) => ({ name: w.name, tensor: this.tf.tensor(w.data, w.shape) }));
+    await this.optimizer.setWeights(tensors);
+    for (const t of tensors) t.tensor.dispose();
+    powers.forEach(([, v], i) => {
+      const w = state[named.length + i]!;
+      const t = this.tf.tensor(w.data, w.shape);
+      v.assign(t as tfc.Scalar);
+      t.dispose();
+    });
+  }
+
   /** F(mb): stashes the input; returns the output for the next stage (the last stage returns null). */
   forward(mb: number, input: tfc.Tensor): tfc.Tensor | null {
     if (this.dense) {
@@ -285,4 +320,15 @@ export class StageExecutor {
     this.optimizer.dispose();
     this.model.dispose();
   }
+}
+
+/** Adam's running products β₁ᵗ and β₂ᵗ (tfjs keeps them as variables; other optimizers have none). */
+function adamPowers(optimizer: unknown): [string, tfc.Variable][] {
+  const o = optimizer as { accBeta1?: tfc.Variable; accBeta2?: tfc.Variable };
+  return o.accBeta1 && o.accBeta2
+    ? [
+        ['adam/accBeta1', o.accBeta1],
+        ['adam/accBeta2', o.accBeta2],
+      ]
+    : [];
 }

@@ -1,4 +1,6 @@
 import { EventEmitter } from 'node:events';
+import fs from 'node:fs';
+import path from 'node:path';
 import * as zmq from 'zeromq';
 import { describeChoice, initBackend } from '../backend/initBackend.js';
 import type { Dataset } from '../data/dataset.js';
@@ -7,6 +9,7 @@ import { openDataset } from '../data/openDataset.js';
 import { decodeTensor, MAX_TENSOR_BYTES } from '../protocol/tensorFrame.js';
 import { ZapAuthenticator } from '../trust/zapAuthenticator.js';
 import { SerialSender } from '../util/serialSender.js';
+import { CheckpointError, readCheckpoint } from './checkpointFile.js';
 import { StageExecutor } from './stageExecutor.js';
 import {
   COORDINATOR_ROUTING_ID,
@@ -42,6 +45,7 @@ export class StageHost extends EventEmitter<HostEvents> {
   private configured: Configured | null = null;
   private readonly admitted: Set<string>;
   private training: Promise<void> | null = null;
+  private trainedAll = false;
   private stopped = false;
   private errorsSent = 0;
   port = 0;
@@ -185,7 +189,11 @@ export class StageHost extends EventEmitter<HostEvents> {
             req,
             (e) => this.emitEvent(e),
             () => this.stopped,
-          ).catch((err: Error) => this.fail(err.message));
+          )
+            .then(() => {
+              this.trainedAll = !this.stopped;
+            })
+            .catch((err: Error) => this.fail(err.message));
           this.reply(req.id, true, {});
           break;
         case 'weights': {
@@ -200,6 +208,8 @@ export class StageHost extends EventEmitter<HostEvents> {
           break;
         }
         case 'stop':
+          // A run that trained every step needs its checkpoints no more: the model is gathered.
+          if (this.trainedAll) this.removeCheckpoints();
           this.reply(req.id, true, {});
           await this.sender.flushed();
           await this.stop(0);
@@ -230,19 +240,28 @@ export class StageHost extends EventEmitter<HostEvents> {
       { start: cfg.start, end: cfg.end },
       cfg.optimizer,
     );
-    if (weightFrames.length !== cfg.weightShapes.length)
-      throw new Error(
-        `expected ${cfg.weightShapes.length} weight frames, got ${weightFrames.length}`,
-      );
-    exec.setWeights(
-      weightFrames.map((f, i) => {
-        const aligned = f.byteOffset % 4 === 0 ? f : Buffer.from(f);
-        return {
-          shape: cfg.weightShapes[i]!,
-          data: new Float32Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 4),
-        };
-      }),
-    );
+    const checkpointDir = this.checkpointDirFor(cfg.runId);
+    try {
+      if (cfg.resume) await this.restoreFrom(cfg, exec, checkpointDir);
+      else {
+        if (weightFrames.length !== cfg.weightShapes.length)
+          throw new Error(
+            `expected ${cfg.weightShapes.length} weight frames, got ${weightFrames.length}`,
+          );
+        exec.setWeights(
+          weightFrames.map((f, i) => {
+            const aligned = f.byteOffset % 4 === 0 ? f : Buffer.from(f);
+            return {
+              shape: cfg.weightShapes[i]!,
+              data: new Float32Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 4),
+            };
+          }),
+        );
+      }
+    } catch (err) {
+      exec.dispose();
+      throw err;
+    }
     for (const k of cfg.peerKeys) this.admitted.add(k);
     this.configured?.exec.dispose();
     const prev = cfg.stageIndex > 0 ? stageRoutingId(cfg.stageIndex - 1) : null;
@@ -251,6 +270,7 @@ export class StageHost extends EventEmitter<HostEvents> {
       cfg,
       exec,
       dataset,
+      checkpointDir,
       next: null,
       transport: new ZmqStageTransport(null, prev, (f) => this.sendRouter(f)),
     };
@@ -260,6 +280,52 @@ export class StageHost extends EventEmitter<HostEvents> {
       weights: exec.weightCount,
       datasetSizes: dataset ? { train: dataset.size('train'), test: dataset.size('test') } : null,
     };
+  }
+
+  /** This run's checkpoint folder on this machine, or null where the agent gave none. */
+  private checkpointDirFor(runId: string): string | null {
+    if (!this.boot.checkpointDir) return null;
+    // The run id names a folder: nothing in it may climb out of the agent's checkpoint folder.
+    if (!/^[A-Za-z0-9._-]{1,128}$/.test(runId) || runId.startsWith('.'))
+      throw new Error(
+        `run id ${JSON.stringify(runId.slice(0, 80))} cannot name a checkpoint folder`,
+      );
+    return path.join(this.boot.checkpointDir, runId);
+  }
+
+  private removeCheckpoints(): void {
+    const c = this.configured;
+    if (!c?.checkpointDir) return;
+    const prefix = `stage-${c.cfg.stageIndex}-step-`;
+    try {
+      for (const f of fs.readdirSync(c.checkpointDir))
+        if (f.startsWith(prefix)) fs.rmSync(path.join(c.checkpointDir, f), { force: true });
+      // The folder goes with the last stage's files (another stage of the run may share it).
+      fs.rmdirSync(c.checkpointDir);
+    } catch {
+      // Missing, or another stage's files still there: nothing to do.
+    }
+  }
+
+  /** Weights and optimizer state from this stage's own checkpoint, checked against the run's record. */
+  private async restoreFrom(
+    cfg: Configure,
+    exec: StageExecutor,
+    dir: string | null,
+  ): Promise<void> {
+    const r = cfg.resume!;
+    if (!dir) throw new Error('asked to resume, but this agent keeps no checkpoints');
+    const file = path.resolve(dir, r.file);
+    if (path.dirname(file) !== path.resolve(dir))
+      throw new Error(`checkpoint ${r.file} is not in this run's checkpoint folder`);
+    const state = readCheckpoint(file, r.sha256);
+    if (state.stage !== cfg.stageIndex || state.step !== r.step || state.runId !== cfg.runId)
+      throw new CheckpointError(
+        `checkpoint ${path.basename(file)} is of ${state.runId} stage ${state.stage} step ${state.step}, not stage ${cfg.stageIndex} step ${r.step}`,
+      );
+    exec.setWeights(state.weights);
+    await exec.restoreOptimizerState(state.optimizerState);
+    this.log(cfg.stageIndex, `resumed from its checkpoint of step ${state.step}`);
   }
 
   /** Gradients to the previous stage go out on the shared ROUTER, in order, with backpressure. */

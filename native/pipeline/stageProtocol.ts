@@ -28,6 +28,8 @@ export const StageHostBootSchema = z.object({
   backend: BackendPreferenceSchema.default('auto'),
   /** Set when the agent chose `backend` by measurement: which were measured and how fast. */
   backendWhy: z.string().max(2000).optional(),
+  /** Where this stage keeps its checkpoints (in the agent's state folder); absent: it keeps none. */
+  checkpointDir: z.string().max(4096).optional(),
 });
 export type StageHostBoot = z.infer<typeof StageHostBootSchema>;
 
@@ -50,6 +52,17 @@ export const ConfigureSchema = z.object({
   weightShapes: z.array(z.array(z.number().int().nonnegative())),
   /** The neighbours' agent keys, admitted on the data socket. */
   peerKeys: z.array(z.string().regex(Z85_KEY)),
+  /**
+   * Start from this stage's checkpoint (a file this stage wrote, on this machine) instead of the
+   * weight frames: weights and optimizer state. The SHA-256 is the one the run recorded.
+   */
+  resume: z
+    .object({
+      file: z.string().max(4096),
+      sha256: z.string().regex(/^[0-9a-f]{64}$/),
+      step: z.number().int().nonnegative(),
+    })
+    .optional(),
 });
 export type Configure = z.infer<typeof ConfigureSchema>;
 
@@ -68,6 +81,8 @@ export const TrainSchema = z.object({
   /** Validation after each epoch: this many batches of `valBatch` test samples. */
   valBatches: z.number().int().nonnegative(),
   valBatch: z.number().int().positive(),
+  /** Save a checkpoint after every this many steps (0: none). */
+  checkpointEvery: z.number().int().nonnegative().default(0),
 });
 export type Train = z.infer<typeof TrainSchema>;
 
@@ -107,6 +122,19 @@ export type StageEvent =
       samples: number;
     }
   | { type: 'event'; event: 'done'; stage: number; steps: number }
+  | {
+      type: 'event';
+      event: 'checkpoint';
+      stage: number;
+      /** Steps done: a run resumed from it goes on from this step. */
+      step: number;
+      file: string;
+      bytes: number;
+      sha256: string;
+      /** ms the step loop waited (reading the tensors back), and ms writing took in the background. */
+      copyMs: number;
+      writeMs: number;
+    }
   | { type: 'event'; event: 'log'; stage: number; message: string }
   | { type: 'event'; event: 'error'; stage: number; message: string }
   | {

@@ -4,6 +4,7 @@ import { EpochSampler } from '../data/sampler.js';
 import { buildSchedule } from '../planner/schedule.js';
 import { datasetFeed } from './datasetFeed.js';
 import { ScheduleRunner, type StageData } from './scheduleRunner.js';
+import { StageCheckpoints } from './stageCheckpoints.js';
 import type { StageExecutor } from './stageExecutor.js';
 import type { Configure, StageEvent, Train } from './stageProtocol.js';
 import { runValidation } from './stageValidation.js';
@@ -16,6 +17,8 @@ export interface StageSetup {
   exec: StageExecutor;
   dataset: Dataset | null;
   transport: StageTransport;
+  /** This run's checkpoint folder on this machine; null: the stage keeps no checkpoints. */
+  checkpointDir: string | null;
 }
 
 /**
@@ -37,6 +40,10 @@ export async function runTraining(
       ? datasetFeed(s.dataset, sampler, cfg.microbatches, cfg.model.inputShape)
       : noData(cfg);
   const runner = new ScheduleRunner(tf, s.exec, sched.actions[k]!, s.transport, feed);
+  const checkpoints =
+    s.checkpointDir && t.checkpointEvery > 0
+      ? new StageCheckpoints(s.checkpointDir, cfg, s.exec, emit)
+      : null;
   for (let step = t.firstStep; step < t.firstStep + t.steps && !stopped(); step++) {
     const r = await runner.runStep(step);
     emit({
@@ -63,9 +70,11 @@ export async function runTraining(
     }
     if ((step + 1) % t.stepsPerEpoch === 0 && t.valBatches > 0)
       await runValidation(s, Math.floor(step / t.stepsPerEpoch), t, emit);
+    if (checkpoints && (step + 1) % t.checkpointEvery === 0) await checkpoints.save(step + 1);
     // Let queued events and sends leave between steps.
     await new Promise((r) => setImmediate(r));
   }
+  await checkpoints?.flushed();
   emit({ type: 'event', event: 'done', stage: k, steps: t.steps });
 }
 

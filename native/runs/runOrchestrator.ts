@@ -6,7 +6,9 @@ import type { RunEvent } from '../common/runEvents.js';
 import type { Coordinator } from '../coordinator/coordinator.js';
 import { RunController } from '../coordinator/runController.js';
 import { machinesNotOnline, type MachineWording } from '../coordinator/runPreflight.js';
-import type { RunSpec, RunStagePlacement } from '../coordinator/runSpec.js';
+import type { RunCheckpoint, RunSpec, RunStagePlacement } from '../coordinator/runSpec.js';
+import type { NamedWeight } from '../pipeline/stageExecutor.js';
+import { ControlType } from '../protocol/version.js';
 import { writeModelFiles } from '../pipeline/modelFiles.js';
 import type { Plan } from '../planner/planSchema.js';
 import { planPlacements, runnableStages } from '../planner/planTopology.js';
@@ -64,23 +66,141 @@ interface OrchestratorEvents {
   event: [RunEvent];
 }
 
+/** How often a run restarts from its checkpoints before a lost stage fails it after all. */
+const MAX_RESUMES = 3;
+/** A checkpoint a stage refused (torn, changed, missing): the run falls back to an older one. */
+const REFUSED_CHECKPOINT =
+  /checkpoint .*(torn|changed after|not the one|not a Pipefitter|unreadable|inconsistent|cannot read)/;
+
 /**
  * One run from start to end, the same for `pipefitter train` and the app's RunService: start (the
  * run's own preflight, spawning, wiring), its events, the end of a finished run (gather the weights,
  * write the model files, shut the stages down) and stop. Callers keep their presentation (progress
  * line, JSON lines, run records) and their setup (local agents, discovery, the run store).
+ *
+ * With `onFailure: 'resume'` and checkpoints, a lost stage does not end the run: the stages are
+ * stopped, started again on the same machines from the newest checkpoint every stage completed
+ * (an older one if a stage refuses it), and the run goes on (`resumed` event) instead of `failed`.
  */
 export class RunOrchestrator extends EventEmitter<OrchestratorEvents> {
-  private readonly controller: RunController;
+  private controller: RunController;
+  /** Complete checkpoints, oldest first (the newest two are kept). */
+  private readonly checkpoints: RunCheckpoint[] = [];
+  private resumes = 0;
+  private stopping = false;
+  /** Set between a lost stage and the resumed run's start: the reason, for the `resumed` event. */
+  private resuming: { reason: string; fromStep: number; notes: string[] } | null = null;
+  private readonly outcome: Promise<void>;
+  private settle!: { resolve: () => void; reject: (e: Error) => void };
 
   constructor(
-    coordinator: Coordinator,
+    private readonly coordinator: Coordinator,
     private readonly tf: Tf,
     readonly spec: RunSpec,
   ) {
     super();
-    this.controller = new RunController(coordinator, tf, spec);
-    this.controller.on('event', (e) => this.emit('event', e));
+    this.outcome = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
+    // A caller that never waits for the end must not see an unhandled rejection.
+    this.outcome.catch(() => {});
+    this.controller = this.attach(new RunController(coordinator, tf, spec));
+  }
+
+  private attach(c: RunController): RunController {
+    c.on('event', (e) => this.onEvent(c, e));
+    c.finishedPromise().then(
+      () => {
+        if (c === this.controller) this.settle.resolve();
+      },
+      (err: Error) => void this.onFailed(c, err),
+    );
+    return c;
+  }
+
+  private onEvent(c: RunController, e: RunEvent): void {
+    if (c !== this.controller) return;
+    if (e.type === 'checkpoint') {
+      this.checkpoints.push({ step: e.step, stages: e.stages });
+      if (this.checkpoints.length > 2) this.checkpoints.shift();
+    }
+    if (e.type === 'failed' && this.canResume(e.message)) {
+      // A restart that failed too (a refused checkpoint) adds its reason to the first one's.
+      if (this.resuming) this.resuming.notes.push(e.message);
+      else
+        this.resuming = { reason: e.message, fromStep: this.checkpoints.at(-1)!.step, notes: [] };
+      return;
+    }
+    if (e.type === 'started' && this.resuming) {
+      const { reason, notes, fromStep } = this.resuming;
+      this.emit('event', {
+        type: 'resumed',
+        fromStep,
+        reason: [reason, ...notes.map((n) => `then ${n}`)].join('; '),
+        attempt: this.resumes,
+        stages: e.stages,
+      });
+      this.resuming = null;
+      return;
+    }
+    this.emit('event', e);
+  }
+
+  private canResume(message: string): boolean {
+    return (
+      this.spec.onFailure === 'resume' &&
+      !this.stopping &&
+      this.checkpoints.length > 0 &&
+      this.resumes < MAX_RESUMES &&
+      !/the checkpoint is of step/.test(message)
+    );
+  }
+
+  /** The current attempt failed: resume from a checkpoint, or end the run with its failure. */
+  private async onFailed(c: RunController, err: Error): Promise<void> {
+    if (c !== this.controller) return;
+    if (!this.resuming) {
+      this.settle.reject(err);
+      return;
+    }
+    await c.stoppedAfterFailure();
+    // A stage that refused its checkpoint (torn, changed): that checkpoint is no use to anyone.
+    if (REFUSED_CHECKPOINT.test(err.message)) this.checkpoints.pop();
+    const from = this.checkpoints.at(-1);
+    const down = from ? await this.machinesDown() : [];
+    if (!from || down.length > 0 || this.stopping) {
+      const why = !from
+        ? 'no usable checkpoint is left'
+        : down.length > 0
+          ? `${down.join(', ')} no longer answer${down.length === 1 ? 's' : ''} (re-planning onto other machines is not built yet)`
+          : 'the run was stopped';
+      const message = [this.resuming.reason, ...this.resuming.notes, `not resumed: ${why}`].join(
+        '; ',
+      );
+      this.resuming = null;
+      this.emit('event', { type: 'failed', message });
+      this.settle.reject(new Error(message));
+      return;
+    }
+    this.resumes++;
+    this.resuming.fromStep = from.step;
+    this.controller = this.attach(
+      new RunController(this.coordinator, this.tf, { ...this.spec, resume: from }),
+    );
+    // A failure to start comes back through onFailed (the controller fails and settles).
+    await this.controller.start().catch(() => {});
+  }
+
+  /** The run's machines whose agents do not answer a ping now. */
+  private async machinesDown(): Promise<string[]> {
+    const ids = [...new Set(this.spec.stages.map((s) => s.nodeId))];
+    const answers = await Promise.all(
+      ids.map((id) =>
+        this.coordinator
+          .request(id, ControlType.Ping, { sentAt: Date.now() }, 1500)
+          .then(() => null)
+          .catch(() => this.coordinator.registry.get(id)?.name ?? id),
+      ),
+    );
+    return answers.filter((a): a is string => a !== null);
   }
 
   /** Resolves once every stage is training; rejects (after a `failed` event) if the run cannot start. */
@@ -90,7 +210,7 @@ export class RunOrchestrator extends EventEmitter<OrchestratorEvents> {
 
   /** Resolves when every stage has finished its steps; rejects with the run's failure otherwise. */
   finished(): Promise<void> {
-    return this.controller.finishedPromise();
+    return this.outcome;
   }
 
   /**
@@ -109,8 +229,19 @@ export class RunOrchestrator extends EventEmitter<OrchestratorEvents> {
     }
   }
 
+  /** Gathers every stage's current weights, in model order (the run must be live). */
+  gatherWeights(): Promise<NamedWeight[]> {
+    return this.controller.gatherWeights();
+  }
+
+  /** Stops the stages of a run that has finished (after `gatherWeights`). */
+  shutdown(): Promise<void> {
+    return this.controller.shutdown();
+  }
+
   /** Stops the run: a `failed` event with `message`, then every stage is stopped. */
   stop(message: string): Promise<void> {
+    this.stopping = true;
     return this.controller.fail(message);
   }
 }

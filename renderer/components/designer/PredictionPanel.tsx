@@ -7,7 +7,10 @@ import type { Problem } from '../../designer/validate.js';
 const ROW = 16;
 const WIDTH = 600;
 
-/** One simulated step: compute in the stage's colour (forward lighter), waiting in grey. */
+/**
+ * One simulated step: compute in the stage's colour (forward lighter, a zero-bubble schedule's weight
+ * gradient W lighter still and outlined), waiting in grey.
+ */
 function Timeline({ prediction }: { prediction: Prediction }) {
   const p = prediction.plan.stages.length;
   const step = prediction.plan.prediction.stepSeconds || 1;
@@ -32,7 +35,17 @@ function Timeline({ prediction }: { prediction: Prediction }) {
             width={Math.max(0.5, x(t.end) - x(t.start))}
             height={ROW - 4}
             fill={t.kind === 'wait' ? 'var(--muted)' : stageColor(t.stage)}
-            opacity={t.kind === 'wait' ? 0.25 : t.label.startsWith('F') ? 0.6 : 1}
+            opacity={
+              t.kind === 'wait'
+                ? 0.25
+                : t.label.startsWith('F')
+                  ? 0.6
+                  : t.label.startsWith('W')
+                    ? 0.4
+                    : 1
+            }
+            stroke={t.label.startsWith('W') ? stageColor(t.stage) : undefined}
+            strokeWidth={t.label.startsWith('W') ? 0.5 : undefined}
           >
             <title>{`stage ${t.stage + 1} ${t.label} ${formatSeconds(t.end - t.start)}`}</title>
           </rect>

@@ -1,0 +1,88 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { checkpointPath, writeCheckpoint } from './checkpointFile.js';
+import type { StageExecutor } from './stageExecutor.js';
+import type { Configure, StageEvent } from './stageProtocol.js';
+
+/**
+ * How many of its checkpoints a stage keeps: the run resumes from the newest step every stage has,
+ * or the one before if a stage refuses it; a stage can be a step ahead of the others, so three.
+ */
+const KEEP = 3;
+
+/**
+ * A stage's checkpoints at step boundaries. `save` holds the step loop only while it reads the
+ * tensors back to host memory; the file is written in the background, one at a time, and reported
+ * (`checkpoint` event) once it is on disk. Older files than the newest three are removed.
+ */
+export class StageCheckpoints {
+  private writing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly dir: string,
+    private readonly cfg: Configure,
+    private readonly exec: StageExecutor,
+    private readonly emit: (e: StageEvent) => void,
+  ) {}
+
+  /** Saves the state after `step` steps. */
+  async save(step: number): Promise<void> {
+    const t0 = performance.now();
+    const [weights, optimizerState] = await Promise.all([
+      this.exec.readWeights(),
+      this.exec.readOptimizerState(),
+    ]);
+    const copyMs = performance.now() - t0;
+    const k = this.cfg.stageIndex;
+    const file = checkpointPath(this.dir, k, step);
+    this.writing = this.writing.then(async () => {
+      const t1 = performance.now();
+      try {
+        const { bytes, sha256 } = await writeCheckpoint(file, {
+          runId: this.cfg.runId,
+          stage: k,
+          step,
+          optimizer: this.cfg.optimizer.name,
+          weights,
+          optimizerState,
+        });
+        this.emit({
+          type: 'event',
+          event: 'checkpoint',
+          stage: k,
+          step,
+          file,
+          bytes,
+          sha256,
+          copyMs,
+          writeMs: performance.now() - t1,
+        });
+        this.prune();
+      } catch (err) {
+        this.emit({
+          type: 'event',
+          event: 'log',
+          stage: k,
+          message: `checkpoint of step ${step} not written: ${(err as Error).message}`,
+        });
+      }
+    });
+  }
+
+  /** Resolves once every checkpoint asked for is on disk (or reported as not written). */
+  flushed(): Promise<void> {
+    return this.writing;
+  }
+
+  private prune(): void {
+    const prefix = `stage-${this.cfg.stageIndex}-step-`;
+    const steps = fs
+      .readdirSync(this.dir)
+      .filter((f) => f.startsWith(prefix) && f.endsWith('.ckpt'))
+      .map((f) => Number(f.slice(prefix.length, -'.ckpt'.length)))
+      .filter(Number.isInteger)
+      .sort((a, b) => b - a);
+    for (const s of steps.slice(KEEP))
+      fs.rmSync(path.join(this.dir, `${prefix}${s}.ckpt`), { force: true });
+  }
+}
