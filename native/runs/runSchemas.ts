@@ -1,6 +1,10 @@
 import { z } from 'zod';
 import { RunEventRecordSchema } from '../common/runEvents.js';
-import { BackendPreferenceSchema, OptimizerNameSchema } from '../common/schemas.js';
+import {
+  BackendPreferenceSchema,
+  OnFailureSchema,
+  OptimizerNameSchema,
+} from '../common/schemas.js';
 import { PlanSchema } from '../planner/planSchema.js';
 
 export { RunEventRecordSchema, TimingSchema } from '../common/runEvents.js';
@@ -37,6 +41,10 @@ export const RunSettingsSchema = z
       .max(2 ** 31 - 1)
       .optional(),
     backend: BackendPreferenceSchema.optional(),
+    /** Checkpoint every this many steps (default DEFAULT_CHECKPOINT_EVERY; 0: never). */
+    checkpointEvery: z.number().int().min(0).max(1e9).optional(),
+    /** A lost stage resumes the run from its last checkpoint, or ends it (default resume). */
+    onFailure: OnFailureSchema.optional(),
   })
   .strict();
 export type RunSettings = z.infer<typeof RunSettingsSchema>;

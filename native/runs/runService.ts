@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
+import { DEFAULT_CHECKPOINT_EVERY, DEFAULT_ON_FAILURE } from '../common/defaults.js';
 import type { RunEvent } from '../common/runEvents.js';
 import type { Coordinator } from '../coordinator/coordinator.js';
 import { checkDatasetFits } from '../data/datasetFit.js';
@@ -103,6 +104,8 @@ export class RunService extends EventEmitter<RunServiceEvents> {
       steps: settings.steps,
       seed: settings.seed ?? 1,
       backend: settings.backend ?? 'auto',
+      checkpointEvery: settings.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY,
+      onFailure: settings.onFailure ?? DEFAULT_ON_FAILURE,
     });
     live.run = run;
     let totalSteps = Infinity;

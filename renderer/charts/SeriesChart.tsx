@@ -28,6 +28,8 @@ export interface SeriesChartProps {
   onZoom(zoom: [number, number] | null): void;
   testId?: string;
   label: string;
+  /** Vertical marks at x (a run that lost a machine and resumed), each with its words on hover. */
+  markers?: { x: number; label: string }[];
 }
 
 const MARGIN = { top: 8, right: 16, bottom: 4, left: 4 };
@@ -175,6 +177,23 @@ export function SeriesChart(p: SeriesChartProps) {
               />
             ),
           )}
+          {(p.markers ?? [])
+            .filter((m) => m.x >= domain[0] && m.x <= domain[1])
+            .map((m, i) => (
+              <line
+                key={`marker-${i}`}
+                className="chart-marker"
+                data-testid="chart-marker"
+                x1={sx(m.x)}
+                x2={sx(m.x)}
+                y1={plotTop}
+                y2={plotTop + plotH}
+                stroke="var(--warning, #d97706)"
+                strokeDasharray="4 3"
+              >
+                <title>{m.label}</title>
+              </line>
+            ))}
         </g>
       </svg>
       {drag && (

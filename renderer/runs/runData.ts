@@ -12,6 +12,18 @@ export class Column {
     }
     this.data[this.length++] = v;
   }
+  /** Forgets the values from index n on (a resumed run trains those steps again). */
+  truncate(n: number): void {
+    this.length = Math.min(this.length, Math.max(0, n));
+  }
+}
+
+/** A run that lost a stage and went on from a checkpoint: where, and why. */
+export interface Resumption {
+  /** The steps from here on were trained again. */
+  fromStep: number;
+  reason: string;
+  t: number;
 }
 
 export interface StageInfo {
@@ -65,6 +77,11 @@ export class RunData {
     stages: { index: number; busyMs: number; totalMs: number }[];
   } | null = null;
   readonly logs: LogLine[] = [];
+  readonly resumptions: Resumption[] = [];
+  /** The newest step every stage has a checkpoint of. */
+  lastCheckpoint: number | null = null;
+  /** Counts the times columns were cut back (a resumption): caches of derived series start over. */
+  rewrites = 0;
   startedAt: number | null = null;
   endedAt: number | null = null;
   hasModel = false;
@@ -167,6 +184,47 @@ export class RunData {
           message: e.message,
         });
         return;
+      case 'checkpoint': {
+        this.lastCheckpoint = e.step;
+        const mib = e.stages.reduce((n, st) => n + st.bytes, 0) / 2 ** 20;
+        this.logs.push({
+          t: r.t,
+          machine: null,
+          level: 'info',
+          message: `checkpoint of step ${e.step}: ${e.stages.length} stages, ${mib.toFixed(1)} MiB; the pipeline paused ${e.copyMs.toFixed(0)} ms, written in ${e.writeMs.toFixed(0)} ms`,
+        });
+        return;
+      }
+      case 'resumed': {
+        // The steps after the checkpoint are trained again: their first values are no longer the run's.
+        let keep = this.step.length;
+        while (keep > 0 && this.step.data[keep - 1]! >= e.fromStep) keep--;
+        for (const c of [
+          this.step,
+          this.epoch,
+          this.loss,
+          this.elapsedMs,
+          this.wallT,
+          this.samplesPerSecond,
+        ])
+          c.truncate(keep);
+        this.rewrites++;
+        this.resumptions.push({ fromStep: e.fromStep, reason: e.reason, t: r.t });
+        this.logs.push({
+          t: r.t,
+          machine: this.machineOf(e.reason),
+          level: 'error',
+          message: `${e.reason}; resumed from the checkpoint of step ${e.fromStep}`,
+        });
+        for (const s of e.stages)
+          this.logs.push({
+            t: r.t,
+            machine: s.node,
+            level: 'info',
+            message: `stage ${s.index} restarted: layers ${s.layers[0]}–${s.layers[1] - 1}, backend ${s.backend}, pid ${s.pid}`,
+          });
+        return;
+      }
       case 'done':
       case 'memory':
         return;

@@ -14,11 +14,13 @@ export interface ChartRun {
 }
 
 /** One smoothing cache per run's loss column (a reloaded run is a new RunData, so a new cache). */
-const emaCaches = new WeakMap<RunData, EmaCache>();
+const emaCaches = new WeakMap<RunData, { cache: EmaCache; rewrites: number }>();
 function smoothed(d: RunData, weight: number): Float64Array {
   let c = emaCaches.get(d);
-  if (!c) emaCaches.set(d, (c = new EmaCache()));
-  return c.update(d.loss.data, weight, d.loss.length);
+  // A resumed run cut its columns back: what was averaged past the cut is no longer its data.
+  if (!c || c.rewrites !== d.rewrites)
+    emaCaches.set(d, (c = { cache: new EmaCache(), rewrites: d.rewrites }));
+  return c.cache.update(d.loss.data, weight, d.loss.length);
 }
 
 function xColumn(d: RunData, mode: XMode): ArrayLike<number> {
@@ -153,6 +155,17 @@ export function LossChart({ runs, height = 280 }: { runs: ChartRun[]; height?: n
           zoom={zoom}
           onZoom={setZoom}
           label="training and validation loss"
+          markers={runs.flatMap((r) =>
+            r.data.resumptions.map((m) => ({
+              x:
+                xMode === 'step'
+                  ? m.fromStep
+                  : xMode === 'wall'
+                    ? m.t
+                    : m.t - (r.data.startedAt ?? m.t),
+              label: `${m.reason}; resumed from step ${m.fromStep}`,
+            })),
+          )}
         />
       </div>
       {runs.length > 1 && (
