@@ -126,6 +126,11 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     this.registry.on('change', (c) => this.emit('change', c));
   }
 
+  /** Where runs driven from here keep their copies of the stages' checkpoints. */
+  get checkpointCopiesDir(): string {
+    return path.join(this.opts.stateDir, 'coordinator', 'checkpoints');
+  }
+
   get cluster(): string {
     return this.opts.cluster ?? 'default';
   }

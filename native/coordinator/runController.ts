@@ -118,7 +118,7 @@ export class RunController extends EventEmitter<RunEvents> {
       });
       this.steps = new StepAggregator(spec.stages.length, spec.batch, stepsPerEpoch);
       this.steps.start();
-      const firstStep = spec.resume?.step ?? 0;
+      const firstStep = spec.resume?.step ?? spec.resumeState?.step ?? 0;
       if (firstStep >= this.totalSteps)
         throw new Error(`the checkpoint is of step ${firstStep}; the run has ${this.totalSteps}`);
       await Promise.all(
@@ -191,6 +191,15 @@ export class RunController extends EventEmitter<RunEvents> {
         if (step) this.emitEvent(step);
       }
     }
+  }
+
+  /** The bytes of stage k's checkpoint of `step`, from its machine (for the driver's copy). */
+  async fetchCheckpointFile(k: number, step: number): Promise<Buffer> {
+    const link = this.links[k];
+    if (!link) throw new Error(`stage ${k} is not connected`);
+    const { frames } = await link.request({ type: 'checkpointFile', step }, [], 120_000);
+    if (frames.length !== 1) throw new Error(`stage ${k} sent ${frames.length} frames for a file`);
+    return Buffer.from(frames[0]!);
   }
 
   /** Gathers every stage's current weights, in model order. */

@@ -1,5 +1,6 @@
 import type { BackendPreference, OnFailure, ScheduleKind } from '../common/schemas.js';
 import type { ModelSpec } from '../model/spec.js';
+import type { NamedArray } from '../pipeline/checkpointFile.js';
 import type { OptimizerSpec } from '../pipeline/optimizer.js';
 
 /** A stage's layer range and machine, as a run places it. */
@@ -36,8 +37,22 @@ export interface RunSpec {
    * checkpoint (when there is one and its machines are online); `stop` (the default here) fails it.
    */
   onFailure?: OnFailure;
-  /** Start from this complete checkpoint instead of the model's initial weights. */
+  /** Start from this complete checkpoint (each stage reads its own file) instead of initial weights. */
   resume?: RunCheckpoint;
+  /**
+   * Start from this state, sent to the stages (a run resumed on another layout: the weights and
+   * optimizer state of the lost layout's checkpoint, re-sliced for this one).
+   */
+  resumeState?: RunState;
+}
+
+/** A whole model's training state at a step: what a checkpoint holds, across every stage. */
+export interface RunState {
+  step: number;
+  /** Every weight of the model, in model order. */
+  weights: NamedArray[];
+  /** Each trainable variable's optimizer state, in model order, and what all stages share. */
+  optimizer: { head: NamedArray[]; perVariable: NamedArray[][]; tail: NamedArray[] };
 }
 
 /** A checkpoint every stage has written for the same step: where each stage's file is. */

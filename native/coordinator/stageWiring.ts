@@ -4,6 +4,7 @@ import type { StageEvent } from '../pipeline/stageProtocol.js';
 import type { ResultTypes } from '../protocol/controlSchemas.js';
 import { ControlType } from '../protocol/version.js';
 import type { Coordinator } from './coordinator.js';
+import { joinOptimizerState } from './optimizerStateSlices.js';
 import type { RunSpec } from './runSpec.js';
 import { StageLink } from './stageLink.js';
 
@@ -88,14 +89,35 @@ export async function configureStages(
   machine: MachineNamer,
 ): Promise<ConfiguredStage[]> {
   const full = buildModel(tf, spec.model);
-  const all = full.getWeights();
+  const initial = full.getWeights();
+  const state = spec.resumeState;
+  if (state && state.weights.length !== initial.length)
+    throw new Error(
+      `the checkpoint has ${state.weights.length} weights, the model ${initial.length}`,
+    );
+  const all: { shape: number[]; data: Float32Array }[] = state
+    ? state.weights
+    : initial.map((w) => ({ shape: w.shape, data: w.dataSync() as Float32Array }));
   const perLayer = spec.model.layers.map((_, i) => full.layers[i]!.weights.length);
+  const trainablePerLayer = spec.model.layers.map(
+    (_, i) => full.layers[i]!.trainableWeights.length,
+  );
   let offset = 0;
+  let varOffset = 0;
   const configured = await Promise.all(
     spec.stages.map((s, k) => {
       const count = perLayer.slice(s.start, s.end).reduce((a, b) => a + b, 0);
       const mine = all.slice(offset, offset + count);
       offset += count;
+      const vars = trainablePerLayer.slice(s.start, s.end).reduce((a, b) => a + b, 0);
+      const optimizerState = state
+        ? joinOptimizerState(
+            spec.optimizer.name,
+            state.optimizer,
+            state.optimizer.perVariable.slice(varOffset, varOffset + vars),
+          )
+        : [];
+      varOffset += vars;
       const isEdge = k === 0 || k === spec.stages.length - 1;
       const peers = [spec.stages[k - 1], spec.stages[k + 1]]
         .filter((p) => !!p)
@@ -117,6 +139,7 @@ export async function configureStages(
           seed: spec.seed,
           // From a checkpoint, a stage reads its weights from its own disk: none travel.
           weightShapes: spec.resume ? [] : mine.map((w) => w.shape),
+          ...(state ? { optimizerStateShapes: optimizerState.map((a) => a.shape) } : {}),
           peerKeys: peers,
           ...(spec.resume
             ? {
@@ -130,10 +153,9 @@ export async function configureStages(
         },
         spec.resume
           ? []
-          : mine.map((w) => {
-              const d = w.dataSync() as Float32Array;
-              return Buffer.from(d.buffer, d.byteOffset, d.byteLength);
-            }),
+          : [...mine, ...optimizerState].map(({ data: d }) =>
+              Buffer.from(d.buffer, d.byteOffset, d.byteLength),
+            ),
         120_000,
       )
         .then((r) => r.result as ConfiguredStage)

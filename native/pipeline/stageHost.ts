@@ -9,7 +9,7 @@ import { openDataset } from '../data/openDataset.js';
 import { decodeTensor, MAX_TENSOR_BYTES } from '../protocol/tensorFrame.js';
 import { ZapAuthenticator } from '../trust/zapAuthenticator.js';
 import { SerialSender } from '../util/serialSender.js';
-import { CheckpointError, readCheckpoint } from './checkpointFile.js';
+import { CheckpointError, checkpointPath, readCheckpoint } from './checkpointFile.js';
 import { StageExecutor } from './stageExecutor.js';
 import {
   COORDINATOR_ROUTING_ID,
@@ -207,6 +207,15 @@ export class StageHost extends EventEmitter<HostEvents> {
           );
           break;
         }
+        case 'checkpointFile': {
+          const dir = this.configured?.checkpointDir;
+          if (!dir) throw new Error('this stage keeps no checkpoints');
+          const bytes = await fs.promises.readFile(
+            checkpointPath(dir, this.configured!.cfg.stageIndex, req.step),
+          );
+          this.reply(req.id, true, { bytes: bytes.length }, [bytes]);
+          break;
+        }
         case 'stop':
           // A run that trained every step needs its checkpoints no more: the model is gathered.
           if (this.trainedAll) this.removeCheckpoints();
@@ -244,19 +253,23 @@ export class StageHost extends EventEmitter<HostEvents> {
     try {
       if (cfg.resume) await this.restoreFrom(cfg, exec, checkpointDir);
       else {
-        if (weightFrames.length !== cfg.weightShapes.length)
+        const stateShapes = cfg.optimizerStateShapes ?? [];
+        if (weightFrames.length !== cfg.weightShapes.length + stateShapes.length)
           throw new Error(
-            `expected ${cfg.weightShapes.length} weight frames, got ${weightFrames.length}`,
+            `expected ${cfg.weightShapes.length + stateShapes.length} weight and state frames, got ${weightFrames.length}`,
           );
-        exec.setWeights(
-          weightFrames.map((f, i) => {
-            const aligned = f.byteOffset % 4 === 0 ? f : Buffer.from(f);
-            return {
-              shape: cfg.weightShapes[i]!,
-              data: new Float32Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 4),
-            };
-          }),
-        );
+        const arrays = weightFrames.map((f, i) => {
+          const aligned = f.byteOffset % 4 === 0 ? f : Buffer.from(f);
+          return {
+            shape: [...cfg.weightShapes, ...stateShapes][i]!,
+            data: new Float32Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 4),
+          };
+        });
+        exec.setWeights(arrays.slice(0, cfg.weightShapes.length));
+        if (stateShapes.length > 0)
+          await exec.restoreOptimizerState(
+            arrays.slice(cfg.weightShapes.length).map((a, i) => ({ name: `state/${i}`, ...a })),
+          );
       }
     } catch (err) {
       exec.dispose();

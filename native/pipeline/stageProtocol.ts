@@ -50,6 +50,11 @@ export const ConfigureSchema = z.object({
   seed: z.number().int(),
   /** Shapes of the weight frames that follow this header, in the stage's weight order. */
   weightShapes: z.array(z.array(z.number().int().nonnegative())),
+  /**
+   * Shapes of optimizer-state frames that follow the weight frames (a run resumed on another layout:
+   * the state re-sliced from the stages' checkpoints, in StageExecutor.readOptimizerState's order).
+   */
+  optimizerStateShapes: z.array(z.array(z.number().int().nonnegative())).optional(),
   /** The neighbours' agent keys, admitted on the data socket. */
   peerKeys: z.array(z.string().regex(Z85_KEY)),
   /**
@@ -87,6 +92,12 @@ export const TrainSchema = z.object({
 export type Train = z.infer<typeof TrainSchema>;
 
 export const WeightsRequestSchema = z.object({ type: z.literal('weights'), id: z.string() });
+/** The bytes of this stage's checkpoint of `step` (for the driver's copy of it). */
+export const CheckpointFileRequestSchema = z.object({
+  type: z.literal('checkpointFile'),
+  id: z.string(),
+  step: z.number().int().nonnegative(),
+});
 export const StopSchema = z.object({ type: z.literal('stop'), id: z.string() });
 
 export const StageRequestSchema = z.discriminatedUnion('type', [
@@ -94,6 +105,7 @@ export const StageRequestSchema = z.discriminatedUnion('type', [
   ConnectSchema,
   TrainSchema,
   WeightsRequestSchema,
+  CheckpointFileRequestSchema,
   StopSchema,
 ]);
 export type StageRequest = z.infer<typeof StageRequestSchema>;

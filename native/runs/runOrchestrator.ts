@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import path from 'node:path';
 import { EventEmitter } from 'node:events';
 import { initBackend } from '../backend/initBackend.js';
 import type { Tf } from '../backend/tfTypes.js';
@@ -6,7 +7,15 @@ import type { RunEvent } from '../common/runEvents.js';
 import type { Coordinator } from '../coordinator/coordinator.js';
 import { RunController } from '../coordinator/runController.js';
 import { machinesNotOnline, type MachineWording } from '../coordinator/runPreflight.js';
-import type { RunCheckpoint, RunSpec, RunStagePlacement } from '../coordinator/runSpec.js';
+import { clusterFromNodes } from '../coordinator/nodesToCluster.js';
+import type {
+  RunCheckpoint,
+  RunSpec,
+  RunStagePlacement,
+  RunState,
+} from '../coordinator/runSpec.js';
+import { makePlan } from '../planner/plan.js';
+import { CheckpointCopies } from './checkpointCopies.js';
 import type { NamedWeight } from '../pipeline/stageExecutor.js';
 import { ControlType } from '../protocol/version.js';
 import { writeModelFiles } from '../pipeline/modelFiles.js';
@@ -87,9 +96,20 @@ export class RunOrchestrator extends EventEmitter<OrchestratorEvents> {
   /** Complete checkpoints, oldest first (the newest two are kept). */
   private readonly checkpoints: RunCheckpoint[] = [];
   private resumes = 0;
+  private checkpointsSeen = 0;
   private stopping = false;
+  /** The run as it trains now: its stages move when a machine is lost and the run is re-planned. */
+  private current: RunSpec;
+  /** The driver's copies of complete checkpoints, for a resume without a lost machine's files. */
+  private readonly copies: CheckpointCopies;
   /** Set between a lost stage and the resumed run's start: the reason, for the `resumed` event. */
-  private resuming: { reason: string; fromStep: number; notes: string[] } | null = null;
+  private resuming: {
+    reason: string;
+    fromStep: number;
+    notes: string[];
+    /** Machines left out by a re-plan. */
+    lost?: string[];
+  } | null = null;
   private readonly outcome: Promise<void>;
   private settle!: { resolve: () => void; reject: (e: Error) => void };
 
@@ -99,6 +119,8 @@ export class RunOrchestrator extends EventEmitter<OrchestratorEvents> {
     readonly spec: RunSpec,
   ) {
     super();
+    this.current = spec;
+    this.copies = new CheckpointCopies(path.join(coordinator.checkpointCopiesDir, spec.runId));
     this.outcome = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
     // A caller that never waits for the end must not see an unhandled rejection.
     this.outcome.catch(() => {});
@@ -109,7 +131,9 @@ export class RunOrchestrator extends EventEmitter<OrchestratorEvents> {
     c.on('event', (e) => this.onEvent(c, e));
     c.finishedPromise().then(
       () => {
-        if (c === this.controller) this.settle.resolve();
+        if (c !== this.controller) return;
+        void this.copies.settled().then(() => this.copies.clear());
+        this.settle.resolve();
       },
       (err: Error) => void this.onFailed(c, err),
     );
@@ -119,8 +143,15 @@ export class RunOrchestrator extends EventEmitter<OrchestratorEvents> {
   private onEvent(c: RunController, e: RunEvent): void {
     if (c !== this.controller) return;
     if (e.type === 'checkpoint') {
-      this.checkpoints.push({ step: e.step, stages: e.stages });
+      this.checkpointsSeen++;
+      const checkpoint = { step: e.step, stages: e.stages };
+      this.checkpoints.push(checkpoint);
       if (this.checkpoints.length > 2) this.checkpoints.shift();
+      void this.copies.copy(
+        checkpoint,
+        (k, step) => c.fetchCheckpointFile(k, step),
+        (message) => this.emit('event', { type: 'log', message }),
+      );
     }
     if (e.type === 'failed' && this.canResume(e.message)) {
       // A restart that failed too (a refused checkpoint) adds its reason to the first one's.
@@ -130,11 +161,20 @@ export class RunOrchestrator extends EventEmitter<OrchestratorEvents> {
       return;
     }
     if (e.type === 'started' && this.resuming) {
-      const { reason, notes, fromStep } = this.resuming;
+      const { reason, notes, fromStep, lost } = this.resuming;
+      const machines = new Set(e.stages.map((st) => st.node)).size;
       this.emit('event', {
         type: 'resumed',
         fromStep,
-        reason: [reason, ...notes.map((n) => `then ${n}`)].join('; '),
+        reason: [
+          reason,
+          ...notes.map((n) => `then ${n}`),
+          ...(lost
+            ? [
+                `re-planned without ${lost.join(', ')} onto ${machines} machine${machines === 1 ? '' : 's'}`,
+              ]
+            : []),
+        ].join('; '),
         attempt: this.resumes,
         stages: e.stages,
       });
@@ -148,7 +188,7 @@ export class RunOrchestrator extends EventEmitter<OrchestratorEvents> {
     return (
       this.spec.onFailure === 'resume' &&
       !this.stopping &&
-      this.checkpoints.length > 0 &&
+      this.checkpointsSeen > 0 &&
       this.resumes < MAX_RESUMES &&
       !/the checkpoint is of step/.test(message)
     );
@@ -164,43 +204,86 @@ export class RunOrchestrator extends EventEmitter<OrchestratorEvents> {
     await c.stoppedAfterFailure();
     // A stage that refused its checkpoint (torn, changed): that checkpoint is no use to anyone.
     if (REFUSED_CHECKPOINT.test(err.message)) this.checkpoints.pop();
-    const from = this.checkpoints.at(-1);
-    const down = from ? await this.machinesDown() : [];
-    if (!from || down.length > 0 || this.stopping) {
-      const why = !from
-        ? 'no usable checkpoint is left'
-        : down.length > 0
-          ? `${down.join(', ')} no longer answer${down.length === 1 ? 's' : ''} (re-planning onto other machines is not built yet)`
-          : 'the run was stopped';
-      const message = [this.resuming.reason, ...this.resuming.notes, `not resumed: ${why}`].join(
-        '; ',
-      );
-      this.resuming = null;
-      this.emit('event', { type: 'failed', message });
-      this.settle.reject(new Error(message));
-      return;
+    if (this.stopping) return this.giveUp('the run was stopped');
+    const down = await this.machinesDown();
+    const local = this.checkpoints.at(-1);
+    let next: RunSpec;
+    if (down.length === 0 && local) {
+      // Every machine answers: the stages start again where they are, from their own files.
+      next = { ...this.current, resume: local, resumeState: undefined };
+      this.resuming.fromStep = local.step;
+    } else {
+      // A machine is gone, and its stage's files with it: the driver's copy, re-sliced for a new
+      // plan over the machines that are left.
+      await this.copies.settled();
+      let state: RunState | null;
+      try {
+        state = this.copies.newestState(this.current.optimizer.name);
+      } catch (e) {
+        return this.giveUp(
+          `the copy of the last checkpoint cannot be read: ${(e as Error).message}`,
+        );
+      }
+      if (!state) return this.giveUp('no checkpoint was complete and copied before the loss');
+      const stages = this.replan(new Set(down.map((d) => d.id)));
+      if (typeof stages === 'string') return this.giveUp(stages);
+      next = { ...this.current, stages, resume: undefined, resumeState: state };
+      // The stages' own files are of the old layout from now on.
+      this.checkpoints.length = 0;
+      this.resuming.fromStep = state.step;
+      this.resuming.lost = down.map((d) => d.name);
     }
     this.resumes++;
-    this.resuming.fromStep = from.step;
-    this.controller = this.attach(
-      new RunController(this.coordinator, this.tf, { ...this.spec, resume: from }),
-    );
+    this.current = next;
+    this.controller = this.attach(new RunController(this.coordinator, this.tf, next));
     // A failure to start comes back through onFailed (the controller fails and settles).
     await this.controller.start().catch(() => {});
   }
 
+  /** Ends a run that could not be resumed: one `failed` event with every reason, then the rejection. */
+  private giveUp(why: string): void {
+    const r = this.resuming!;
+    const message = [r.reason, ...r.notes, `not resumed: ${why}`].join('; ');
+    this.resuming = null;
+    this.emit('event', { type: 'failed', message });
+    this.settle.reject(new Error(message));
+  }
+
+  /** The same model, batch and schedule planned over the machines still online, `lost` left out. */
+  private replan(lost: Set<string>): RunStagePlacement[] | string {
+    const { cluster, skipped } = clusterFromNodes(
+      this.coordinator.nodes().filter((n) => !lost.has(n.id)),
+    );
+    if (cluster.machines.length === 0)
+      return `no machine is left to plan on${skipped.length ? ` (${skipped.join('; ')})` : ''}`;
+    const s = this.current;
+    const outcome = makePlan({
+      model: s.model,
+      source: 'catalogue',
+      path: null,
+      cluster,
+      batch: s.batch,
+      microbatches: s.microbatches,
+      schedule: s.schedule,
+      optimizer: s.optimizer.name,
+      preset: 'balanced',
+    });
+    if (!outcome.ok) return `no plan fits the machines left: ${outcome.reason}`;
+    return planRunStages(outcome.plan);
+  }
+
   /** The run's machines whose agents do not answer a ping now. */
-  private async machinesDown(): Promise<string[]> {
-    const ids = [...new Set(this.spec.stages.map((s) => s.nodeId))];
+  private async machinesDown(): Promise<{ id: string; name: string }[]> {
+    const ids = [...new Set(this.current.stages.map((s) => s.nodeId))];
     const answers = await Promise.all(
       ids.map((id) =>
         this.coordinator
           .request(id, ControlType.Ping, { sentAt: Date.now() }, 1500)
           .then(() => null)
-          .catch(() => this.coordinator.registry.get(id)?.name ?? id),
+          .catch(() => ({ id, name: this.coordinator.registry.get(id)?.name ?? id })),
       ),
     );
-    return answers.filter((a): a is string => a !== null);
+    return answers.filter((a): a is { id: string; name: string } => a !== null);
   }
 
   /** Resolves once every stage is training; rejects (after a `failed` event) if the run cannot start. */

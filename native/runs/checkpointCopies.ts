@@ -1,0 +1,92 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { OptimizerName } from '../common/schemas.js';
+import { splitOptimizerState } from '../coordinator/optimizerStateSlices.js';
+import type { RunCheckpoint, RunState } from '../coordinator/runSpec.js';
+import { checkpointPath, decodeCheckpoint, readCheckpoint } from '../pipeline/checkpointFile.js';
+import { writeFileAtomic } from '../util/fsAtomic.js';
+
+/** How many complete checkpoints the driver keeps a copy of. */
+const KEEP = 2;
+
+/**
+ * The driver's copy of a run's complete checkpoints: every stage's file, fetched from its machine
+ * after the stages have written it and checked against the checksum the stage reported. It is what
+ * a run resumes from when a stage's machine itself is lost (its own files went with it), re-sliced
+ * for the machines that are left.
+ */
+export class CheckpointCopies {
+  /** Steps with a whole copy, oldest first, and how many stages each has. */
+  private readonly steps: { step: number; stages: number }[] = [];
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(private readonly dir: string) {}
+
+  /**
+   * Copies a complete checkpoint (in the background, one at a time); `fetch` reads stage k's file.
+   * Resolves when this copy is done; a copy that fails (a machine lost meanwhile) is reported through
+   * `onError` and leaves the older copies as they were.
+   */
+  copy(
+    c: RunCheckpoint,
+    fetch: (stage: number, step: number) => Promise<Buffer>,
+    onError: (message: string) => void,
+  ): Promise<void> {
+    this.queue = this.queue.then(async () => {
+      try {
+        for (let k = 0; k < c.stages.length; k++) {
+          const bytes = await fetch(k, c.step);
+          const got = decodeCheckpoint(bytes, `stage ${k}'s checkpoint of step ${c.step}`);
+          if (got.sha256 !== c.stages[k]!.sha256)
+            throw new Error(`stage ${k} sent a checkpoint of step ${c.step} it did not report`);
+          writeFileAtomic(checkpointPath(this.dir, k, c.step), bytes);
+        }
+        this.steps.push({ step: c.step, stages: c.stages.length });
+        while (this.steps.length > KEEP) this.remove(this.steps.shift()!);
+      } catch (err) {
+        onError(`no copy of the checkpoint of step ${c.step}: ${(err as Error).message}`);
+      }
+    });
+    return this.queue;
+  }
+
+  /** Resolves when every copy asked for so far has finished or failed. */
+  settled(): Promise<void> {
+    return this.queue;
+  }
+
+  /** The newest step with a whole copy, if any. */
+  newest(): number | null {
+    return this.steps.at(-1)?.step ?? null;
+  }
+
+  /** The whole model's state at the newest copied step: weights in model order, optimizer per variable. */
+  newestState(optimizer: OptimizerName): RunState | null {
+    const s = this.steps.at(-1);
+    if (!s) return null;
+    const weights: RunState['weights'] = [];
+    const perVariable: RunState['optimizer']['perVariable'] = [];
+    let common: Pick<RunState['optimizer'], 'head' | 'tail'> | null = null;
+    for (let k = 0; k < s.stages; k++) {
+      const st = readCheckpoint(checkpointPath(this.dir, k, s.step));
+      weights.push(...st.weights);
+      const split = splitOptimizerState(optimizer, st.optimizerState);
+      perVariable.push(...split.perVariable);
+      common ??= { head: split.head, tail: split.tail };
+    }
+    return { step: s.step, weights, optimizer: { ...common!, perVariable } };
+  }
+
+  /** Removes every copy (the run finished). */
+  clear(): void {
+    fs.rmSync(this.dir, { recursive: true, force: true });
+    this.steps.length = 0;
+  }
+
+  private remove(s: { step: number; stages: number }): void {
+    for (let k = 0; k < s.stages; k++)
+      fs.rmSync(path.join(this.dir, path.basename(checkpointPath(this.dir, k, s.step))), {
+        force: true,
+      });
+  }
+}
