@@ -207,8 +207,8 @@ export async function askStageEnd(
     );
     return describeStageEnd(status);
   } catch {
-    // The agent does not answer either (it died with its stages): the connection's loss says it.
-    return null;
+    // The agent does not answer either: the machine (or its agent, and the stages with it) is gone.
+    return 'the stage process stopped answering, and so did its machine’s agent';
   }
 }
 

@@ -68,6 +68,22 @@ function windowedRate(data: RunData, n: number): Float64Array {
   return out;
 }
 
+/**
+ * The measured rate against the plan's prediction, in words, when they are more than 10% apart
+ * (steady state: the windowed rate of the newest step, once a few windows have passed).
+ */
+export function predictionGap(data: RunData, rates: Float64Array, n: number): string | null {
+  const predicted = data.plan?.prediction.samplesPerSecond;
+  if (!predicted || n < 2 * RATE_WINDOW) return null;
+  const measured = rates[n - 1]!;
+  const ratio = measured / predicted;
+  if (!Number.isFinite(ratio) || Math.abs(ratio - 1) <= 0.1) return null;
+  const pct = Math.round(Math.abs(ratio - 1) * 100);
+  return ratio < 1
+    ? `measured ${measured.toFixed(0)} samples/s, ${pct}% below the prediction: the cost model misses costs this run has (fixed per-message and per-action time weigh most on small micro-batches)`
+    : `measured ${measured.toFixed(0)} samples/s, ${pct}% above the prediction: the machines ran faster than their measured speed`;
+}
+
 /** Samples per second by step. */
 export function ThroughputChart({ data, version }: { data: RunData; version: number }) {
   const [zoom, setZoom] = useState<[number, number] | null>(null);
@@ -85,6 +101,7 @@ export function ThroughputChart({ data, version }: { data: RunData; version: num
     ];
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [data, version]);
+  const gap = predictionGap(data, lines[0]!.ys as Float64Array, lines[0]!.n);
   return (
     <section className="panel chart-panel" aria-label="Throughput">
       <div className="chart-head">
@@ -103,6 +120,11 @@ export function ThroughputChart({ data, version }: { data: RunData; version: num
         onZoom={setZoom}
         label="throughput in samples per second"
       />
+      {gap && (
+        <p className="muted small" data-testid="prediction-gap">
+          {gap}
+        </p>
+      )}
     </section>
   );
 }
