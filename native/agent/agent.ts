@@ -36,6 +36,7 @@ import { TrustedKeys } from '../trust/trustedKeys.js';
 import { ZapAuthenticator } from '../trust/zapAuthenticator.js';
 import { readJsonFile, writeFileAtomic } from '../util/fsAtomic.js';
 import { ControlFailure, ControlServer } from './controlServer.js';
+import { sweepStaleCheckpoints } from '../pipeline/checkpointSweep.js';
 import { loadOrCreateNodeId } from './stateDir.js';
 import { TelemetryPublisher } from './telemetryPublisher.js';
 import { StageProcesses } from './stageProcesses.js';
@@ -165,6 +166,8 @@ export class Agent extends EventEmitter<AgentEvents> {
     publicKey === this.labPublicKey || this.trusted.has(publicKey);
 
   async start(): Promise<void> {
+    for (const run of sweepStaleCheckpoints(path.join(this.agentDir, 'checkpoints')))
+      this.emit('log', `removed the checkpoints of ${run}, untouched for a week`);
     const bindHost = this.bindHost();
     this.bindAddress = bindHost;
     const controlDomain = `pipefitter.control.${this.nodeId}`;

@@ -198,6 +198,7 @@ export class RunOrchestrator extends EventEmitter<OrchestratorEvents> {
   private async onFailed(c: RunController, err: Error): Promise<void> {
     if (c !== this.controller) return;
     if (!this.resuming) {
+      void this.copies.settled().then(() => this.copies.clear());
       this.settle.reject(err);
       return;
     }
@@ -245,6 +246,8 @@ export class RunOrchestrator extends EventEmitter<OrchestratorEvents> {
     const r = this.resuming!;
     const message = [r.reason, ...r.notes, `not resumed: ${why}`].join('; ');
     this.resuming = null;
+    // Nothing can resume this run once its driver lets go of it: its copies are of no further use.
+    void this.copies.settled().then(() => this.copies.clear());
     this.emit('event', { type: 'failed', message });
     this.settle.reject(new Error(message));
   }
