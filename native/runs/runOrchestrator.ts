@@ -156,8 +156,13 @@ export class RunOrchestrator extends EventEmitter<OrchestratorEvents> {
     if (e.type === 'failed' && this.canResume(e.message)) {
       // A restart that failed too (a refused checkpoint) adds its reason to the first one's.
       if (this.resuming) this.resuming.notes.push(e.message);
+      // fromStep is settled in onFailed; after a re-plan the stages may have no checkpoint of their own.
       else
-        this.resuming = { reason: e.message, fromStep: this.checkpoints.at(-1)!.step, notes: [] };
+        this.resuming = {
+          reason: e.message,
+          fromStep: this.checkpoints.at(-1)?.step ?? 0,
+          notes: [],
+        };
       return;
     }
     if (e.type === 'started' && this.resuming) {
