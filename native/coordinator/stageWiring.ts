@@ -95,9 +95,12 @@ export async function configureStages(
     throw new Error(
       `the checkpoint has ${state.weights.length} weights, the model ${initial.length}`,
     );
+  // Resumed from the stages' own files, no weight travels: none is read back here either.
   const all: { shape: number[]; data: Float32Array }[] = state
     ? state.weights
-    : initial.map((w) => ({ shape: w.shape, data: w.dataSync() as Float32Array }));
+    : spec.resume
+      ? []
+      : initial.map((w) => ({ shape: w.shape, data: w.dataSync() as Float32Array }));
   const perLayer = spec.model.layers.map((_, i) => full.layers[i]!.weights.length);
   const trainablePerLayer = spec.model.layers.map(
     (_, i) => full.layers[i]!.trainableWeights.length,

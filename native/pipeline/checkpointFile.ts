@@ -58,6 +58,11 @@ const elements = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
 /** The file's bytes for a stage's state. */
 export function encodeCheckpoint(state: StageState): Buffer {
+  return encodeWithChecksum(state).bytes;
+}
+
+/** The file's bytes and the payload's SHA-256 (what the header records). */
+function encodeWithChecksum(state: StageState): { bytes: Buffer; sha256: string } {
   const tensors = [...state.weights, ...state.optimizerState];
   for (const t of tensors)
     if (t.data.length !== elements(t.shape))
@@ -75,7 +80,12 @@ export function encodeCheckpoint(state: StageState): Buffer {
     payloadBytes: payload.byteLength,
     sha256: crypto.createHash('sha256').update(payload).digest('hex'),
   };
-  return Buffer.concat([Buffer.from(MAGIC), Buffer.from(JSON.stringify(header) + '\n'), payload]);
+  const bytes = Buffer.concat([
+    Buffer.from(MAGIC),
+    Buffer.from(JSON.stringify(header) + '\n'),
+    payload,
+  ]);
+  return { bytes, sha256: header.sha256 };
 }
 
 /** A stage's state from a file's bytes; a torn, altered or foreign file is a CheckpointError. */
@@ -138,6 +148,17 @@ export function checkpointPath(dir: string, stage: number, step: number): string
   return path.join(dir, `stage-${stage}-step-${step}.ckpt`);
 }
 
+/** The steps stage k has a checkpoint of in a run's checkpoint folder, newest first. */
+export function checkpointSteps(dir: string, stage: number): number[] {
+  const prefix = `stage-${stage}-step-`;
+  return fs
+    .readdirSync(dir)
+    .filter((f) => f.startsWith(prefix) && f.endsWith('.ckpt'))
+    .map((f) => Number(f.slice(prefix.length, -'.ckpt'.length)))
+    .filter(Number.isInteger)
+    .sort((a, b) => b - a);
+}
+
 /**
  * Writes a checkpoint so that a crash at any moment leaves the previous file or this one, whole:
  * temporary file, fsync, rename, fsync of the folder. Returns its size and the payload's SHA-256.
@@ -146,7 +167,7 @@ export async function writeCheckpoint(
   file: string,
   state: StageState,
 ): Promise<{ bytes: number; sha256: string }> {
-  const data = encodeCheckpoint(state);
+  const { bytes: data, sha256 } = encodeWithChecksum(state);
   await fs.promises.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
   const tmp = `${file}.${process.pid}.tmp`;
   const fh = await fs.promises.open(tmp, 'w', 0o600);
@@ -163,9 +184,7 @@ export async function writeCheckpoint(
   } finally {
     await dir.close();
   }
-  const end = data.indexOf(0x0a, MAGIC.length);
-  const header = JSON.parse(data.subarray(MAGIC.length, end).toString('utf8')) as CheckpointHeader;
-  return { bytes: data.length, sha256: header.sha256 };
+  return { bytes: data.length, sha256 };
 }
 
 /**

@@ -1,6 +1,5 @@
 import fs from 'node:fs';
-import path from 'node:path';
-import { checkpointPath, writeCheckpoint } from './checkpointFile.js';
+import { checkpointPath, checkpointSteps, writeCheckpoint } from './checkpointFile.js';
 import type { StageExecutor } from './stageExecutor.js';
 import type { Configure, StageEvent } from './stageProtocol.js';
 
@@ -75,14 +74,8 @@ export class StageCheckpoints {
   }
 
   private prune(): void {
-    const prefix = `stage-${this.cfg.stageIndex}-step-`;
-    const steps = fs
-      .readdirSync(this.dir)
-      .filter((f) => f.startsWith(prefix) && f.endsWith('.ckpt'))
-      .map((f) => Number(f.slice(prefix.length, -'.ckpt'.length)))
-      .filter(Number.isInteger)
-      .sort((a, b) => b - a);
-    for (const s of steps.slice(KEEP))
-      fs.rmSync(path.join(this.dir, `${prefix}${s}.ckpt`), { force: true });
+    const k = this.cfg.stageIndex;
+    for (const s of checkpointSteps(this.dir, k).slice(KEEP))
+      fs.rmSync(checkpointPath(this.dir, k, s), { force: true });
   }
 }

@@ -9,7 +9,12 @@ import { openDataset } from '../data/openDataset.js';
 import { decodeTensor, MAX_TENSOR_BYTES } from '../protocol/tensorFrame.js';
 import { ZapAuthenticator } from '../trust/zapAuthenticator.js';
 import { SerialSender } from '../util/serialSender.js';
-import { CheckpointError, checkpointPath, readCheckpoint } from './checkpointFile.js';
+import {
+  CheckpointError,
+  checkpointPath,
+  checkpointSteps,
+  readCheckpoint,
+} from './checkpointFile.js';
 import { StageExecutor } from './stageExecutor.js';
 import {
   COORDINATOR_ROUTING_ID,
@@ -258,10 +263,11 @@ export class StageHost extends EventEmitter<HostEvents> {
           throw new Error(
             `expected ${cfg.weightShapes.length + stateShapes.length} weight and state frames, got ${weightFrames.length}`,
           );
+        const shapes = [...cfg.weightShapes, ...stateShapes];
         const arrays = weightFrames.map((f, i) => {
           const aligned = f.byteOffset % 4 === 0 ? f : Buffer.from(f);
           return {
-            shape: [...cfg.weightShapes, ...stateShapes][i]!,
+            shape: shapes[i]!,
             data: new Float32Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 4),
           };
         });
@@ -309,10 +315,10 @@ export class StageHost extends EventEmitter<HostEvents> {
   private removeCheckpoints(): void {
     const c = this.configured;
     if (!c?.checkpointDir) return;
-    const prefix = `stage-${c.cfg.stageIndex}-step-`;
+    const k = c.cfg.stageIndex;
     try {
-      for (const f of fs.readdirSync(c.checkpointDir))
-        if (f.startsWith(prefix)) fs.rmSync(path.join(c.checkpointDir, f), { force: true });
+      for (const s of checkpointSteps(c.checkpointDir, k))
+        fs.rmSync(checkpointPath(c.checkpointDir, k, s), { force: true });
       // The folder goes with the last stage's files (another stage of the run may share it).
       fs.rmdirSync(c.checkpointDir);
     } catch {

@@ -1,5 +1,4 @@
 import fs from 'node:fs';
-import path from 'node:path';
 import type { OptimizerName } from '../common/schemas.js';
 import { splitOptimizerState } from '../coordinator/optimizerStateSlices.js';
 import type { RunCheckpoint, RunState } from '../coordinator/runSpec.js';
@@ -85,8 +84,6 @@ export class CheckpointCopies {
 
   private remove(s: { step: number; stages: number }): void {
     for (let k = 0; k < s.stages; k++)
-      fs.rmSync(path.join(this.dir, path.basename(checkpointPath(this.dir, k, s.step))), {
-        force: true,
-      });
+      fs.rmSync(checkpointPath(this.dir, k, s.step), { force: true });
   }
 }
