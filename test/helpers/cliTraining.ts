@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
+import readline from 'node:readline';
 import type { RunEvent } from '../../native/coordinator/runController.js';
 import { CLI, tempDir, TEST_TOKEN } from './agents.js';
 
@@ -45,4 +46,42 @@ export function trainPlanLocally(model: string, planFile: string, steps: number)
     .trim()
     .split('\n')
     .map((l) => JSON.parse(l) as TrainLine);
+}
+
+/**
+ * `pipefitter train ARGS --json --out … --state-dir … --token …` as a child process, its JSON lines
+ * read as they come (`onLine` sees each one then); resolves with every line, the exit code, the tail
+ * of stderr and the seconds it took.
+ */
+export async function trainWithCli(
+  args: string[],
+  onLine: (l: TrainLine) => void = () => {},
+): Promise<{ lines: TrainLine[]; code: number | null; stderr: string; seconds: number }> {
+  const t0 = performance.now();
+  const proc = spawn(
+    process.execPath,
+    [
+      CLI,
+      'train',
+      ...args,
+      '--json',
+      '--out',
+      tempDir('pf-train-out-'),
+      '--state-dir',
+      tempDir(),
+      '--token',
+      TEST_TOKEN,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let stderr = '';
+  proc.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+  const lines: TrainLine[] = [];
+  readline.createInterface({ input: proc.stdout! }).on('line', (text) => {
+    const l = JSON.parse(text) as TrainLine;
+    lines.push(l);
+    onLine(l);
+  });
+  const code = await new Promise<number | null>((resolve) => proc.once('exit', resolve));
+  return { lines, code, stderr, seconds: (performance.now() - t0) / 1000 };
 }

@@ -1,11 +1,8 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import readline from 'node:readline';
 import { describe, it } from 'node:test';
 import type { RunEvent } from '../../native/common/runEvents.js';
-import { CLI, tempDir, TEST_TOKEN } from '../helpers/agents.js';
-import type { TrainLine } from '../helpers/cliTraining.js';
+import { trainWithCli, type TrainLine } from '../helpers/cliTraining.js';
 
 type Started = Extract<RunEvent, { type: 'started' }>;
 
@@ -16,18 +13,10 @@ function parentOf(pid: number): number {
   return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
 }
 
-/**
- * One epoch of mnist-mlp on 3 local agents with `pipefitter train --json`; `onLine` sees each line as
- * it comes. Returns every line and the exit code.
- */
-async function oneEpochOnThree(
-  onLine: (l: TrainLine) => void = () => {},
-): Promise<{ lines: TrainLine[]; code: number | null; stderr: string }> {
-  const proc = spawn(
-    process.execPath,
+/** One epoch of mnist-mlp on 3 local agents with `pipefitter train`; `onLine` sees each line. */
+const oneEpochOnThree = (onLine?: (l: TrainLine) => void) =>
+  trainWithCli(
     [
-      CLI,
-      'train',
       '--model',
       'mnist-mlp',
       '--dataset',
@@ -40,27 +29,9 @@ async function oneEpochOnThree(
       '1',
       '--checkpoint-every',
       '100',
-      '--json',
-      '--out',
-      tempDir('pf-train-out-'),
-      '--state-dir',
-      tempDir(),
-      '--token',
-      TEST_TOKEN,
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    onLine,
   );
-  let stderr = '';
-  proc.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
-  const lines: TrainLine[] = [];
-  readline.createInterface({ input: proc.stdout }).on('line', (text) => {
-    const l = JSON.parse(text) as TrainLine;
-    lines.push(l);
-    onLine(l);
-  });
-  const code = await new Promise<number | null>((resolve) => proc.once('exit', resolve));
-  return { lines, code, stderr };
-}
 
 const accuracyOf = (lines: TrainLine[]) =>
   (lines.find((l) => l.type === 'validation') as Extract<RunEvent, { type: 'validation' }>)

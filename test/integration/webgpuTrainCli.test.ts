@@ -1,49 +1,25 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import readline from 'node:readline';
 import { describe, it } from 'node:test';
 import type { RunEvent } from '../../native/coordinator/runController.js';
-import { CLI, tempDir, TEST_TOKEN } from '../helpers/agents.js';
-import type { TrainLine } from '../helpers/cliTraining.js';
+import { trainWithCli, type TrainLine } from '../helpers/cliTraining.js';
 import { webgpuForTest } from '../helpers/webgpuTest.js';
 
 /** One epoch of mnist-mlp on 2 local agents with `--backend name`: its JSON lines and seconds. */
 async function oneEpoch(backend: string): Promise<{ lines: TrainLine[]; seconds: number }> {
-  const t0 = performance.now();
-  const proc = spawn(
-    process.execPath,
-    [
-      CLI,
-      'train',
-      '--model',
-      'mnist-mlp',
-      '--dataset',
-      'mnist',
-      '--local',
-      '2',
-      '--epochs',
-      '1',
-      '--backend',
-      backend,
-      '--json',
-      '--out',
-      tempDir('pf-train-out-'),
-      '--state-dir',
-      tempDir(),
-      '--token',
-      TEST_TOKEN,
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let stderr = '';
-  proc.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
-  const lines: TrainLine[] = [];
-  readline
-    .createInterface({ input: proc.stdout })
-    .on('line', (l) => lines.push(JSON.parse(l) as TrainLine));
-  const code = await new Promise<number | null>((resolve) => proc.once('exit', resolve));
-  assert.equal(code, 0, stderr);
-  return { lines, seconds: (performance.now() - t0) / 1000 };
+  const r = await trainWithCli([
+    '--model',
+    'mnist-mlp',
+    '--dataset',
+    'mnist',
+    '--local',
+    '2',
+    '--epochs',
+    '1',
+    '--backend',
+    backend,
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  return r;
 }
 
 function accuracyOf(lines: TrainLine[]): number {
