@@ -2,6 +2,7 @@ import { agentCommand } from './cli/agentCommand.js';
 import { backendWorkerCommand } from './cli/backendWorkerCommand.js';
 import { commandHelp, parseCommandArgs, UsageError, type Command } from './cli/command.js';
 import { nodesCommand } from './cli/nodesCommand.js';
+import { runCommand, runsCommand } from './cli/runsCommand.js';
 import { stageHostCommand } from './cli/stageHostCommand.js';
 import { trainCommand } from './cli/trainCommand.js';
 import { planCommand } from './cli/planCommand.js';
@@ -13,6 +14,8 @@ const commands: Command[] = [
   nodesCommand,
   planCommand,
   trainCommand,
+  runsCommand,
+  runCommand,
   webCommand,
   backendWorkerCommand,
   stageHostCommand,

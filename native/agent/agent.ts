@@ -22,7 +22,7 @@ import type {
   StaticInventory,
   TelemetrySample,
 } from '../protocol/inventorySchemas.js';
-import type { ControlRequest, HelloResult } from '../protocol/controlSchemas.js';
+import type { ControlRequest, HelloResult, RunControlRequest } from '../protocol/controlSchemas.js';
 import {
   Capability,
   ControlType,
@@ -86,6 +86,15 @@ export interface AgentOptions {
   telemetryIntervalMs?: number;
 }
 
+/**
+ * What drives runs inside this agent, given by whoever starts it (the run driver lives in a layer
+ * above the agent's): the agent hands it the run requests and stops it before itself.
+ */
+export interface RunHostPort {
+  handle(request: RunControlRequest): Promise<unknown>;
+  stop(): Promise<void>;
+}
+
 interface AgentEvents {
   log: [string];
   backends: [BackendReport[]];
@@ -124,6 +133,7 @@ export class Agent extends EventEmitter<AgentEvents> {
   private zap: ZapAuthenticator | null = null;
   private readonly stages = new StageProcesses();
   private bindAddress = '0.0.0.0';
+  private runHost: RunHostPort | null = null;
 
   constructor(private readonly opts: AgentOptions) {
     super();
@@ -160,6 +170,11 @@ export class Agent extends EventEmitter<AgentEvents> {
         this.speeds.some((s) => s.backend === name && (name === 'cpu' || s.curve)),
       )
     );
+  }
+
+  /** From now on this agent drives runs for the lab with `host` (before or after start). */
+  setRunHost(host: RunHostPort): void {
+    this.runHost = host;
   }
 
   private isTrusted = (publicKey: string): boolean =>
@@ -331,6 +346,7 @@ export class Agent extends EventEmitter<AgentEvents> {
             Capability.Telemetry,
             Capability.Benchmark,
             Capability.StageHost,
+            ...(this.runHost ? [Capability.RunHost] : []),
           ],
           telemetryPort: this.telemetryPort,
           agentVersion: AGENT_VERSION,
@@ -370,6 +386,14 @@ export class Agent extends EventEmitter<AgentEvents> {
         return { stopped: await this.stages.stop(req.runId) };
       case ControlType.StageStatus:
         return this.stages.status(req.runId, req.stageIndex, req.waitMs);
+      case ControlType.RunStart:
+      case ControlType.RunList:
+      case ControlType.RunRecords:
+      case ControlType.RunStop:
+      case ControlType.RunFile:
+        if (!this.runHost)
+          throw new ControlFailure(ErrorCode.UnknownType, 'this agent does not drive runs');
+        return this.runHost.handle(req);
     }
   }
 
@@ -418,6 +442,7 @@ export class Agent extends EventEmitter<AgentEvents> {
   async stop(): Promise<void> {
     if (this.telemetryTimer) clearInterval(this.telemetryTimer);
     this.telemetryTimer = null;
+    await this.runHost?.stop().catch((err: Error) => this.emit('log', `run host: ${err.message}`));
     await this.stages.stop();
     await this.beacon?.stop();
     await this.whois?.stop();

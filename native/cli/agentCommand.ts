@@ -1,3 +1,4 @@
+import { RunHost } from '../runs/runHost.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -88,6 +89,14 @@ export const agentCommand: Command = {
       autoBenchmark: values['no-benchmark'] !== true,
       nvidiaSmi: values['nvidia-smi'] as string | undefined,
     });
+    // The agent drives runs too, so a run outlives the app or the CLI that started it.
+    const runHost = new RunHost({
+      stateDir,
+      token,
+      cluster: agent.cluster,
+      log: (line) => process.stderr.write(`${line}\n`),
+    });
+    agent.setRunHost(runHost);
     const json = values.json === true;
     agent.on('log', (line) => process.stderr.write(`${line}\n`));
     agent.on('backends', (reports) => {
@@ -101,6 +110,7 @@ export const agentCommand: Command = {
       }
     });
     await agent.start();
+    await runHost.start();
     const ready = {
       event: 'ready',
       nodeId: agent.nodeId,

@@ -2,7 +2,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { RunEvent } from '../common/runEvents.js';
 import { Coordinator } from '../coordinator/coordinator.js';
-import type { RunStagePlacement } from '../coordinator/runSpec.js';
 import {
   DEFAULT_CHECKPOINT_EVERY,
   DEFAULT_ON_FAILURE,
@@ -22,7 +21,7 @@ import { resolveModel } from '../model/resolveModel.js';
 import { clusterFromNodes } from '../coordinator/nodesToCluster.js';
 import { makePlan, PlanError } from '../planner/plan.js';
 import { parsePlan } from '../planner/planSchema.js';
-import { planPlacements, runnableStages } from '../planner/planTopology.js';
+import { planPlacements, runnableStages, withMachines } from '../planner/planTopology.js';
 import {
   coordinatorTf,
   newRunId,
@@ -30,10 +29,14 @@ import {
   planRunStages,
   RunOrchestrator,
 } from '../runs/runOrchestrator.js';
+import type { Plan } from '../planner/planSchema.js';
+import { RunHostClient } from '../runs/runHostClient.js';
+import type { RunSettings } from '../runs/runSchemas.js';
+import { chooseDriver, followToEnd } from './hostedRun.js';
+import { RunPrinter } from './runPrinter.js';
 import { choiceOption, intOption, numberOption, UsageError, type Command } from './command.js';
 import { resolveToken, stateDirFrom, trustOptions } from './common.js';
 import { LocalAgents } from './localAgents.js';
-import { bar, duration, ProgressLine } from './progress.js';
 
 const { cluster: _namespace, ...discoveryOptions } = trustOptions;
 
@@ -147,6 +150,17 @@ export const trainCommand: Command = {
       type: 'boolean',
       description: 'print one JSON line per event instead of a progress bar',
     },
+    driver: {
+      type: 'string',
+      valueName: 'machine',
+      description:
+        "the agent that drives the run (name or id; default the first stage's machine): the run goes on there if this command ends",
+    },
+    detach: {
+      type: 'boolean',
+      description:
+        'return once the run has started; follow it with pipefitter run attach, stop it with pipefitter run stop',
+    },
     ...discoveryOptions,
   },
   async run(values) {
@@ -201,17 +215,11 @@ export const trainCommand: Command = {
     );
     const stateDir = stateDirFrom(values);
     const token = resolveToken(values, stateDir);
-    const runId = newRunId();
-    const out = path.resolve(
-      (values.out as string | undefined) ?? path.join('pipefitter-runs', runId),
-    );
-    const progress = new ProgressLine();
-    const say = (line: string) =>
-      json
-        ? process.stdout.write(JSON.stringify({ type: 'log', message: line }) + '\n')
-        : progress.log(line);
+    const outFor = (runId: string) =>
+      path.resolve((values.out as string | undefined) ?? path.join('pipefitter-runs', runId));
+    const printer = new RunPrinter(json, batch, model.loss);
+    const say = (line: string) => printer.say(line);
 
-    const tf = await coordinatorTf();
     const localAgents = local ? new LocalAgents() : null;
     const coordinator = new Coordinator({
       stateDir,
@@ -220,10 +228,8 @@ export const trainCommand: Command = {
       beaconPort: intOption(values['beacon-port'], 'beacon-port', 1, 65535),
       discover: discoverS !== undefined || (plan !== null && !local),
     });
-    let run: RunOrchestrator | null = null;
-    // A failed run emits its `failed` event and then rejects: print the failure once, not twice.
-    let failurePrinted = false;
-    const onSignal = () => void run?.stop('stopped by the user (Ctrl-C)');
+    let stopRun: (() => void) | null = null;
+    const onSignal = () => stopRun?.();
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
     try {
@@ -251,18 +257,17 @@ export const trainCommand: Command = {
         ).catch(() => {});
       }
 
-      let stages: RunStagePlacement[];
+      let runPlan: Plan;
       if (plan && !localAgents) {
         const [problem] = planProblems(plan, coordinator, 'cli');
         if (problem) throw new Error(problem);
-        stages = planRunStages(plan);
+        runPlan = { ...plan, schedule, batch, microbatches, optimizer: optimizerName };
       } else if (plan && localAgents) {
         // A saved plan names lab machines; with --local its split is kept and stages go to local agents in turn.
-        stages = planRunStages(plan).map(({ start, end }, k) => ({
-          start,
-          end,
-          nodeId: localAgents.agents[k % localAgents.agents.length]!.nodeId,
-        }));
+        runPlan = withMachines(plan, (k) => {
+          const a = localAgents.agents[k % localAgents.agents.length]!;
+          return { machineId: a.nodeId, machineName: a.name, gpu: null };
+        });
         say(
           `--local: the plan's split is kept, its stages run on ${localAgents.agents.length} local agents`,
         );
@@ -284,84 +289,76 @@ export const trainCommand: Command = {
         });
         if (!outcome.ok) throw new PlanError(outcome.reason);
         const planned = runnableStages(outcome.plan);
-        stages = planRunStages(outcome.plan);
+        runPlan = outcome.plan;
         say(
           `plan: ${planned.map((s, k) => `stage ${k} layers ${s.start}–${s.end - 1} on ${s.placement.machineName}`).join('; ')}; predicted ${outcome.plan.prediction.samplesPerSecond.toFixed(0)} samples/s`,
         );
       }
-
-      run = new RunOrchestrator(coordinator, tf, {
-        runId,
-        model,
+      const settings: RunSettings = {
+        name: `${model.id} (pipefitter train)`,
         dataset,
-        stages,
-        schedule,
-        microbatches,
-        batch,
-        optimizer: { name: optimizerName, learningRate: lr },
         epochs: steps === undefined ? (epochs ?? 1) : undefined,
         steps,
+        learningRate: lr,
+        optimizer: optimizerName,
         seed: intOption(values.seed, 'seed', 0, 2 ** 31 - 1) ?? 1,
         backend,
         checkpointEvery,
         onFailure,
-      });
-      let total = 0;
-      let stepsPerEpoch = 1;
-      let lastLoss = NaN;
-      const rate: number[] = [];
-      run.on('event', (e: RunEvent) => {
-        if (e.type === 'failed') failurePrinted = true;
-        if (json) {
-          process.stdout.write(JSON.stringify(e) + '\n');
-          return;
-        }
-        if (e.type === 'started') {
-          total = e.totalSteps;
-          stepsPerEpoch = e.stepsPerEpoch;
-          for (const s of e.stages)
-            say(
-              `stage ${s.index}: layers ${s.layers[0]}–${s.layers[1] - 1} on ${s.node}, backend ${s.backend}`,
-            );
-        } else if (e.type === 'step') {
-          lastLoss = e.loss;
-          rate.push(e.samplesPerSecond);
-          if (rate.length > 20) rate.shift();
-          const sps = rate.reduce((a, b) => a + b, 0) / rate.length;
-          const done = e.step + 1;
-          const eta = ((total - done) * batch * 1000) / sps;
-          progress.update(
-            `epoch ${e.epoch + 1}/${Math.ceil(total / stepsPerEpoch)} step ${done}/${total} ${bar(done / total)} loss ${lastLoss.toFixed(4)}  ${sps.toFixed(0)} samples/s  elapsed ${duration(e.elapsedMs)}  ETA ${duration(eta)}`,
-            done === total,
-          );
-        } else if (e.type === 'validation') {
-          const accuracy =
-            e.accuracy === null
-              ? `no accuracy (${model.loss})`
-              : `accuracy ${(e.accuracy * 100).toFixed(2)}%`;
+      };
+
+      if (!localAgents) {
+        // Lab agents: an agent drives the run, so it goes on if this command ends.
+        const client = new RunHostClient(coordinator);
+        const driver = chooseDriver(coordinator, runPlan, values.driver as string | undefined);
+        const runId = await client.start(driver.id, { plan: runPlan, settings, model });
+        if (json) printer.jsonLine({ type: 'run', runId, driver: driver.name });
+        else say(`run ${runId}, driven by ${driver.name}`);
+        if (values.detach) {
           say(
-            `epoch ${e.epoch + 1}: validation loss ${e.loss.toFixed(4)}, ${accuracy} on ${e.samples} test samples`,
+            `detached: the run goes on; follow it with "pipefitter run attach ${runId}", stop it with "pipefitter run stop ${runId}"`,
           );
-        } else if (e.type === 'resumed') {
-          say(
-            `${e.reason}; resumed from the checkpoint of step ${e.fromStep} (restart ${e.attempt})`,
-          );
-        } else if (e.type === 'failed') {
-          progress.end();
+          return 0;
         }
+        stopRun = () =>
+          void client
+            .stop(driver.id, runId)
+            .catch((err: Error) => say(`could not stop the run: ${err.message}`));
+        return await followToEnd(client, printer, driver.id, runId, outFor(runId));
+      }
+
+      // --local: the agents are this command's own and end with it, so it drives the run itself.
+      const tf = await coordinatorTf();
+      const runId = newRunId();
+      const run = new RunOrchestrator(coordinator, tf, {
+        runId,
+        model,
+        dataset,
+        stages: planRunStages(runPlan),
+        schedule,
+        microbatches,
+        batch,
+        optimizer: { name: optimizerName, learningRate: lr },
+        epochs: settings.epochs,
+        steps,
+        seed: settings.seed!,
+        backend,
+        checkpointEvery,
+        onFailure,
       });
+      stopRun = () => void run.stop('stopped by the user (Ctrl-C)');
+      run.on('event', (e: RunEvent) => printer.event(e));
       await run.start();
       await run.finished();
-      progress.end();
-      const file = await run.saveModel(out);
-      if (json) process.stdout.write(JSON.stringify({ type: 'exported', path: file }) + '\n');
+      printer.end();
+      const file = await run.saveModel(outFor(runId));
+      if (json) printer.jsonLine({ type: 'exported', path: file });
       else say(`trained model written to ${file}`);
       return 0;
     } catch (err) {
-      progress.end();
+      printer.end();
       const message = (err as Error).message;
-      if (json && !failurePrinted)
-        process.stdout.write(JSON.stringify({ type: 'failed', message }) + '\n');
+      if (json && !printer.failurePrinted) printer.jsonLine({ type: 'failed', message });
       process.stderr.write(`pipefitter train: ${message}\n`);
       return 1;
     } finally {

@@ -50,6 +50,11 @@ export type ControlPayloads = {
   };
   [ControlType.StageStop]: { runId: string };
   [ControlType.StageStatus]: { runId: string; stageIndex: number; waitMs?: number };
+  [ControlType.RunStart]: { plan: unknown; settings: unknown; model: unknown; peers: string[] };
+  [ControlType.RunList]: Record<string, never>;
+  [ControlType.RunRecords]: { runId: string; from: number; waitMs?: number };
+  [ControlType.RunStop]: { runId: string };
+  [ControlType.RunFile]: { runId: string; name: 'model.json' | 'weights.bin'; offset: number };
 };
 
 /**

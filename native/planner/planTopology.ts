@@ -1,4 +1,4 @@
-import type { Placement, Plan } from './planSchema.js';
+import { planStage, type Placement, type Plan } from './planSchema.js';
 
 /** One stage as today's runtime runs it: one layer range, in one process, at one place. */
 export interface RunnableStage {
@@ -41,4 +41,12 @@ export function planPlacements(
 /** The machines' names, each once, in stage order. */
 export function planMachineNames(plan: Plan): string[] {
   return [...new Set(planPlacements(plan).map((p) => p.placement.machineName))];
+}
+
+/** The plan with each stage (its one replica) moved to `placementOf(stage index)`; splits kept. */
+export function withMachines(plan: Plan, placementOf: (stage: number) => Placement): Plan {
+  return {
+    ...plan,
+    stages: plan.stages.map((s, k) => planStage(s.chunks, [placementOf(k)])),
+  };
 }

@@ -62,6 +62,50 @@ export const StageStatusRequestSchema = z
   })
   .strict();
 
+const RunIdSchema = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/);
+
+/**
+ * The plan, settings and model travel as JSON and are validated by the run host (plan files, run
+ * settings and model specs have their own schemas above this layer); the message size bounds them.
+ */
+export const RunStartRequestSchema = z
+  .object({
+    ...Envelope,
+    type: z.literal(ControlType.RunStart),
+    plan: z.unknown(),
+    settings: z.unknown(),
+    model: z.unknown(),
+    /** Agents the driver should reach ("host:port"): the run's machines and the others online. */
+    peers: z.array(z.string().min(1).max(300)).max(256).default([]),
+  })
+  .strict();
+export const RunListRequestSchema = z
+  .object({ ...Envelope, type: z.literal(ControlType.RunList) })
+  .strict();
+export const RunRecordsRequestSchema = z
+  .object({
+    ...Envelope,
+    type: z.literal(ControlType.RunRecords),
+    runId: RunIdSchema,
+    from: z.number().int().nonnegative(),
+    /** With nothing new, wait this long for a record before answering (a long poll). */
+    waitMs: z.number().int().nonnegative().max(5000).default(0),
+  })
+  .strict();
+export const RunStopRequestSchema = z
+  .object({ ...Envelope, type: z.literal(ControlType.RunStop), runId: RunIdSchema })
+  .strict();
+export const RUN_FILE_NAMES = ['model.json', 'weights.bin'] as const;
+export const RunFileRequestSchema = z
+  .object({
+    ...Envelope,
+    type: z.literal(ControlType.RunFile),
+    runId: RunIdSchema,
+    name: z.enum(RUN_FILE_NAMES),
+    offset: z.number().int().nonnegative(),
+  })
+  .strict();
+
 export const ControlRequestSchema = z.discriminatedUnion('type', [
   HelloRequestSchema,
   JoinRequestSchema,
@@ -71,8 +115,25 @@ export const ControlRequestSchema = z.discriminatedUnion('type', [
   StageSpawnRequestSchema,
   StageStopRequestSchema,
   StageStatusRequestSchema,
+  RunStartRequestSchema,
+  RunListRequestSchema,
+  RunRecordsRequestSchema,
+  RunStopRequestSchema,
+  RunFileRequestSchema,
 ]);
 export type ControlRequest = z.infer<typeof ControlRequestSchema>;
+/** The requests a run host answers (the agent hands them on). */
+export type RunControlRequest = Extract<
+  ControlRequest,
+  {
+    type:
+      | ControlType.RunStart
+      | ControlType.RunList
+      | ControlType.RunRecords
+      | ControlType.RunStop
+      | ControlType.RunFile;
+  }
+>;
 
 export const HelloResultSchema = z.object({
   protocolVersion: z.number().int(),
@@ -98,6 +159,24 @@ export const StageStatusResultSchema = z.object({
   /** The last line the process wrote on stderr, if any. */
   lastError: z.string().max(500).nullable(),
 });
+/** Records and summaries are checked by the receiver against the run schemas (a layer above). */
+export const RunStartResultSchema = z.object({ runId: RunIdSchema });
+export const RunListResultSchema = z.object({ runs: z.array(z.unknown()).max(10_000) });
+export const RunRecordsResultSchema = z.object({
+  records: z.array(z.unknown()),
+  /** The sequence number to ask from next. */
+  next: z.number().int().nonnegative(),
+  /** Whether more records may come (the run has not ended). */
+  live: z.boolean(),
+});
+export const RunStopResultSchema = z.object({ status: z.string().max(32) });
+export const RunFileResultSchema = z.object({
+  /** Base64 of the bytes from `offset`. */
+  data: z.string(),
+  total: z.number().int().nonnegative(),
+  /** Where the next chunk starts, or null at the end. */
+  next: z.number().int().nonnegative().nullable(),
+});
 
 export interface ResultTypes {
   [ControlType.Hello]: z.infer<typeof HelloResultSchema>;
@@ -108,6 +187,11 @@ export interface ResultTypes {
   [ControlType.StageSpawn]: z.infer<typeof StageSpawnResultSchema>;
   [ControlType.StageStop]: z.infer<typeof StageStopResultSchema>;
   [ControlType.StageStatus]: z.infer<typeof StageStatusResultSchema>;
+  [ControlType.RunStart]: z.infer<typeof RunStartResultSchema>;
+  [ControlType.RunList]: z.infer<typeof RunListResultSchema>;
+  [ControlType.RunRecords]: z.infer<typeof RunRecordsResultSchema>;
+  [ControlType.RunStop]: z.infer<typeof RunStopResultSchema>;
+  [ControlType.RunFile]: z.infer<typeof RunFileResultSchema>;
 }
 
 export const ResultSchemas = {
@@ -119,6 +203,11 @@ export const ResultSchemas = {
   [ControlType.StageSpawn]: StageSpawnResultSchema,
   [ControlType.StageStop]: StageStopResultSchema,
   [ControlType.StageStatus]: StageStatusResultSchema,
+  [ControlType.RunStart]: RunStartResultSchema,
+  [ControlType.RunList]: RunListResultSchema,
+  [ControlType.RunRecords]: RunRecordsResultSchema,
+  [ControlType.RunStop]: RunStopResultSchema,
+  [ControlType.RunFile]: RunFileResultSchema,
 } as const;
 
 export const ControlErrorSchema = z.object({ code: z.enum(ErrorCode), message: z.string() });

@@ -14,6 +14,16 @@ export enum ControlType {
   StageStop = 'stage.stop',
   /** Whether a stage's process still runs, or how it ended (exit code or signal). */
   StageStatus = 'stage.status',
+  /** Start a run driven by this agent: it outlives whoever asked (the app, `pipefitter train`). */
+  RunStart = 'run.start',
+  /** The runs this agent drives or has driven, as summaries. */
+  RunList = 'run.list',
+  /** A run's records from a sequence number on, waiting a moment for new ones (attach, follow). */
+  RunRecords = 'run.records',
+  /** Stop a run this agent drives. */
+  RunStop = 'run.stop',
+  /** A chunk of a finished run's trained model file (model.json, weights.bin). */
+  RunFile = 'run.file',
 }
 
 /** Telemetry topics an agent publishes (agent PUB → coordinator SUB). */
@@ -43,4 +53,6 @@ export enum Capability {
   Benchmark = 'benchmark',
   /** Hosts pipeline stages (stage.spawn / stage.stop). */
   StageHost = 'stage-host',
+  /** Drives runs for the lab (run.start, run.list, run.records, run.stop, run.file). */
+  RunHost = 'run-host',
 }

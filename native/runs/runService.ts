@@ -8,6 +8,7 @@ import { checkDatasetFits } from '../data/datasetFit.js';
 import { resolveModel } from '../model/resolveModel.js';
 import { parsePlan, type Plan, type PlanInput } from '../planner/planSchema.js';
 import { planMachineNames } from '../planner/planTopology.js';
+import type { ModelSpec } from '../model/spec.js';
 import { metricsCsv } from './metricsCsv.js';
 import {
   coordinatorTf,
@@ -67,6 +68,22 @@ export class RunService extends EventEmitter<RunServiceEvents> {
    * training, rejects (recording why) if it cannot.
    */
   async start(input: PlanInput, settings: RunSettings): Promise<RunSummary> {
+    const { summary, started } = await this.launch(input, settings);
+    await started;
+    return this.store.get(summary.id) ?? summary;
+  }
+
+  /**
+   * Checks and records a run, and starts it: resolves as soon as the run is recorded (its id known),
+   * with `started`, which settles once every stage trains or the run could not start (recorded either
+   * way). `model` is the model itself where the plan's path means nothing here (a driver on another
+   * machine than the one that planned).
+   */
+  async launch(
+    input: PlanInput,
+    settings: RunSettings,
+    opts: { model?: ModelSpec } = {},
+  ): Promise<{ summary: RunSummary; started: Promise<void> }> {
     if (this.live)
       throw new Error(
         `run "${this.store.get(this.live.id)?.name}" is still running: stop it first`,
@@ -75,7 +92,9 @@ export class RunService extends EventEmitter<RunServiceEvents> {
     const problem = this.preflight(plan);
     if (problem) throw new Error(problem);
     const stages = planRunStages(plan);
-    const model = resolveModel(plan.model.path ?? plan.model.id).spec;
+    const model = opts.model ?? resolveModel(plan.model.path ?? plan.model.id).spec;
+    if (opts.model && model.id !== plan.model.id)
+      throw new Error(`the plan is for model ${plan.model.id}, not ${model.id}`);
     if (model.layers.length !== plan.model.layers)
       throw new Error(
         `the plan splits ${plan.model.layers} layers, but model ${plan.model.id} has ${model.layers.length}`,
@@ -83,6 +102,7 @@ export class RunService extends EventEmitter<RunServiceEvents> {
     // The same dataset check the run makes, here before anything is recorded.
     checkDatasetFits(model, settings.dataset);
     const tf = await coordinatorTf();
+    if (this.live) throw new Error('another run started meanwhile: stop it first');
     const id = newRunId();
     const recorder = this.store.create(id, (r, s) => {
       this.emit('record', id, r);
@@ -134,14 +154,16 @@ export class RunService extends EventEmitter<RunServiceEvents> {
       }
       recorder.append({ kind: 'event', event: e });
     });
-    try {
-      await run.start();
-    } catch (err) {
-      this.end(live, 'failed', (err as Error).message);
-      throw err;
-    }
-    void this.finish(live);
-    return this.store.get(id)!;
+    const started = run.start().then(
+      () => void this.finish(live),
+      (err: Error) => {
+        this.end(live, 'failed', err.message);
+        throw err;
+      },
+    );
+    // A caller that only wanted the id must not see an unhandled rejection: the run file says it.
+    started.catch(() => {});
+    return { summary: this.store.get(id)!, started };
   }
 
   private async finish(live: LiveRun): Promise<void> {
@@ -173,14 +195,14 @@ export class RunService extends EventEmitter<RunServiceEvents> {
   }
 
   /** Stops the live run: every stage is told to stop, then its agent stops what is left. */
-  async stop(id: string): Promise<RunSummary> {
+  async stop(id: string, why = 'stopped by the user'): Promise<RunSummary> {
     const live = this.live;
     if (!live || live.id !== id) throw new Error(`run ${id} is not running`);
     live.stopping = true;
-    await live.run?.stop('stopped by the user');
+    await live.run?.stop(why);
     // stop() has shut every stage down; finish() records the end when the promise rejects.
     await new Promise((r) => setImmediate(r));
-    if (this.live === live) this.end(live, 'stopped', 'stopped by the user');
+    if (this.live === live) this.end(live, 'stopped', why);
     return this.store.get(id)!;
   }
 
@@ -211,8 +233,9 @@ export class RunService extends EventEmitter<RunServiceEvents> {
     return { modelJson, metricsCsv: csv };
   }
 
-  async close(): Promise<void> {
+  /** Stops the live run, if any, saying why (`why`: the app closes, the agent driving it stops). */
+  async close(why = 'stopped by the user'): Promise<void> {
     const live = this.live;
-    if (live) await this.stop(live.id).catch(() => {});
+    if (live) await this.stop(live.id, why).catch(() => {});
   }
 }

@@ -30,7 +30,14 @@ type DistributiveOmit<T, K extends keyof never> = T extends unknown ? Omit<T, K>
 export class RunStore {
   private readonly summaries = new Map<string, RunSummary>();
 
-  constructor(readonly root: string) {}
+  /**
+   * `interruptedWhy`: what a run still live in its file when the store opens says happened (its
+   * driver, this process, had stopped).
+   */
+  constructor(
+    readonly root: string,
+    private readonly interruptedWhy = 'the app stopped while this run was live',
+  ) {}
 
   open(): void {
     fs.mkdirSync(this.root, { recursive: true });
@@ -48,7 +55,7 @@ export class RunStore {
           seq: records.length,
           t: Date.now(),
           status: 'interrupted',
-          message: 'the app stopped while this run was live',
+          message: this.interruptedWhy,
         };
         w.append(end);
         w.close();

@@ -1,0 +1,60 @@
+import type { Coordinator } from '../coordinator/coordinator.js';
+import type { NodeRecord } from '../coordinator/nodeRecord.js';
+import type { Plan } from '../planner/planSchema.js';
+import { planPlacements } from '../planner/planTopology.js';
+import type { RunHostClient } from '../runs/runHostClient.js';
+import type { RunPrinter } from './runPrinter.js';
+import { UsageError } from './command.js';
+
+/**
+ * The agent that drives a run started from the CLI: the one `--driver` names (name or id), else the
+ * first stage's machine, which the run cannot do without anyway.
+ */
+export function chooseDriver(coordinator: Coordinator, plan: Plan, named?: string): NodeRecord {
+  const online = coordinator.nodes().filter((n) => n.state === 'online');
+  if (named !== undefined) {
+    const n = online.find((x) => x.id === named || x.name === named);
+    if (!n)
+      throw new UsageError(
+        `--driver ${named}: no such agent online (online: ${online.map((x) => x.name).join(', ') || 'none'})`,
+      );
+    return n;
+  }
+  const first = planPlacements(plan)[0]!.placement.machineId;
+  const n = online.find((x) => x.id === first);
+  if (!n) throw new Error(`the first stage's machine ${first} is not online to drive the run`);
+  return n;
+}
+
+/**
+ * Prints a driven run's records from `from` to its end; at a completed end fetches the trained model
+ * into `out` (when given). Returns the exit code: 0 for a completed run, 1 otherwise.
+ */
+export async function followToEnd(
+  client: RunHostClient,
+  printer: RunPrinter,
+  nodeId: string,
+  runId: string,
+  out: string | null,
+  from = 0,
+): Promise<number> {
+  for await (const record of client.follow(nodeId, runId, from)) {
+    if (record.kind === 'meta') printer.setBatch(record.plan.batch);
+    if (record.kind === 'event') printer.event(record.event);
+    if (record.kind !== 'end') continue;
+    printer.end();
+    if (record.status === 'completed') {
+      if (out === null) return 0;
+      const file = await client.fetchModel(nodeId, runId, out);
+      if (printer.json) printer.jsonLine({ type: 'exported', path: file });
+      else printer.say(`trained model written to ${file}`);
+      return 0;
+    }
+    const message = `run ${record.status}${record.message ? `: ${record.message}` : ''}`;
+    if (!printer.failurePrinted && printer.json)
+      printer.jsonLine({ type: 'failed', message: record.message ?? record.status });
+    process.stderr.write(`pipefitter: ${message}\n`);
+    return 1;
+  }
+  throw new Error(`the records of run ${runId} ended before the run did`);
+}

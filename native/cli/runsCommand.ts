@@ -1,0 +1,143 @@
+import path from 'node:path';
+import { formatAgo } from '../common/format.js';
+import { Coordinator } from '../coordinator/coordinator.js';
+import { RunHostClient, type HostedRun } from '../runs/runHostClient.js';
+import { table } from '../util/format.js';
+import { intOption, numberOption, UsageError, type Command } from './command.js';
+import { resolveToken, stateDirFrom, trustOptions } from './common.js';
+import { followToEnd } from './hostedRun.js';
+import { RunPrinter } from './runPrinter.js';
+
+const findOptions = {
+  wait: {
+    type: 'string',
+    valueName: 'seconds',
+    description: "how long to look for the lab's agents (default 2)",
+  },
+  peer: {
+    type: 'string',
+    multiple: true,
+    valueName: 'host:port',
+    description: 'also ask this agent (repeatable)',
+  },
+  ...trustOptions,
+} satisfies Command['options'];
+
+/** Finds the lab's agents for `--wait` seconds, then gives `use` a client of their run hosts. */
+async function withRunHosts<T>(
+  values: Record<string, unknown>,
+  use: (client: RunHostClient, coordinator: Coordinator) => Promise<T>,
+): Promise<T> {
+  const stateDir = stateDirFrom(values);
+  const token = resolveToken(values, stateDir);
+  const waitS = numberOption(values.wait, 'wait', 0, 3600) ?? 2;
+  const coordinator = new Coordinator({
+    stateDir,
+    token,
+    cluster: values.cluster as string | undefined,
+    beaconPort: intOption(values['beacon-port'], 'beacon-port', 1, 65535),
+    peers: values.peer as string[] | undefined,
+  });
+  coordinator.on('peerError', (peer, message) =>
+    process.stderr.write(`peer ${peer}: ${message}\n`),
+  );
+  await coordinator.start();
+  try {
+    await new Promise((r) => setTimeout(r, waitS * 1000));
+    return await use(new RunHostClient(coordinator), coordinator);
+  } finally {
+    await coordinator.stop();
+  }
+}
+
+function runRow(r: HostedRun, now: number): string[] {
+  const s = r.summary;
+  return [
+    s.id,
+    s.status,
+    `${s.steps}/${s.totalSteps ?? '?'}`,
+    s.model,
+    s.machines.join(', '),
+    r.driver,
+    `${formatAgo(now - s.startedAt)} ago`,
+    s.finalAccuracy === null ? '—' : `${(s.finalAccuracy * 100).toFixed(2)}%`,
+  ];
+}
+
+export const runsCommand: Command = {
+  name: 'runs',
+  summary: "List the runs the lab's agents drive: live ones and past ones.",
+  usage: 'runs [--wait SECONDS] [--json] [--peer host:port]…',
+  options: {
+    json: { type: 'boolean', description: 'print the runs as a JSON array' },
+    ...findOptions,
+  },
+  async run(values) {
+    const { runs } = await withRunHosts(values, (client) => client.listAll());
+    if (values.json) {
+      process.stdout.write(JSON.stringify(runs, null, 2) + '\n');
+    } else if (runs.length === 0) {
+      process.stdout.write('No runs found on the agents that answered.\n');
+    } else {
+      const now = Date.now();
+      process.stdout.write(
+        table(
+          ['ID', 'STATUS', 'STEP', 'MODEL', 'MACHINES', 'DRIVER', 'STARTED', 'ACCURACY'],
+          runs.map((r) => runRow(r, now)),
+        ) + '\n',
+      );
+    }
+    return 0;
+  },
+};
+
+const RUN_ACTIONS = ['attach', 'stop'] as const;
+
+export const runCommand: Command = {
+  name: 'run',
+  summary: 'Attach to a run an agent drives (its whole history, then live), or stop it.',
+  usage: 'run attach|stop <run id> [--json] [--out dir] [--wait SECONDS] [--peer host:port]…',
+  options: {
+    json: {
+      type: 'boolean',
+      description: 'attach: print one JSON line per event instead of a progress bar',
+    },
+    out: {
+      type: 'string',
+      valueName: 'dir',
+      description:
+        'attach: where to write the trained model when the run completes (default ./pipefitter-runs/<run id>)',
+    },
+    ...findOptions,
+  },
+  async run(values, positionals = []) {
+    const [action, id, ...extra] = positionals;
+    if (!action || !(RUN_ACTIONS as readonly string[]).includes(action))
+      throw new UsageError(
+        `say what to do: ${RUN_ACTIONS.join(' or ')} (pipefitter run attach ID)`,
+      );
+    if (!id)
+      throw new UsageError(`which run? pipefitter run ${action} <run id> (see pipefitter runs)`);
+    if (extra.length) throw new UsageError(`unexpected arguments: ${extra.join(' ')}`);
+    try {
+      return await withRunHosts(values, async (client) => {
+        const run = await client.find(id);
+        const runId = run.summary.id;
+        if (action === 'stop') {
+          const status = await client.stop(run.nodeId, runId);
+          process.stdout.write(`run ${runId} on ${run.driver}: ${status}\n`);
+          return 0;
+        }
+        const printer = new RunPrinter(values.json === true, 1, null);
+        if (!printer.json) printer.say(`run ${runId}, driven by ${run.driver}`);
+        const out = path.resolve(
+          (values.out as string | undefined) ?? path.join('pipefitter-runs', runId),
+        );
+        return await followToEnd(client, printer, run.nodeId, runId, out);
+      });
+    } catch (err) {
+      process.stderr.write(`pipefitter run: ${(err as Error).message}\n`);
+      return 1;
+    }
+  },
+};

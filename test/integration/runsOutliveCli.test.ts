@@ -1,0 +1,244 @@
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import readline from 'node:readline';
+import { after, before, describe, it } from 'node:test';
+import {
+  CLI,
+  startAgent,
+  stopAgent,
+  tempDir,
+  testBeaconPort,
+  TEST_TOKEN,
+  type RunningAgent,
+} from '../helpers/agents.js';
+import type { TrainLine } from '../helpers/cliTraining.js';
+import { modelCost } from '../../native/model/cost.js';
+import { getModel } from '../../native/model/catalogue.js';
+
+/**
+ * A run started by `pipefitter train` on lab agents is driven by an agent, not by the command: a
+ * SIGKILLed CLI leaves it training, `pipefitter runs` lists it, and `pipefitter run attach` shows it
+ * from its first record to its end, with no step missing, and fetches the trained model.
+ */
+describe('runs outlive the CLI that started them', () => {
+  const beaconPort = testBeaconPort();
+  const agents: RunningAgent[] = [];
+  let planFile = '';
+  const cli = (args: string[]) => [
+    ...args,
+    '--beacon-port',
+    String(beaconPort),
+    '--state-dir',
+    tempDir(),
+    '--token',
+    TEST_TOKEN,
+  ];
+
+  before(async () => {
+    for (const name of ['ws-a', 'ws-b', 'ws-c'])
+      agents.push(await startAgent({ name, beaconPort }));
+    const dir = tempDir('pf-outlive-');
+    const cluster = path.join(dir, 'cluster.json');
+    fs.writeFileSync(
+      cluster,
+      JSON.stringify({
+        machines: agents.map((a) => ({
+          id: a.ready.nodeId,
+          name: a.ready.name,
+          gflops: 10,
+          memoryBytes: 4 * 2 ** 30,
+        })),
+      }),
+    );
+    planFile = path.join(dir, 'plan.json');
+    const r = spawnSync(
+      process.execPath,
+      [
+        CLI,
+        'plan',
+        '--model',
+        'mnist-mlp',
+        '--cluster',
+        cluster,
+        '--stages',
+        '3',
+        '--batch',
+        '64',
+        '--microbatches',
+        '4',
+        '--schedule',
+        '1f1b',
+        '--optimizer',
+        'adam',
+        '--json',
+        '--out',
+        planFile,
+      ],
+      { encoding: 'utf8' },
+    );
+    assert.equal(r.status, 0, r.stderr);
+  });
+
+  after(async () => {
+    await Promise.all(agents.map((a) => stopAgent(a)));
+  });
+
+  it('keeps training after SIGKILL of pipefitter train; runs lists it; run attach reads it whole', async () => {
+    const train = spawn(
+      process.execPath,
+      [
+        CLI,
+        'train',
+        ...cli([
+          '--model',
+          'mnist-mlp',
+          '--plan',
+          planFile,
+          '--epochs',
+          '1',
+          '--dataset',
+          'mnist',
+          '--json',
+        ]),
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stderr = '';
+    train.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise((resolve) => train.once('exit', resolve));
+    let runId = '';
+    let driver = '';
+    let killedAfter = -1;
+    await new Promise<void>((resolve, reject) => {
+      readline.createInterface({ input: train.stdout }).on('line', (text) => {
+        const l = JSON.parse(text) as TrainLine | { type: 'run'; runId: string; driver: string };
+        if (l.type === 'run') ({ runId, driver } = l);
+        if (l.type === 'step' && l.step >= 20 && killedAfter < 0) {
+          killedAfter = l.step;
+          train.kill('SIGKILL');
+          resolve();
+        }
+      });
+      void exited.then(() =>
+        killedAfter < 0 ? reject(new Error(`train ended before step 20: ${stderr}`)) : undefined,
+      );
+    });
+    await exited;
+    assert.match(runId, /^run-/);
+    assert.equal(driver, 'ws-a', "the first stage's machine drives the run");
+
+    const peers = agents.flatMap((a) => ['--peer', `127.0.0.1:${a.ready.controlPort}`]);
+    const listed = spawnSync(
+      process.execPath,
+      [CLI, 'runs', ...cli(['--json', '--wait', '1', ...peers])],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
+    assert.equal(listed.status, 0, listed.stderr);
+    const runs = JSON.parse(listed.stdout) as {
+      driver: string;
+      summary: { id: string; status: string; steps: number };
+    }[];
+    const mine = runs.find((r) => r.summary.id === runId);
+    assert.ok(mine, `pipefitter runs lists ${runId}: ${listed.stdout}`);
+    assert.equal(mine.driver, 'ws-a');
+    assert.equal(mine.summary.status, 'running');
+    assert.ok(
+      mine.summary.steps > killedAfter,
+      `still training after the CLI died: ${mine.summary.steps} steps`,
+    );
+    console.log(
+      `CLI SIGKILLed after step ${killedAfter}; pipefitter runs: ${mine.summary.status} at step ${mine.summary.steps}`,
+    );
+
+    const out = tempDir('pf-attach-out-');
+    const attach = spawnSync(
+      process.execPath,
+      [CLI, 'run', 'attach', runId, ...cli(['--json', '--wait', '1', '--out', out, ...peers])],
+      { encoding: 'utf8', timeout: 300_000 },
+    );
+    assert.equal(attach.status, 0, attach.stderr);
+    const lines = attach.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as TrainLine);
+    const started = lines.filter((l) => l.type === 'started');
+    assert.equal(started.length, 1);
+    const total = (started[0] as { totalSteps: number }).totalSteps;
+    const steps = lines.filter((l) => l.type === 'step').map((l) => (l as { step: number }).step);
+    assert.deepEqual(
+      steps,
+      Array.from({ length: total }, (_, i) => i),
+      'every step from the first, once, in order',
+    );
+    const exported = lines.find((l) => l.type === 'exported') as { path: string } | undefined;
+    assert.ok(exported, 'the trained model is fetched from the driver');
+    const weights = fs.statSync(path.join(out, 'weights.bin')).size;
+    assert.equal(weights, modelCost(getModel('mnist-mlp')).params * 4, 'every weight, float32');
+    const val = lines.filter((l) => l.type === 'validation') as { accuracy: number }[];
+    assert.equal(val.length, 1);
+    assert.ok(val[0]!.accuracy >= 0.95, `one epoch of mnist-mlp: ${val[0]!.accuracy}`);
+    console.log(
+      `run attach: ${steps.length} steps from step 0, accuracy ${(val[0]!.accuracy * 100).toFixed(2)}%`,
+    );
+
+    // A finished run stays listed, with its end, and attaching to it again reads it whole again.
+    const again = spawnSync(
+      process.execPath,
+      [CLI, 'runs', ...cli(['--json', '--wait', '1', ...peers])],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
+    const done = (JSON.parse(again.stdout) as typeof runs).find((r) => r.summary.id === runId);
+    assert.equal(done?.summary.status, 'completed');
+    assert.equal(done?.summary.steps, total);
+  });
+
+  it('stops a run with pipefitter run stop, and says which runs exist when the id is wrong', async () => {
+    const peers = agents.flatMap((a) => ['--peer', `127.0.0.1:${a.ready.controlPort}`]);
+    const started = spawnSync(
+      process.execPath,
+      [
+        CLI,
+        'train',
+        ...cli([
+          '--model',
+          'mnist-mlp',
+          '--plan',
+          planFile,
+          '--steps',
+          '100000',
+          '--dataset',
+          'synthetic',
+          '--detach',
+          '--json',
+        ]),
+      ],
+      { encoding: 'utf8', timeout: 120_000 },
+    );
+    assert.equal(started.status, 0, started.stderr);
+    const run = started.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; runId?: string })
+      .find((l) => l.type === 'run');
+    assert.ok(run?.runId);
+    const stop = spawnSync(
+      process.execPath,
+      [CLI, 'run', 'stop', run.runId, ...cli(['--wait', '1', ...peers])],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
+    assert.equal(stop.status, 0, stop.stderr);
+    assert.match(stop.stdout, /stopped/);
+    const wrong = spawnSync(
+      process.execPath,
+      [CLI, 'run', 'attach', 'run-nope', ...cli(['--wait', '1', ...peers])],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
+    assert.equal(wrong.status, 1);
+    assert.match(
+      wrong.stderr,
+      /no agent found drives run run-nope \(\d+ runs? on 3 agents that answered\)/,
+    );
+  });
+});
