@@ -1,5 +1,7 @@
 import path from 'node:path';
 import { Coordinator } from '../coordinator/coordinator.js';
+import type { Plan } from '../planner/planSchema.js';
+import { planPlacements } from '../planner/planTopology.js';
 import { RunService } from '../runs/runService.js';
 import { RunStore } from '../runs/runStore.js';
 import { clusterBackend } from './clusterBackend.js';
@@ -65,7 +67,10 @@ export class Engine {
     const runStore = new RunStore(path.join(opts.stateDir, 'runs'));
     // Runs left live by a crash are marked interrupted before anyone can list them.
     runStore.open();
-    this.runs = new RunService(this.coordinator, runStore);
+    this.runs = new RunService(this.coordinator, runStore, {
+      driverFor: (plan) => this.driverFor(plan),
+      log,
+    });
     const cluster = clusterBackend({
       coordinator: this.coordinator,
       token: opts.token,
@@ -81,14 +86,31 @@ export class Engine {
     );
   }
 
+  /**
+   * Who drives a run of this plan: its first machine whose agent is not this app's own (that one
+   * ends with the app), so the run goes on when the app closes; null when every stage is on ours.
+   */
+  private driverFor(plan: Plan): { id: string; name: string } | null {
+    const own = this.localAgent.status.nodeId;
+    for (const { placement } of planPlacements(plan)) {
+      if (placement.machineId === own) continue;
+      const node = this.coordinator.registry.get(placement.machineId);
+      if (node?.state === 'online') return { id: node.id, name: node.name };
+    }
+    return null;
+  }
+
   async start(): Promise<void> {
     await this.coordinator.start();
+    // A run an agent drove on while the app was closed: our copy catches up and follows it.
+    this.runs.reattach();
     if (this.settings.get().localAgent) this.localAgent.start();
   }
 
   async stop(): Promise<void> {
-    // A live run's stages are stopped on their machines, not left training for nobody.
-    await this.runs.close();
+    // A live run this process drives is stopped on its machines, not left training for nobody; one
+    // an agent drives goes on, and the next start follows it again.
+    await this.runs.close('the app was closed');
     this.api.close();
     await Promise.all([this.localAgent.stop(), this.coordinator.stop()]);
   }

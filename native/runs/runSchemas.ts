@@ -59,6 +59,11 @@ export const RunRecordSchema = z.discriminatedUnion('kind', [
     plan: PlanSchema,
     settings: RunSettingsSchema,
     machines: z.array(z.string()),
+    /**
+     * The agent that drives the run, when it is not this process: the records here are a copy of
+     * the driver's, made as they come (same seq and time).
+     */
+    driver: z.object({ nodeId: z.string(), name: z.string() }).optional(),
   }),
   z.object({
     kind: z.literal('event'),

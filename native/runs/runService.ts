@@ -18,7 +18,10 @@ import {
   RunOrchestrator,
 } from './runOrchestrator.js';
 import type { RunRecord, RunSettings, RunSummary } from './runSchemas.js';
-import type { RunRecorder, RunStore } from './runStore.js';
+import { DrivenRunCopy } from './drivenRunCopy.js';
+import { RunHostClient } from './runHostClient.js';
+import { runDriver, type RunRecorder, type RunStore } from './runStore.js';
+import { isLive } from './summarize.js';
 
 /** Full action timings are kept for every TIMING_EVERY-th step (and the last): a recent step's timeline. */
 const TIMING_EVERY = 10;
@@ -34,6 +37,17 @@ interface LiveRun {
   run: RunOrchestrator | null;
   recorder: RunRecorder;
   stopping: boolean;
+  /** Set when an agent drives the run and this is our copy of its records. */
+  copy?: DrivenRunCopy;
+}
+
+export interface RunServiceOptions {
+  /**
+   * The agent that should drive a run of this plan, so the run outlives this process; null (or no
+   * function): this process drives it.
+   */
+  driverFor?: (plan: Plan) => { id: string; name: string } | null;
+  log?: (line: string) => void;
 }
 
 /**
@@ -46,8 +60,50 @@ export class RunService extends EventEmitter<RunServiceEvents> {
   constructor(
     private readonly coordinator: Coordinator,
     readonly store: RunStore,
+    private readonly opts: RunServiceOptions = {},
   ) {
     super();
+  }
+
+  private onRecordOf(id: string) {
+    return (r: RunRecord, s: RunSummary) => {
+      this.emit('record', id, r);
+      this.emit('summary', s);
+    };
+  }
+
+  /**
+   * Goes on copying the newest run an agent drives that was live when this process last stopped
+   * (the app was closed or killed): its records from where our copy ends, then live.
+   */
+  reattach(): void {
+    if (this.live) return;
+    for (const s of this.store.list()) {
+      if (!isLive(s)) continue;
+      const driver = runDriver(this.store.read(s.id));
+      if (!driver) continue;
+      this.follow(s.id, driver, this.store.reopen(s.id, this.onRecordOf(s.id)));
+      return;
+    }
+  }
+
+  private follow(
+    id: string,
+    driver: { nodeId: string; name: string },
+    recorder: RunRecorder,
+  ): LiveRun {
+    const copy = new DrivenRunCopy(
+      new RunHostClient(this.coordinator),
+      driver,
+      recorder,
+      this.opts.log,
+    );
+    const live: LiveRun = { id, run: null, recorder, stopping: false, copy };
+    this.live = live;
+    void copy.ended.then(() => {
+      if (this.live === live) this.live = null;
+    });
+    return live;
   }
 
   get liveId(): string | null {
@@ -101,13 +157,28 @@ export class RunService extends EventEmitter<RunServiceEvents> {
       );
     // The same dataset check the run makes, here before anything is recorded.
     checkDatasetFits(model, settings.dataset);
+    const driver = this.opts.driverFor?.(plan) ?? null;
+    if (driver) {
+      const id = await new RunHostClient(this.coordinator).start(driver.id, {
+        plan,
+        settings,
+        model,
+      });
+      const live = this.follow(
+        id,
+        { nodeId: driver.id, name: driver.name },
+        this.store.create(id, this.onRecordOf(id)),
+      );
+      await live.copy!.recorded;
+      const summary = this.store.get(id);
+      if (!summary)
+        throw new Error(`${driver.name} started run ${id}, but its records cannot be read`);
+      return { summary, started: live.copy!.started };
+    }
     const tf = await coordinatorTf();
     if (this.live) throw new Error('another run started meanwhile: stop it first');
     const id = newRunId();
-    const recorder = this.store.create(id, (r, s) => {
-      this.emit('record', id, r);
-      this.emit('summary', s);
-    });
+    const recorder = this.store.create(id, this.onRecordOf(id));
     const live: LiveRun = { id, run: null, recorder, stopping: false };
     this.live = live;
     recorder.append({ kind: 'meta', id, plan, settings, machines: planMachineNames(plan) });
@@ -199,6 +270,12 @@ export class RunService extends EventEmitter<RunServiceEvents> {
     const live = this.live;
     if (!live || live.id !== id) throw new Error(`run ${id} is not running`);
     live.stopping = true;
+    if (live.copy) {
+      // The driver stops it and records the end; our copy reads that end.
+      await new RunHostClient(this.coordinator).stop(live.copy.driver.nodeId, id);
+      await Promise.race([live.copy.ended, new Promise((r) => setTimeout(r, 30_000))]);
+      return this.store.get(id)!;
+    }
     await live.run?.stop(why);
     // stop() has shut every stage down; finish() records the end when the promise rejects.
     await new Promise((r) => setImmediate(r));
@@ -236,6 +313,11 @@ export class RunService extends EventEmitter<RunServiceEvents> {
   /** Stops the live run, if any, saying why (`why`: the app closes, the agent driving it stops). */
   async close(why = 'stopped by the user'): Promise<void> {
     const live = this.live;
-    if (live) await this.stop(live.id, why).catch(() => {});
+    if (live?.copy) {
+      // An agent drives it: it goes on without us, and the next start reattaches.
+      live.copy.detach();
+      this.live = null;
+      await Promise.race([live.copy.ended, new Promise((r) => setTimeout(r, 5000))]);
+    } else if (live) await this.stop(live.id, why).catch(() => {});
   }
 }

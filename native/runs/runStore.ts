@@ -17,7 +17,17 @@ export interface RunRecorder {
   readonly id: string;
   readonly dir: string;
   append(record: DistributiveOmit<RunRecord, 'seq' | 't'>): RunRecord;
+  /** A record of a run driven elsewhere, kept as it is (its seq must be the next one). */
+  copy(record: RunRecord): void;
+  /** How many records the run has. */
+  readonly count: number;
   close(): void;
+}
+
+/** The agent driving a run recorded here, if another process drives it. */
+export function runDriver(records: RunRecord[]): { nodeId: string; name: string } | null {
+  const meta = records[0];
+  return meta?.kind === 'meta' ? (meta.driver ?? null) : null;
 }
 type DistributiveOmit<T, K extends keyof never> = T extends unknown ? Omit<T, K> : never;
 
@@ -48,7 +58,8 @@ export class RunStore {
       const { records } = readRunFile(file, parseRecord);
       let s = summarize(records);
       if (!s) continue;
-      if (isLive(s)) {
+      // A run an agent drives went on without us: its reader catches up from the driver.
+      if (isLive(s) && !runDriver(records)) {
         const w = new RunFileWriter(file);
         const end: RunRecord = {
           kind: 'end',
@@ -89,20 +100,46 @@ export class RunStore {
   create(id: string, onRecord: (r: RunRecord, s: RunSummary) => void): RunRecorder {
     const dir = this.dirOf(id);
     fs.mkdirSync(dir, { recursive: true });
+    return this.recorder(id, 0, onRecord);
+  }
+
+  /** Goes on recording a run already on disk (a driven run's copy, after a restart). */
+  reopen(id: string, onRecord: (r: RunRecord, s: RunSummary) => void): RunRecorder {
+    return this.recorder(id, this.read(id).length, onRecord);
+  }
+
+  private recorder(
+    id: string,
+    first: number,
+    onRecord: (r: RunRecord, s: RunSummary) => void,
+  ): RunRecorder {
+    const dir = this.dirOf(id);
     const writer = new RunFileWriter(path.join(dir, RUN_FILE));
-    let seq = 0;
+    let seq = first;
+    const write = (record: RunRecord) => {
+      writer.append(record);
+      seq++;
+      const s = applyRecord(this.summaries.get(id) ?? null, record);
+      if (s) {
+        this.summaries.set(id, s);
+        onRecord(record, s);
+      }
+    };
     return {
       id,
       dir,
+      get count() {
+        return seq;
+      },
       append: (partial) => {
-        const record = { ...partial, seq: seq++, t: Date.now() } as RunRecord;
-        writer.append(record);
-        const s = applyRecord(this.summaries.get(id) ?? null, record);
-        if (s) {
-          this.summaries.set(id, s);
-          onRecord(record, s);
-        }
+        const record = { ...partial, seq, t: Date.now() } as RunRecord;
+        write(record);
         return record;
+      },
+      copy: (record) => {
+        if (record.seq !== seq)
+          throw new Error(`run ${id}: record ${record.seq} arrived where ${seq} was due`);
+        write(record);
       },
       close: () => writer.close(),
     };

@@ -5,7 +5,15 @@ import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { initBackend } from '../../native/backend/initBackend.js';
 import { fileModelLoader } from '../../native/pipeline/modelFiles.js';
-import { startAgent, stopAgent, tempDir, type RunningAgent } from '../helpers/agents.js';
+import { spawnSync } from 'node:child_process';
+import {
+  CLI,
+  startAgent,
+  stopAgent,
+  tempDir,
+  TEST_TOKEN,
+  type RunningAgent,
+} from '../helpers/agents.js';
 import { startWeb, type RunningWeb } from '../helpers/web.js';
 import { launchChromium } from './browser.js';
 import { planWithCli } from '../helpers/cliTraining.js';
@@ -226,7 +234,7 @@ describe('Runs in browser mode with two real agents', () => {
       .waitFor();
   });
 
-  it('shows a run that was live when the app was killed as interrupted, with its data up to then', async () => {
+  it('keeps a run training when the server is SIGKILLed: pipefitter runs lists it, the next server shows it live with its whole history, and stops it', async () => {
     await page.getByRole('button', { name: 'Cluster', exact: true }).click();
     await waitOnline();
     await startFromPlan('e2e killed', { steps: 100_000 });
@@ -239,15 +247,83 @@ describe('Runs in browser mode with two real agents', () => {
     );
     web.proc.kill('SIGKILL');
     await web.stop();
+    const killedAt = Date.now();
+
+    // The run's driver is an agent (alpha, its first stage's machine): it trains on.
+    const peers = agents.flatMap((a) => ['--peer', `127.0.0.1:${a.ready.controlPort}`]);
+    const listed = spawnSync(
+      process.execPath,
+      [
+        CLI,
+        'runs',
+        '--json',
+        '--wait',
+        '1',
+        ...peers,
+        '--state-dir',
+        tempDir(),
+        '--token',
+        TEST_TOKEN,
+        '--beacon-port',
+        String(beaconPort),
+      ],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
+    assert.equal(listed.status, 0, listed.stderr);
+    const run = (
+      JSON.parse(listed.stdout) as {
+        driver: string;
+        summary: { id: string; name: string; status: string; steps: number };
+      }[]
+    ).find((r) => r.summary.name === 'e2e killed');
+    assert.ok(run, listed.stdout);
+    assert.equal(run.summary.status, 'running');
+    assert.equal(run.driver, 'alpha');
+
     web = await startWeb({ beaconPort, stateDir: web.stateDir });
     await page.goto(web.url);
     await page.getByRole('button', { name: 'Runs', exact: true }).click();
     const row = page.getByTestId('run-row').filter({ hasText: 'e2e killed' });
     await row.waitFor({ timeout: 10_000 });
-    assert.match((await row.textContent()) ?? '', /interrupted/);
     await row.getByRole('button', { name: 'e2e killed', exact: true }).click();
-    await page.locator('[data-testid="run-page"][data-status="interrupted"]').waitFor();
-    assert.ok((await num(page, 'loss-chart', 'data-points')) >= 10);
-    await page.screenshot({ path: path.join(ARTIFACTS, 'run-interrupted.png') });
+    await page.locator('[data-testid="run-page"][data-status="running"]').waitFor();
+    // Caught up past what the driver had done while no server ran, then live.
+    await page.waitForFunction(
+      (n) =>
+        Number(document.querySelector('[data-testid="loss-chart"]')?.getAttribute('data-points')) >
+        n,
+      run.summary.steps + 20,
+      { timeout: 60_000 },
+    );
+    console.log(
+      `server SIGKILLed; ${Math.round((Date.now() - killedAt) / 1000)} s later the new server shows the run live past step ${run.summary.steps + 20}`,
+    );
+    await page.screenshot({ path: path.join(ARTIFACTS, 'run-reattached.png') });
+    await page.getByRole('button', { name: 'Stop…' }).click();
+    await page.getByRole('button', { name: 'Stop run' }).click();
+    await page
+      .locator('[data-testid="run-page"][data-status="stopped"]')
+      .waitFor({ timeout: 30_000 });
+
+    // The copy here is the driver's, record for record: every step from 0, none missing.
+    const file = path.join(web.stateDir, 'runs', run.summary.id, 'run.jsonl');
+    const records = fs
+      .readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .map(
+        (l) =>
+          JSON.parse(l) as { seq: number; kind: string; event?: { type: string; step: number } },
+      );
+    assert.deepEqual(
+      records.map((r) => r.seq),
+      records.map((_, i) => i),
+    );
+    const steps = records.filter((r) => r.event?.type === 'step').map((r) => r.event!.step);
+    assert.deepEqual(
+      steps,
+      steps.map((_, i) => i),
+    );
+    assert.equal(records.at(-1)!.kind, 'end');
   });
 });

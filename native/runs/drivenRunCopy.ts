@@ -1,0 +1,97 @@
+import path from 'node:path';
+import type { RunHostClient } from './runHostClient.js';
+import type { RunRecord } from './runSchemas.js';
+import type { RunRecorder } from './runStore.js';
+
+/** A copy that could not fetch the model keeps reading: the run's end matters more than its export. */
+const NO_SILENCE_LIMIT = Number.POSITIVE_INFINITY;
+
+/**
+ * This process's copy of a run an agent drives: every record the driver wrote, from the copy's own
+ * count on, with the same seq and time, so the run reads here exactly as there; the trained model is
+ * fetched beside it when the driver records it. It follows until the run's end, however long the
+ * driver is out of reach, or until `detach` (the app closes: the run goes on without us).
+ */
+export class DrivenRunCopy {
+  /** Settles once the first record is copied (the run's summary exists here from then on). */
+  readonly recorded: Promise<void>;
+  /** Resolves when every stage trains; rejects with why when the run ends before that. */
+  readonly started: Promise<void>;
+  /** Resolves when the end record is copied, or the copy is detached or fails. */
+  readonly ended: Promise<void>;
+  private readonly abort = new AbortController();
+  private settle!: {
+    recorded: () => void;
+    started: () => void;
+    notStarted: (e: Error) => void;
+  };
+
+  constructor(
+    private readonly client: RunHostClient,
+    readonly driver: { nodeId: string; name: string },
+    private readonly recorder: RunRecorder,
+    private readonly log: (line: string) => void = () => {},
+  ) {
+    let recorded!: () => void;
+    this.recorded = new Promise((r) => (recorded = r));
+    let started!: () => void;
+    let notStarted!: (e: Error) => void;
+    this.started = new Promise((res, rej) => ((started = res), (notStarted = rej)));
+    this.started.catch(() => {});
+    this.settle = { recorded, started, notStarted };
+    this.ended = this.copy();
+  }
+
+  get runId(): string {
+    return this.recorder.id;
+  }
+
+  /** Stops reading; the run goes on at its driver, and a later copy catches up from here. */
+  detach(): void {
+    this.abort.abort();
+  }
+
+  private async copy(): Promise<void> {
+    const id = this.recorder.id;
+    try {
+      for await (const record of this.client.follow(this.driver.nodeId, id, this.recorder.count, {
+        signal: this.abort.signal,
+        silenceMs: NO_SILENCE_LIMIT,
+      })) {
+        this.recorder.copy(await this.local(record));
+        this.settle.recorded();
+        if (record.kind === 'event' && record.event.type === 'started') this.settle.started();
+        if (record.kind === 'end') {
+          this.settle.notStarted(new Error(record.message ?? `the run ${record.status}`));
+          return;
+        }
+      }
+      this.settle.notStarted(new Error('stopped reading the run'));
+    } catch (err) {
+      this.log(`run ${id} on ${this.driver.name}: ${(err as Error).message}`);
+      this.settle.notStarted(err as Error);
+    } finally {
+      this.settle.recorded();
+      this.recorder.close();
+    }
+  }
+
+  /** The record as kept here: the meta names the driver; the model is fetched and points here. */
+  private async local(record: RunRecord): Promise<RunRecord> {
+    if (record.kind === 'meta') return { ...record, driver: this.driver };
+    if (record.kind !== 'model') return record;
+    try {
+      const file = await this.client.fetchModel(
+        this.driver.nodeId,
+        this.recorder.id,
+        path.join(this.recorder.dir, 'model'),
+      );
+      return { ...record, path: file };
+    } catch (err) {
+      this.log(
+        `run ${this.recorder.id}: the trained model stays on ${this.driver.name}: ${(err as Error).message}`,
+      );
+      return record;
+    }
+  }
+}
