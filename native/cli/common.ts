@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { defaultStateRoot } from '../agent/stateDir.js';
 import { isValidToken, loadOrCreateToken, readTokenFile } from '../trust/token.js';
-import { UsageError, type Command } from './command.js';
+import { Coordinator } from '../coordinator/coordinator.js';
+import { intOption, UsageError, type Command } from './command.js';
 
 export const trustOptions = {
   'state-dir': {
@@ -59,4 +60,25 @@ export function resolveToken(values: Record<string, unknown>, stateDir: string):
     );
   }
   return source.token;
+}
+
+/**
+ * A coordinator for a command that looks at the lab (nodes, runs): the trust options, `--cluster`,
+ * `--beacon-port` and `--peer` addresses, a peer that cannot be added said on stderr; started.
+ */
+export async function startLabCoordinator(values: Record<string, unknown>): Promise<Coordinator> {
+  const stateDir = stateDirFrom(values);
+  const token = resolveToken(values, stateDir);
+  const coordinator = new Coordinator({
+    stateDir,
+    token,
+    cluster: values.cluster as string | undefined,
+    beaconPort: intOption(values['beacon-port'], 'beacon-port', 1, 65535),
+    peers: values.peer as string[] | undefined,
+  });
+  coordinator.on('peerError', (peer, message) =>
+    process.stderr.write(`peer ${peer}: ${message}\n`),
+  );
+  await coordinator.start();
+  return coordinator;
 }

@@ -1,7 +1,6 @@
-import { Coordinator } from '../coordinator/coordinator.js';
 import type { NodeRecord } from '../coordinator/nodeRecord.js';
 import { numberOption, intOption, type Command } from './command.js';
-import { resolveToken, stateDirFrom, trustOptions } from './common.js';
+import { startLabCoordinator, trustOptions } from './common.js';
 import { formatAgo, formatBytes } from '../common/format.js';
 import { table } from '../util/format.js';
 import { gpuDrives } from '../backend/backendChoice.js';
@@ -71,21 +70,9 @@ export const nodesCommand: Command = {
     ...trustOptions,
   },
   async run(values) {
-    const stateDir = stateDirFrom(values);
-    const token = resolveToken(values, stateDir);
     const waitS = numberOption(values.wait, 'wait', 0, 3600) ?? 3;
     const minNodes = intOption(values['min-nodes'], 'min-nodes', 1, 100000);
-    const coordinator = new Coordinator({
-      stateDir,
-      token,
-      cluster: values.cluster as string | undefined,
-      beaconPort: intOption(values['beacon-port'], 'beacon-port', 1, 65535),
-      peers: values.peer as string[] | undefined,
-    });
-    coordinator.on('peerError', (peer, message) =>
-      process.stderr.write(`peer ${peer}: ${message}\n`),
-    );
-    await coordinator.start();
+    const coordinator = await startLabCoordinator(values);
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, waitS * 1000);
       if (minNodes !== undefined) {

@@ -1,10 +1,10 @@
 import path from 'node:path';
 import { formatAgo } from '../common/format.js';
-import { Coordinator } from '../coordinator/coordinator.js';
+import type { Coordinator } from '../coordinator/coordinator.js';
 import { RunHostClient, type HostedRun } from '../runs/runHostClient.js';
 import { table } from '../util/format.js';
-import { intOption, numberOption, UsageError, type Command } from './command.js';
-import { resolveToken, stateDirFrom, trustOptions } from './common.js';
+import { numberOption, UsageError, type Command } from './command.js';
+import { startLabCoordinator, trustOptions } from './common.js';
 import { followToEnd } from './hostedRun.js';
 import { RunPrinter } from './runPrinter.js';
 
@@ -28,20 +28,8 @@ async function withRunHosts<T>(
   values: Record<string, unknown>,
   use: (client: RunHostClient, coordinator: Coordinator) => Promise<T>,
 ): Promise<T> {
-  const stateDir = stateDirFrom(values);
-  const token = resolveToken(values, stateDir);
   const waitS = numberOption(values.wait, 'wait', 0, 3600) ?? 2;
-  const coordinator = new Coordinator({
-    stateDir,
-    token,
-    cluster: values.cluster as string | undefined,
-    beaconPort: intOption(values['beacon-port'], 'beacon-port', 1, 65535),
-    peers: values.peer as string[] | undefined,
-  });
-  coordinator.on('peerError', (peer, message) =>
-    process.stderr.write(`peer ${peer}: ${message}\n`),
-  );
-  await coordinator.start();
+  const coordinator = await startLabCoordinator(values);
   try {
     await new Promise((r) => setTimeout(r, waitS * 1000));
     return await use(new RunHostClient(coordinator), coordinator);

@@ -94,6 +94,8 @@ export const RunSummarySchema = z.object({
   name: z.string(),
   model: z.string(),
   machines: z.array(z.string()),
+  /** The agent driving the run when it is not this process (runs outlive the app). */
+  driver: z.string().nullable().default(null),
   status: RunStatusSchema,
   message: z.string().nullable(),
   startedAt: z.number(),

@@ -16,40 +16,9 @@ import {
 } from '../helpers/agents.js';
 import { startWeb, type RunningWeb } from '../helpers/web.js';
 import { launchChromium } from './browser.js';
-import { planWithCli } from '../helpers/cliTraining.js';
+import { planOverAgents } from '../helpers/cliTraining.js';
 
 const ARTIFACTS = path.resolve(import.meta.dirname, '../artifacts');
-
-/** A two-stage mnist-mlp plan over the two test agents, made by `pipefitter plan --json`. */
-function makePlanFile(agents: RunningAgent[], dir: string): string {
-  const cluster = path.join(dir, 'cluster.json');
-  fs.writeFileSync(
-    cluster,
-    JSON.stringify({
-      machines: agents.map((a) => ({
-        id: a.ready.nodeId,
-        name: a.ready.name,
-        gflops: 10,
-        memoryBytes: 4 * 2 ** 30,
-      })),
-      links: { default: { gbps: 10, latencyMs: 0.05 } },
-    }),
-  );
-  const planFile = path.join(dir, 'mnist-two-stages.json');
-  planWithCli(planFile, [
-    '--model',
-    'mnist-mlp',
-    '--cluster',
-    cluster,
-    '--stages',
-    '2',
-    '--batch',
-    '64',
-    '--microbatches',
-    '4',
-  ]);
-  return planFile;
-}
 
 async function num(page: Page, testId: string, attr: string): Promise<number> {
   return Number(await page.getByTestId(testId).getAttribute(attr));
@@ -69,7 +38,16 @@ describe('Runs in browser mode with two real agents', () => {
     fs.mkdirSync(ARTIFACTS, { recursive: true });
     browser = await launchChromium();
     agents = await Promise.all(['alpha', 'bravo'].map((name) => startAgent({ name, beaconPort })));
-    planFile = makePlanFile(agents, work);
+    planFile = planOverAgents(agents, work, [
+      '--model',
+      'mnist-mlp',
+      '--stages',
+      '2',
+      '--batch',
+      '64',
+      '--microbatches',
+      '4',
+    ]);
     web = await startWeb({ beaconPort });
     page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
     page.on('pageerror', (e) => console.error('page error:', e.message));

@@ -3,7 +3,31 @@ import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import readline from 'node:readline';
 import type { RunEvent } from '../../native/coordinator/runController.js';
-import { CLI, tempDir, TEST_TOKEN } from './agents.js';
+import fs from 'node:fs';
+import { CLI, tempDir, TEST_TOKEN, type RunningAgent } from './agents.js';
+
+/**
+ * A plan file over real test agents: `pipefitter plan --cluster` on a cluster.json naming them (equal
+ * speeds and memory, so the split is the cost model's alone) with `args`; returns the plan's path.
+ */
+export function planOverAgents(agents: RunningAgent[], dir: string, args: string[]): string {
+  const cluster = path.join(dir, 'cluster.json');
+  fs.writeFileSync(
+    cluster,
+    JSON.stringify({
+      machines: agents.map((a) => ({
+        id: a.ready.nodeId,
+        name: a.ready.name,
+        gflops: 10,
+        memoryBytes: 4 * 2 ** 30,
+      })),
+      links: { default: { gbps: 10, latencyMs: 0.05 } },
+    }),
+  );
+  const planFile = path.join(dir, 'plan.json');
+  planWithCli(planFile, ['--cluster', cluster, ...args]);
+  return planFile;
+}
 
 /** `pipefitter plan … --json --out planFile`, asserting it succeeded. */
 export function planWithCli(planFile: string, args: string[]): void {

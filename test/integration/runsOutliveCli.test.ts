@@ -13,7 +13,7 @@ import {
   TEST_TOKEN,
   type RunningAgent,
 } from '../helpers/agents.js';
-import type { TrainLine } from '../helpers/cliTraining.js';
+import { planOverAgents, type TrainLine } from '../helpers/cliTraining.js';
 import { modelCost } from '../../native/model/cost.js';
 import { getModel } from '../../native/model/catalogue.js';
 
@@ -39,46 +39,20 @@ describe('runs outlive the CLI that started them', () => {
   before(async () => {
     for (const name of ['ws-a', 'ws-b', 'ws-c'])
       agents.push(await startAgent({ name, beaconPort }));
-    const dir = tempDir('pf-outlive-');
-    const cluster = path.join(dir, 'cluster.json');
-    fs.writeFileSync(
-      cluster,
-      JSON.stringify({
-        machines: agents.map((a) => ({
-          id: a.ready.nodeId,
-          name: a.ready.name,
-          gflops: 10,
-          memoryBytes: 4 * 2 ** 30,
-        })),
-      }),
-    );
-    planFile = path.join(dir, 'plan.json');
-    const r = spawnSync(
-      process.execPath,
-      [
-        CLI,
-        'plan',
-        '--model',
-        'mnist-mlp',
-        '--cluster',
-        cluster,
-        '--stages',
-        '3',
-        '--batch',
-        '64',
-        '--microbatches',
-        '4',
-        '--schedule',
-        '1f1b',
-        '--optimizer',
-        'adam',
-        '--json',
-        '--out',
-        planFile,
-      ],
-      { encoding: 'utf8' },
-    );
-    assert.equal(r.status, 0, r.stderr);
+    planFile = planOverAgents(agents, tempDir('pf-outlive-'), [
+      '--model',
+      'mnist-mlp',
+      '--stages',
+      '3',
+      '--batch',
+      '64',
+      '--microbatches',
+      '4',
+      '--schedule',
+      '1f1b',
+      '--optimizer',
+      'adam',
+    ]);
   });
 
   after(async () => {

@@ -48,6 +48,7 @@ describe('run events through the API server', () => {
         name: 'r',
         model: 'm',
         machines: ['a'],
+        driver: null,
         status: 'running',
         message: null,
         startedAt: 0,

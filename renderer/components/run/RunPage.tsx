@@ -44,7 +44,8 @@ export function RunPage({ id }: { id: string }) {
         <h1>{summary.name}</h1>
         <StatusBadge status={summary.status} />
         <span className="muted">
-          {summary.model} on {summary.machines.join(', ')} · {duration(summary.durationMs)}
+          {summary.model} on {summary.machines.join(', ')}
+          {summary.driver ? ` · driven by ${summary.driver}` : ''} · {duration(summary.durationMs)}
         </span>
         <div className="spacer" />
         {live &&
