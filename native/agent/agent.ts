@@ -22,7 +22,12 @@ import type {
   StaticInventory,
   TelemetrySample,
 } from '../protocol/inventorySchemas.js';
-import type { ControlRequest, HelloResult, RunControlRequest } from '../protocol/controlSchemas.js';
+import {
+  isRunControlRequest,
+  type ControlRequest,
+  type HelloResult,
+  type RunControlRequest,
+} from '../protocol/controlSchemas.js';
 import {
   Capability,
   ControlType,
@@ -334,6 +339,11 @@ export class Agent extends EventEmitter<AgentEvents> {
   }
 
   private async handle(req: ControlRequest): Promise<unknown> {
+    if (isRunControlRequest(req)) {
+      if (!this.runHost)
+        throw new ControlFailure(ErrorCode.UnknownType, 'this agent does not drive runs');
+      return this.runHost.handle(req);
+    }
     switch (req.type) {
       case ControlType.Hello:
         return {
@@ -386,14 +396,6 @@ export class Agent extends EventEmitter<AgentEvents> {
         return { stopped: await this.stages.stop(req.runId) };
       case ControlType.StageStatus:
         return this.stages.status(req.runId, req.stageIndex, req.waitMs);
-      case ControlType.RunStart:
-      case ControlType.RunList:
-      case ControlType.RunRecords:
-      case ControlType.RunStop:
-      case ControlType.RunFile:
-        if (!this.runHost)
-          throw new ControlFailure(ErrorCode.UnknownType, 'this agent does not drive runs');
-        return this.runHost.handle(req);
     }
   }
 

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { Coordinator } from '../coordinator/coordinator.js';
 import type { Plan } from '../planner/planSchema.js';
-import { planPlacements } from '../planner/planTopology.js';
+import { planDriver } from '../runs/runHostClient.js';
 import { RunService } from '../runs/runService.js';
 import { RunStore } from '../runs/runStore.js';
 import { clusterBackend } from './clusterBackend.js';
@@ -91,13 +91,7 @@ export class Engine {
    * ends with the app), so the run goes on when the app closes; null when every stage is on ours.
    */
   private driverFor(plan: Plan): { id: string; name: string } | null {
-    const own = this.localAgent.status.nodeId;
-    for (const { placement } of planPlacements(plan)) {
-      if (placement.machineId === own) continue;
-      const node = this.coordinator.registry.get(placement.machineId);
-      if (node?.state === 'online') return { id: node.id, name: node.name };
-    }
-    return null;
+    return planDriver(this.coordinator, plan, this.localAgent.status.nodeId);
   }
 
   async start(): Promise<void> {

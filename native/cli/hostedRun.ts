@@ -1,8 +1,7 @@
 import type { Coordinator } from '../coordinator/coordinator.js';
 import type { NodeRecord } from '../coordinator/nodeRecord.js';
 import type { Plan } from '../planner/planSchema.js';
-import { planPlacements } from '../planner/planTopology.js';
-import type { RunHostClient } from '../runs/runHostClient.js';
+import { planDriver, type RunHostClient } from '../runs/runHostClient.js';
 import type { RunPrinter } from './runPrinter.js';
 import { UsageError } from './command.js';
 
@@ -20,9 +19,8 @@ export function chooseDriver(coordinator: Coordinator, plan: Plan, named?: strin
       );
     return n;
   }
-  const first = planPlacements(plan)[0]!.placement.machineId;
-  const n = online.find((x) => x.id === first);
-  if (!n) throw new Error(`the first stage's machine ${first} is not online to drive the run`);
+  const n = planDriver(coordinator, plan);
+  if (!n) throw new Error("none of the plan's machines is online to drive the run");
   return n;
 }
 
@@ -45,9 +43,7 @@ export async function followToEnd(
     printer.end();
     if (record.status === 'completed') {
       if (out === null) return 0;
-      const file = await client.fetchModel(nodeId, runId, out);
-      if (printer.json) printer.jsonLine({ type: 'exported', path: file });
-      else printer.say(`trained model written to ${file}`);
+      printer.exported(await client.fetchModel(nodeId, runId, out));
       return 0;
     }
     const message = `run ${record.status}${record.message ? `: ${record.message}` : ''}`;

@@ -36,6 +36,12 @@ export class RunPrinter {
     process.stdout.write(JSON.stringify(value) + '\n');
   }
 
+  /** Where the trained model was written. */
+  exported(modelJson: string): void {
+    if (this.json) this.jsonLine({ type: 'exported', path: modelJson });
+    else this.say(`trained model written to ${modelJson}`);
+  }
+
   event(e: RunEvent | RunEventRecord): void {
     if (e.type === 'failed') this.failurePrinted = true;
     if (this.json) {

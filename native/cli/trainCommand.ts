@@ -20,16 +20,15 @@ import { checkDatasetFits } from '../data/datasetFit.js';
 import { resolveModel } from '../model/resolveModel.js';
 import { clusterFromNodes } from '../coordinator/nodesToCluster.js';
 import { makePlan, PlanError } from '../planner/plan.js';
-import { parsePlan } from '../planner/planSchema.js';
+import { parsePlan, type Plan } from '../planner/planSchema.js';
 import { planPlacements, runnableStages, withMachines } from '../planner/planTopology.js';
 import {
   coordinatorTf,
   newRunId,
   planProblems,
-  planRunStages,
+  planRunSpec,
   RunOrchestrator,
 } from '../runs/runOrchestrator.js';
-import type { Plan } from '../planner/planSchema.js';
 import { RunHostClient } from '../runs/runHostClient.js';
 import type { RunSettings } from '../runs/runSchemas.js';
 import { chooseDriver, followToEnd } from './hostedRun.js';
@@ -261,7 +260,7 @@ export const trainCommand: Command = {
       if (plan && !localAgents) {
         const [problem] = planProblems(plan, coordinator, 'cli');
         if (problem) throw new Error(problem);
-        runPlan = { ...plan, schedule, batch, microbatches, optimizer: optimizerName };
+        runPlan = plan;
       } else if (plan && localAgents) {
         // A saved plan names lab machines; with --local its split is kept and stages go to local agents in turn.
         runPlan = withMachines(plan, (k) => {
@@ -294,6 +293,8 @@ export const trainCommand: Command = {
           `plan: ${planned.map((s, k) => `stage ${k} layers ${s.start}–${s.end - 1} on ${s.placement.machineName}`).join('; ')}; predicted ${outcome.plan.prediction.samplesPerSecond.toFixed(0)} samples/s`,
         );
       }
+      // The command's options win over a plan file's own (the planned plan has them already).
+      runPlan = { ...runPlan, schedule, batch, microbatches, optimizer: optimizerName };
       const settings: RunSettings = {
         name: `${model.id} (pipefitter train)`,
         dataset,
@@ -330,30 +331,17 @@ export const trainCommand: Command = {
       // --local: the agents are this command's own and end with it, so it drives the run itself.
       const tf = await coordinatorTf();
       const runId = newRunId();
-      const run = new RunOrchestrator(coordinator, tf, {
-        runId,
-        model,
-        dataset,
-        stages: planRunStages(runPlan),
-        schedule,
-        microbatches,
-        batch,
-        optimizer: { name: optimizerName, learningRate: lr },
-        epochs: settings.epochs,
-        steps,
-        seed: settings.seed!,
-        backend,
-        checkpointEvery,
-        onFailure,
-      });
+      const run = new RunOrchestrator(
+        coordinator,
+        tf,
+        planRunSpec(runId, runPlan, model, settings),
+      );
       stopRun = () => void run.stop('stopped by the user (Ctrl-C)');
       run.on('event', (e: RunEvent) => printer.event(e));
       await run.start();
       await run.finished();
       printer.end();
-      const file = await run.saveModel(outFor(runId));
-      if (json) printer.jsonLine({ type: 'exported', path: file });
-      else say(`trained model written to ${file}`);
+      printer.exported(await run.saveModel(outFor(runId)));
       return 0;
     } catch (err) {
       printer.end();

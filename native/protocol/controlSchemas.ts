@@ -123,17 +123,20 @@ export const ControlRequestSchema = z.discriminatedUnion('type', [
 ]);
 export type ControlRequest = z.infer<typeof ControlRequestSchema>;
 /** The requests a run host answers (the agent hands them on). */
+export const RUN_CONTROL_TYPES = [
+  ControlType.RunStart,
+  ControlType.RunList,
+  ControlType.RunRecords,
+  ControlType.RunStop,
+  ControlType.RunFile,
+] as const;
 export type RunControlRequest = Extract<
   ControlRequest,
-  {
-    type:
-      | ControlType.RunStart
-      | ControlType.RunList
-      | ControlType.RunRecords
-      | ControlType.RunStop
-      | ControlType.RunFile;
-  }
+  { type: (typeof RUN_CONTROL_TYPES)[number] }
 >;
+export function isRunControlRequest(r: ControlRequest): r is RunControlRequest {
+  return (RUN_CONTROL_TYPES as readonly ControlType[]).includes(r.type);
+}
 
 export const HelloResultSchema = z.object({
   protocolVersion: z.number().int(),

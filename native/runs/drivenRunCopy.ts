@@ -1,9 +1,9 @@
 import path from 'node:path';
 import type { RunHostClient } from './runHostClient.js';
-import type { RunRecord } from './runSchemas.js';
+import type { RunDriver, RunRecord } from './runSchemas.js';
 import type { RunRecorder } from './runStore.js';
 
-/** A copy that could not fetch the model keeps reading: the run's end matters more than its export. */
+/** A driver out of reach does not end the copy: the run goes on there, and we read on when it answers. */
 const NO_SILENCE_LIMIT = Number.POSITIVE_INFINITY;
 
 /**
@@ -28,7 +28,7 @@ export class DrivenRunCopy {
 
   constructor(
     private readonly client: RunHostClient,
-    readonly driver: { nodeId: string; name: string },
+    readonly driver: RunDriver,
     private readonly recorder: RunRecorder,
     private readonly log: (line: string) => void = () => {},
   ) {
@@ -40,10 +40,6 @@ export class DrivenRunCopy {
     this.started.catch(() => {});
     this.settle = { recorded, started, notStarted };
     this.ended = this.copy();
-  }
-
-  get runId(): string {
-    return this.recorder.id;
   }
 
   /** Stops reading; the run goes on at its driver, and a later copy catches up from here. */

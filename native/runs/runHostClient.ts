@@ -2,7 +2,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Coordinator } from '../coordinator/coordinator.js';
 import type { ModelSpec } from '../model/spec.js';
+import type { NodeRecord } from '../coordinator/nodeRecord.js';
 import type { Plan } from '../planner/planSchema.js';
+import { planPlacements } from '../planner/planTopology.js';
 import { RUN_FILE_NAMES } from '../protocol/controlSchemas.js';
 import { ControlType } from '../protocol/version.js';
 import {
@@ -31,6 +33,23 @@ export function onlinePeerAddresses(coordinator: Coordinator): string[] {
     .nodes()
     .filter((n) => n.state === 'online')
     .map((n) => `${n.endpoint.host}:${n.endpoint.controlPort}`);
+}
+
+/**
+ * Who should drive a run of this plan: the first of its machines that is online, leaving out `notOn`
+ * (an agent that ends with its caller, like the app's own); null when none is.
+ */
+export function planDriver(
+  coordinator: Coordinator,
+  plan: Plan,
+  notOn: string | null = null,
+): NodeRecord | null {
+  for (const { placement } of planPlacements(plan)) {
+    if (placement.machineId === notOn) continue;
+    const node = coordinator.registry.get(placement.machineId);
+    if (node?.state === 'online') return node;
+  }
+  return null;
 }
 
 /**

@@ -20,6 +20,9 @@ import type { NamedWeight } from '../pipeline/stageExecutor.js';
 import { ControlType } from '../protocol/version.js';
 import { writeModelFiles } from '../pipeline/modelFiles.js';
 import type { Plan } from '../planner/planSchema.js';
+import type { ModelSpec } from '../model/spec.js';
+import { DEFAULT_CHECKPOINT_EVERY, DEFAULT_ON_FAILURE } from '../common/defaults.js';
+import type { RunSettings } from './runSchemas.js';
 import { planPlacements, runnableStages } from '../planner/planTopology.js';
 
 /** A run's id: its start time to the second, and 6 random hex digits. */
@@ -69,6 +72,35 @@ export function planRunStages(plan: Plan): RunStagePlacement[] {
     nodeId: p.machineId,
     ...(p.gpu === null ? {} : { gpu: p.gpu }),
   }));
+}
+
+/**
+ * The run a plan and a person's settings make, as RunOrchestrator trains it (the app's runs, a run
+ * driven by an agent, `pipefitter train --local`): the plan's stages, schedule and batch; the
+ * settings' data, length, optimizer and recovery, with their defaults.
+ */
+export function planRunSpec(
+  runId: string,
+  plan: Plan,
+  model: ModelSpec,
+  settings: RunSettings,
+): RunSpec {
+  return {
+    runId,
+    model,
+    dataset: settings.dataset,
+    stages: planRunStages(plan),
+    schedule: plan.schedule,
+    microbatches: plan.microbatches,
+    batch: plan.batch,
+    optimizer: { name: settings.optimizer, learningRate: settings.learningRate },
+    epochs: settings.steps === undefined ? (settings.epochs ?? 1) : undefined,
+    steps: settings.steps,
+    seed: settings.seed ?? 1,
+    backend: settings.backend ?? 'auto',
+    checkpointEvery: settings.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY,
+    onFailure: settings.onFailure ?? DEFAULT_ON_FAILURE,
+  };
 }
 
 interface OrchestratorEvents {

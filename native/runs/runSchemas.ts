@@ -49,6 +49,10 @@ export const RunSettingsSchema = z
   .strict();
 export type RunSettings = z.infer<typeof RunSettingsSchema>;
 
+/** The agent that drives a run recorded by another process (runs that outlive the app). */
+export const RunDriverSchema = z.object({ nodeId: z.string(), name: z.string() });
+export type RunDriver = z.infer<typeof RunDriverSchema>;
+
 /** One line of a run file. `seq` counts from 0 with no gaps; `t` is wall-clock ms. */
 export const RunRecordSchema = z.discriminatedUnion('kind', [
   z.object({
@@ -63,7 +67,7 @@ export const RunRecordSchema = z.discriminatedUnion('kind', [
      * The agent that drives the run, when it is not this process: the records here are a copy of
      * the driver's, made as they come (same seq and time).
      */
-    driver: z.object({ nodeId: z.string(), name: z.string() }).optional(),
+    driver: RunDriverSchema.optional(),
   }),
   z.object({
     kind: z.literal('event'),
@@ -95,7 +99,7 @@ export const RunSummarySchema = z.object({
   model: z.string(),
   machines: z.array(z.string()),
   /** The agent driving the run when it is not this process (runs outlive the app). */
-  driver: z.string().nullable().default(null),
+  driver: RunDriverSchema.nullable().default(null),
   status: RunStatusSchema,
   message: z.string().nullable(),
   startedAt: z.number(),

@@ -1,7 +1,6 @@
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
-import { DEFAULT_CHECKPOINT_EVERY, DEFAULT_ON_FAILURE } from '../common/defaults.js';
 import type { RunEvent } from '../common/runEvents.js';
 import type { Coordinator } from '../coordinator/coordinator.js';
 import { checkDatasetFits } from '../data/datasetFit.js';
@@ -14,13 +13,13 @@ import {
   coordinatorTf,
   newRunId,
   planProblems,
-  planRunStages,
+  planRunSpec,
   RunOrchestrator,
 } from './runOrchestrator.js';
-import type { RunRecord, RunSettings, RunSummary } from './runSchemas.js';
+import type { RunDriver, RunRecord, RunSettings, RunSummary } from './runSchemas.js';
 import { DrivenRunCopy } from './drivenRunCopy.js';
 import { RunHostClient } from './runHostClient.js';
-import { runDriver, type RunRecorder, type RunStore } from './runStore.js';
+import type { RunRecorder, RunStore } from './runStore.js';
 import { isLive } from './summarize.js';
 
 /** Full action timings are kept for every TIMING_EVERY-th step (and the last): a recent step's timeline. */
@@ -56,6 +55,8 @@ export interface RunServiceOptions {
  */
 export class RunService extends EventEmitter<RunServiceEvents> {
   private live: LiveRun | null = null;
+  /** The agents that drive runs (when `driverFor` names one). */
+  private readonly hosts: RunHostClient;
 
   constructor(
     private readonly coordinator: Coordinator,
@@ -63,6 +64,7 @@ export class RunService extends EventEmitter<RunServiceEvents> {
     private readonly opts: RunServiceOptions = {},
   ) {
     super();
+    this.hosts = new RunHostClient(coordinator);
   }
 
   private onRecordOf(id: string) {
@@ -78,26 +80,12 @@ export class RunService extends EventEmitter<RunServiceEvents> {
    */
   reattach(): void {
     if (this.live) return;
-    for (const s of this.store.list()) {
-      if (!isLive(s)) continue;
-      const driver = runDriver(this.store.read(s.id));
-      if (!driver) continue;
-      this.follow(s.id, driver, this.store.reopen(s.id, this.onRecordOf(s.id)));
-      return;
-    }
+    const s = this.store.list().find((r) => isLive(r) && r.driver);
+    if (s) this.follow(s.id, s.driver!, this.store.reopen(s.id, this.onRecordOf(s.id)));
   }
 
-  private follow(
-    id: string,
-    driver: { nodeId: string; name: string },
-    recorder: RunRecorder,
-  ): LiveRun {
-    const copy = new DrivenRunCopy(
-      new RunHostClient(this.coordinator),
-      driver,
-      recorder,
-      this.opts.log,
-    );
+  private follow(id: string, driver: RunDriver, recorder: RunRecorder): LiveRun {
+    const copy = new DrivenRunCopy(this.hosts, driver, recorder, this.opts.log);
     const live: LiveRun = { id, run: null, recorder, stopping: false, copy };
     this.live = live;
     void copy.ended.then(() => {
@@ -147,7 +135,6 @@ export class RunService extends EventEmitter<RunServiceEvents> {
     const plan = parsePlan(input, 'the plan');
     const problem = this.preflight(plan);
     if (problem) throw new Error(problem);
-    const stages = planRunStages(plan);
     const model = opts.model ?? resolveModel(plan.model.path ?? plan.model.id).spec;
     if (opts.model && model.id !== plan.model.id)
       throw new Error(`the plan is for model ${plan.model.id}, not ${model.id}`);
@@ -159,7 +146,7 @@ export class RunService extends EventEmitter<RunServiceEvents> {
     checkDatasetFits(model, settings.dataset);
     const driver = this.opts.driverFor?.(plan) ?? null;
     if (driver) {
-      const id = await new RunHostClient(this.coordinator).start(driver.id, {
+      const id = await this.hosts.start(driver.id, {
         plan,
         settings,
         model,
@@ -182,22 +169,8 @@ export class RunService extends EventEmitter<RunServiceEvents> {
     const live: LiveRun = { id, run: null, recorder, stopping: false };
     this.live = live;
     recorder.append({ kind: 'meta', id, plan, settings, machines: planMachineNames(plan) });
-    const run = new RunOrchestrator(this.coordinator, tf, {
-      runId: id,
-      model,
-      dataset: settings.dataset,
-      stages,
-      schedule: plan.schedule,
-      microbatches: plan.microbatches,
-      batch: plan.batch,
-      optimizer: { name: settings.optimizer, learningRate: settings.learningRate },
-      epochs: settings.steps === undefined ? (settings.epochs ?? 1) : undefined,
-      steps: settings.steps,
-      seed: settings.seed ?? 1,
-      backend: settings.backend ?? 'auto',
-      checkpointEvery: settings.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY,
-      onFailure: settings.onFailure ?? DEFAULT_ON_FAILURE,
-    });
+    const spec = planRunSpec(id, plan, model, settings);
+    const run = new RunOrchestrator(this.coordinator, tf, spec);
     live.run = run;
     let totalSteps = Infinity;
     run.on('event', (e: RunEvent) => {
@@ -205,7 +178,7 @@ export class RunService extends EventEmitter<RunServiceEvents> {
         totalSteps = e.totalSteps;
         const withIds = e.stages.map((s) => ({
           ...s,
-          nodeId: stages[s.index]!.nodeId,
+          nodeId: spec.stages[s.index]!.nodeId,
         }));
         recorder.append({ kind: 'event', event: { ...e, stages: withIds } });
         return;
@@ -272,7 +245,7 @@ export class RunService extends EventEmitter<RunServiceEvents> {
     live.stopping = true;
     if (live.copy) {
       // The driver stops it and records the end; our copy reads that end.
-      await new RunHostClient(this.coordinator).stop(live.copy.driver.nodeId, id);
+      await this.hosts.stop(live.copy.driver.nodeId, id);
       await Promise.race([live.copy.ended, new Promise((r) => setTimeout(r, 30_000))]);
       return this.store.get(id)!;
     }

@@ -24,11 +24,6 @@ export interface RunRecorder {
   close(): void;
 }
 
-/** The agent driving a run recorded here, if another process drives it. */
-export function runDriver(records: RunRecord[]): { nodeId: string; name: string } | null {
-  const meta = records[0];
-  return meta?.kind === 'meta' ? (meta.driver ?? null) : null;
-}
 type DistributiveOmit<T, K extends keyof never> = T extends unknown ? Omit<T, K> : never;
 
 /**
@@ -59,7 +54,7 @@ export class RunStore {
       let s = summarize(records);
       if (!s) continue;
       // A run an agent drives went on without us: its reader catches up from the driver.
-      if (isLive(s) && !runDriver(records)) {
+      if (isLive(s) && !s.driver) {
         const w = new RunFileWriter(file);
         const end: RunRecord = {
           kind: 'end',

@@ -11,7 +11,7 @@ export function applyRecord(s: RunSummary | null, r: RunRecord): RunSummary | nu
       name: r.settings.name,
       model: r.plan.model.name,
       machines: r.machines,
-      driver: r.driver?.name ?? null,
+      driver: r.driver ?? null,
       status: 'starting',
       message: null,
       startedAt: r.t,

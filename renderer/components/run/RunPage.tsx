@@ -45,7 +45,8 @@ export function RunPage({ id }: { id: string }) {
         <StatusBadge status={summary.status} />
         <span className="muted">
           {summary.model} on {summary.machines.join(', ')}
-          {summary.driver ? ` · driven by ${summary.driver}` : ''} · {duration(summary.durationMs)}
+          {summary.driver ? ` · driven by ${summary.driver.name}` : ''} ·{' '}
+          {duration(summary.durationMs)}
         </span>
         <div className="spacer" />
         {live &&
