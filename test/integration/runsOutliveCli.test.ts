@@ -35,6 +35,16 @@ describe('runs outlive the CLI that started them', () => {
     '--token',
     TEST_TOKEN,
   ];
+  /** `pipefitter ARGS` against this lab, run to its end. */
+  const pipefitter = (args: string[], timeoutMs = 60_000) =>
+    spawnSync(process.execPath, [CLI, ...cli(args)], { encoding: 'utf8', timeout: timeoutMs });
+  /** `--peer` for each agent: the commands ask them by address too, beacons or not. */
+  const peers = () => agents.flatMap((a) => ['--peer', `127.0.0.1:${a.ready.controlPort}`]);
+  const jsonLines = <T>(stdout: string): T[] =>
+    stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as T);
 
   before(async () => {
     for (const name of ['ws-a', 'ws-b', 'ws-c'])
@@ -103,12 +113,7 @@ describe('runs outlive the CLI that started them', () => {
     assert.match(runId, /^run-/);
     assert.equal(driver, 'ws-a', "the first stage's machine drives the run");
 
-    const peers = agents.flatMap((a) => ['--peer', `127.0.0.1:${a.ready.controlPort}`]);
-    const listed = spawnSync(
-      process.execPath,
-      [CLI, 'runs', ...cli(['--json', '--wait', '1', ...peers])],
-      { encoding: 'utf8', timeout: 60_000 },
-    );
+    const listed = pipefitter(['runs', '--json', '--wait', '1', ...peers()]);
     assert.equal(listed.status, 0, listed.stderr);
     const runs = JSON.parse(listed.stdout) as {
       driver: string;
@@ -127,16 +132,12 @@ describe('runs outlive the CLI that started them', () => {
     );
 
     const out = tempDir('pf-attach-out-');
-    const attach = spawnSync(
-      process.execPath,
-      [CLI, 'run', 'attach', runId, ...cli(['--json', '--wait', '1', '--out', out, ...peers])],
-      { encoding: 'utf8', timeout: 300_000 },
+    const attach = pipefitter(
+      ['run', 'attach', runId, '--json', '--wait', '1', '--out', out, ...peers()],
+      300_000,
     );
     assert.equal(attach.status, 0, attach.stderr);
-    const lines = attach.stdout
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as TrainLine);
+    const lines = jsonLines<TrainLine>(attach.stdout);
     const started = lines.filter((l) => l.type === 'started');
     assert.equal(started.length, 1);
     const total = (started[0] as { totalSteps: number }).totalSteps;
@@ -157,58 +158,39 @@ describe('runs outlive the CLI that started them', () => {
       `run attach: ${steps.length} steps from step 0, accuracy ${(val[0]!.accuracy * 100).toFixed(2)}%`,
     );
 
-    // A finished run stays listed, with its end, and attaching to it again reads it whole again.
-    const again = spawnSync(
-      process.execPath,
-      [CLI, 'runs', ...cli(['--json', '--wait', '1', ...peers])],
-      { encoding: 'utf8', timeout: 60_000 },
-    );
+    // A finished run stays listed, with how it ended.
+    const again = pipefitter(['runs', '--json', '--wait', '1', ...peers()]);
     const done = (JSON.parse(again.stdout) as typeof runs).find((r) => r.summary.id === runId);
     assert.equal(done?.summary.status, 'completed');
     assert.equal(done?.summary.steps, total);
   });
 
   it('stops a run with pipefitter run stop, and says which runs exist when the id is wrong', async () => {
-    const peers = agents.flatMap((a) => ['--peer', `127.0.0.1:${a.ready.controlPort}`]);
-    const started = spawnSync(
-      process.execPath,
+    const started = pipefitter(
       [
-        CLI,
         'train',
-        ...cli([
-          '--model',
-          'mnist-mlp',
-          '--plan',
-          planFile,
-          '--steps',
-          '100000',
-          '--dataset',
-          'synthetic',
-          '--detach',
-          '--json',
-        ]),
+        '--model',
+        'mnist-mlp',
+        '--plan',
+        planFile,
+        '--steps',
+        '100000',
+        '--dataset',
+        'synthetic',
+        '--detach',
+        '--json',
       ],
-      { encoding: 'utf8', timeout: 120_000 },
+      120_000,
     );
     assert.equal(started.status, 0, started.stderr);
-    const run = started.stdout
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as { type: string; runId?: string })
-      .find((l) => l.type === 'run');
-    assert.ok(run?.runId);
-    const stop = spawnSync(
-      process.execPath,
-      [CLI, 'run', 'stop', run.runId, ...cli(['--wait', '1', ...peers])],
-      { encoding: 'utf8', timeout: 60_000 },
+    const run = jsonLines<{ type: string; runId?: string }>(started.stdout).find(
+      (l) => l.type === 'run',
     );
+    assert.ok(run?.runId);
+    const stop = pipefitter(['run', 'stop', run.runId, '--wait', '1', ...peers()]);
     assert.equal(stop.status, 0, stop.stderr);
     assert.match(stop.stdout, /stopped/);
-    const wrong = spawnSync(
-      process.execPath,
-      [CLI, 'run', 'attach', 'run-nope', ...cli(['--wait', '1', ...peers])],
-      { encoding: 'utf8', timeout: 60_000 },
-    );
+    const wrong = pipefitter(['run', 'attach', 'run-nope', '--wait', '1', ...peers()]);
     assert.equal(wrong.status, 1);
     assert.match(
       wrong.stderr,
