@@ -94,6 +94,7 @@ export const agentCommand: Command = {
       stateDir,
       token,
       cluster: agent.cluster,
+      self: { nodeId: agent.nodeId, name: agent.name },
       log: (line) => process.stderr.write(`${line}\n`),
     });
     agent.setRunHost(runHost);

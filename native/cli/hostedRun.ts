@@ -2,6 +2,7 @@ import type { Coordinator } from '../coordinator/coordinator.js';
 import type { NodeRecord } from '../coordinator/nodeRecord.js';
 import type { Plan } from '../planner/planSchema.js';
 import { planDriver, type RunHostClient } from '../runs/runHostClient.js';
+import type { RunDriver } from '../runs/runSchemas.js';
 import type { RunPrinter } from './runPrinter.js';
 import { UsageError } from './command.js';
 
@@ -25,18 +26,28 @@ export function chooseDriver(coordinator: Coordinator, plan: Plan, named?: strin
 }
 
 /**
- * Prints a driven run's records from `from` to its end; at a completed end fetches the trained model
- * into `out` (when given). Returns the exit code: 0 for a completed run, 1 otherwise.
+ * Prints a driven run's records from its start to its end, following the run to the agent that takes
+ * it over if its driver's machine is lost (`onDriver` hears of it); at a completed end fetches the
+ * trained model into `out` (when given). Returns the exit code: 0 for a completed run, 1 otherwise.
  */
 export async function followToEnd(
   client: RunHostClient,
   printer: RunPrinter,
-  nodeId: string,
+  driver: RunDriver,
   runId: string,
   out: string | null,
-  from = 0,
+  onDriver: (d: RunDriver) => void = () => {},
 ): Promise<number> {
-  for await (const record of client.follow(nodeId, runId, from)) {
+  let nodeId = driver.nodeId;
+  const records = client.followAnywhere(driver, runId, 0, {
+    onDriver: (d) => {
+      printer.say(`${driver.name} does not answer; ${d.name} drives run ${runId} now`);
+      nodeId = d.nodeId;
+      driver = d;
+      onDriver(d);
+    },
+  });
+  for await (const record of records) {
     if (record.kind === 'meta') printer.setBatch(record.plan.batch);
     if (record.kind === 'event') printer.event(record.event);
     if (record.kind !== 'end') continue;

@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { formatAgo } from '../common/format.js';
 import type { Coordinator } from '../coordinator/coordinator.js';
-import { RunHostClient, type HostedRun } from '../runs/runHostClient.js';
+import { drivenThere, RunHostClient, type HostedRun } from '../runs/runHostClient.js';
+import { isLive } from '../runs/summarize.js';
 import { table } from '../util/format.js';
 import { numberOption, UsageError, type Command } from './command.js';
 import { startLabCoordinator, trustOptions } from './common.js';
@@ -38,15 +39,18 @@ async function withRunHosts<T>(
   }
 }
 
+/** A run listed only by a standby's copy: its driver does not answer. */
+const driverLost = (r: HostedRun) => !drivenThere(r) && isLive(r.summary);
+
 function runRow(r: HostedRun, now: number): string[] {
   const s = r.summary;
   return [
     s.id,
-    s.status,
+    driverLost(r) ? 'driver lost' : s.status,
     `${s.steps}/${s.totalSteps ?? '?'}`,
     s.model,
     s.machines.join(', '),
-    r.driver,
+    driverLost(r) ? `${s.driver?.name ?? '?'} (a copy on ${r.driver})` : r.driver,
     `${formatAgo(now - s.startedAt)} ago`,
     s.finalAccuracy === null ? '—' : `${(s.finalAccuracy * 100).toFixed(2)}%`,
   ];
@@ -79,12 +83,14 @@ export const runsCommand: Command = {
   },
 };
 
-const RUN_ACTIONS = ['attach', 'stop'] as const;
+const RUN_ACTIONS = ['attach', 'stop', 'resume'] as const;
 
 export const runCommand: Command = {
   name: 'run',
-  summary: 'Attach to a run an agent drives (its whole history, then live), or stop it.',
-  usage: 'run attach|stop <run id> [--json] [--out dir] [--wait SECONDS] [--peer host:port]…',
+  summary:
+    'Attach to a run an agent drives (its whole history, then live), stop it, or resume one whose driver is lost.',
+  usage:
+    'run attach|stop|resume <run id> [--json] [--out dir] [--wait SECONDS] [--peer host:port]…',
   options: {
     json: {
       type: 'boolean',
@@ -116,12 +122,29 @@ export const runCommand: Command = {
           process.stdout.write(`run ${runId} on ${run.driver}: ${status}\n`);
           return 0;
         }
+        if (action === 'resume') {
+          if (drivenThere(run))
+            throw new Error(
+              isLive(run.summary)
+                ? `run ${runId} is live on ${run.driver}: nothing to resume`
+                : `run ${runId} ${run.summary.status} on ${run.driver}; only a run whose driver is lost can be resumed (from the copy its standby agent keeps)`,
+            );
+          const r = await client.resume(run.nodeId, runId);
+          process.stdout.write(`run ${runId} resumed on ${run.driver} from step ${r.fromStep}\n`);
+          return 0;
+        }
         const printer = new RunPrinter(values.json === true, 1, null);
         if (!printer.json) printer.say(`run ${runId}, driven by ${run.driver}`);
         const out = path.resolve(
           (values.out as string | undefined) ?? path.join('pipefitter-runs', runId),
         );
-        return await followToEnd(client, printer, run.nodeId, runId, out);
+        return await followToEnd(
+          client,
+          printer,
+          { nodeId: run.nodeId, name: run.driver },
+          runId,
+          out,
+        );
       });
     } catch (err) {
       process.stderr.write(`pipefitter run: ${(err as Error).message}\n`);

@@ -321,11 +321,19 @@ export const trainCommand: Command = {
           );
           return 0;
         }
+        let drivingNow = driver.id;
         stopRun = () =>
           void client
-            .stop(driver.id, runId)
+            .stop(drivingNow, runId)
             .catch((err: Error) => say(`could not stop the run: ${err.message}`));
-        return await followToEnd(client, printer, driver.id, runId, outFor(runId));
+        return await followToEnd(
+          client,
+          printer,
+          { nodeId: driver.id, name: driver.name },
+          runId,
+          outFor(runId),
+          (d) => (drivingNow = d.nodeId),
+        );
       }
 
       // --local: the agents are this command's own and end with it, so it drives the run itself.

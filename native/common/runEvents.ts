@@ -1,5 +1,9 @@
 import { z } from 'zod';
 
+/** The agent that drives a run recorded by another process (runs that outlive the app). */
+export const RunDriverSchema = z.object({ nodeId: z.string(), name: z.string() });
+export type RunDriver = z.infer<typeof RunDriverSchema>;
+
 /**
  * What a run reports as it goes: RunController emits these, the run file records them, the API sends
  * them and the UI draws them. One definition, two number types: in memory a step's loss may be NaN
@@ -82,6 +86,8 @@ function runEventSchema<L extends z.ZodType<number | null>>(lossNumber: L) {
       reason: z.string(),
       attempt: z.number().int(),
       stages: z.array(StageInfoSchema),
+      /** Set when another agent took the run over (its driver was lost): who drives it from here. */
+      driver: RunDriverSchema.optional(),
     }),
     z.object({ type: z.literal('failed'), message: z.string() }),
   ]);

@@ -55,6 +55,13 @@ export type ControlPayloads = {
   [ControlType.RunRecords]: { runId: string; from: number; waitMs?: number };
   [ControlType.RunStop]: { runId: string };
   [ControlType.RunFile]: { runId: string; name: 'model.json' | 'weights.bin'; offset: number };
+  [ControlType.RunStandby]: {
+    runId: string;
+    driver: { nodeId: string; name: string };
+    peers: string[];
+  };
+  [ControlType.RunCheckpoint]: { runId: string; step: number; stage: number; offset: number };
+  [ControlType.RunResume]: { runId: string };
 };
 
 /**

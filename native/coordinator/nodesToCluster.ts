@@ -7,10 +7,16 @@ import { DEFAULT_LINK, type Cluster, type Machine } from '../planner/cluster.js'
  * memory that backend uses (free VRAM of GPU 0 for a GPU backend, else available RAM). Agents that
  * cannot be planned on (offline, no speed yet) are left out with the reason, for the CLI to print.
  */
-export function machineFromNode(n: NodeRecord): Machine | { skipped: string } {
+export function machineFromNode(
+  n: NodeRecord,
+  assumeGflops: number | null = null,
+): Machine | { skipped: string } {
   if (n.state !== 'online')
     return { skipped: `${n.name}: ${n.state}${n.stateReason ? ` (${n.stateReason})` : ''}` };
-  const speed = n.speed ?? n.inventory?.speed ?? null;
+  const speed =
+    n.speed ??
+    n.inventory?.speed ??
+    (assumeGflops === null ? null : { gflops: assumeGflops, backend: 'cpu', curve: undefined });
   if (!speed) return { skipped: `${n.name}: no measured speed yet (backends still probing?)` };
   let memory: number | null = null;
   if (isGpuBackend(speed.backend)) {
@@ -42,7 +48,10 @@ export function machineFromNode(n: NodeRecord): Machine | { skipped: string } {
   };
 }
 
-export function clusterFromNodes(nodes: NodeRecord[]): { cluster: Cluster; skipped: string[] } {
+export function clusterFromNodes(
+  nodes: NodeRecord[],
+  opts: { assumeUnmeasured?: boolean } = {},
+): { cluster: Cluster; skipped: string[]; assumed: string[] } {
   const machines: Machine[] = [];
   const skipped: string[] = [];
   for (const n of nodes) {
@@ -50,5 +59,23 @@ export function clusterFromNodes(nodes: NodeRecord[]): { cluster: Cluster; skipp
     if ('skipped' in m) skipped.push(m.skipped);
     else machines.push(m);
   }
-  return { cluster: { machines, defaultLink: DEFAULT_LINK, links: new Map() }, skipped };
+  // A run that must go on now (a re-plan after a loss) plans machines whose speed is not measured
+  // yet as fast as the median measured one (or all alike), rather than not at all.
+  const assumed: string[] = [];
+  if (opts.assumeUnmeasured) {
+    const measured = machines.map((m) => m.gflops).sort((a, b) => a - b);
+    const median = measured.length ? measured[Math.floor(measured.length / 2)]! : 1;
+    for (const n of nodes) {
+      if (machines.some((m) => m.id === n.id)) continue;
+      const m = machineFromNode(n, median);
+      if ('skipped' in m) continue;
+      machines.push(m);
+      assumed.push(n.name);
+      skipped.splice(
+        skipped.findIndex((x) => x.startsWith(`${n.name}:`)),
+        1,
+      );
+    }
+  }
+  return { cluster: { machines, defaultLink: DEFAULT_LINK, links: new Map() }, skipped, assumed };
 }

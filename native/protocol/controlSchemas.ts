@@ -105,6 +105,30 @@ export const RunFileRequestSchema = z
     offset: z.number().int().nonnegative(),
   })
   .strict();
+export const RunStandbyRequestSchema = z
+  .object({
+    ...Envelope,
+    type: z.literal(ControlType.RunStandby),
+    runId: RunIdSchema,
+    /** The agent driving the run (the standby follows its records and copies its checkpoints). */
+    driver: z.object({ nodeId: z.string().min(1).max(64), name: z.string().max(200) }).strict(),
+    /** Agents the standby should reach ("host:port"): the driver and the run's machines. */
+    peers: z.array(z.string().min(1).max(300)).max(256).default([]),
+  })
+  .strict();
+export const RunCheckpointRequestSchema = z
+  .object({
+    ...Envelope,
+    type: z.literal(ControlType.RunCheckpoint),
+    runId: RunIdSchema,
+    step: z.number().int().nonnegative(),
+    stage: z.number().int().nonnegative().max(1023),
+    offset: z.number().int().nonnegative(),
+  })
+  .strict();
+export const RunResumeRequestSchema = z
+  .object({ ...Envelope, type: z.literal(ControlType.RunResume), runId: RunIdSchema })
+  .strict();
 
 export const ControlRequestSchema = z.discriminatedUnion('type', [
   HelloRequestSchema,
@@ -120,6 +144,9 @@ export const ControlRequestSchema = z.discriminatedUnion('type', [
   RunRecordsRequestSchema,
   RunStopRequestSchema,
   RunFileRequestSchema,
+  RunStandbyRequestSchema,
+  RunCheckpointRequestSchema,
+  RunResumeRequestSchema,
 ]);
 export type ControlRequest = z.infer<typeof ControlRequestSchema>;
 /** The requests a run host answers (the agent hands them on). */
@@ -129,6 +156,9 @@ export const RUN_CONTROL_TYPES = [
   ControlType.RunRecords,
   ControlType.RunStop,
   ControlType.RunFile,
+  ControlType.RunStandby,
+  ControlType.RunCheckpoint,
+  ControlType.RunResume,
 ] as const;
 export type RunControlRequest = Extract<
   ControlRequest,
@@ -180,6 +210,9 @@ export const RunFileResultSchema = z.object({
   /** Where the next chunk starts, or null at the end. */
   next: z.number().int().nonnegative().nullable(),
 });
+export const RunStandbyResultSchema = z.object({ accepted: z.literal(true) });
+export const RunCheckpointResultSchema = RunFileResultSchema;
+export const RunResumeResultSchema = z.object({ runId: RunIdSchema, fromStep: z.number().int() });
 
 export interface ResultTypes {
   [ControlType.Hello]: z.infer<typeof HelloResultSchema>;
@@ -195,6 +228,9 @@ export interface ResultTypes {
   [ControlType.RunRecords]: z.infer<typeof RunRecordsResultSchema>;
   [ControlType.RunStop]: z.infer<typeof RunStopResultSchema>;
   [ControlType.RunFile]: z.infer<typeof RunFileResultSchema>;
+  [ControlType.RunStandby]: z.infer<typeof RunStandbyResultSchema>;
+  [ControlType.RunCheckpoint]: z.infer<typeof RunCheckpointResultSchema>;
+  [ControlType.RunResume]: z.infer<typeof RunResumeResultSchema>;
 }
 
 export const ResultSchemas = {
@@ -211,6 +247,9 @@ export const ResultSchemas = {
   [ControlType.RunRecords]: RunRecordsResultSchema,
   [ControlType.RunStop]: RunStopResultSchema,
   [ControlType.RunFile]: RunFileResultSchema,
+  [ControlType.RunStandby]: RunStandbyResultSchema,
+  [ControlType.RunCheckpoint]: RunCheckpointResultSchema,
+  [ControlType.RunResume]: RunResumeResultSchema,
 } as const;
 
 export const ControlErrorSchema = z.object({ code: z.enum(ErrorCode), message: z.string() });

@@ -24,6 +24,15 @@ export enum ControlType {
   RunStop = 'run.stop',
   /** A chunk of a finished run's trained model file (model.json, weights.bin). */
   RunFile = 'run.file',
+  /**
+   * Keep a standby copy of a run another agent drives (its records and checkpoint copies), so the
+   * run can go on from here when the driver's machine is lost.
+   */
+  RunStandby = 'run.standby',
+  /** A chunk of one stage's file of a checkpoint the driver has copied (for its standby). */
+  RunCheckpoint = 'run.checkpoint',
+  /** Drive, from here, a run whose driver is lost: from the newest checkpoint this agent copied. */
+  RunResume = 'run.resume',
 }
 
 /** Telemetry topics an agent publishes (agent PUB → coordinator SUB). */

@@ -19,7 +19,7 @@ export class CheckpointCopies {
   private readonly steps: { step: number; stages: number }[] = [];
   private queue: Promise<void> = Promise.resolve();
 
-  constructor(private readonly dir: string) {}
+  constructor(readonly dir: string) {}
 
   /**
    * Copies a complete checkpoint (in the background, one at a time); `fetch` reads stage k's file.
@@ -52,6 +52,32 @@ export class CheckpointCopies {
   /** Resolves when every copy asked for so far has finished or failed. */
   settled(): Promise<void> {
     return this.queue;
+  }
+
+  /**
+   * Takes a checkpoint copied before this process started (a restarted standby) as its own, if every
+   * stage's file is there and is the one the checkpoint names; says whether it did.
+   */
+  adopt(c: RunCheckpoint): boolean {
+    try {
+      for (let k = 0; k < c.stages.length; k++) {
+        const file = checkpointPath(this.dir, k, c.step);
+        const got = decodeCheckpoint(fs.readFileSync(file), file);
+        if (got.sha256 !== c.stages[k]!.sha256) return false;
+      }
+    } catch {
+      return false;
+    }
+    this.steps.push({ step: c.step, stages: c.stages.length });
+    while (this.steps.length > KEEP) this.steps.shift();
+    return true;
+  }
+
+  /** Stage `stage`'s file of the copy of `step`, once every copy asked for so far is done; null if none. */
+  async file(stage: number, step: number): Promise<string | null> {
+    await this.settled();
+    const s = this.steps.find((x) => x.step === step);
+    return s && stage < s.stages ? checkpointPath(this.dir, stage, step) : null;
   }
 
   /** The newest step with a whole copy, if any. */

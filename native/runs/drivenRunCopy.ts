@@ -26,11 +26,17 @@ export class DrivenRunCopy {
     notStarted: (e: Error) => void;
   };
 
+  /**
+   * `opts.followMoves`: when the driver is lost and another agent takes the run over, follow it there
+   * (the app; a standby follows only the driver it stands by for). `opts.onRecord` sees each record
+   * once it is copied.
+   */
   constructor(
     private readonly client: RunHostClient,
-    readonly driver: RunDriver,
+    private current: RunDriver,
     private readonly recorder: RunRecorder,
     private readonly log: (line: string) => void = () => {},
+    private readonly opts: { followMoves?: boolean; onRecord?: (r: RunRecord) => void } = {},
   ) {
     let recorded!: () => void;
     this.recorded = new Promise((r) => (recorded = r));
@@ -42,6 +48,11 @@ export class DrivenRunCopy {
     this.ended = this.copy();
   }
 
+  /** The agent driving the run, as far as this copy knows. */
+  get driver(): RunDriver {
+    return this.current;
+  }
+
   /** Stops reading; the run goes on at its driver, and a later copy catches up from here. */
   detach(): void {
     this.abort.abort();
@@ -50,11 +61,22 @@ export class DrivenRunCopy {
   private async copy(): Promise<void> {
     const id = this.recorder.id;
     try {
-      for await (const record of this.client.follow(this.driver.nodeId, id, this.recorder.count, {
-        signal: this.abort.signal,
-        silenceMs: NO_SILENCE_LIMIT,
-      })) {
+      const records = this.opts.followMoves
+        ? this.client.followAnywhere(this.current, id, this.recorder.count, {
+            signal: this.abort.signal,
+            giveUpMs: NO_SILENCE_LIMIT,
+            onDriver: (d) => {
+              this.log(`run ${id}: ${this.current.name} is lost; ${d.name} drives it now`);
+              this.current = d;
+            },
+          })
+        : this.client.follow(this.current.nodeId, id, this.recorder.count, {
+            signal: this.abort.signal,
+            silenceMs: NO_SILENCE_LIMIT,
+          });
+      for await (const record of records) {
         this.recorder.copy(await this.local(record));
+        this.opts.onRecord?.(record);
         this.settle.recorded();
         if (record.kind === 'event' && record.event.type === 'started') this.settle.started();
         if (record.kind === 'end') {
@@ -64,7 +86,7 @@ export class DrivenRunCopy {
       }
       this.settle.notStarted(new Error('stopped reading the run'));
     } catch (err) {
-      this.log(`run ${id} on ${this.driver.name}: ${(err as Error).message}`);
+      this.log(`run ${id} on ${this.current.name}: ${(err as Error).message}`);
       this.settle.notStarted(err as Error);
     } finally {
       this.settle.recorded();
@@ -74,18 +96,18 @@ export class DrivenRunCopy {
 
   /** The record as kept here: the meta names the driver; the model is fetched and points here. */
   private async local(record: RunRecord): Promise<RunRecord> {
-    if (record.kind === 'meta') return { ...record, driver: this.driver };
+    if (record.kind === 'meta') return { ...record, driver: this.current };
     if (record.kind !== 'model') return record;
     try {
       const file = await this.client.fetchModel(
-        this.driver.nodeId,
+        this.current.nodeId,
         this.recorder.id,
         path.join(this.recorder.dir, 'model'),
       );
       return { ...record, path: file };
     } catch (err) {
       this.log(
-        `run ${this.recorder.id}: the trained model stays on ${this.driver.name}: ${(err as Error).message}`,
+        `run ${this.recorder.id}: the trained model stays on ${this.current.name}: ${(err as Error).message}`,
       );
       return record;
     }

@@ -9,7 +9,9 @@ import type { RunControlRequest } from '../protocol/controlSchemas.js';
 import { MAX_CONTROL_MESSAGE_BYTES } from '../protocol/limits.js';
 import { ControlType, ErrorCode } from '../protocol/version.js';
 import { RunService } from './runService.js';
-import { RunSettingsSchema, type RunRecord } from './runSchemas.js';
+import { RunHostClient } from './runHostClient.js';
+import { RunSettingsSchema, type RunDriver, type RunRecord } from './runSchemas.js';
+import { RunStandby } from './runStandby.js';
 import { RunStore } from './runStore.js';
 import { isLive } from './summarize.js';
 
@@ -28,6 +30,8 @@ export interface RunHostOptions {
   stateDir: string;
   token: string;
   cluster: string;
+  /** The agent this host runs in (a run it takes over names it as the driver). */
+  self: RunDriver;
   log?: (line: string) => void;
 }
 
@@ -49,9 +53,16 @@ export class RunHost implements RunHostPort {
   /** Records of the runs read lately, in order; the live run's grow as it records. */
   private readonly cache = new Map<string, RunRecord[]>();
   private readonly waiters = new Set<() => void>();
+  /** Runs other agents drive that this agent stands by for, by id. */
+  private readonly standbys = new Map<string, RunStandby>();
+  /** The agent standing by for the live run this agent drives. */
+  private standbyOf: { runId: string; nodeId: string } | null = null;
+  private readonly client: RunHostClient;
+  private readonly standbyDir: string;
 
   constructor(private readonly opts: RunHostOptions) {
     const dir = path.join(opts.stateDir, 'driver');
+    this.standbyDir = path.join(dir, 'standby');
     this.coordinator = new Coordinator({
       stateDir: dir,
       token: opts.token,
@@ -62,29 +73,58 @@ export class RunHost implements RunHostPort {
     this.store = new RunStore(
       path.join(dir, 'runs'),
       'the agent driving this run stopped while it was live',
+      opts.self.nodeId,
     );
     this.service = new RunService(this.coordinator, this.store);
+    this.client = new RunHostClient(this.coordinator);
     this.service.on('record', (id, record) => {
-      let records = this.cache.get(id);
-      if (!records) {
-        if (record.seq !== 0) return;
-        records = [];
-        this.remember(id, records);
-      }
-      records.push(record);
-      for (const wake of [...this.waiters]) wake();
+      this.onRecord(id, record);
+      if (record.kind === 'event' && record.event.type === 'checkpoint')
+        void this.ensureStandby(id);
     });
   }
+
+  /** A record of a run this agent drives or stands by for: readers waiting for it wake. */
+  private readonly onRecord = (id: string, record: RunRecord): void => {
+    let records = this.cache.get(id);
+    if (!records) {
+      if (record.seq !== 0) return;
+      records = [];
+      this.remember(id, records);
+    }
+    records.push(record);
+    for (const wake of [...this.waiters]) wake();
+  };
 
   async start(): Promise<void> {
     this.store.open();
     await this.coordinator.start();
+    // Runs this agent stood by for when it stopped: follow them again (their drivers may be gone).
+    for (const s of this.store.list())
+      if (isLive(s) && s.driver && s.driver.nodeId !== this.opts.self.nodeId) {
+        const dir = path.join(this.standbyDir, s.id);
+        await this.addPeers(RunStandby.readPeers(dir));
+        this.standBy(s.id, s.driver);
+      }
   }
 
   async stop(): Promise<void> {
+    await Promise.all([...this.standbys.values()].map((sb) => sb.detach()));
+    this.standbys.clear();
     await this.service.close('the agent driving this run stopped');
     for (const wake of [...this.waiters]) wake();
     await this.coordinator.stop();
+  }
+
+  /** Known machines answer at once; a new address is looked up (WHOIS) and connected. */
+  private async addPeers(peers: string[]): Promise<void> {
+    await Promise.all(
+      peers.map((peer) =>
+        this.coordinator
+          .addPeer(peer, { persist: false, timeoutMs: PEER_WAIT_MS })
+          .catch((err: Error) => this.opts.log?.(`run driver: ${peer}: ${err.message}`)),
+      ),
+    );
   }
 
   handle(req: RunControlRequest): Promise<unknown> {
@@ -99,7 +139,153 @@ export class RunHost implements RunHostPort {
         return this.stopRun(req.runId);
       case ControlType.RunFile:
         return Promise.resolve(this.fileChunk(req.runId, req.name, req.offset));
+      case ControlType.RunStandby:
+        return this.startStandby(req.runId, req.driver, req.peers);
+      case ControlType.RunCheckpoint:
+        return this.checkpointChunk(req.runId, req.stage, req.step, req.offset);
+      case ControlType.RunResume:
+        return this.resume(req.runId);
     }
+  }
+
+  private async startStandby(
+    runId: string,
+    driver: RunDriver,
+    peers: string[],
+  ): Promise<{ accepted: true }> {
+    if (driver.nodeId === this.opts.self.nodeId || this.service.liveId === runId)
+      throw invalid(`this agent drives run ${runId}: it cannot stand by for it`);
+    if (this.standbys.has(runId)) return { accepted: true };
+    const s = this.store.get(runId);
+    if (s && !isLive(s)) throw invalid(`run ${runId} has ended here (${s.status})`);
+    await this.addPeers(peers);
+    RunStandby.savePeers(path.join(this.standbyDir, runId), peers);
+    this.standBy(runId, driver);
+    return { accepted: true };
+  }
+
+  private standBy(runId: string, driver: RunDriver): void {
+    const sb = new RunStandby({
+      client: this.client,
+      coordinator: this.coordinator,
+      store: this.store,
+      runId,
+      driver,
+      dir: path.join(this.standbyDir, runId),
+      onRecord: this.onRecord,
+      onDriverLost: (why) =>
+        void this.takeOver(runId, why).catch((err: Error) =>
+          this.opts.log?.(`run driver: run ${runId} not taken over: ${err.message}`),
+        ),
+      log: (line) => this.opts.log?.(`run driver: ${line}`),
+    });
+    this.standbys.set(runId, sb);
+    void sb.copy.ended.then(() => {
+      if (this.standbys.get(runId) === sb) this.standbys.delete(runId);
+    });
+    this.opts.log?.(`run driver: standing by for run ${runId}, driven by ${driver.name}`);
+  }
+
+  /**
+   * Asks one of the live run's other machines to stand by for it (the first that accepts, in stage
+   * order), unless the one that does is still online. Called as the run starts and at checkpoints.
+   */
+  private async ensureStandby(runId: string): Promise<void> {
+    if (this.service.liveId !== runId) return;
+    const now = this.standbyOf;
+    if (now?.runId === runId && this.coordinator.registry.get(now.nodeId)?.state === 'online')
+      return;
+    this.standbyOf = null;
+    const self = this.opts.self.nodeId;
+    // The run's machines as it trains now, in stage order: the standby is one of them.
+    const candidates = this.service
+      .liveMachineIds()
+      .filter((id) => id !== self && this.coordinator.registry.get(id)?.state === 'online');
+    for (const id of [...new Set(candidates)]) {
+      try {
+        await this.client.standby(id, runId, this.opts.self);
+        this.standbyOf = { runId, nodeId: id };
+        return;
+      } catch (err) {
+        this.opts.log?.(
+          `run driver: ${id} does not stand by for ${runId}: ${(err as Error).message}`,
+        );
+      }
+    }
+  }
+
+  /**
+   * Drives a run this agent stood by for: its driver is lost. The run resumes from the newest
+   * checkpoint copied here, re-planned without the driver's machine; one with no copy ends, saying so.
+   */
+  private async takeOver(runId: string, why: string): Promise<{ runId: string; fromStep: number }> {
+    const sb = this.standbys.get(runId);
+    if (!sb) throw invalid(`this agent holds no standby copy of run ${runId}`);
+    if (this.service.liveId)
+      throw new ControlFailure(
+        ErrorCode.Busy,
+        `run ${this.service.liveId} is live on this agent: run ${runId} cannot go on here`,
+      );
+    this.standbys.delete(runId);
+    await sb.detach();
+    const records = this.store.read(runId);
+    const meta = records[0];
+    if (records.some((r) => r.kind === 'end')) throw invalid(`run ${runId} has ended`);
+    let state = null;
+    try {
+      if (meta?.kind === 'meta') state = sb.copies.newestState(meta.settings.optimizer);
+    } catch (err) {
+      state = null;
+      why += `; the checkpoint copy cannot be read: ${(err as Error).message}`;
+    }
+    if (!state) {
+      const message = `${why}; not resumed: no checkpoint of it was copied here`;
+      const recorder = this.store.reopen(runId, (r) => this.onRecord(runId, r));
+      recorder.append({ kind: 'event', event: { type: 'failed', message } });
+      recorder.append({ kind: 'end', status: 'failed', message });
+      recorder.close();
+      throw invalid(message);
+    }
+    this.opts.log?.(`run driver: taking run ${runId} over from step ${state.step}: ${why}`);
+    await this.service.takeOver(runId, {
+      state,
+      reason: `${why}; ${this.opts.self.name} drives it now`,
+      driver: this.opts.self,
+      lost: sb.driver,
+    });
+    void this.ensureStandby(runId);
+    return { runId, fromStep: state.step };
+  }
+
+  /** `pipefitter run resume`: take over a run whose driver is lost, now. */
+  private async resume(runId: string): Promise<{ runId: string; fromStep: number }> {
+    if (this.service.liveId === runId) throw invalid(`run ${runId} is live on this agent`);
+    const sb = this.standbys.get(runId);
+    if (!sb) throw invalid(`this agent holds no standby copy of run ${runId}`);
+    const answers = await this.coordinator
+      .request(sb.driver.nodeId, ControlType.Ping, { sentAt: Date.now() }, 1500)
+      .then(
+        () => true,
+        () => false,
+      );
+    if (answers)
+      throw invalid(`${sb.driver.name} drives run ${runId} and answers: it needs no resume`);
+    return this.takeOver(runId, `${sb.driver.name}, which drove the run, does not answer`);
+  }
+
+  private async checkpointChunk(
+    runId: string,
+    stage: number,
+    step: number,
+    offset: number,
+  ): Promise<{ data: string; total: number; next: number | null }> {
+    const file =
+      (await this.service.checkpointCopy(runId, stage, step)) ??
+      (await this.standbys.get(runId)?.copies.file(stage, step)) ??
+      null;
+    if (!file)
+      throw invalid(`no copy of stage ${stage}'s checkpoint of step ${step} of run ${runId}`);
+    return readChunk(file, offset, `stage ${stage}'s checkpoint of step ${step}`);
   }
 
   private async startRun(
@@ -121,16 +307,10 @@ export class RunHost implements RunHostPort {
         ErrorCode.Busy,
         `run ${this.service.liveId} is still running on this agent: stop it first`,
       );
-    // Known machines answer at once; a new address is looked up (WHOIS) and connected.
-    await Promise.all(
-      peers.map((peer) =>
-        this.coordinator
-          .addPeer(peer, { persist: false, timeoutMs: PEER_WAIT_MS })
-          .catch((err: Error) => this.opts.log?.(`run driver: ${peer}: ${err.message}`)),
-      ),
-    );
+    await this.addPeers(peers);
     try {
       const { summary } = await this.service.launch(plan as PlanInput, s.data, { model: spec });
+      void this.ensureStandby(summary.id);
       return { runId: summary.id };
     } catch (err) {
       throw invalid((err as Error).message);
@@ -209,22 +389,30 @@ export class RunHost implements RunHostPort {
   ): { data: string; total: number; next: number | null } {
     const model = this.recordsOf(runId).find((r) => r.kind === 'model');
     if (!model) throw invalid(`run ${runId} has no trained model (yet)`);
-    const file = path.join(path.dirname(model.path), name);
-    let fd: number;
-    try {
-      fd = fs.openSync(file, 'r');
-    } catch (err) {
-      throw invalid(`cannot read ${name} of run ${runId}: ${(err as Error).message}`);
-    }
-    try {
-      const total = fs.fstatSync(fd).size;
-      if (offset > total) throw invalid(`offset ${offset} is past the end of ${name} (${total})`);
-      const buf = Buffer.alloc(Math.min(RUN_FILE_CHUNK_BYTES, total - offset));
-      const n = fs.readSync(fd, buf, 0, buf.length, offset);
-      const end = offset + n;
-      return { data: buf.subarray(0, n).toString('base64'), total, next: end < total ? end : null };
-    } finally {
-      fs.closeSync(fd);
-    }
+    return readChunk(path.join(path.dirname(model.path), name), offset, `${name} of run ${runId}`);
+  }
+}
+
+/** Up to RUN_FILE_CHUNK_BYTES of `file` from `offset`, base64, with where the next chunk starts. */
+function readChunk(
+  file: string,
+  offset: number,
+  what: string,
+): { data: string; total: number; next: number | null } {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch (err) {
+    throw invalid(`cannot read ${what}: ${(err as Error).message}`);
+  }
+  try {
+    const total = fs.fstatSync(fd).size;
+    if (offset > total) throw invalid(`offset ${offset} is past the end of ${what} (${total})`);
+    const buf = Buffer.alloc(Math.min(RUN_FILE_CHUNK_BYTES, total - offset));
+    const n = fs.readSync(fd, buf, 0, buf.length, offset);
+    const end = offset + n;
+    return { data: buf.subarray(0, n).toString('base64'), total, next: end < total ? end : null };
+  } finally {
+    fs.closeSync(fd);
   }
 }

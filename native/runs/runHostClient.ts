@@ -9,16 +9,21 @@ import { RUN_FILE_NAMES } from '../protocol/controlSchemas.js';
 import { ControlType } from '../protocol/version.js';
 import {
   RunSummarySchema,
+  type RunDriver,
   type RunRecord,
   type RunSettings,
   type RunSummary,
 } from './runSchemas.js';
 import { parseRecord } from './runStore.js';
+import { isLive } from './summarize.js';
 
 /** How long one long poll waits for a new record on the driver. */
 const POLL_WAIT_MS = 2000;
 /** A driver not heard for this long while following: the reader gives up (the run may well go on). */
 export const DRIVER_SILENCE_MS = 30_000;
+
+/** A driver that does not answer for this long while a run is followed: look for who drives it now. */
+const DRIVER_LOST_MS = 2000;
 
 /** A run and the agent that drives it. */
 export interface HostedRun {
@@ -26,6 +31,10 @@ export interface HostedRun {
   driver: string;
   summary: RunSummary;
 }
+
+/** Whether the agent that listed this run drives it (others hold a copy: a standby, or the app's). */
+export const drivenThere = (h: HostedRun) =>
+  !h.summary.driver || h.summary.driver.nodeId === h.nodeId;
 
 /** "host:port" of every node this coordinator has online: the driver reaches them the same way. */
 export function onlinePeerAddresses(coordinator: Coordinator): string[] {
@@ -97,10 +106,64 @@ export class RunHostClient {
       ),
     );
     const answered = lists.filter((l) => l !== null);
+    // A run is listed once: by the agent that drives it (a live run over one that ended when its
+    // driver stopped, since another took it over), else by a copy (its driver is lost).
+    const rank = (h: HostedRun) => (drivenThere(h) ? 2 : 0) + (isLive(h.summary) ? 1 : 0);
+    const byId = new Map<string, HostedRun>();
+    for (const h of answered.flat()) {
+      const seen = byId.get(h.summary.id);
+      if (!seen || rank(h) > rank(seen)) byId.set(h.summary.id, h);
+    }
     return {
-      runs: answered.flat().sort((a, b) => b.summary.startedAt - a.summary.startedAt),
+      runs: [...byId.values()].sort((a, b) => b.summary.startedAt - a.summary.startedAt),
       agents: answered.length,
     };
+  }
+
+  /**
+   * A run's records from `from` on, like `follow`, wherever it is driven: when its driver stops
+   * answering, the run is looked for on the other agents (one took it over when the driver's machine
+   * was lost) and followed there (`onDriver` says so). Gives up after `giveUpMs` with no driver.
+   */
+  async *followAnywhere(
+    driver: RunDriver,
+    runId: string,
+    from: number,
+    opts: {
+      signal?: AbortSignal;
+      giveUpMs?: number;
+      onDriver?: (d: RunDriver) => void;
+    } = {},
+  ): AsyncGenerator<RunRecord> {
+    let next = from;
+    let lostSince = 0;
+    for (;;) {
+      try {
+        for await (const r of this.follow(driver.nodeId, runId, next, {
+          signal: opts.signal,
+          silenceMs: DRIVER_LOST_MS,
+        })) {
+          next++;
+          lostSince = 0;
+          yield r;
+        }
+        return;
+      } catch (err) {
+        if (opts.signal?.aborted) return;
+        lostSince ||= Date.now();
+        const { runs } = await this.listAll().catch(() => ({ runs: [] as HostedRun[] }));
+        const now = runs.find(
+          (h) => h.summary.id === runId && h.nodeId !== driver.nodeId && drivenThere(h),
+        );
+        if (now) {
+          driver = { nodeId: now.nodeId, name: now.driver };
+          opts.onDriver?.(driver);
+          continue;
+        }
+        if (Date.now() - lostSince > (opts.giveUpMs ?? DRIVER_SILENCE_MS)) throw err;
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
   }
 
   /** The agent driving `runId` (an id, or its unique beginning), or an error that says what is known. */
@@ -174,25 +237,58 @@ export class RunHostClient {
   async fetchModel(nodeId: string, runId: string, dir: string): Promise<string> {
     fs.mkdirSync(dir, { recursive: true });
     for (const name of RUN_FILE_NAMES) {
-      const parts: Buffer[] = [];
-      let offset: number | null = 0;
-      while (offset !== null) {
-        const r: { data: string; next: number | null } = await this.coordinator.request(
-          nodeId,
-          ControlType.RunFile,
-          { runId, name, offset },
-          30_000,
-        );
-        const chunk = Buffer.from(r.data, 'base64');
-        parts.push(chunk);
-        if (r.next !== null && r.next !== offset + chunk.length)
-          throw new Error(`${name} of run ${runId}: chunk at ${offset} has the wrong length`);
-        offset = r.next;
-      }
+      const bytes = await this.chunks(`${name} of run ${runId}`, (offset) =>
+        this.coordinator.request(nodeId, ControlType.RunFile, { runId, name, offset }, 30_000),
+      );
       const tmp = path.join(dir, `.${name}.part`);
-      fs.writeFileSync(tmp, Buffer.concat(parts));
+      fs.writeFileSync(tmp, bytes);
       fs.renameSync(tmp, path.join(dir, name));
     }
     return path.join(dir, 'model.json');
+  }
+
+  /** Stage `stage`'s file of the driver's copy of the checkpoint of `step`. */
+  fetchCheckpoint(nodeId: string, runId: string, stage: number, step: number): Promise<Buffer> {
+    return this.chunks(`stage ${stage}'s checkpoint of step ${step}`, (offset) =>
+      this.coordinator.request(
+        nodeId,
+        ControlType.RunCheckpoint,
+        { runId, stage, step, offset },
+        30_000,
+      ),
+    );
+  }
+
+  /** Asks `nodeId`'s agent to keep a standby copy of a run this agent (`driver`) drives. */
+  async standby(nodeId: string, runId: string, driver: RunDriver): Promise<void> {
+    await this.coordinator.request(
+      nodeId,
+      ControlType.RunStandby,
+      { runId, driver, peers: onlinePeerAddresses(this.coordinator) },
+      10_000,
+    );
+  }
+
+  /** Asks `nodeId`'s agent, which holds a standby copy, to drive the run from its last checkpoint. */
+  resume(nodeId: string, runId: string): Promise<{ runId: string; fromStep: number }> {
+    return this.coordinator.request(nodeId, ControlType.RunResume, { runId }, 120_000);
+  }
+
+  /** A file read in chunks (`read(offset)` answers one), checked for length, as one buffer. */
+  private async chunks(
+    what: string,
+    read: (offset: number) => Promise<{ data: string; next: number | null }>,
+  ): Promise<Buffer> {
+    const parts: Buffer[] = [];
+    let offset: number | null = 0;
+    while (offset !== null) {
+      const r = await read(offset);
+      const chunk = Buffer.from(r.data, 'base64');
+      parts.push(chunk);
+      if (r.next !== null && r.next !== offset + chunk.length)
+        throw new Error(`${what}: chunk at ${offset} has the wrong length`);
+      offset = r.next;
+    }
+    return Buffer.concat(parts);
   }
 }

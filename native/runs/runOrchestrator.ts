@@ -22,7 +22,7 @@ import { writeModelFiles } from '../pipeline/modelFiles.js';
 import type { Plan } from '../planner/planSchema.js';
 import type { ModelSpec } from '../model/spec.js';
 import { DEFAULT_CHECKPOINT_EVERY, DEFAULT_ON_FAILURE } from '../common/defaults.js';
-import type { RunSettings } from './runSchemas.js';
+import type { RunDriver, RunSettings } from './runSchemas.js';
 import { planPlacements, runnableStages } from '../planner/planTopology.js';
 
 /** A run's id: its start time to the second, and 6 random hex digits. */
@@ -107,6 +107,18 @@ interface OrchestratorEvents {
   event: [RunEvent];
 }
 
+/** A run another agent drove until its machine was lost, taken over here from a checkpoint copy. */
+export interface RunTakeover {
+  /** The whole model's state at the newest checkpoint this agent has a copy of. */
+  state: RunState;
+  /** Why: the old driver and what became of it, for the `resumed` event. */
+  reason: string;
+  /** This agent, which drives the run from here on. */
+  driver: RunDriver;
+  /** The old driver: its machine is never planned on, even if it answers again meanwhile. */
+  lost: RunDriver;
+}
+
 /** How often a run restarts from its checkpoints before a lost stage fails it after all. */
 const MAX_RESUMES = 3;
 /** A checkpoint a stage refused (torn, changed, missing): the run falls back to an older one. */
@@ -124,7 +136,7 @@ const REFUSED_CHECKPOINT =
  * (an older one if a stage refuses it), and the run goes on (`resumed` event) instead of `failed`.
  */
 export class RunOrchestrator extends EventEmitter<OrchestratorEvents> {
-  private controller: RunController;
+  private controller!: RunController;
   /** Complete checkpoints, oldest first (the newest two are kept). */
   private readonly checkpoints: RunCheckpoint[] = [];
   private resumes = 0;
@@ -141,14 +153,18 @@ export class RunOrchestrator extends EventEmitter<OrchestratorEvents> {
     notes: string[];
     /** Machines left out by a re-plan. */
     lost?: string[];
+    /** Machines a re-plan took as fast as the others: their speed was not measured yet. */
+    assumed?: string[];
   } | null = null;
   private readonly outcome: Promise<void>;
   private settle!: { resolve: () => void; reject: (e: Error) => void };
 
+  /** `takeover`: the run was driven elsewhere until now; `start` resumes it from `takeover.state`. */
   constructor(
     private readonly coordinator: Coordinator,
     private readonly tf: Tf,
     readonly spec: RunSpec,
+    private readonly takeover: RunTakeover | null = null,
   ) {
     super();
     this.current = spec;
@@ -156,7 +172,7 @@ export class RunOrchestrator extends EventEmitter<OrchestratorEvents> {
     this.outcome = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
     // A caller that never waits for the end must not see an unhandled rejection.
     this.outcome.catch(() => {});
-    this.controller = this.attach(new RunController(coordinator, tf, spec));
+    if (!takeover) this.controller = this.attach(new RunController(coordinator, tf, spec));
   }
 
   private attach(c: RunController): RunController {
@@ -198,7 +214,7 @@ export class RunOrchestrator extends EventEmitter<OrchestratorEvents> {
       return;
     }
     if (e.type === 'started' && this.resuming) {
-      const { reason, notes, fromStep, lost } = this.resuming;
+      const { reason, notes, fromStep, lost, assumed } = this.resuming;
       const machines = new Set(e.stages.map((st) => st.node)).size;
       this.emit('event', {
         type: 'resumed',
@@ -208,12 +224,13 @@ export class RunOrchestrator extends EventEmitter<OrchestratorEvents> {
           ...notes.map((n) => `then ${n}`),
           ...(lost
             ? [
-                `re-planned without ${lost.join(', ')} onto ${machines} machine${machines === 1 ? '' : 's'}`,
+                `re-planned without ${lost.join(', ')} onto ${machines} machine${machines === 1 ? '' : 's'}${assumed?.length ? ` (${assumed.join(', ')}: no measured speed yet, planned as fast as the others)` : ''}`,
               ]
             : []),
         ].join('; '),
         attempt: this.resumes,
         stages: e.stages,
+        ...(this.resumes === 1 && this.takeover ? { driver: this.takeover.driver } : {}),
       });
       this.resuming = null;
       return;
@@ -291,9 +308,11 @@ export class RunOrchestrator extends EventEmitter<OrchestratorEvents> {
 
   /** The same model, batch and schedule planned over the machines still online, `lost` left out. */
   private replan(lost: Set<string>): RunStagePlacement[] | string {
-    const { cluster, skipped } = clusterFromNodes(
+    const { cluster, skipped, assumed } = clusterFromNodes(
       this.coordinator.nodes().filter((n) => !lost.has(n.id)),
+      { assumeUnmeasured: true },
     );
+    if (this.resuming && assumed.length) this.resuming.assumed = assumed;
     if (cluster.machines.length === 0)
       return `no machine is left to plan on${skipped.length ? ` (${skipped.join('; ')})` : ''}`;
     const s = this.current;
@@ -328,7 +347,58 @@ export class RunOrchestrator extends EventEmitter<OrchestratorEvents> {
 
   /** Resolves once every stage is training; rejects (after a `failed` event) if the run cannot start. */
   start(): Promise<void> {
+    return this.takeover ? this.startTakeover(this.takeover) : this.controller.start();
+  }
+
+  /**
+   * Starts a run taken over from a lost driver: the stages its driver left behind are stopped, and
+   * the run resumes from the checkpoint copy, on the same machines if every one answers, else
+   * re-planned over those that do (never on the lost driver's machine).
+   */
+  private async startTakeover(t: RunTakeover): Promise<void> {
+    const ids = new Set(this.current.stages.map((s) => s.nodeId));
+    // Whatever the old driver left running holds the run's id on its machines: stop it first.
+    await Promise.all(
+      this.coordinator
+        .nodes()
+        .filter((n) => n.state === 'online')
+        .map((n) =>
+          this.coordinator
+            .request(n.id, ControlType.StageStop, { runId: this.spec.runId }, 5000)
+            .catch(() => {}),
+        ),
+    );
+    const down = await this.machinesDown();
+    if (ids.has(t.lost.nodeId) && !down.some((d) => d.id === t.lost.nodeId))
+      down.push({ id: t.lost.nodeId, name: t.lost.name });
+    this.resuming = { reason: t.reason, fromStep: t.state.step, notes: [] };
+    let stages = this.current.stages;
+    if (down.length > 0) {
+      const planned = this.replan(new Set(down.map((d) => d.id)));
+      if (typeof planned === 'string') {
+        this.controller = this.attach(new RunController(this.coordinator, this.tf, this.current));
+        this.giveUp(planned);
+        throw new Error(planned);
+      }
+      stages = planned;
+      this.resuming.lost = [
+        ...new Set(down.map((d) => this.coordinator.registry.get(d.id)?.name ?? d.name)),
+      ];
+    }
+    this.resumes = 1;
+    this.current = { ...this.current, stages, resume: undefined, resumeState: t.state };
+    this.controller = this.attach(new RunController(this.coordinator, this.tf, this.current));
     return this.controller.start();
+  }
+
+  /** Where the stages train now (they move when the run is re-planned). */
+  get stagesNow(): RunStagePlacement[] {
+    return this.current.stages;
+  }
+
+  /** Stage `stage`'s file of this driver's copy of the checkpoint of `step`, or null if it has none. */
+  checkpointCopy(stage: number, step: number): Promise<string | null> {
+    return this.copies.file(stage, step);
   }
 
   /** Resolves when every stage has finished its steps; rejects with the run's failure otherwise. */

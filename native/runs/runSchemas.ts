@@ -1,10 +1,11 @@
 import { z } from 'zod';
-import { RunEventRecordSchema } from '../common/runEvents.js';
+import { RunDriverSchema, RunEventRecordSchema } from '../common/runEvents.js';
 import {
   BackendPreferenceSchema,
   OnFailureSchema,
   OptimizerNameSchema,
 } from '../common/schemas.js';
+import { ModelSpecSchema } from '../model/spec.js';
 import { PlanSchema } from '../planner/planSchema.js';
 
 export { RunEventRecordSchema, TimingSchema } from '../common/runEvents.js';
@@ -49,9 +50,8 @@ export const RunSettingsSchema = z
   .strict();
 export type RunSettings = z.infer<typeof RunSettingsSchema>;
 
-/** The agent that drives a run recorded by another process (runs that outlive the app). */
-export const RunDriverSchema = z.object({ nodeId: z.string(), name: z.string() });
-export type RunDriver = z.infer<typeof RunDriverSchema>;
+export { RunDriverSchema };
+export type { RunDriver } from '../common/runEvents.js';
 
 /** One line of a run file. `seq` counts from 0 with no gaps; `t` is wall-clock ms. */
 export const RunRecordSchema = z.discriminatedUnion('kind', [
@@ -68,6 +68,11 @@ export const RunRecordSchema = z.discriminatedUnion('kind', [
      * the driver's, made as they come (same seq and time).
      */
     driver: RunDriverSchema.optional(),
+    /**
+     * The model itself, so whoever drives the run later (a standby agent taking it over) has it where
+     * the plan's path means nothing.
+     */
+    model: ModelSpecSchema.optional(),
   }),
   z.object({
     kind: z.literal('event'),

@@ -15,7 +15,9 @@ import {
   planProblems,
   planRunSpec,
   RunOrchestrator,
+  type RunTakeover,
 } from './runOrchestrator.js';
+import type { RunSpec } from '../coordinator/runSpec.js';
 import type { RunDriver, RunRecord, RunSettings, RunSummary } from './runSchemas.js';
 import { DrivenRunCopy } from './drivenRunCopy.js';
 import { RunHostClient } from './runHostClient.js';
@@ -85,7 +87,9 @@ export class RunService extends EventEmitter<RunServiceEvents> {
   }
 
   private follow(id: string, driver: RunDriver, recorder: RunRecorder): LiveRun {
-    const copy = new DrivenRunCopy(this.hosts, driver, recorder, this.opts.log);
+    const copy = new DrivenRunCopy(this.hosts, driver, recorder, this.opts.log, {
+      followMoves: true,
+    });
     const live: LiveRun = { id, run: null, recorder, stopping: false, copy };
     this.live = live;
     void copy.ended.then(() => {
@@ -166,19 +170,64 @@ export class RunService extends EventEmitter<RunServiceEvents> {
     if (this.live) throw new Error('another run started meanwhile: stop it first');
     const id = newRunId();
     const recorder = this.store.create(id, this.onRecordOf(id));
-    const live: LiveRun = { id, run: null, recorder, stopping: false };
-    this.live = live;
-    recorder.append({ kind: 'meta', id, plan, settings, machines: planMachineNames(plan) });
+    recorder.append({ kind: 'meta', id, plan, settings, machines: planMachineNames(plan), model });
     const spec = planRunSpec(id, plan, model, settings);
-    const run = new RunOrchestrator(this.coordinator, tf, spec);
-    live.run = run;
-    let totalSteps = Infinity;
+    const started = this.drive(recorder, new RunOrchestrator(this.coordinator, tf, spec), spec);
+    return { summary: this.store.get(id)!, started };
+  }
+
+  /**
+   * Drives, from here, a run whose records this process has copied from another agent that drove it
+   * until its machine was lost: from `state` (a checkpoint copy), recorded on in the same file.
+   * Resolves once every stage trains again; rejects (recording why) if the run cannot go on.
+   */
+  async takeOver(id: string, t: RunTakeover): Promise<RunSummary> {
+    if (this.live) throw new Error(`run ${this.live.id} is live here: it cannot take over ${id}`);
+    const records = this.store.read(id);
+    const meta = records[0];
+    if (meta?.kind !== 'meta') throw new Error(`run ${id} has no meta record`);
+    if (records.some((r) => r.kind === 'end')) throw new Error(`run ${id} has ended`);
+    const model = meta.model ?? resolveModel(meta.plan.model.path ?? meta.plan.model.id).spec;
+    const spec = planRunSpec(id, meta.plan, model, meta.settings);
+    const tf = await coordinatorTf();
+    if (this.live) throw new Error('another run started meanwhile');
+    const recorder = this.store.reopen(id, this.onRecordOf(id));
+    const started = this.drive(
+      recorder,
+      new RunOrchestrator(this.coordinator, tf, spec, t),
+      spec,
+      this.store.get(id)?.totalSteps ?? Infinity,
+    );
+    await started;
+    return this.store.get(id)!;
+  }
+
+  /** The machines the run this process drives trains on now, in stage order (none: no such run). */
+  liveMachineIds(): string[] {
+    return this.live?.run?.stagesNow.map((s) => s.nodeId) ?? [];
+  }
+
+  /** Stage `stage`'s file of the live run's copy of the checkpoint of `step` (for its standby). */
+  checkpointCopy(id: string, stage: number, step: number): Promise<string | null> {
+    const run = this.live?.id === id ? this.live.run : null;
+    return run ? run.checkpointCopy(stage, step) : Promise.resolve(null);
+  }
+
+  /** Records the run's events as it trains here; resolves once every stage trains. */
+  private drive(
+    recorder: RunRecorder,
+    run: RunOrchestrator,
+    spec: RunSpec,
+    totalSteps = Infinity,
+  ): Promise<void> {
+    const live: LiveRun = { id: recorder.id, run, recorder, stopping: false };
+    this.live = live;
     run.on('event', (e: RunEvent) => {
-      if (e.type === 'started') {
-        totalSteps = e.totalSteps;
+      if (e.type === 'started' || e.type === 'resumed') {
+        if (e.type === 'started') totalSteps = e.totalSteps;
         const withIds = e.stages.map((s) => ({
           ...s,
-          nodeId: spec.stages[s.index]!.nodeId,
+          nodeId: (run.stagesNow[s.index] ?? spec.stages[s.index])?.nodeId,
         }));
         recorder.append({ kind: 'event', event: { ...e, stages: withIds } });
         return;
@@ -207,7 +256,7 @@ export class RunService extends EventEmitter<RunServiceEvents> {
     );
     // A caller that only wanted the id must not see an unhandled rejection: the run file says it.
     started.catch(() => {});
-    return { summary: this.store.get(id)!, started };
+    return started;
   }
 
   private async finish(live: LiveRun): Promise<void> {

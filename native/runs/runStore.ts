@@ -42,6 +42,8 @@ export class RunStore {
   constructor(
     readonly root: string,
     private readonly interruptedWhy = 'the app stopped while this run was live',
+    /** This process's node id, when a run's driver may name it (an agent that took a run over). */
+    private readonly selfId: string | null = null,
   ) {}
 
   open(): void {
@@ -53,8 +55,8 @@ export class RunStore {
       const { records } = readRunFile(file, parseRecord);
       let s = summarize(records);
       if (!s) continue;
-      // A run an agent drives went on without us: its reader catches up from the driver.
-      if (isLive(s) && !s.driver) {
+      // A run another agent drives went on without us: its reader catches up from the driver.
+      if (isLive(s) && (!s.driver || s.driver.nodeId === this.selfId)) {
         const w = new RunFileWriter(file);
         const end: RunRecord = {
           kind: 'end',

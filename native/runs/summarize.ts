@@ -42,6 +42,10 @@ export function applyRecord(s: RunSummary | null, r: RunRecord): RunSummary | nu
       if (e.loss !== null && Number.isFinite(e.loss)) next.finalLoss = e.loss;
     } else if (e.type === 'validation') {
       if (e.accuracy !== null) next.finalAccuracy = e.accuracy;
+    } else if (e.type === 'resumed') {
+      next.status = 'running';
+      // Another agent took the run over: it drives the run from here on.
+      if (e.driver) next.driver = e.driver;
     } else if (e.type === 'failed') next.message = e.message;
   }
   return next;

@@ -186,7 +186,7 @@ describe('a stranger flooding the beacon port', () => {
     takeAll();
     // Sockets closed by earlier tests are freed by libzmq's reaper thread a little later; take
     // those too, until none has come free for 500 ms, so the coordinator's link finds none.
-    for (let quiet = 0, t0 = Date.now(); quiet < 5 && Date.now() - t0 < 10_000; ) {
+    for (let quiet = 0, t0 = Date.now(); quiet < 5 && Date.now() - t0 < 10_000;) {
       await new Promise((r) => setTimeout(r, 100));
       quiet = takeAll() === 0 ? quiet + 1 : 0;
     }
