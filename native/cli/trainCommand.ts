@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { RunEvent } from '../common/runEvents.js';
 import { Coordinator } from '../coordinator/coordinator.js';
 import {
-  DEFAULT_CHECKPOINT_EVERY,
+  DEFAULT_CHECKPOINT_POLICY,
   DEFAULT_ON_FAILURE,
   DEFAULT_OPTIMIZER,
   DEFAULT_PRESET,
@@ -122,7 +122,13 @@ export const trainCommand: Command = {
     'checkpoint-every': {
       type: 'string',
       valueName: 'N',
-      description: `each stage saves its state every N steps, on its own machine (default ${DEFAULT_CHECKPOINT_EVERY}; 0: never)`,
+      description: `each stage saves its state every N steps, on its own machine (default: ${DEFAULT_CHECKPOINT_POLICY}; 0: never)`,
+    },
+    'checkpoint-seconds': {
+      type: 'string',
+      valueName: 'S',
+      description:
+        'save about every S seconds instead (in steps of the measured step time, set after the first checkpoint)',
     },
     'on-failure': {
       type: 'string',
@@ -204,8 +210,15 @@ export const trainCommand: Command = {
     const discoverS = numberOption(values.discover, 'discover', 0.5, 3600);
     const json = values.json === true;
     const backend = choiceOption(values.backend, 'backend', BACKEND_PREFERENCES, 'auto');
-    const checkpointEvery =
-      intOption(values['checkpoint-every'], 'checkpoint-every', 0, 1e9) ?? DEFAULT_CHECKPOINT_EVERY;
+    const checkpointEvery = intOption(values['checkpoint-every'], 'checkpoint-every', 0, 1e9);
+    const checkpointSeconds = numberOption(
+      values['checkpoint-seconds'],
+      'checkpoint-seconds',
+      0.1,
+      1e7,
+    );
+    if (checkpointEvery !== undefined && checkpointSeconds !== undefined)
+      throw new UsageError('say --checkpoint-every or --checkpoint-seconds, not both');
     const onFailure = choiceOption(
       values['on-failure'],
       'on-failure',
@@ -305,6 +318,7 @@ export const trainCommand: Command = {
         seed: intOption(values.seed, 'seed', 0, 2 ** 31 - 1) ?? 1,
         backend,
         checkpointEvery,
+        checkpointSeconds,
         onFailure,
       };
 

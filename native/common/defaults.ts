@@ -6,11 +6,13 @@ export const DEFAULT_OPTIMIZER: OptimizerName = 'adam';
 export const DEFAULT_PRESET: PlanPreset = 'balanced';
 
 /**
- * Runs save a checkpoint every this many steps, and a lost stage resumes from the last one. A save
- * holds a stage's step loop only while its tensors are read back (the file is written in the
- * background); each `checkpoint` event says what it cost.
+ * Runs save checkpoints, and a lost stage resumes from the last one. Unless told in steps or seconds,
+ * a run saves its first after FIRST_CHECKPOINT_STEPS steps, which measures what a save stalls the
+ * pipeline, and then at Young's interval (coordinator/checkpointInterval.ts). A save holds a stage's
+ * step loop only while its tensors are read back (the file is written in the background).
  */
-export const DEFAULT_CHECKPOINT_EVERY = 100;
+export const FIRST_CHECKPOINT_STEPS = 20;
+export const DEFAULT_CHECKPOINT_POLICY = `after ${FIRST_CHECKPOINT_STEPS} steps, then at Young's interval`;
 export const DEFAULT_ON_FAILURE: OnFailure = 'resume';
 
 /** Adam's steps are already normalised, so it wants a far smaller rate than plain gradient descent. */

@@ -16,6 +16,7 @@ import {
   stopStages,
 } from './stageWiring.js';
 import { CheckpointCollector } from './checkpointCollector.js';
+import { checkpointInterval } from './checkpointInterval.js';
 import { StepAggregator } from './stepAggregator.js';
 import { gatherWeights } from './weightGathering.js';
 
@@ -43,6 +44,9 @@ export class RunController extends EventEmitter<RunEvents> {
   private totalSteps = 0;
   private doneStages = 0;
   private readonly checkpoints: CheckpointCollector;
+  /** When the latest steps completed (for the step time a checkpoint interval in seconds needs). */
+  private readonly stepTimes: { step: number; at: number }[] = [];
+  private checkpointsTuned = false;
   private settle: { resolve: () => void; reject: (e: Error) => void } | null = null;
   private readonly onRegistry: (c: {
     kind: string;
@@ -183,13 +187,51 @@ export class RunController extends EventEmitter<RunEvents> {
         return;
       case 'checkpoint': {
         const c = this.checkpoints.add(e);
-        if (c) this.emitEvent({ type: 'checkpoint', ...c });
+        if (c) {
+          this.emitEvent({ type: 'checkpoint', ...c });
+          void this.tuneCheckpoints(c.copyMs);
+        }
         return;
       }
       case 'step': {
         const step = this.steps?.add(e);
-        if (step) this.emitEvent(step);
+        if (step) {
+          this.stepTimes.push({ step: step.step, at: performance.now() });
+          if (this.stepTimes.length > 64) this.stepTimes.shift();
+          this.emitEvent(step);
+        }
       }
+    }
+  }
+
+  /**
+   * After the first complete checkpoint: the interval the run asked for in seconds (or Young's), in
+   * steps of the step time measured so far, from a step every stage has still ahead of it.
+   */
+  private async tuneCheckpoints(saveMs: number): Promise<void> {
+    const target = this.spec.checkpointSeconds;
+    if (target === undefined || this.checkpointsTuned || this.stepTimes.length < 2) return;
+    this.checkpointsTuned = true;
+    const first = this.stepTimes[0]!;
+    const last = this.stepTimes.at(-1)!;
+    const stepMs = (last.at - first.at) / Math.max(1, last.step - first.step);
+    const machines = new Set(this.spec.stages.map((s) => s.nodeId)).size;
+    const c = checkpointInterval(target, saveMs, stepMs, machines);
+    // Stages run at most a step or two apart; this margin leaves each of them time to hear it.
+    const from = last.step + 1 + Math.max(8, 2 * this.spec.stages.length);
+    try {
+      await Promise.all(
+        this.links.map((l) => l.request({ type: 'checkpointEvery', every: c.every, from })),
+      );
+      this.emitEvent({
+        type: 'log',
+        message: `checkpoints every ${c.every} steps counted from step ${from} (${c.seconds.toFixed(1)} s at ${stepMs.toFixed(1)} ms a step; ${c.why}; a save stalls ${saveMs.toFixed(1)} ms, ${(c.share * 100).toFixed(2)}% of the time between checkpoints)`,
+      });
+    } catch (err) {
+      this.emitEvent({
+        type: 'log',
+        message: `the checkpoint interval stays ${this.spec.checkpointEvery} steps: ${(err as Error).message}`,
+      });
     }
   }
 

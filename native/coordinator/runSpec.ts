@@ -33,6 +33,11 @@ export interface RunSpec {
   /** Each stage saves a checkpoint after every this many steps (absent or 0: none). */
   checkpointEvery?: number;
   /**
+   * After the first checkpoint (which measures what a save costs), change the interval to this many
+   * seconds' worth of steps, or Young's formula's (`young`); absent: keep `checkpointEvery`.
+   */
+  checkpointSeconds?: number | 'young';
+  /**
    * What a lost stage does to the run: `resume` restarts the stages from the last complete
    * checkpoint (when there is one and its machines are online); `stop` (the default here) fails it.
    */

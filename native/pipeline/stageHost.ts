@@ -25,6 +25,7 @@ import {
   type StageHostBoot,
 } from './stageProtocol.js';
 import { runTraining, type StageSetup } from './stageTraining.js';
+import { CheckpointRule } from './checkpointRule.js';
 import type { TensorKind } from './transport.js';
 import { ZmqStageTransport } from './zmqTransport.js';
 
@@ -50,6 +51,8 @@ export class StageHost extends EventEmitter<HostEvents> {
   private configured: Configured | null = null;
   private readonly admitted: Set<string>;
   private training: Promise<void> | null = null;
+  /** When this stage saves checkpoints (the driver may change it mid-run). */
+  private checkpointRule: CheckpointRule | null = null;
   private trainedAll = false;
   private stopped = false;
   private errorsSent = 0;
@@ -189,11 +192,15 @@ export class StageHost extends EventEmitter<HostEvents> {
             this.configured.cfg.microbatches,
             req.valBatches,
           );
+          this.checkpointRule = new CheckpointRule(
+            this.configured.checkpointDir ? req.checkpointEvery : 0,
+          );
           this.training = runTraining(
             this.configured,
             req,
             (e) => this.emitEvent(e),
             () => this.stopped,
+            this.checkpointRule,
           )
             .then(() => {
               this.trainedAll = !this.stopped;
@@ -221,6 +228,11 @@ export class StageHost extends EventEmitter<HostEvents> {
           this.reply(req.id, true, { bytes: bytes.length }, [bytes]);
           break;
         }
+        case 'checkpointEvery':
+          if (!this.checkpointRule) throw new Error('checkpointEvery before train');
+          this.checkpointRule.change(req.every, req.from);
+          this.reply(req.id, true, {});
+          break;
         case 'stop':
           // A run that trained every step needs its checkpoints no more: the model is gathered.
           if (this.trainedAll) this.removeCheckpoints();

@@ -98,6 +98,13 @@ export const CheckpointFileRequestSchema = z.object({
   id: z.string(),
   step: z.number().int().nonnegative(),
 });
+/** Save a checkpoint every `every` steps counted from `from` steps done (the driver's measured choice). */
+export const CheckpointEverySchema = z.object({
+  type: z.literal('checkpointEvery'),
+  id: z.string(),
+  every: z.number().int().positive().max(1e9),
+  from: z.number().int().nonnegative(),
+});
 export const StopSchema = z.object({ type: z.literal('stop'), id: z.string() });
 
 export const StageRequestSchema = z.discriminatedUnion('type', [
@@ -106,6 +113,7 @@ export const StageRequestSchema = z.discriminatedUnion('type', [
   TrainSchema,
   WeightsRequestSchema,
   CheckpointFileRequestSchema,
+  CheckpointEverySchema,
   StopSchema,
 ]);
 export type StageRequest = z.infer<typeof StageRequestSchema>;

@@ -4,6 +4,7 @@ import { EpochSampler } from '../data/sampler.js';
 import { buildSchedule } from '../planner/schedule.js';
 import { datasetFeed } from './datasetFeed.js';
 import { ScheduleRunner, type StageData } from './scheduleRunner.js';
+import { CheckpointRule } from './checkpointRule.js';
 import { StageCheckpoints } from './stageCheckpoints.js';
 import type { StageExecutor } from './stageExecutor.js';
 import type { Configure, StageEvent, Train } from './stageProtocol.js';
@@ -30,6 +31,7 @@ export async function runTraining(
   t: Train,
   emit: (e: StageEvent) => void,
   stopped: () => boolean,
+  rule = new CheckpointRule(t.checkpointEvery),
 ): Promise<void> {
   const { tf, cfg } = s;
   const k = cfg.stageIndex;
@@ -70,7 +72,7 @@ export async function runTraining(
     }
     if ((step + 1) % t.stepsPerEpoch === 0 && t.valBatches > 0)
       await runValidation(s, Math.floor(step / t.stepsPerEpoch), t, emit);
-    if (checkpoints && (step + 1) % t.checkpointEvery === 0) await checkpoints.save(step + 1);
+    if (checkpoints && rule.due(step + 1)) await checkpoints.save(step + 1);
     // Let queued events and sends leave between steps.
     await new Promise((r) => setImmediate(r));
   }

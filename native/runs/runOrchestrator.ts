@@ -21,7 +21,7 @@ import { ControlType } from '../protocol/version.js';
 import { writeModelFiles } from '../pipeline/modelFiles.js';
 import type { Plan } from '../planner/planSchema.js';
 import type { ModelSpec } from '../model/spec.js';
-import { DEFAULT_CHECKPOINT_EVERY, DEFAULT_ON_FAILURE } from '../common/defaults.js';
+import { DEFAULT_ON_FAILURE, FIRST_CHECKPOINT_STEPS } from '../common/defaults.js';
 import type { RunDriver, RunSettings } from './runSchemas.js';
 import { planPlacements, runnableStages } from '../planner/planTopology.js';
 
@@ -98,7 +98,13 @@ export function planRunSpec(
     steps: settings.steps,
     seed: settings.seed ?? 1,
     backend: settings.backend ?? 'auto',
-    checkpointEvery: settings.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY,
+    // Steps if the person said steps; else a first checkpoint that measures a save, then by time.
+    ...(settings.checkpointEvery !== undefined
+      ? { checkpointEvery: settings.checkpointEvery }
+      : {
+          checkpointEvery: FIRST_CHECKPOINT_STEPS,
+          checkpointSeconds: settings.checkpointSeconds ?? 'young',
+        }),
     onFailure: settings.onFailure ?? DEFAULT_ON_FAILURE,
   };
 }

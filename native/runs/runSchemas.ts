@@ -42,8 +42,13 @@ export const RunSettingsSchema = z
       .max(2 ** 31 - 1)
       .optional(),
     backend: BackendPreferenceSchema.optional(),
-    /** Checkpoint every this many steps (default DEFAULT_CHECKPOINT_EVERY; 0: never). */
+    /** Checkpoint every this many steps (0: never); default: by time, see `checkpointSeconds`. */
     checkpointEvery: z.number().int().min(0).max(1e9).optional(),
+    /**
+     * Checkpoint about every this many seconds (in steps of the measured step time); default, when
+     * neither is given: Young's interval from the measured cost of a save.
+     */
+    checkpointSeconds: z.number().positive().max(1e7).optional(),
     /** A lost stage resumes the run from its last checkpoint, or ends it (default resume). */
     onFailure: OnFailureSchema.optional(),
   })

@@ -8,6 +8,7 @@
 // checkpoint interval.
 import os from 'node:os';
 import type { RunEvent } from '../../native/common/runEvents.js';
+import { checkpointInterval } from '../../native/coordinator/checkpointInterval.js';
 import { getModel } from '../../native/model/catalogue.js';
 import { coordinatorTf, RunOrchestrator } from '../../native/runs/runOrchestrator.js';
 import { startAgent, stopAgent, testBeaconPort, type RunningAgent } from '../helpers/agents.js';
@@ -86,6 +87,12 @@ try {
     console.log(
       `${c.model.padEnd(9)} batch ${c.batch}, checkpoint every ${c.every} steps: step ${stepMs.toFixed(1)} ms; ` +
         `checkpoint pause ${copy.toFixed(1)} ms (${(share * 100).toFixed(2)}% of step time, goal ≤ 3%), background write ${write.toFixed(1)} ms`,
+    );
+    // The interval a run chooses when not told (Young's formula from this measured pause).
+    const young = checkpointInterval('young', copy, stepMs, 3);
+    console.log(
+      `${c.model.padEnd(9)} default interval: every ${young.every} steps (${young.seconds.toFixed(1)} s; ${young.why}): ` +
+        `checkpoint pause ${(young.share * 100).toFixed(3)}% of step time (goal ≤ 3%)`,
     );
     console.log(
       `${c.model.padEnd(9)} SIGKILL of stage 1 → training again (resumed event) ${((at.resumed - at.kill) / 1000).toFixed(2)} s (goal ≤ 15 s), ` +
