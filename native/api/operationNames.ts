@@ -6,6 +6,7 @@
 export const RUN_OPERATION_NAMES = [
   'startRun',
   'stopRun',
+  'replanRun',
   'listRuns',
   'getRun',
   'deleteRun',

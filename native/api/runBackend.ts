@@ -27,6 +27,14 @@ export function runBackend(runs: RunService): ApiBackendPart<RunOps> {
         known(id);
         return { run: await runs.stop(id) };
       },
+      async replanRun({ id }) {
+        known(id);
+        try {
+          return { message: await runs.replan(id) };
+        } catch (err) {
+          throw new ApiError('bad-request', (err as Error).message);
+        }
+      },
       async listRuns() {
         return { runs: runs.store.list(), live: runs.liveId };
       },

@@ -18,6 +18,11 @@ export const runOperations = {
     request: z.object({ id: RunId }).strict(),
     response: z.object({ run: RunSummarySchema }),
   },
+  /** Moves a live run onto the layout planned over the machines online now, at its next checkpoint. */
+  replanRun: {
+    request: z.object({ id: RunId }).strict(),
+    response: z.object({ message: z.string() }),
+  },
   listRuns: {
     request: z.object({}).strict(),
     response: z.object({ runs: z.array(RunSummarySchema), live: z.string().nullable() }),

@@ -83,14 +83,14 @@ export const runsCommand: Command = {
   },
 };
 
-const RUN_ACTIONS = ['attach', 'stop', 'resume'] as const;
+const RUN_ACTIONS = ['attach', 'stop', 'resume', 'replan'] as const;
 
 export const runCommand: Command = {
   name: 'run',
   summary:
-    'Attach to a run an agent drives (its whole history, then live), stop it, or resume one whose driver is lost.',
+    'Attach to a run an agent drives (its whole history, then live), stop it, move it onto the machines online now (replan), or resume one whose driver is lost.',
   usage:
-    'run attach|stop|resume <run id> [--json] [--out dir] [--wait SECONDS] [--peer host:port]…',
+    'run attach|stop|replan|resume <run id> [--json] [--out dir] [--wait SECONDS] [--peer host:port]…',
   options: {
     json: {
       type: 'boolean',
@@ -120,6 +120,11 @@ export const runCommand: Command = {
         if (action === 'stop') {
           const status = await client.stop(run.nodeId, runId);
           process.stdout.write(`run ${runId} on ${run.driver}: ${status}\n`);
+          return 0;
+        }
+        if (action === 'replan') {
+          const message = await client.replan(run.nodeId, runId);
+          process.stdout.write(`run ${runId} on ${run.driver}: ${message}\n`);
           return 0;
         }
         if (action === 'resume') {

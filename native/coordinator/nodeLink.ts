@@ -62,6 +62,7 @@ export type ControlPayloads = {
   };
   [ControlType.RunCheckpoint]: { runId: string; step: number; stage: number; offset: number };
   [ControlType.RunResume]: { runId: string };
+  [ControlType.RunReplan]: { runId: string };
 };
 
 /**

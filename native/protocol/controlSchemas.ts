@@ -129,6 +129,9 @@ export const RunCheckpointRequestSchema = z
 export const RunResumeRequestSchema = z
   .object({ ...Envelope, type: z.literal(ControlType.RunResume), runId: RunIdSchema })
   .strict();
+export const RunReplanRequestSchema = z
+  .object({ ...Envelope, type: z.literal(ControlType.RunReplan), runId: RunIdSchema })
+  .strict();
 
 export const ControlRequestSchema = z.discriminatedUnion('type', [
   HelloRequestSchema,
@@ -147,6 +150,7 @@ export const ControlRequestSchema = z.discriminatedUnion('type', [
   RunStandbyRequestSchema,
   RunCheckpointRequestSchema,
   RunResumeRequestSchema,
+  RunReplanRequestSchema,
 ]);
 export type ControlRequest = z.infer<typeof ControlRequestSchema>;
 /** The requests a run host answers (the agent hands them on). */
@@ -159,6 +163,7 @@ export const RUN_CONTROL_TYPES = [
   ControlType.RunStandby,
   ControlType.RunCheckpoint,
   ControlType.RunResume,
+  ControlType.RunReplan,
 ] as const;
 export type RunControlRequest = Extract<
   ControlRequest,
@@ -213,6 +218,8 @@ export const RunFileResultSchema = z.object({
 export const RunStandbyResultSchema = z.object({ accepted: z.literal(true) });
 export const RunCheckpointResultSchema = RunFileResultSchema;
 export const RunResumeResultSchema = z.object({ runId: RunIdSchema, fromStep: z.number().int() });
+/** What the re-plan will do (or why there is nothing to do), in words. */
+export const RunReplanResultSchema = z.object({ message: z.string().max(2000) });
 
 export interface ResultTypes {
   [ControlType.Hello]: z.infer<typeof HelloResultSchema>;
@@ -231,6 +238,7 @@ export interface ResultTypes {
   [ControlType.RunStandby]: z.infer<typeof RunStandbyResultSchema>;
   [ControlType.RunCheckpoint]: z.infer<typeof RunCheckpointResultSchema>;
   [ControlType.RunResume]: z.infer<typeof RunResumeResultSchema>;
+  [ControlType.RunReplan]: z.infer<typeof RunReplanResultSchema>;
 }
 
 export const ResultSchemas = {
@@ -250,6 +258,7 @@ export const ResultSchemas = {
   [ControlType.RunStandby]: RunStandbyResultSchema,
   [ControlType.RunCheckpoint]: RunCheckpointResultSchema,
   [ControlType.RunResume]: RunResumeResultSchema,
+  [ControlType.RunReplan]: RunReplanResultSchema,
 } as const;
 
 export const ControlErrorSchema = z.object({ code: z.enum(ErrorCode), message: z.string() });

@@ -33,6 +33,8 @@ export enum ControlType {
   RunCheckpoint = 'run.checkpoint',
   /** Drive, from here, a run whose driver is lost: from the newest checkpoint this agent copied. */
   RunResume = 'run.resume',
+  /** Move a run this agent drives onto the layout planned over the machines online now. */
+  RunReplan = 'run.replan',
 }
 
 /** Telemetry topics an agent publishes (agent PUB → coordinator SUB). */

@@ -145,6 +145,13 @@ export class RunHost implements RunHostPort {
         return this.checkpointChunk(req.runId, req.stage, req.step, req.offset);
       case ControlType.RunResume:
         return this.resume(req.runId);
+      case ControlType.RunReplan:
+        return this.service.replan(req.runId).then(
+          (message) => ({ message }),
+          (err: Error) => {
+            throw invalid(err.message);
+          },
+        );
     }
   }
 

@@ -274,6 +274,12 @@ export class RunHostClient {
     return this.coordinator.request(nodeId, ControlType.RunResume, { runId }, 120_000);
   }
 
+  /** Asks the driver to move the run onto the layout planned over the machines online now. */
+  async replan(nodeId: string, runId: string): Promise<string> {
+    const r = await this.coordinator.request(nodeId, ControlType.RunReplan, { runId }, 30_000);
+    return r.message;
+  }
+
   /** A file read in chunks (`read(offset)` answers one), checked for length, as one buffer. */
   private async chunks(
     what: string,

@@ -125,6 +125,23 @@ export interface RunTakeover {
   lost: RunDriver;
 }
 
+/** A machine that comes back is taken back when a plan with it predicts this much more throughput. */
+const TAKE_BACK_GAIN = 1.05;
+
+/** Whether two layouts place the same layers on the same machines and GPUs. */
+function sameStages(a: RunStagePlacement[], b: RunStagePlacement[]): boolean {
+  return (
+    a.length === b.length &&
+    a.every(
+      (s, k) =>
+        s.start === b[k]!.start &&
+        s.end === b[k]!.end &&
+        s.nodeId === b[k]!.nodeId &&
+        s.gpu === b[k]!.gpu,
+    )
+  );
+}
+
 /** How often a run restarts from its checkpoints before a lost stage fails it after all. */
 const MAX_RESUMES = 3;
 /** A checkpoint a stage refused (torn, changed, missing): the run falls back to an older one. */
@@ -164,6 +181,15 @@ export class RunOrchestrator extends EventEmitter<OrchestratorEvents> {
   } | null = null;
   private readonly outcome: Promise<void>;
   private settle!: { resolve: () => void; reject: (e: Error) => void };
+  /** Machines this run was re-planned without: taken back when they answer again and gain. */
+  private readonly lostIds = new Set<string>();
+  /**
+   * A re-plan at the next complete checkpoint (a lost machine is back, or `run replan`): its stages
+   * and why; `armed` once that checkpoint has come and the stages are being restarted.
+   */
+  private planned: { stages: RunStagePlacement[]; why: string; armed: boolean } | null = null;
+  /** Planned re-plans so far: they do not count against MAX_RESUMES. */
+  private replans = 0;
 
   /** `takeover`: the run was driven elsewhere until now; `start` resumes it from `takeover.state`. */
   constructor(
@@ -201,11 +227,14 @@ export class RunOrchestrator extends EventEmitter<OrchestratorEvents> {
       const checkpoint = { step: e.step, stages: e.stages };
       this.checkpoints.push(checkpoint);
       if (this.checkpoints.length > 2) this.checkpoints.shift();
-      void this.copies.copy(
+      const copied = this.copies.copy(
         checkpoint,
         (k, step) => c.fetchCheckpointFile(k, step),
         (message) => this.emit('event', { type: 'log', message }),
       );
+      this.emit('event', e);
+      void this.replanAtCheckpoint(c, e.step, copied);
+      return;
     }
     if (e.type === 'failed' && this.canResume(e.message)) {
       // A restart that failed too (a refused checkpoint) adds its reason to the first one's.
@@ -245,13 +274,78 @@ export class RunOrchestrator extends EventEmitter<OrchestratorEvents> {
   }
 
   private canResume(message: string): boolean {
+    if (this.planned?.armed) return !this.stopping;
     return (
       this.spec.onFailure === 'resume' &&
       !this.stopping &&
       this.checkpointsSeen > 0 &&
-      this.resumes < MAX_RESUMES &&
+      this.resumes - this.replans < MAX_RESUMES &&
       !/the checkpoint is of step/.test(message)
     );
+  }
+
+  /**
+   * At a complete checkpoint: takes back machines this run lost that answer again, when a plan with
+   * them predicts more throughput; and carries out a re-plan asked for (`replan`): the stages stop and
+   * start on the new layout from this checkpoint's copy.
+   */
+  private async replanAtCheckpoint(c: RunController, step: number, copied: Promise<void>) {
+    if (this.stopping || this.resuming || this.planned?.armed) return;
+    this.planned ??= this.takeBack();
+    if (!this.planned) return;
+    await copied;
+    if (c !== this.controller || this.copies.newest() !== step || this.stopping || this.resuming)
+      return;
+    this.planned.armed = true;
+    await c.fail(`re-planning at the checkpoint of step ${step}`);
+  }
+
+  /** A re-plan that takes back lost machines that are online again, if it predicts a gain. */
+  private takeBack(): { stages: RunStagePlacement[]; why: string; armed: boolean } | null {
+    const back = [...this.lostIds].filter(
+      (id) => this.coordinator.registry.get(id)?.state === 'online',
+    );
+    if (back.length === 0) return null;
+    const using = new Set(this.current.stages.map((s) => s.nodeId));
+    const now = this.planOver((id) => using.has(id));
+    const withBack = this.planOver((id) => using.has(id) || back.includes(id));
+    const names = back.map((id) => this.coordinator.registry.get(id)?.name ?? id).join(', ');
+    for (const id of back) this.lostIds.delete(id);
+    if (typeof now === 'string' || typeof withBack === 'string') return null;
+    const gain = withBack.samplesPerSecond / now.samplesPerSecond;
+    if (gain < TAKE_BACK_GAIN || sameStages(withBack.stages, this.current.stages)) {
+      this.emit('event', {
+        type: 'log',
+        message: `${names} ${back.length === 1 ? 'is' : 'are'} back; a plan with ${back.length === 1 ? 'it' : 'them'} predicts ${withBack.samplesPerSecond.toFixed(0)} samples/s against ${now.samplesPerSecond.toFixed(0)}: the run stays as it is`,
+      });
+      return null;
+    }
+    return {
+      stages: withBack.stages,
+      why: `${names} ${back.length === 1 ? 'is' : 'are'} back: re-planned onto ${new Set(withBack.stages.map((s) => s.nodeId)).size} machines (predicted ${now.samplesPerSecond.toFixed(0)} → ${withBack.samplesPerSecond.toFixed(0)} samples/s)`,
+      armed: false,
+    };
+  }
+
+  /**
+   * Re-plans the run over every machine online now (`pipefitter run replan`, the Runs view) at its
+   * next complete checkpoint; says what will happen, or why nothing will.
+   */
+  replanNow(): string {
+    if (!this.current.checkpointEvery)
+      throw new Error('this run keeps no checkpoints: it cannot move to another layout');
+    if (this.stopping) throw new Error('the run is stopping');
+    if (this.planned) return `a re-plan is already due: ${this.planned.why}`;
+    const using = new Set(this.current.stages.map((s) => s.nodeId));
+    const now = this.planOver((id) => using.has(id));
+    const all = this.planOver(() => true);
+    if (typeof all === 'string') throw new Error(all);
+    if (sameStages(all.stages, this.current.stages))
+      return `the run already trains on the layout the planner picks over the ${new Set(all.stages.map((s) => s.nodeId)).size} machines online`;
+    const machines = new Set(all.stages.map((s) => s.nodeId)).size;
+    const why = `re-planned on request onto ${machines} machine${machines === 1 ? '' : 's'} (predicted ${typeof now === 'string' ? '?' : now.samplesPerSecond.toFixed(0)} → ${all.samplesPerSecond.toFixed(0)} samples/s)`;
+    this.planned = { stages: all.stages, why, armed: false };
+    return `${why.replace('re-planned on request', 'will re-plan')} at the next checkpoint`;
   }
 
   /** The current attempt failed: resume from a checkpoint, or end the run with its failure. */
@@ -266,10 +360,19 @@ export class RunOrchestrator extends EventEmitter<OrchestratorEvents> {
     // A stage that refused its checkpoint (torn, changed): that checkpoint is no use to anyone.
     if (REFUSED_CHECKPOINT.test(err.message)) this.checkpoints.pop();
     if (this.stopping) return this.giveUp('the run was stopped');
+    const planned = this.planned?.armed ? this.planned : null;
+    this.planned = null;
     const down = await this.machinesDown();
     const local = this.checkpoints.at(-1);
     let next: RunSpec;
-    if (down.length === 0 && local) {
+    const state = planned && down.length === 0 ? this.newestCopy() : null;
+    if (planned && state) {
+      // A planned move: the copy of the checkpoint it waited for, re-sliced for the new layout.
+      next = { ...this.current, stages: planned.stages, resume: undefined, resumeState: state };
+      this.checkpoints.length = 0;
+      this.resuming = { reason: planned.why, fromStep: state.step, notes: [] };
+      this.replans++;
+    } else if (down.length === 0 && local) {
       // Every machine answers: the stages start again where they are, from their own files.
       next = { ...this.current, resume: local, resumeState: undefined };
       this.resuming.fromStep = local.step;
@@ -286,7 +389,9 @@ export class RunOrchestrator extends EventEmitter<OrchestratorEvents> {
         );
       }
       if (!state) return this.giveUp('no checkpoint was complete and copied before the loss');
-      const stages = this.replan(new Set(down.map((d) => d.id)));
+      const lost = new Set(down.map((d) => d.id));
+      for (const id of lost) this.lostIds.add(id);
+      const stages = this.replan(lost);
       if (typeof stages === 'string') return this.giveUp(stages);
       next = { ...this.current, stages, resume: undefined, resumeState: state };
       // The stages' own files are of the old layout from now on.
@@ -314,11 +419,23 @@ export class RunOrchestrator extends EventEmitter<OrchestratorEvents> {
 
   /** The same model, batch and schedule planned over the machines still online, `lost` left out. */
   private replan(lost: Set<string>): RunStagePlacement[] | string {
+    const p = this.planOver((id) => !lost.has(id));
+    if (typeof p === 'string') return p;
+    if (this.resuming && p.assumed.length) this.resuming.assumed = p.assumed;
+    return p.stages;
+  }
+
+  /**
+   * The same model, batch and schedule planned over the online machines `use` keeps (machines not
+   * yet benchmarked planned as fast as the others), with its predicted throughput; or why none fits.
+   */
+  private planOver(
+    use: (nodeId: string) => boolean,
+  ): { stages: RunStagePlacement[]; samplesPerSecond: number; assumed: string[] } | string {
     const { cluster, skipped, assumed } = clusterFromNodes(
-      this.coordinator.nodes().filter((n) => !lost.has(n.id)),
+      this.coordinator.nodes().filter((n) => use(n.id)),
       { assumeUnmeasured: true },
     );
-    if (this.resuming && assumed.length) this.resuming.assumed = assumed;
     if (cluster.machines.length === 0)
       return `no machine is left to plan on${skipped.length ? ` (${skipped.join('; ')})` : ''}`;
     const s = this.current;
@@ -334,7 +451,20 @@ export class RunOrchestrator extends EventEmitter<OrchestratorEvents> {
       preset: 'balanced',
     });
     if (!outcome.ok) return `no plan fits the machines left: ${outcome.reason}`;
-    return planRunStages(outcome.plan);
+    return {
+      stages: planRunStages(outcome.plan),
+      samplesPerSecond: outcome.plan.prediction.samplesPerSecond,
+      assumed,
+    };
+  }
+
+  /** The driver's copy of the newest complete checkpoint, as one state; null if none (or unreadable). */
+  private newestCopy(): RunState | null {
+    try {
+      return this.copies.newestState(this.current.optimizer.name);
+    } catch {
+      return null;
+    }
   }
 
   /** The run's machines whose agents do not answer a ping now. */
@@ -387,6 +517,7 @@ export class RunOrchestrator extends EventEmitter<OrchestratorEvents> {
         throw new Error(planned);
       }
       stages = planned;
+      for (const d of down) this.lostIds.add(d.id);
       this.resuming.lost = [
         ...new Set(down.map((d) => this.coordinator.registry.get(d.id)?.name ?? d.name)),
       ];

@@ -305,6 +305,18 @@ export class RunService extends EventEmitter<RunServiceEvents> {
     return this.store.get(id)!;
   }
 
+  /**
+   * Moves the live run onto the layout the planner picks over the machines online now, at its next
+   * checkpoint; resolves with what will happen (or why nothing will), in words.
+   */
+  async replan(id: string): Promise<string> {
+    const live = this.live;
+    if (!live || live.id !== id) throw new Error(`run ${id} is not running`);
+    if (live.copy) return this.hosts.replan(live.copy.driver.nodeId, id);
+    if (!live.run) throw new Error(`run ${id} is still starting`);
+    return live.run.replanNow();
+  }
+
   delete(id: string): void {
     this.store.delete(id);
     this.emit('removed', id);

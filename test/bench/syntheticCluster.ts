@@ -127,6 +127,7 @@ export function syntheticCluster(count: number, gpus: number, plansDir = os.tmpd
       listRuns: async () => ({ runs: [], live: null }),
       startRun: refuse,
       stopRun: refuse,
+      replanRun: refuse,
       getRun: refuse,
       deleteRun: refuse,
       restoreRun: refuse,

@@ -178,6 +178,17 @@ describe("a run whose driver's machine is lost goes on from its standby", () => 
     assert.equal(mine[0]!.driver, 'ws-b');
     assert.equal(mine[0]!.summary.status, 'completed');
 
+    // A run that has ended can be neither moved nor resumed, and says why.
+    const replan = pipefitter(['run', 'replan', runId, '--wait', '1', ...peers()]);
+    assert.equal(replan.status, 1);
+    assert.match(replan.stderr, new RegExp(`run ${runId} is not running`));
+    const resume = pipefitter(['run', 'resume', runId, '--wait', '1', ...peers()]);
+    assert.equal(resume.status, 1);
+    assert.match(
+      resume.stderr,
+      /completed on ws-b; only a run whose driver is lost can be resumed/,
+    );
+
     // The new driver's own records say when it resumed and trained its first step again.
     const records = fs
       .readFileSync(path.join(agents[1]!.stateDir, 'driver', 'runs', runId, 'run.jsonl'), 'utf8')

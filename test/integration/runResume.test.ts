@@ -209,6 +209,93 @@ describe('runs resume from checkpoints when a stage is lost', () => {
     }
   });
 
+  it('a lost machine that comes back is taken back at the next checkpoint; run replan moves a run onto every machine online', async () => {
+    // Layers of equal cost, so a third machine shortens every step (mnist-mlp's first layer is most
+    // of its cost, and a third machine would not help it).
+    const model = getModel('deep-mlp');
+    const beaconPort = testBeaconPort();
+    const three = await Promise.all(
+      [1, 2, 3].map((i) => startAgent({ name: `back-${i}`, beaconPort })),
+    );
+    const lab = await coordinatorFor(three);
+    try {
+      const layout = (n: number): RunSpec => ({
+        ...spec('adam'),
+        model,
+        batch: 32,
+        steps: 120,
+        stages: evenSlices(model.layers.length, n).map((s, k) => ({
+          ...s,
+          nodeId: three[k]!.ready.nodeId,
+        })),
+      });
+      // 1. Lost and back: stage 2's machine dies after step 30 and its agent restarts (same port).
+      let killed = false;
+      const back = await train(
+        layout(3),
+        (e) => {
+          if (e.type === 'checkpoint' && e.step === 3 * EVERY && !killed) {
+            killed = true;
+            three[2]!.proc.kill('SIGKILL');
+          }
+          if (e.type === 'resumed' && /re-planned without back-3/.test(e.reason))
+            void (async () => {
+              three[2] = await startAgent({
+                name: 'back-3',
+                beaconPort,
+                stateDir: three[2]!.stateDir,
+                port: three[2]!.ready.controlPort,
+              });
+              await lab.addPeer(`127.0.0.1:${three[2].ready.controlPort}`, { persist: false });
+            })();
+        },
+        lab,
+      );
+      const resumed = back.events.filter((e): e is Resumed => e.type === 'resumed');
+      const logs = back.events.filter((e) => e.type === 'log').map((e) => e.message);
+      assert.equal(
+        resumed.length,
+        2,
+        `lost, then taken back: ${JSON.stringify(resumed.map((r) => r.reason))} ${logs.join(' | ')}`,
+      );
+      assert.match(resumed[0]!.reason, /re-planned without back-3 onto 2 machines/);
+      assert.match(
+        resumed[1]!.reason,
+        /^back-3 is back: re-planned onto 3 machines \(predicted \d+ → \d+ samples\/s\)/,
+      );
+      assert.ok(resumed[1]!.stages.some((st) => st.node.startsWith('back-3')));
+      assert.equal(back.events.filter((e) => e.type === 'step').at(-1)!.step, 119);
+      console.log(`machine back: ${resumed[1]!.reason}, from step ${resumed[1]!.fromStep}`);
+
+      // 2. On request: a run on two of the three machines moves onto all three at its next checkpoint.
+      let message = '';
+      const asked = await (async () => {
+        const run = new RunOrchestrator(lab, tf, layout(2));
+        const events: RunEvent[] = [];
+        run.on('event', (e) => {
+          events.push(e);
+          if (e.type === 'step' && e.step === 5) message = run.replanNow();
+        });
+        await run.start();
+        await run.finished();
+        await run.shutdown();
+        return events;
+      })();
+      assert.match(
+        message,
+        /^will re-plan onto 3 machines \(predicted \d+ → \d+ samples\/s\) at the next checkpoint$/,
+      );
+      const moved = asked.filter((e): e is Resumed => e.type === 'resumed');
+      assert.equal(moved.length, 1);
+      assert.equal(moved[0]!.fromStep, EVERY, 'at the next checkpoint');
+      assert.match(moved[0]!.reason, /re-planned on request onto 3 machines/);
+      console.log(`run replan: ${message}; moved at step ${moved[0]!.fromStep}`);
+    } finally {
+      await lab.stop();
+      await Promise.all(three.map((a) => stopAgent(a, 'SIGKILL')));
+    }
+  });
+
   it('with --on-failure stop (or no checkpoint yet), a lost stage fails the run as before', async () => {
     const run = new RunOrchestrator(coordinator, tf, { ...spec('sgd'), onFailure: 'stop' });
     const events: RunEvent[] = [];

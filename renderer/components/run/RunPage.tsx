@@ -20,6 +20,7 @@ export function RunPage({ id }: { id: string }) {
   const version = useRuns((s) => s.versions[id] ?? 0);
   const [error, setError] = useState<string | null>(null);
   const [confirmStop, setConfirmStop] = useState(false);
+  const [replanNote, setReplanNote] = useState<string | null>(null);
   useEffect(() => {
     loadRun(api, id).catch((e: Error) => setError(e.message));
   }, [api, id]);
@@ -33,6 +34,13 @@ export function RunPage({ id }: { id: string }) {
       await api.stopRun({ id });
     } catch (e) {
       setError((e as Error).message);
+    }
+  };
+  const replan = async () => {
+    try {
+      setReplanNote((await api.replanRun({ id })).message);
+    } catch (e) {
+      setReplanNote((e as Error).message);
     }
   };
   return (
@@ -69,6 +77,16 @@ export function RunPage({ id }: { id: string }) {
               Stop…
             </button>
           ))}
+        {live && (
+          <button
+            type="button"
+            className="secondary small"
+            title="Plan the run again over the machines online now; it moves at its next checkpoint"
+            onClick={() => void replan()}
+          >
+            Re-plan
+          </button>
+        )}
         {data.plan && (
           <button
             type="button"
@@ -84,6 +102,11 @@ export function RunPage({ id }: { id: string }) {
         )}
         <ExportButton id={id} hasModel={summary.hasModel} name={summary.name} />
       </div>
+      {replanNote && live && (
+        <p className="muted" role="status" data-testid="replan-note">
+          {replanNote}
+        </p>
+      )}
       {summary.message && summary.status !== 'completed' && (
         <p className="error-text" role="alert">
           {summary.message}
