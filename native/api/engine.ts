@@ -71,6 +71,7 @@ export class Engine {
       driverFor: (plan) => this.driverFor(plan),
       log,
     });
+    this.runs.pruneCheckpointCopies();
     const cluster = clusterBackend({
       coordinator: this.coordinator,
       token: opts.token,

@@ -128,11 +128,12 @@ export const runCommand: Command = {
           return 0;
         }
         if (action === 'resume') {
-          if (drivenThere(run))
+          const { status } = run.summary;
+          if (drivenThere(run) && isLive(run.summary))
+            throw new Error(`run ${runId} is live on ${run.driver}: nothing to resume`);
+          if (drivenThere(run) && status !== 'failed' && status !== 'interrupted')
             throw new Error(
-              isLive(run.summary)
-                ? `run ${runId} is live on ${run.driver}: nothing to resume`
-                : `run ${runId} ${run.summary.status} on ${run.driver}; only a run whose driver is lost can be resumed (from the copy its standby agent keeps)`,
+              `run ${runId} ${status} on ${run.driver}; only a failed or interrupted run, or one whose driver is lost, can be resumed`,
             );
           const r = await client.resume(run.nodeId, runId);
           process.stdout.write(`run ${runId} resumed on ${run.driver} from step ${r.fromStep}\n`);

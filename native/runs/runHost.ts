@@ -98,6 +98,7 @@ export class RunHost implements RunHostPort {
 
   async start(): Promise<void> {
     this.store.open();
+    this.service.pruneCheckpointCopies();
     await this.coordinator.start();
     // Runs this agent stood by for when it stopped: follow them again (their drivers may be gone).
     for (const s of this.store.list())
@@ -264,11 +265,27 @@ export class RunHost implements RunHostPort {
     return { runId, fromStep: state.step };
   }
 
-  /** `pipefitter run resume`: take over a run whose driver is lost, now. */
+  /**
+   * `pipefitter run resume`: take over a run whose driver is lost, now; or go on with a run this
+   * agent drove that failed or was interrupted.
+   */
   private async resume(runId: string): Promise<{ runId: string; fromStep: number }> {
     if (this.service.liveId === runId) throw invalid(`run ${runId} is live on this agent`);
     const sb = this.standbys.get(runId);
-    if (!sb) throw invalid(`this agent holds no standby copy of run ${runId}`);
+    if (!sb) {
+      const s = this.store.get(runId);
+      if (!s || (s.driver && s.driver.nodeId !== this.opts.self.nodeId))
+        throw invalid(`this agent neither drove run ${runId} nor holds a standby copy of it`);
+      if (this.service.liveId)
+        throw new ControlFailure(ErrorCode.Busy, `run ${this.service.liveId} is live on this agent`);
+      try {
+        const { fromStep } = await this.service.resumeEnded(runId);
+        void this.ensureStandby(runId);
+        return { runId, fromStep };
+      } catch (err) {
+        throw invalid((err as Error).message);
+      }
+    }
     const answers = await this.coordinator
       .request(sb.driver.nodeId, ControlType.Ping, { sentAt: Date.now() }, 1500)
       .then(

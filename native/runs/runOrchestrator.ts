@@ -119,10 +119,10 @@ export interface RunTakeover {
   state: RunState;
   /** Why: the old driver and what became of it, for the `resumed` event. */
   reason: string;
-  /** This agent, which drives the run from here on. */
-  driver: RunDriver;
-  /** The old driver: its machine is never planned on, even if it answers again meanwhile. */
-  lost: RunDriver;
+  /** The agent that drives the run from here on, when it is not the one that drove it so far. */
+  driver?: RunDriver;
+  /** The old driver, lost: its machine is never planned on, even if it answers again meanwhile. */
+  lost?: RunDriver;
 }
 
 /** A machine that comes back is taken back when a plan with it predicts this much more throughput. */
@@ -200,7 +200,7 @@ export class RunOrchestrator extends EventEmitter<OrchestratorEvents> {
   ) {
     super();
     this.current = spec;
-    this.copies = new CheckpointCopies(path.join(coordinator.checkpointCopiesDir, spec.runId));
+    this.copies = RunOrchestrator.copiesOf(coordinator, spec.runId);
     this.outcome = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
     // A caller that never waits for the end must not see an unhandled rejection.
     this.outcome.catch(() => {});
@@ -265,7 +265,7 @@ export class RunOrchestrator extends EventEmitter<OrchestratorEvents> {
         ].join('; '),
         attempt: this.resumes,
         stages: e.stages,
-        ...(this.resumes === 1 && this.takeover ? { driver: this.takeover.driver } : {}),
+        ...(this.resumes === 1 && this.takeover?.driver ? { driver: this.takeover.driver } : {}),
       });
       this.resuming = null;
       return;
@@ -352,7 +352,8 @@ export class RunOrchestrator extends EventEmitter<OrchestratorEvents> {
   private async onFailed(c: RunController, err: Error): Promise<void> {
     if (c !== this.controller) return;
     if (!this.resuming) {
-      void this.copies.settled().then(() => this.copies.clear());
+      // A failed run keeps its copies: `run resume` can go on from them later.
+      if (this.stopping) void this.copies.settled().then(() => this.copies.clear());
       this.settle.reject(err);
       return;
     }
@@ -411,8 +412,9 @@ export class RunOrchestrator extends EventEmitter<OrchestratorEvents> {
     const r = this.resuming!;
     const message = [r.reason, ...r.notes, `not resumed: ${why}`].join('; ');
     this.resuming = null;
-    // Nothing can resume this run once its driver lets go of it: its copies are of no further use.
-    void this.copies.settled().then(() => this.copies.clear());
+    // A run that cannot go on now (no machine left that fits) may later: its copies stay for
+    // `run resume`, unless the person stopped it.
+    if (this.stopping) void this.copies.settled().then(() => this.copies.clear());
     this.emit('event', { type: 'failed', message });
     this.settle.reject(new Error(message));
   }
@@ -481,6 +483,11 @@ export class RunOrchestrator extends EventEmitter<OrchestratorEvents> {
     return answers.filter((a): a is { id: string; name: string } => a !== null);
   }
 
+  /** The driver's copies of this run's checkpoints (they outlive a failed run, for `run resume`). */
+  static copiesOf(coordinator: Coordinator, runId: string): CheckpointCopies {
+    return new CheckpointCopies(path.join(coordinator.checkpointCopiesDir, runId));
+  }
+
   /** Resolves once every stage is training; rejects (after a `failed` event) if the run cannot start. */
   start(): Promise<void> {
     return this.takeover ? this.startTakeover(this.takeover) : this.controller.start();
@@ -505,7 +512,7 @@ export class RunOrchestrator extends EventEmitter<OrchestratorEvents> {
         ),
     );
     const down = await this.machinesDown();
-    if (ids.has(t.lost.nodeId) && !down.some((d) => d.id === t.lost.nodeId))
+    if (t.lost && ids.has(t.lost.nodeId) && !down.some((d) => d.id === t.lost!.nodeId))
       down.push({ id: t.lost.nodeId, name: t.lost.name });
     this.resuming = { reason: t.reason, fromStep: t.state.step, notes: [] };
     let stages = this.current.stages;

@@ -181,12 +181,12 @@ export class RunService extends EventEmitter<RunServiceEvents> {
    * until its machine was lost: from `state` (a checkpoint copy), recorded on in the same file.
    * Resolves once every stage trains again; rejects (recording why) if the run cannot go on.
    */
-  async takeOver(id: string, t: RunTakeover): Promise<RunSummary> {
+  async takeOver(id: string, t: RunTakeover, opts: { ended?: boolean } = {}): Promise<RunSummary> {
     if (this.live) throw new Error(`run ${this.live.id} is live here: it cannot take over ${id}`);
     const records = this.store.read(id);
     const meta = records[0];
     if (meta?.kind !== 'meta') throw new Error(`run ${id} has no meta record`);
-    if (records.some((r) => r.kind === 'end')) throw new Error(`run ${id} has ended`);
+    if (!opts.ended && records.some((r) => r.kind === 'end')) throw new Error(`run ${id} has ended`);
     const model = meta.model ?? resolveModel(meta.plan.model.path ?? meta.plan.model.id).spec;
     const spec = planRunSpec(id, meta.plan, model, meta.settings);
     const tf = await coordinatorTf();
@@ -200,6 +200,60 @@ export class RunService extends EventEmitter<RunServiceEvents> {
     );
     await started;
     return this.store.get(id)!;
+  }
+
+  /**
+   * Removes the checkpoint copies no run here can resume from any more (runs that completed, were
+   * stopped, or are gone), so what failed runs keep is all that stays. Call once the store is open.
+   */
+  pruneCheckpointCopies(): void {
+    const root = this.coordinator.checkpointCopiesDir;
+    let ids: string[];
+    try {
+      ids = fs.readdirSync(root);
+    } catch {
+      return;
+    }
+    for (const id of ids) {
+      const s = this.store.get(id);
+      if (s && (isLive(s) || s.status === 'failed' || s.status === 'interrupted')) continue;
+      fs.rmSync(path.join(root, id), { recursive: true, force: true });
+    }
+  }
+
+  /**
+   * Goes on with a run this process drove that failed (no machine left that fits, a loss with
+   * `--on-failure stop`) or was interrupted (this process died): from the newest checkpoint copy it
+   * kept, on the run's machines if they answer, else re-planned over those that do.
+   */
+  async resumeEnded(id: string): Promise<{ summary: RunSummary; fromStep: number }> {
+    const s = this.store.get(id);
+    if (!s) throw new Error(`no run ${id} here`);
+    if (s.status !== 'failed' && s.status !== 'interrupted')
+      throw new Error(
+        isLive(s)
+          ? `run ${id} is live: nothing to resume`
+          : `run ${id} ${s.status}: only a failed or interrupted run can be resumed`,
+      );
+    const records = this.store.read(id);
+    const meta = records[0];
+    if (meta?.kind !== 'meta') throw new Error(`run ${id} has no meta record`);
+    const copies = RunOrchestrator.copiesOf(this.coordinator, id);
+    const checkpoints = records.flatMap((r) =>
+      r.kind === 'event' && r.event.type === 'checkpoint'
+        ? [{ step: r.event.step, stages: r.event.stages }]
+        : [],
+    );
+    // The newest copy that is whole: a re-plan's first checkpoints name other stages than older ones.
+    for (const c of checkpoints.reverse()) if (copies.adopt(c)) break;
+    const state = copies.newestState(meta.settings.optimizer);
+    if (!state) throw new Error(`no copy of a checkpoint of run ${id} is kept here`);
+    const summary = await this.takeOver(
+      id,
+      { state, reason: `resumed on request after it ${s.status} (${s.message ?? 'no reason recorded'})` },
+      { ended: true },
+    );
+    return { summary, fromStep: state.step };
   }
 
   /** The machines the run this process drives trains on now, in stage order (none: no such run). */

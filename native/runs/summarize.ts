@@ -44,6 +44,9 @@ export function applyRecord(s: RunSummary | null, r: RunRecord): RunSummary | nu
       if (e.accuracy !== null) next.finalAccuracy = e.accuracy;
     } else if (e.type === 'resumed') {
       next.status = 'running';
+      // A run that had ended (failed, interrupted) and was resumed later is live again.
+      next.endedAt = null;
+      next.message = null;
       // Another agent took the run over: it drives the run from here on.
       if (e.driver) next.driver = e.driver;
     } else if (e.type === 'failed') next.message = e.message;

@@ -186,7 +186,7 @@ describe("a run whose driver's machine is lost goes on from its standby", () => 
     assert.equal(resume.status, 1);
     assert.match(
       resume.stderr,
-      /completed on ws-b; only a run whose driver is lost can be resumed/,
+      /completed on ws-b; only a failed or interrupted run, or one whose driver is lost, can be resumed/,
     );
 
     // The new driver's own records say when it resumed and trained its first step again.

@@ -139,4 +139,56 @@ describe('RunService with two real agents', () => {
     assert.ok(last.kind === 'end' && last.status === 'stopped');
     assert.equal(service.liveId, null);
   });
+
+  it('a run that failed (a lost stage with --on-failure stop) resumes later from the copy it kept, in the same run', async () => {
+    const run = await service.start(
+      twoStagePlan(agents),
+      settings({ name: 'resume later', steps: 60, checkpointEvery: 10, onFailure: 'stop' }),
+    );
+    const ofRun = () => records.filter((r) => service.store.get(run.id) && r.seq >= 0).slice(-1000);
+    const started = service.store
+      .read(run.id)
+      .find((r) => r.kind === 'event' && r.event.type === 'started');
+    assert.ok(started?.kind === 'event' && started.event.type === 'started');
+    await waitUntil(
+      () =>
+        service.store
+          .read(run.id)
+          .some((r) => r.kind === 'event' && r.event.type === 'checkpoint' && r.event.step === 30),
+      60_000,
+      'the checkpoint of step 30',
+    );
+    process.kill(started.event.stages[1]!.pid, 'SIGKILL');
+    await waitUntil(() => service.store.get(run.id)?.status === 'failed', 30_000, 'the run failed');
+
+    const { summary, fromStep } = await service.resumeEnded(run.id);
+    assert.equal(summary.status, 'running');
+    assert.ok(fromStep === 20 || fromStep === 30, `from a kept copy: ${fromStep}`);
+    await waitUntil(
+      () => service.store.get(run.id)?.status === 'completed',
+      120_000,
+      'the resumed run completes',
+    );
+    const all = service.store.read(run.id);
+    const kinds = all.map((r) => (r.kind === 'event' ? r.event.type : r.kind));
+    assert.equal(kinds.filter((k) => k === 'end').length, 2, 'failed, then completed');
+    const resumed = all.find((r) => r.kind === 'event' && r.event.type === 'resumed');
+    assert.ok(resumed?.kind === 'event' && resumed.event.type === 'resumed');
+    assert.match(resumed.event.reason, /^resumed on request after it failed \(stage 1 on bee/);
+    const after = all.slice(all.indexOf(resumed));
+    const steps = after.flatMap((r) =>
+      r.kind === 'event' && r.event.type === 'step' ? [r.event.step] : [],
+    );
+    assert.deepEqual(
+      steps,
+      Array.from({ length: 60 - fromStep }, (_, i) => fromStep + i),
+      'every step from the copy on, to the end',
+    );
+    const last = all.at(-1)!;
+    assert.ok(last.kind === 'end' && last.status === 'completed');
+    await assert.rejects(
+      service.resumeEnded(run.id),
+      /completed: only a failed or interrupted run/,
+    );
+  });
 });
