@@ -145,7 +145,6 @@ describe('RunService with two real agents', () => {
       twoStagePlan(agents),
       settings({ name: 'resume later', steps: 60, checkpointEvery: 10, onFailure: 'stop' }),
     );
-    const ofRun = () => records.filter((r) => service.store.get(run.id) && r.seq >= 0).slice(-1000);
     const started = service.store
       .read(run.id)
       .find((r) => r.kind === 'event' && r.event.type === 'started');
