@@ -4,7 +4,15 @@ import path from 'node:path';
 import readline from 'node:readline';
 import type { RunEvent } from '../../native/coordinator/runController.js';
 import fs from 'node:fs';
-import { CLI, tempDir, TEST_TOKEN, type RunningAgent } from './agents.js';
+import {
+  CLI,
+  startAgent,
+  stopAgent,
+  tempDir,
+  testBeaconPort,
+  TEST_TOKEN,
+  type RunningAgent,
+} from './agents.js';
 
 /**
  * A plan file over real test agents: `pipefitter plan --cluster` on a cluster.json naming them (equal
@@ -108,4 +116,58 @@ export async function trainWithCli(
   });
   const code = await new Promise<number | null>((resolve) => proc.once('exit', resolve));
   return { lines, code, stderr, seconds: (performance.now() - t0) / 1000 };
+}
+
+/**
+ * Three real agents (ws-a, ws-b, ws-c) and a 3-stage mnist-mlp plan over them (batch 64, 4
+ * micro-batches, 1F1B, Adam), with helpers to run `pipefitter` against that lab. Call `start` in
+ * `before` and `stop` in `after`.
+ */
+export function threeAgentLab(prefix: string) {
+  const beaconPort = testBeaconPort();
+  const agents: RunningAgent[] = [];
+  const lab = {
+    agents,
+    planFile: '',
+    /** ARGS with this lab's beacon port, a fresh state dir and the test token. */
+    cli: (args: string[]) => [
+      ...args,
+      '--beacon-port',
+      String(beaconPort),
+      '--state-dir',
+      tempDir(),
+      '--token',
+      TEST_TOKEN,
+    ],
+    /** `--peer` for each agent: the commands ask them by address too, beacons or not. */
+    peers: () => agents.flatMap((a) => ['--peer', `127.0.0.1:${a.ready.controlPort}`]),
+    /** `pipefitter ARGS` against this lab, run to its end. */
+    pipefitter: (args: string[], timeoutMs = 60_000) =>
+      spawnSync(process.execPath, [CLI, ...lab.cli(args)], {
+        encoding: 'utf8',
+        timeout: timeoutMs,
+      }),
+    async start(): Promise<void> {
+      for (const name of ['ws-a', 'ws-b', 'ws-c'])
+        agents.push(await startAgent({ name, beaconPort }));
+      lab.planFile = planOverAgents(agents, tempDir(prefix), [
+        '--model',
+        'mnist-mlp',
+        '--stages',
+        '3',
+        '--batch',
+        '64',
+        '--microbatches',
+        '4',
+        '--schedule',
+        '1f1b',
+        '--optimizer',
+        'adam',
+      ]);
+    },
+    async stop(): Promise<void> {
+      await Promise.all(agents.map((a) => stopAgent(a)));
+    },
+  };
+  return lab;
 }

@@ -1,20 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import { after, before, describe, it } from 'node:test';
-import {
-  CLI,
-  startAgent,
-  stopAgent,
-  tempDir,
-  testBeaconPort,
-  TEST_TOKEN,
-  waitUntil,
-  type RunningAgent,
-} from '../helpers/agents.js';
-import { planOverAgents, type TrainLine } from '../helpers/cliTraining.js';
+import { CLI, stopAgent, tempDir, waitUntil } from '../helpers/agents.js';
+import { threeAgentLab, type TrainLine } from '../helpers/cliTraining.js';
 import type { RunEvent } from '../../native/common/runEvents.js';
 
 /** The accuracy this plan reaches in one epoch uninterrupted (runsOutliveCli.test.ts prints it). */
@@ -27,44 +18,10 @@ const UNINTERRUPTED_ACCURACY = 0.9681;
  * there with no record missing.
  */
 describe("a run whose driver's machine is lost goes on from its standby", () => {
-  const beaconPort = testBeaconPort();
-  const agents: RunningAgent[] = [];
-  let planFile = '';
-  const cli = (args: string[]) => [
-    ...args,
-    '--beacon-port',
-    String(beaconPort),
-    '--state-dir',
-    tempDir(),
-    '--token',
-    TEST_TOKEN,
-  ];
-  const peers = () => agents.flatMap((a) => ['--peer', `127.0.0.1:${a.ready.controlPort}`]);
-  const pipefitter = (args: string[], timeoutMs = 60_000) =>
-    spawnSync(process.execPath, [CLI, ...cli(args)], { encoding: 'utf8', timeout: timeoutMs });
-
-  before(async () => {
-    for (const name of ['ws-a', 'ws-b', 'ws-c'])
-      agents.push(await startAgent({ name, beaconPort }));
-    planFile = planOverAgents(agents, tempDir('pf-driver-lost-'), [
-      '--model',
-      'mnist-mlp',
-      '--stages',
-      '3',
-      '--batch',
-      '64',
-      '--microbatches',
-      '4',
-      '--schedule',
-      '1f1b',
-      '--optimizer',
-      'adam',
-    ]);
-  });
-
-  after(async () => {
-    await Promise.all(agents.map((a) => stopAgent(a)));
-  });
+  const lab = threeAgentLab('pf-driver-lost-');
+  const { agents, cli, peers, pipefitter } = lab;
+  before(() => lab.start());
+  after(() => lab.stop());
 
   it('SIGKILL of the driving agent: its standby takes the run over, the attached reader follows, the epoch completes', async () => {
     const started = pipefitter([
@@ -72,7 +29,7 @@ describe("a run whose driver's machine is lost goes on from its standby", () => 
       '--model',
       'mnist-mlp',
       '--plan',
-      planFile,
+      lab.planFile,
       '--epochs',
       '1',
       '--dataset',

@@ -1,19 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import { after, before, describe, it } from 'node:test';
-import {
-  CLI,
-  startAgent,
-  stopAgent,
-  tempDir,
-  testBeaconPort,
-  TEST_TOKEN,
-  type RunningAgent,
-} from '../helpers/agents.js';
-import { planOverAgents, type TrainLine } from '../helpers/cliTraining.js';
+import { CLI, tempDir } from '../helpers/agents.js';
+import { threeAgentLab, type TrainLine } from '../helpers/cliTraining.js';
 import { modelCost } from '../../native/model/cost.js';
 import { getModel } from '../../native/model/catalogue.js';
 
@@ -23,51 +15,15 @@ import { getModel } from '../../native/model/catalogue.js';
  * from its first record to its end, with no step missing, and fetches the trained model.
  */
 describe('runs outlive the CLI that started them', () => {
-  const beaconPort = testBeaconPort();
-  const agents: RunningAgent[] = [];
-  let planFile = '';
-  const cli = (args: string[]) => [
-    ...args,
-    '--beacon-port',
-    String(beaconPort),
-    '--state-dir',
-    tempDir(),
-    '--token',
-    TEST_TOKEN,
-  ];
-  /** `pipefitter ARGS` against this lab, run to its end. */
-  const pipefitter = (args: string[], timeoutMs = 60_000) =>
-    spawnSync(process.execPath, [CLI, ...cli(args)], { encoding: 'utf8', timeout: timeoutMs });
-  /** `--peer` for each agent: the commands ask them by address too, beacons or not. */
-  const peers = () => agents.flatMap((a) => ['--peer', `127.0.0.1:${a.ready.controlPort}`]);
+  const lab = threeAgentLab('pf-outlive-');
+  const { cli, peers, pipefitter } = lab;
   const jsonLines = <T>(stdout: string): T[] =>
     stdout
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as T);
-
-  before(async () => {
-    for (const name of ['ws-a', 'ws-b', 'ws-c'])
-      agents.push(await startAgent({ name, beaconPort }));
-    planFile = planOverAgents(agents, tempDir('pf-outlive-'), [
-      '--model',
-      'mnist-mlp',
-      '--stages',
-      '3',
-      '--batch',
-      '64',
-      '--microbatches',
-      '4',
-      '--schedule',
-      '1f1b',
-      '--optimizer',
-      'adam',
-    ]);
-  });
-
-  after(async () => {
-    await Promise.all(agents.map((a) => stopAgent(a)));
-  });
+  before(() => lab.start());
+  after(() => lab.stop());
 
   it('keeps training after SIGKILL of pipefitter train; runs lists it; run attach reads it whole', async () => {
     const train = spawn(
@@ -79,7 +35,7 @@ describe('runs outlive the CLI that started them', () => {
           '--model',
           'mnist-mlp',
           '--plan',
-          planFile,
+          lab.planFile,
           '--epochs',
           '1',
           '--dataset',
@@ -172,7 +128,7 @@ describe('runs outlive the CLI that started them', () => {
         '--model',
         'mnist-mlp',
         '--plan',
-        planFile,
+        lab.planFile,
         '--steps',
         '100000',
         '--dataset',
