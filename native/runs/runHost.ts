@@ -277,7 +277,10 @@ export class RunHost implements RunHostPort {
       if (!s || (s.driver && s.driver.nodeId !== this.opts.self.nodeId))
         throw invalid(`this agent neither drove run ${runId} nor holds a standby copy of it`);
       if (this.service.liveId)
-        throw new ControlFailure(ErrorCode.Busy, `run ${this.service.liveId} is live on this agent`);
+        throw new ControlFailure(
+          ErrorCode.Busy,
+          `run ${this.service.liveId} is live on this agent`,
+        );
       try {
         const { fromStep } = await this.service.resumeEnded(runId);
         void this.ensureStandby(runId);

@@ -186,7 +186,8 @@ export class RunService extends EventEmitter<RunServiceEvents> {
     const records = this.store.read(id);
     const meta = records[0];
     if (meta?.kind !== 'meta') throw new Error(`run ${id} has no meta record`);
-    if (!opts.ended && records.some((r) => r.kind === 'end')) throw new Error(`run ${id} has ended`);
+    if (!opts.ended && records.some((r) => r.kind === 'end'))
+      throw new Error(`run ${id} has ended`);
     const model = meta.model ?? resolveModel(meta.plan.model.path ?? meta.plan.model.id).spec;
     const spec = planRunSpec(id, meta.plan, model, meta.settings);
     const tf = await coordinatorTf();
@@ -250,7 +251,10 @@ export class RunService extends EventEmitter<RunServiceEvents> {
     if (!state) throw new Error(`no copy of a checkpoint of run ${id} is kept here`);
     const summary = await this.takeOver(
       id,
-      { state, reason: `resumed on request after it ${s.status} (${s.message ?? 'no reason recorded'})` },
+      {
+        state,
+        reason: `resumed on request after it ${s.status} (${s.message ?? 'no reason recorded'})`,
+      },
       { ended: true },
     );
     return { summary, fromStep: state.step };
