@@ -54,12 +54,42 @@ export type Action = (
 
 export type ActionOp = Action['op'];
 
+/**
+ * Interleaved 1F1B is built and simulated here; it joins SCHEDULE_KINDS (plans, the CLI, the designer)
+ * once the runtime runs stages of several chunks.
+ */
+export type SimulatedScheduleKind = ScheduleKind | 'interleaved-1f1b';
+
 export interface Schedule {
-  kind: ScheduleKind;
+  kind: SimulatedScheduleKind;
   stages: number;
   microbatches: number;
+  /**
+   * Chunks per stage (virtual stages: chunk c of stage k is virtual stage c·p + k, layers in that
+   * order); absent: 1.
+   */
+  chunks?: number;
   /** actions[k] is stage k's list, in execution order. */
   actions: Action[][];
+}
+
+/** Chunks per stage of a schedule (1 unless it interleaves). */
+export const chunksOf = (s: Pick<Schedule, 'chunks'>): number => s.chunks ?? 1;
+
+/**
+ * Where a tensor goes next in the virtual pipeline: from chunk c of stage k, activations go to the
+ * next virtual stage (c·p + k + 1) and gradients to the one before; null past either end.
+ */
+export function neighbourOf(
+  dir: 'next' | 'previous',
+  k: number,
+  c: number,
+  p: number,
+  v: number,
+): { stage: number; chunk: number } | null {
+  const s = c * p + k + (dir === 'next' ? 1 : -1);
+  if (s < 0 || s >= p * v) return null;
+  return { stage: s % p, chunk: Math.floor(s / p) };
 }
 
 /** A forward with its receive before and send after, as stage k of p does it. */
@@ -148,6 +178,64 @@ export function zbH1Schedule(p: number, m: number): Schedule {
   return { kind: 'zb-h1', stages: p, microbatches: m, actions };
 }
 
+/**
+ * Interleaved 1F1B (Megatron-LM, Narayanan et al. 2021): each stage holds v chunks of non-adjacent
+ * layers (chunk c of stage k is virtual stage c·p + k), so a micro-batch passes every stage v times.
+ * Forwards go in rounds of p micro-batches: chunk 0 for p of them, then chunk 1 for the same p, and so
+ * on; backwards mirror it from the last chunk. Stage k warms up with 2(p − k − 1) + (v − 1)·p
+ * forwards, then alternates one forward and one backward, then drains. Each chunk's F and B take 1/v
+ * of the stage's, so the bubble is 1F1B's divided by v, for v times the messages. Needs m a multiple
+ * of p, as Megatron's does.
+ */
+export function interleaved1F1BSchedule(p: number, m: number, v: number): Schedule {
+  check(p, m);
+  if (!Number.isInteger(v) || v < 1) throw new Error(`chunks per stage must be ≥ 1, got ${v}`);
+  if (m % p !== 0)
+    throw new Error(
+      `interleaved 1F1B needs the micro-batches (${m}) to be a multiple of the stages (${p})`,
+    );
+  const total = m * v;
+  /** The i-th forward (or backward) of a stage: which chunk, which micro-batch. */
+  const nth = (i: number, backward: boolean) => {
+    const group = Math.floor(i / (p * v));
+    const within = i % (p * v);
+    const c = Math.floor(within / p);
+    return { chunk: backward ? v - 1 - c : c, mb: group * p + (within % p) };
+  };
+  // With one chunk a stage, the actions are 1F1B's exactly (no chunk field).
+  const tag = (chunk: number) => (v === 1 ? {} : { chunk });
+  const fwd = (k: number, i: number): Action[] => {
+    const { chunk, mb } = nth(i, false);
+    const prev = neighbourOf('previous', k, chunk, p, v);
+    const next = neighbourOf('next', k, chunk, p, v);
+    return [
+      ...(prev ? [{ op: 'RECV_ACT', mb, peer: prev.stage, ...tag(chunk) } as const] : []),
+      { op: 'F', mb, ...tag(chunk) } as const,
+      ...(next ? [{ op: 'SEND_ACT', mb, peer: next.stage, ...tag(chunk) } as const] : []),
+    ];
+  };
+  const bwd = (k: number, i: number): Action[] => {
+    const { chunk, mb } = nth(i, true);
+    const prev = neighbourOf('previous', k, chunk, p, v);
+    const next = neighbourOf('next', k, chunk, p, v);
+    return [
+      ...(next ? [{ op: 'RECV_GRAD', mb, peer: next.stage, ...tag(chunk) } as const] : []),
+      { op: 'B', mb, ...tag(chunk) } as const,
+      ...(prev ? [{ op: 'SEND_GRAD', mb, peer: prev.stage, ...tag(chunk) } as const] : []),
+    ];
+  };
+  const actions = Array.from({ length: p }, (_, k) => {
+    const warmup = Math.min(v === 1 ? p - k - 1 : 2 * (p - k - 1) + (v - 1) * p, total);
+    const list: Action[] = [];
+    for (let i = 0; i < warmup; i++) list.push(...fwd(k, i));
+    for (let i = 0; i < total - warmup; i++) list.push(...fwd(k, warmup + i), ...bwd(k, i));
+    for (let i = total - warmup; i < total; i++) list.push(...bwd(k, i));
+    list.push({ op: 'STEP' });
+    return list;
+  });
+  return { kind: 'interleaved-1f1b', stages: p, microbatches: m, chunks: v, actions };
+}
+
 export function buildSchedule(kind: ScheduleKind, p: number, m: number): Schedule {
   switch (kind) {
     case 'gpipe':
@@ -160,7 +248,7 @@ export function buildSchedule(kind: ScheduleKind, p: number, m: number): Schedul
 }
 
 /** Whether a schedule computes weight gradients apart from B (it has W actions). */
-export function splitsBackward(kind: ScheduleKind): boolean {
+export function splitsBackward(kind: SimulatedScheduleKind): boolean {
   return kind === 'zb-h1';
 }
 
@@ -200,6 +288,8 @@ export function inFlightMicrobatches(kind: ScheduleKind, k: number, p: number, m
 /** Short text for an action ("F3", "SEND_ACT3→2"), for logs and timelines. */
 export function actionLabel(a: Action): string {
   if (a.op === 'STEP') return 'STEP';
-  if (a.op === 'F' || a.op === 'B' || a.op === 'W') return `${a.op}${a.mb}`;
-  return `${a.op}${a.mb}${a.op.startsWith('SEND') ? '→' : '←'}${a.peer}`;
+  // Chunk c of an interleaved stage: "F3.1" is micro-batch 3 through chunk 1.
+  const c = a.chunk ? `.${a.chunk}` : '';
+  if (a.op === 'F' || a.op === 'B' || a.op === 'W') return `${a.op}${a.mb}${c}`;
+  return `${a.op}${a.mb}${c}${a.op.startsWith('SEND') ? '→' : '←'}${a.peer}`;
 }

@@ -1,5 +1,12 @@
 import { isComputeOp } from '../common/names.js';
-import { actionLabel, splitsBackward, type Action, type Schedule } from './schedule.js';
+import {
+  actionLabel,
+  chunksOf,
+  neighbourOf,
+  splitsBackward,
+  type Action,
+  type Schedule,
+} from './schedule.js';
 
 /** Per-stage durations for one micro-batch (seconds); `step` is the optimizer update, once a step. */
 export interface StageTimes {
@@ -36,8 +43,12 @@ export interface StagePlacement {
 
 export interface SimulationInput {
   schedule: Schedule;
+  /**
+   * Times per virtual stage: stages[c·p + k] for chunk c of stage k (with one chunk per stage,
+   * stages[k] is stage k's).
+   */
   stages: StageTimes[];
-  /** boundaries[k] joins stage k and k+1 (length stages - 1). */
+  /** boundaries[s] joins virtual stage s and s+1 (length p·v − 1). */
   boundaries: BoundaryTimes[];
   /** Samples per step, for throughput. */
   batchSize: number;
@@ -81,7 +92,9 @@ export interface SimulationResult {
 }
 
 type Channel = 'act' | 'grad';
-const key = (ch: Channel, from: number, to: number, mb: number) => `${ch}:${from}>${to}:${mb}`;
+/** A tensor in flight: its channel, the stages it goes between, its micro-batch and the chunk it is for. */
+const key = (ch: Channel, from: number, to: number, mb: number, chunk: number) =>
+  `${ch}:${from}>${to}:${mb}.${chunk}`;
 
 /** The compute pools and link directions of a placement, and which of them each stage uses. */
 function resourcesOf(input: SimulationInput, p: number) {
@@ -127,9 +140,13 @@ function resourcesOf(input: SimulationInput, p: number) {
 export function simulate(input: SimulationInput): SimulationResult {
   const { schedule, stages, boundaries } = input;
   const p = schedule.stages;
-  if (stages.length !== p) throw new Error(`need times for ${p} stages, got ${stages.length}`);
-  if (boundaries.length < p - 1)
-    throw new Error(`need ${p - 1} boundaries between ${p} stages, got ${boundaries.length}`);
+  const v = chunksOf(schedule);
+  if (stages.length !== p * v)
+    throw new Error(`need times for ${p * v} (virtual) stages, got ${stages.length}`);
+  if (boundaries.length < p * v - 1)
+    throw new Error(
+      `need ${p * v - 1} boundaries between ${p * v} (virtual) stages, got ${boundaries.length}`,
+    );
   const { unitsOf, sharers, link } = resourcesOf(input, p);
   // Where W releases a micro-batch's activations, B does not.
   const split = splitsBackward(schedule.kind);
@@ -150,13 +167,18 @@ export function simulate(input: SimulationInput): SimulationResult {
   const timeline: TimelineEntry[] = [];
 
   const transfer = (k: number, a: Action & { peer: number; mb: number }, ch: Channel) => {
-    const b = boundaries[Math.min(k, a.peer)]!;
+    const c = a.chunk ?? 0;
+    const to = neighbourOf(ch === 'act' ? 'next' : 'previous', k, c, p, v);
+    if (!to || to.stage !== a.peer)
+      throw new Error(`stage ${k} sends ${actionLabel(a)} past the pipeline's ends`);
+    // The boundary between the sender's virtual stage and the receiver's.
+    const b = boundaries[ch === 'act' ? c * p + k : c * p + k - 1]!;
     const seconds = ch === 'act' ? b.activationSeconds : b.gradientSeconds;
     const l = link(ch, k, a.peer);
     const start = Math.max(clock[k]!, linkFree.get(l) ?? 0);
     linkFree.set(l, start + seconds);
     const end = start + seconds + b.latency;
-    arrivals.set(key(ch, k, a.peer, a.mb), end);
+    arrivals.set(key(ch, k, a.peer, a.mb, to.chunk), end);
     stats[k]!.comm += seconds;
     timeline.push({ stage: k, action: a, label: actionLabel(a), kind: 'transfer', start, end });
   };
@@ -188,7 +210,7 @@ export function simulate(input: SimulationInput): SimulationResult {
 
   const arrivalFor = (k: number, a: Action) =>
     a.op === 'RECV_ACT' || a.op === 'RECV_GRAD'
-      ? arrivals.get(key(a.op === 'RECV_ACT' ? 'act' : 'grad', a.peer, k, a.mb))
+      ? arrivals.get(key(a.op === 'RECV_ACT' ? 'act' : 'grad', a.peer, k, a.mb, a.chunk ?? 0))
       : undefined;
 
   /** When stage k's next action can start; null when it waits for a message not yet sent. */
@@ -215,7 +237,7 @@ export function simulate(input: SimulationInput): SimulationResult {
   /** Runs stage k's next action (it is ready). */
   const step = (k: number): void => {
     const a = schedule.actions[k]![pc[k]!]!;
-    const t = stages[k]!;
+    const t = stages[(a.chunk ?? 0) * p + k]!;
     switch (a.op) {
       case 'F':
         compute(k, a, t.forward);
@@ -230,9 +252,13 @@ export function simulate(input: SimulationInput): SimulationResult {
         compute(k, a, t.weight ?? 0);
         stash[k]!--;
         break;
-      case 'STEP':
-        compute(k, a, t.step);
+      case 'STEP': {
+        // One optimizer update over every chunk the stage holds.
+        let seconds = 0;
+        for (let c = 0; c < v; c++) seconds += stages[c * p + k]!.step;
+        compute(k, a, seconds);
         break;
+      }
       case 'SEND_ACT':
         transfer(k, a, 'act');
         break;

@@ -5,6 +5,7 @@ import {
   actionLabel,
   gpipeSchedule,
   inFlightMicrobatches,
+  interleaved1F1BSchedule,
   oneFOneBSchedule,
   peakHeld,
   zbH1Schedule,
@@ -171,5 +172,82 @@ describe('schedules as data', () => {
   it('rejects empty pipelines', () => {
     assert.throws(() => gpipeSchedule(0, 4), /at least 1 stage/);
     assert.throws(() => oneFOneBSchedule(2, 0), /at least 1 micro-batch/);
+  });
+
+  it('interleaved 1F1B: every chunk of every micro-batch once, forward before backward, sends matched (wrapping from the last stage to the first)', () => {
+    for (const [p, m, v] of [
+      [2, 4, 2],
+      [3, 6, 2],
+      [4, 8, 3],
+      [4, 4, 2],
+    ] as const) {
+      const s = interleaved1F1BSchedule(p, m, v);
+      const sends: string[] = [];
+      const recvs: string[] = [];
+      s.actions.forEach((list, k) => {
+        for (let c = 0; c < v; c++)
+          for (let mb = 0; mb < m; mb++) {
+            const at = (op: Action['op']) =>
+              list.findIndex(
+                (a) => a.op === op && 'mb' in a && a.mb === mb && (a.chunk ?? 0) === c,
+              );
+            assert.ok(
+              at('F') >= 0 && at('F') < at('B'),
+              `p${p} v${v} stage ${k} chunk ${c} mb ${mb}`,
+            );
+            assert.equal(
+              list.filter((a) => a.op === 'F' && a.mb === mb && a.chunk === c).length,
+              1,
+            );
+          }
+        assert.equal(list.at(-1)!.op, 'STEP');
+        for (const a of list) {
+          // A send names the sender's chunk; the receiver's is the next (or previous) virtual stage's.
+          if (a.op === 'SEND_ACT' || a.op === 'SEND_GRAD') {
+            const s0 = (a.chunk ?? 0) * p + k + (a.op === 'SEND_ACT' ? 1 : -1);
+            sends.push(`${a.op.slice(5)}:${k}>${a.peer}:${a.mb}.${Math.floor(s0 / p)}`);
+          }
+          if (a.op === 'RECV_ACT' || a.op === 'RECV_GRAD')
+            recvs.push(`${a.op.slice(5)}:${a.peer}>${k}:${a.mb}.${a.chunk ?? 0}`);
+        }
+      });
+      assert.deepEqual(sends.sort(), recvs.sort());
+      assert.equal(sends.length, 2 * (p * v - 1) * m);
+    }
+    assert.throws(() => interleaved1F1BSchedule(4, 6, 2), /multiple of the stages \(4\)/);
+    assert.deepEqual(interleaved1F1BSchedule(3, 6, 1).actions, oneFOneBSchedule(3, 6).actions);
+  });
+
+  it('interleaved 1F1B with v chunks and free communication: 1F1B’s bubble divided by v', () => {
+    for (const [p, m, v] of [
+      [2, 4, 2],
+      [4, 8, 2],
+      [4, 16, 2],
+      [4, 16, 4],
+      [8, 16, 2],
+    ] as const) {
+      // A stage's work is F = 1, B = 2 a micro-batch, split evenly over its v chunks.
+      const free = (n: number) =>
+        Array.from({ length: n }, () => ({ activationSeconds: 0, gradientSeconds: 0, latency: 0 }));
+      const oneF = simulate({
+        schedule: oneFOneBSchedule(p, m),
+        stages: Array.from({ length: p }, () => ({ forward: 1, backward: 2, step: 0 })),
+        boundaries: free(p - 1),
+        batchSize: m,
+      });
+      const inter = simulate({
+        schedule: interleaved1F1BSchedule(p, m, v),
+        stages: Array.from({ length: p * v }, () => ({ forward: 1 / v, backward: 2 / v, step: 0 })),
+        boundaries: free(p * v - 1),
+        batchSize: m,
+      });
+      const idle = (r: typeof oneF) => r.stepSeconds * p - 3 * p * m;
+      assert.ok(
+        Math.abs(idle(inter) - idle(oneF) / v) < 1e-9,
+        `p=${p} m=${m} v=${v}: ${idle(inter)} against ${idle(oneF)} / ${v}`,
+      );
+      // Megatron's warm-up: stage 0 holds 2(p − 1) + (v − 1)p + 1 chunk-micro-batches at most.
+      assert.equal(inter.stages[0]!.peakStash, Math.min(2 * (p - 1) + (v - 1) * p + 1, m * v));
+    }
   });
 });
