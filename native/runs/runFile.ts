@@ -25,6 +25,7 @@ export class RunFileWriter {
   }
 
   append(record: unknown): void {
+    if (this.fd < 0) throw new Error(`${this.file} is closed: nothing more can be recorded there`);
     fs.writeSync(this.fd, JSON.stringify(record) + '\n');
   }
 

@@ -281,6 +281,8 @@ export class RunService extends EventEmitter<RunServiceEvents> {
     const live: LiveRun = { id: recorder.id, run, recorder, stopping: false };
     this.live = live;
     run.on('event', (e: RunEvent) => {
+      // A stage's last words can arrive after the run ended here (its file is closed): not recorded.
+      if (this.live !== live) return;
       if (e.type === 'started' || e.type === 'resumed') {
         if (e.type === 'started') totalSteps = e.totalSteps;
         const withIds = e.stages.map((s) => ({
