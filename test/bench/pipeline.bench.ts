@@ -14,7 +14,7 @@ import { Coordinator } from '../../native/coordinator/coordinator.js';
 import { RunController } from '../../native/coordinator/runController.js';
 import { openDataset } from '../../native/data/openDataset.js';
 import { EpochSampler } from '../../native/data/sampler.js';
-import { getModel } from '../../native/model/catalogue.js';
+import { getModel, listModels } from '../../native/model/catalogue.js';
 import { datasetFeed } from '../../native/pipeline/datasetFeed.js';
 import { LocalPipeline } from '../../native/pipeline/localPipeline.js';
 import { ReferenceTrainer } from '../../native/pipeline/referenceTrainer.js';
@@ -102,11 +102,16 @@ await Promise.all(
 );
 for (const a of agents) await coordinator.benchmark(a.ready.nodeId, true);
 
-console.log('schedule  m   split        measured      ×single   predicted     measured/predicted');
+const modelsOnly = process.env.BENCH_MODELS_ONLY === '1';
+if (!modelsOnly)
+  console.log(
+    'schedule  m   split        measured      ×single   predicted     measured/predicted',
+  );
 const rows: { label: string; ratio: number; fit: number }[] = [];
 let runNo = 0;
 try {
-  for (const schedule of SCHEDULE_KINDS) {
+  // BENCH_MODELS_ONLY=1: only the per-model lines (quicker, when working on the cost model).
+  for (const schedule of modelsOnly ? [] : SCHEDULE_KINDS) {
     for (const m of [4, 8, 16]) {
       const { cluster } = clusterFromNodes(coordinator.nodes());
       const outcome = makePlan({
@@ -175,14 +180,84 @@ try {
       );
     }
   }
-  const best = rows.reduce((a, b) => (b.ratio > a.ratio ? b : a));
-  console.log(
-    `best: ${best.label} at ${best.ratio.toFixed(2)}× single-process (goal ≥ 1.75×; bound p·m/(m+p−1) = ${((2 * 16) / 17).toFixed(2)}× at m = 16, ` +
-      `times this machine's parallel capacity ${capacity.toFixed(2)}/2: ${(((2 * 16) / 17) * (capacity / 2)).toFixed(2)}×)`,
+  const best = rows.reduce((a, b) => (b.ratio > a.ratio ? b : a), rows[0]!);
+  if (rows.length)
+    console.log(
+      `best: ${best.label} at ${best.ratio.toFixed(2)}× single-process (goal ≥ 1.75×; bound p·m/(m+p−1) = ${((2 * 16) / 17).toFixed(2)}× at m = 16, ` +
+        `times this machine's parallel capacity ${capacity.toFixed(2)}/2: ${(((2 * 16) / 17) * (capacity / 2)).toFixed(2)}×)`,
+    );
+  const worst = rows.reduce(
+    (a, b) => (Math.abs(b.fit - 1) > Math.abs(a.fit - 1) ? b : a),
+    rows[0]!,
   );
-  const worst = rows.reduce((a, b) => (Math.abs(b.fit - 1) > Math.abs(a.fit - 1) ? b : a));
+  if (rows.length)
+    console.log(
+      `prediction: every configuration within ${(Math.max(...rows.map((r) => Math.abs(r.fit - 1))) * 100).toFixed(0)}% (goal 10%; worst ${worst.label})`,
+    );
+
+  // Every catalogue model on the same two agents, planned as a user would (2 stages, 1F1B, the
+  // batch its catalogue entry suggests): measured against predicted, and where the time goes.
+  console.log('per model (2 stages, 1F1B, 4 micro-batches):');
+  const fits: { model: string; fit: number }[] = [];
+  for (const m of listModels()) {
+    const batch = m.id === 'deep-mlp' ? 256 : 64;
+    const { cluster } = clusterFromNodes(coordinator.nodes());
+    const outcome = makePlan({
+      model: m,
+      source: 'catalogue',
+      path: null,
+      cluster,
+      stages: 2,
+      batch,
+      microbatches: 4,
+      schedule: '1f1b',
+      optimizer: 'adam',
+      preset: 'balanced',
+    });
+    if (!outcome.ok) throw new Error(outcome.reason);
+    const plan = outcome.plan;
+    const steps = m.id === 'deep-mlp' ? 12 : 40;
+    const run = new RunController(coordinator, tf, {
+      runId: `bench-${++runNo}`,
+      model: m,
+      dataset: m.id === 'char-gru' ? 'text' : 'mnist',
+      stages: runnableStages(plan).map((st) => ({
+        start: st.start,
+        end: st.end,
+        nodeId: st.placement.machineId,
+      })),
+      schedule: '1f1b',
+      microbatches: 4,
+      batch,
+      optimizer,
+      steps,
+      seed: 1,
+      backend: 'wasm',
+    });
+    const at: number[] = [];
+    const busy = [0, 0];
+    run.on('event', (e) => {
+      if (e.type !== 'step') return;
+      at.push(performance.now());
+      if (e.step >= WARMUP) for (const st of e.stages) busy[st.index]! += st.busyMs;
+    });
+    await run.start();
+    await run.finishedPromise();
+    await run.shutdown();
+    const measured = ((at.length - WARMUP) * batch) / ((at.at(-1)! - at[WARMUP - 1]!) / 1000);
+    const predicted = plan.prediction.samplesPerSecond;
+    const fit = measured / predicted;
+    fits.push({ model: m.id, fit });
+    const steady = at.length - WARMUP;
+    const stepMs = (at.at(-1)! - at[WARMUP - 1]!) / steady;
+    console.log(
+      `  ${m.id.padEnd(9)} batch ${String(batch).padStart(3)}: measured ${measured.toFixed(0).padStart(6)} /s, predicted ${predicted.toFixed(0).padStart(6)} /s, measured/predicted ${(fit * 100).toFixed(0).padStart(4)}%; ` +
+        `step ${stepMs.toFixed(1)} ms (predicted ${(plan.prediction.stepSeconds * 1000).toFixed(1)}), stages busy ${busy.map((b) => (b / steady).toFixed(1)).join(' / ')} ms (predicted ${plan.prediction.stages.map((st) => (st.busySeconds * 1000).toFixed(1)).join(' / ')})`,
+    );
+  }
+  const worstModel = fits.reduce((a, b) => (Math.abs(b.fit - 1) > Math.abs(a.fit - 1) ? b : a));
   console.log(
-    `prediction: every configuration within ${(Math.max(...rows.map((r) => Math.abs(r.fit - 1))) * 100).toFixed(0)}% (goal 10%; worst ${worst.label})`,
+    `per model: every model within ${(Math.abs(worstModel.fit - 1) * 100).toFixed(0)}% of its prediction (goal 10%; worst ${worstModel.model})`,
   );
 } finally {
   await coordinator.stop();
