@@ -22,6 +22,8 @@ const MAX_RECORD_BYTES_PER_REPLY = Math.floor(MAX_CONTROL_MESSAGE_BYTES / 2);
 export const RUN_FILE_CHUNK_BYTES = 384 * 1024;
 /** Finished runs whose records stay in memory for readers (the live one always does). */
 const CACHED_RUNS = 4;
+/** Runs one agent keeps a standby copy of at once (each follows a driver and copies checkpoints). */
+const MAX_STANDBYS = 8;
 /** How long the driver waits for the run's machines to answer before its preflight judges them. */
 const PEER_WAIT_MS = 5000;
 
@@ -99,13 +101,21 @@ export class RunHost implements RunHostPort {
   async start(): Promise<void> {
     this.store.open();
     this.service.pruneCheckpointCopies();
+    // A standby's copies serve only while its run is live (a run that ended resumes at its driver).
+    for (const id of fs.existsSync(this.standbyDir) ? fs.readdirSync(this.standbyDir) : []) {
+      const s = this.store.get(id);
+      if (!s || !isLive(s))
+        fs.rmSync(path.join(this.standbyDir, id), { recursive: true, force: true });
+    }
     await this.coordinator.start();
-    // Runs this agent stood by for when it stopped: follow them again (their drivers may be gone).
+    // Runs this agent stood by for when it stopped: follow them again (their drivers may be gone),
+    // without holding up the agent's start while their peers are looked up.
     for (const s of this.store.list())
       if (isLive(s) && s.driver && s.driver.nodeId !== this.opts.self.nodeId) {
-        const dir = path.join(this.standbyDir, s.id);
-        await this.addPeers(RunStandby.readPeers(dir));
-        this.standBy(s.id, s.driver);
+        const { id, driver } = s;
+        void this.addPeers(RunStandby.readPeers(path.join(this.standbyDir, id))).then(() => {
+          if (!this.standbys.has(id) && this.standbys.size < MAX_STANDBYS) this.standBy(id, driver);
+        });
       }
   }
 
@@ -164,6 +174,11 @@ export class RunHost implements RunHostPort {
     if (driver.nodeId === this.opts.self.nodeId || this.service.liveId === runId)
       throw invalid(`this agent drives run ${runId}: it cannot stand by for it`);
     if (this.standbys.has(runId)) return { accepted: true };
+    if (this.standbys.size >= MAX_STANDBYS)
+      throw new ControlFailure(
+        ErrorCode.Busy,
+        `this agent already stands by for ${this.standbys.size} runs`,
+      );
     const s = this.store.get(runId);
     if (s && !isLive(s)) throw invalid(`run ${runId} has ended here (${s.status})`);
     await this.addPeers(peers);
