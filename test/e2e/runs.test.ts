@@ -277,6 +277,15 @@ describe('Runs in browser mode with two real agents', () => {
       `server SIGKILLed; ${Math.round((Date.now() - killedAt) / 1000)} s later the new server shows the run live past step ${run.summary.steps + 20}`,
     );
     await page.screenshot({ path: path.join(ARTIFACTS, 'run-reattached.png') });
+    // Re-plan asks the driver (through this server's copy) to plan the run over the machines online.
+    await page.getByRole('button', { name: 'Re-plan' }).click();
+    const note = page.getByTestId('replan-note');
+    await note.waitFor({ timeout: 30_000 });
+    assert.match(
+      await note.innerText(),
+      /already trains on the layout the planner picks over the 2 machines online|^will re-plan onto 2 machines \(predicted \d+ → \d+ samples\/s\) at the next checkpoint$/,
+    );
+    console.log(`Re-plan on the run page: ${await note.innerText()}`);
     await page.getByRole('button', { name: 'Stop…' }).click();
     await page.getByRole('button', { name: 'Stop run' }).click();
     await page
