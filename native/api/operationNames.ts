@@ -7,6 +7,7 @@ export const RUN_OPERATION_NAMES = [
   'startRun',
   'stopRun',
   'replanRun',
+  'resumeRun',
   'listRuns',
   'getRun',
   'deleteRun',

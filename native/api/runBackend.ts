@@ -35,6 +35,14 @@ export function runBackend(runs: RunService): ApiBackendPart<RunOps> {
           throw new ApiError('bad-request', (err as Error).message);
         }
       },
+      async resumeRun({ id }) {
+        known(id);
+        try {
+          return { run: await runs.resume(id) };
+        } catch (err) {
+          throw new ApiError('bad-request', (err as Error).message);
+        }
+      },
       async listRuns() {
         return { runs: runs.store.list(), live: runs.liveId };
       },

@@ -23,6 +23,11 @@ export const runOperations = {
     request: z.object({ id: RunId }).strict(),
     response: z.object({ message: z.string() }),
   },
+  /** Goes on with a run that failed or was interrupted, or whose driver is lost. */
+  resumeRun: {
+    request: z.object({ id: RunId }).strict(),
+    response: z.object({ run: RunSummarySchema }),
+  },
   listRuns: {
     request: z.object({}).strict(),
     response: z.object({ runs: z.array(RunSummarySchema), live: z.string().nullable() }),

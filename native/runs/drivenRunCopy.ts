@@ -78,7 +78,12 @@ export class DrivenRunCopy {
         this.recorder.copy(await this.local(record));
         this.opts.onRecord?.(record);
         this.settle.recorded();
-        if (record.kind === 'event' && record.event.type === 'started') this.settle.started();
+        // A run resumed after it ended goes on with `resumed` where a new one has `started`.
+        if (
+          record.kind === 'event' &&
+          (record.event.type === 'started' || record.event.type === 'resumed')
+        )
+          this.settle.started();
         if (record.kind === 'end') {
           this.settle.notStarted(new Error(record.message ?? `the run ${record.status}`));
           return;

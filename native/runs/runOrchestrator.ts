@@ -535,6 +535,14 @@ export class RunOrchestrator extends EventEmitter<OrchestratorEvents> {
     return this.controller.start();
   }
 
+  /**
+   * Resolves once a run that failed has stopped its stage processes (at once otherwise): a run that
+   * goes on later under the same id must not have its new stages stopped by the old run's shutdown.
+   */
+  stagesStopped(): Promise<void> {
+    return this.controller?.stoppedAfterFailure() ?? Promise.resolve();
+  }
+
   /** Where the stages train now (they move when the run is re-planned). */
   get stagesNow(): RunStagePlacement[] {
     return this.current.stages;

@@ -20,7 +20,7 @@ import {
 import type { RunSpec } from '../coordinator/runSpec.js';
 import type { RunDriver, RunRecord, RunSettings, RunSummary } from './runSchemas.js';
 import { DrivenRunCopy } from './drivenRunCopy.js';
-import { RunHostClient } from './runHostClient.js';
+import { drivenThere, RunHostClient } from './runHostClient.js';
 import type { RunRecorder, RunStore } from './runStore.js';
 import { isLive } from './summarize.js';
 
@@ -57,6 +57,8 @@ export interface RunServiceOptions {
  */
 export class RunService extends EventEmitter<RunServiceEvents> {
   private live: LiveRun | null = null;
+  /** The run this process drove last: a run started or resumed next waits for its stages to stop. */
+  private previous: RunOrchestrator | null = null;
   /** The agents that drive runs (when `driverFor` names one). */
   private readonly hosts: RunHostClient;
 
@@ -280,6 +282,12 @@ export class RunService extends EventEmitter<RunServiceEvents> {
   ): Promise<void> {
     const live: LiveRun = { id: recorder.id, run, recorder, stopping: false };
     this.live = live;
+    // The last run's failure may still be stopping its stages (the same run id, when this resumes it).
+    const before = this.previous;
+    this.previous = run;
+    const ready = before
+      ? Promise.race([before.stagesStopped(), new Promise((r) => setTimeout(r, 15_000))])
+      : Promise.resolve();
     run.on('event', (e: RunEvent) => {
       // A stage's last words can arrive after the run ended here (its file is closed): not recorded.
       if (this.live !== live) return;
@@ -307,13 +315,15 @@ export class RunService extends EventEmitter<RunServiceEvents> {
       }
       recorder.append({ kind: 'event', event: e });
     });
-    const started = run.start().then(
-      () => void this.finish(live),
-      (err: Error) => {
-        this.end(live, 'failed', err.message);
-        throw err;
-      },
-    );
+    const started = ready
+      .then(() => run.start())
+      .then(
+        () => void this.finish(live),
+        (err: Error) => {
+          this.end(live, 'failed', err.message);
+          throw err;
+        },
+      );
     // A caller that only wanted the id must not see an unhandled rejection: the run file says it.
     started.catch(() => {});
     return started;
@@ -362,6 +372,35 @@ export class RunService extends EventEmitter<RunServiceEvents> {
     // stop() has shut every stage down; finish() records the end when the promise rejects.
     await new Promise((r) => setImmediate(r));
     if (this.live === live) this.end(live, 'stopped', why);
+    return this.store.get(id)!;
+  }
+
+  /**
+   * Goes on with a run that failed or was interrupted, or whose driver is lost (the Runs view's
+   * Resume): a run this process drove resumes here from its kept copy; a run an agent drove is
+   * resumed by that agent (or, its driver lost, by the agent standing by for it) and followed there,
+   * recorded on in the same copy. Resolves once the driver has it going again.
+   */
+  async resume(id: string): Promise<RunSummary> {
+    const following = this.live?.id === id && this.live.copy !== undefined;
+    if (this.live && !following)
+      throw new Error(`run "${this.store.get(this.live.id)?.name}" is live: one run at a time`);
+    const s = this.store.get(id);
+    if (!s) throw new Error(`no run with id ${id}`);
+    if (!s.driver) return (await this.resumeEnded(id)).summary;
+    const { runs } = await this.hosts.listAll();
+    const there = runs.find((h) => h.summary.id === id);
+    if (!there)
+      throw new Error(`no agent that answers holds run ${id} (its driver was ${s.driver.name})`);
+    const driving = drivenThere(there);
+    if (driving && isLive(there.summary) && following)
+      throw new Error(`run ${id} is live on ${there.driver}: nothing to resume`);
+    if (!(driving && isLive(there.summary))) await this.hosts.resume(there.nodeId, id);
+    // Our copy already follows the run: it finds the agent that took it over by itself.
+    if (following) return this.store.get(id)!;
+    const driver = { nodeId: there.nodeId, name: there.driver };
+    const live = this.follow(id, driver, this.store.reopen(id, this.onRecordOf(id)));
+    await live.copy!.started;
     return this.store.get(id)!;
   }
 

@@ -128,6 +128,7 @@ export function syntheticCluster(count: number, gpus: number, plansDir = os.tmpd
       startRun: refuse,
       stopRun: refuse,
       replanRun: refuse,
+      resumeRun: refuse,
       getRun: refuse,
       deleteRun: refuse,
       restoreRun: refuse,

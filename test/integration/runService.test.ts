@@ -190,4 +190,59 @@ describe('RunService with two real agents', () => {
       /completed: only a failed or interrupted run/,
     );
   });
+
+  it('the app resumes a run an agent drove that failed: the agent goes on from its copy, the app follows it', async () => {
+    const store = new RunStore(tempDir('pf-runs-driven-'));
+    store.open();
+    const app = new RunService(coordinator, store, {
+      driverFor: () => ({ id: agents[0]!.ready.nodeId, name: agents[0]!.ready.name }),
+    });
+    try {
+      const run = await app.start(
+        twoStagePlan(agents),
+        settings({ name: 'driven, resumed', steps: 60, checkpointEvery: 10, onFailure: 'stop' }),
+      );
+      assert.equal(run.driver?.name, 'ant');
+      const records = () => app.store.read(run.id);
+      await waitUntil(
+        () =>
+          records().some(
+            (r) => r.kind === 'event' && r.event.type === 'checkpoint' && r.event.step === 30,
+          ),
+        60_000,
+        'the checkpoint of step 30',
+      );
+      const started = records().find((r) => r.kind === 'event' && r.event.type === 'started');
+      assert.ok(started?.kind === 'event' && started.event.type === 'started');
+      process.kill(started.event.stages[1]!.pid, 'SIGKILL');
+      await waitUntil(() => app.store.get(run.id)?.status === 'failed', 30_000, 'the run failed');
+
+      const resumed = await app.resume(run.id);
+      assert.equal(resumed.status, 'running');
+      await waitUntil(
+        () => app.store.get(run.id)?.status === 'completed',
+        60_000,
+        'the resumed run completes, followed here',
+      ).catch((err: Error) => {
+        const tail = records()
+          .slice(-6)
+          .map((x) => JSON.stringify(x).slice(0, 300));
+        throw new Error(
+          `${err.message}\n${tail.join('\n')}\nant:\n${agents[0]!.output().slice(-3000)}`,
+        );
+      });
+      const all = records();
+      assert.deepEqual(
+        all.map((r) => r.seq),
+        all.map((_, i) => i),
+        "the copy is the driver's, record for record",
+      );
+      const r = all.find((x) => x.kind === 'event' && x.event.type === 'resumed');
+      assert.ok(r?.kind === 'event' && r.event.type === 'resumed');
+      assert.match(r.event.reason, /^resumed on request after it failed/);
+      await assert.rejects(app.resume(run.id), /completed: only a failed or interrupted run/);
+    } finally {
+      await app.close();
+    }
+  });
 });

@@ -36,6 +36,15 @@ export function RunPage({ id }: { id: string }) {
       setError((e as Error).message);
     }
   };
+  const resumable = summary.status === 'failed' || summary.status === 'interrupted';
+  const resume = async () => {
+    setError(null);
+    try {
+      await api.resumeRun({ id });
+    } catch (e) {
+      setReplanNote((e as Error).message);
+    }
+  };
   const replan = async () => {
     try {
       setReplanNote((await api.replanRun({ id })).message);
@@ -77,6 +86,16 @@ export function RunPage({ id }: { id: string }) {
               Stop…
             </button>
           ))}
+        {resumable && (
+          <button
+            type="button"
+            className="secondary small"
+            title="Go on from the newest checkpoint its driver kept, on the machines online now"
+            onClick={() => void resume()}
+          >
+            Resume
+          </button>
+        )}
         {live && (
           <button
             type="button"
@@ -102,7 +121,7 @@ export function RunPage({ id }: { id: string }) {
         )}
         <ExportButton id={id} hasModel={summary.hasModel} name={summary.name} />
       </div>
-      {replanNote && live && (
+      {replanNote && (
         <p className="muted" role="status" data-testid="replan-note">
           {replanNote}
         </p>
