@@ -4,7 +4,7 @@ import { EpochSampler } from '../data/sampler.js';
 import { buildSchedule } from '../planner/schedule.js';
 import { datasetFeed } from './datasetFeed.js';
 import { ScheduleRunner, type StageData } from './scheduleRunner.js';
-import { CheckpointRule } from './checkpointRule.js';
+import type { CheckpointRule } from './checkpointRule.js';
 import { StageCheckpoints } from './stageCheckpoints.js';
 import type { StageExecutor } from './stageExecutor.js';
 import type { Configure, StageEvent, Train } from './stageProtocol.js';
@@ -25,13 +25,14 @@ export interface StageSetup {
 /**
  * A stage's training loop: its schedule's action list step after step (ScheduleRunner), a validation
  * pass at the end of each epoch, and every step, memory figure and the end reported through emit.
+ * `rule` says after which steps to save a checkpoint (the stage host changes it when the driver says).
  */
 export async function runTraining(
   s: StageSetup,
   t: Train,
   emit: (e: StageEvent) => void,
   stopped: () => boolean,
-  rule = new CheckpointRule(t.checkpointEvery),
+  rule: CheckpointRule,
 ): Promise<void> {
   const { tf, cfg } = s;
   const k = cfg.stageIndex;

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import type { OptimizerName } from '../common/schemas.js';
 import { splitOptimizerState } from '../coordinator/optimizerStateSlices.js';
 import type { RunCheckpoint, RunState } from '../coordinator/runSpec.js';
+import type { RunRecord } from './runSchemas.js';
 import { checkpointPath, decodeCheckpoint, readCheckpoint } from '../pipeline/checkpointFile.js';
 import { writeFileAtomic } from '../util/fsAtomic.js';
 
@@ -55,22 +56,34 @@ export class CheckpointCopies {
   }
 
   /**
-   * Takes a checkpoint copied before this process started (a restarted standby) as its own, if every
-   * stage's file is there and is the one the checkpoint names; says whether it did.
+   * Takes as its own the copies made before this process started (a restarted standby, a run resumed
+   * later): of the checkpoints `records` name, the newest KEEP whose every stage file is here and is
+   * the one the record names.
    */
-  adopt(c: RunCheckpoint): boolean {
+  adoptRecorded(records: RunRecord[]): void {
+    const recorded = records.flatMap((r) =>
+      r.kind === 'event' && r.event.type === 'checkpoint'
+        ? [{ step: r.event.step, stages: r.event.stages }]
+        : [],
+    );
+    const whole: RunCheckpoint[] = [];
+    for (let i = recorded.length - 1; i >= 0 && whole.length < KEEP; i--)
+      if (this.isWhole(recorded[i]!)) whole.unshift(recorded[i]!);
+    this.steps.length = 0;
+    for (const c of whole) this.steps.push({ step: c.step, stages: c.stages.length });
+  }
+
+  private isWhole(c: RunCheckpoint): boolean {
     try {
       for (let k = 0; k < c.stages.length; k++) {
         const file = checkpointPath(this.dir, k, c.step);
-        const got = decodeCheckpoint(fs.readFileSync(file), file);
-        if (got.sha256 !== c.stages[k]!.sha256) return false;
+        if (decodeCheckpoint(fs.readFileSync(file), file).sha256 !== c.stages[k]!.sha256)
+          return false;
       }
+      return true;
     } catch {
       return false;
     }
-    this.steps.push({ step: c.step, stages: c.stages.length });
-    while (this.steps.length > KEEP) this.steps.shift();
-    return true;
   }
 
   /** Stage `stage`'s file of the copy of `step`, once every copy asked for so far is done; null if none. */

@@ -128,6 +128,17 @@ export interface RunTakeover {
 /** A machine that comes back is taken back when a plan with it predicts this much more throughput. */
 const TAKE_BACK_GAIN = 1.05;
 
+/** A move of a live run onto another layout, due at its next complete checkpoint. */
+interface PlannedMove {
+  stages: RunStagePlacement[];
+  why: string;
+  /** Set once that checkpoint has come and the stages are being restarted. */
+  armed: boolean;
+}
+
+/** How many machines a layout trains on. */
+const machinesIn = (stages: RunStagePlacement[]) => new Set(stages.map((s) => s.nodeId)).size;
+
 /** Whether two layouts place the same layers on the same machines and GPUs. */
 function sameStages(a: RunStagePlacement[], b: RunStagePlacement[]): boolean {
   return (
@@ -187,7 +198,7 @@ export class RunOrchestrator extends EventEmitter<OrchestratorEvents> {
    * A re-plan at the next complete checkpoint (a lost machine is back, or `run replan`): its stages
    * and why; `armed` once that checkpoint has come and the stages are being restarted.
    */
-  private planned: { stages: RunStagePlacement[]; why: string; armed: boolean } | null = null;
+  private planned: PlannedMove | null = null;
   /** Planned re-plans so far: they do not count against MAX_RESUMES. */
   private replans = 0;
 
@@ -301,7 +312,7 @@ export class RunOrchestrator extends EventEmitter<OrchestratorEvents> {
   }
 
   /** A re-plan that takes back lost machines that are online again, if it predicts a gain. */
-  private takeBack(): { stages: RunStagePlacement[]; why: string; armed: boolean } | null {
+  private takeBack(): PlannedMove | null {
     const back = [...this.lostIds].filter(
       (id) => this.coordinator.registry.get(id)?.state === 'online',
     );
@@ -322,7 +333,7 @@ export class RunOrchestrator extends EventEmitter<OrchestratorEvents> {
     }
     return {
       stages: withBack.stages,
-      why: `${names} ${back.length === 1 ? 'is' : 'are'} back: re-planned onto ${new Set(withBack.stages.map((s) => s.nodeId)).size} machines (predicted ${now.samplesPerSecond.toFixed(0)} → ${withBack.samplesPerSecond.toFixed(0)} samples/s)`,
+      why: `${names} ${back.length === 1 ? 'is' : 'are'} back: re-planned onto ${machinesIn(withBack.stages)} machines (predicted ${now.samplesPerSecond.toFixed(0)} → ${withBack.samplesPerSecond.toFixed(0)} samples/s)`,
       armed: false,
     };
   }
@@ -340,12 +351,12 @@ export class RunOrchestrator extends EventEmitter<OrchestratorEvents> {
     const now = this.planOver((id) => using.has(id));
     const all = this.planOver(() => true);
     if (typeof all === 'string') throw new Error(all);
+    const machines = machinesIn(all.stages);
     if (sameStages(all.stages, this.current.stages))
-      return `the run already trains on the layout the planner picks over the ${new Set(all.stages.map((s) => s.nodeId)).size} machines online`;
-    const machines = new Set(all.stages.map((s) => s.nodeId)).size;
-    const why = `re-planned on request onto ${machines} machine${machines === 1 ? '' : 's'} (predicted ${typeof now === 'string' ? '?' : now.samplesPerSecond.toFixed(0)} → ${all.samplesPerSecond.toFixed(0)} samples/s)`;
-    this.planned = { stages: all.stages, why, armed: false };
-    return `${why.replace('re-planned on request', 'will re-plan')} at the next checkpoint`;
+      return `the run already trains on the layout the planner picks over the ${machines} machines online`;
+    const move = `onto ${machines} machine${machines === 1 ? '' : 's'} (predicted ${typeof now === 'string' ? '?' : now.samplesPerSecond.toFixed(0)} → ${all.samplesPerSecond.toFixed(0)} samples/s)`;
+    this.planned = { stages: all.stages, why: `re-planned on request ${move}`, armed: false };
+    return `will re-plan ${move} at the next checkpoint`;
   }
 
   /** The current attempt failed: resume from a checkpoint, or end the run with its failure. */

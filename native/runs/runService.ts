@@ -242,13 +242,8 @@ export class RunService extends EventEmitter<RunServiceEvents> {
     const meta = records[0];
     if (meta?.kind !== 'meta') throw new Error(`run ${id} has no meta record`);
     const copies = RunOrchestrator.copiesOf(this.coordinator, id);
-    const checkpoints = records.flatMap((r) =>
-      r.kind === 'event' && r.event.type === 'checkpoint'
-        ? [{ step: r.event.step, stages: r.event.stages }]
-        : [],
-    );
-    // The newest copy that is whole: a re-plan's first checkpoints name other stages than older ones.
-    for (const c of checkpoints.reverse()) if (copies.adopt(c)) break;
+    // The newest copies that are whole: a re-plan's first checkpoints name other stages than older ones.
+    copies.adoptRecorded(records);
     const state = copies.newestState(meta.settings.optimizer);
     if (!state) throw new Error(`no copy of a checkpoint of run ${id} is kept here`);
     const summary = await this.takeOver(
@@ -392,10 +387,10 @@ export class RunService extends EventEmitter<RunServiceEvents> {
     const there = runs.find((h) => h.summary.id === id);
     if (!there)
       throw new Error(`no agent that answers holds run ${id} (its driver was ${s.driver.name})`);
-    const driving = drivenThere(there);
-    if (driving && isLive(there.summary) && following)
+    const liveThere = drivenThere(there) && isLive(there.summary);
+    if (liveThere && following)
       throw new Error(`run ${id} is live on ${there.driver}: nothing to resume`);
-    if (!(driving && isLive(there.summary))) await this.hosts.resume(there.nodeId, id);
+    if (!liveThere) await this.hosts.resume(there.nodeId, id);
     // Our copy already follows the run: it finds the agent that took it over by itself.
     if (following) return this.store.get(id)!;
     const driver = { nodeId: there.nodeId, name: there.driver };

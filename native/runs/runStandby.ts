@@ -1,7 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Coordinator } from '../coordinator/coordinator.js';
-import type { RunCheckpoint } from '../coordinator/runSpec.js';
 import { DEFAULT_ON_FAILURE } from '../common/defaults.js';
 import { CheckpointCopies } from './checkpointCopies.js';
 import { DrivenRunCopy } from './drivenRunCopy.js';
@@ -52,10 +51,8 @@ export class RunStandby {
   constructor(private readonly o: RunStandbyOptions) {
     this.copies = new CheckpointCopies(o.dir);
     const known = o.store.get(o.runId) !== undefined;
-    if (known)
-      // A restarted standby: the copies it made before are still good if they match the records.
-      for (const c of RunStandby.checkpointsIn(o.store.read(o.runId)).slice(-2))
-        this.copies.adopt(c);
+    // A restarted standby: the copies it made before are still good if they match the records.
+    if (known) this.copies.adoptRecorded(o.store.read(o.runId));
     const onRecord = (r: RunRecord, s: RunSummary) => o.onRecord(o.runId, r, s);
     const recorder = known ? o.store.reopen(o.runId, onRecord) : o.store.create(o.runId, onRecord);
     this.copy = new DrivenRunCopy(o.client, o.driver, recorder, o.log, {
@@ -87,21 +84,8 @@ export class RunStandby {
     }
   }
 
-  private static checkpointsIn(records: RunRecord[]): RunCheckpoint[] {
-    return records.flatMap((r) =>
-      r.kind === 'event' && r.event.type === 'checkpoint'
-        ? [{ step: r.event.step, stages: r.event.stages }]
-        : [],
-    );
-  }
-
   get driver(): RunDriver {
     return this.copy.driver;
-  }
-
-  /** Whether the coordinator has the driver's machine online now. */
-  driverOnline(): boolean {
-    return this.o.coordinator.registry.get(this.driver.nodeId)?.state === 'online';
   }
 
   /** Stops copying and watching (the run host takes the run over, or stops); the files stay. */
