@@ -53,6 +53,8 @@ export class ScheduleRunner {
     private readonly actions: Action[],
     private readonly transport: StageTransport,
     private readonly data: StageData,
+    /** Sums the replicas' accumulated gradients (ALLREDUCE; a stage of one replica has none). */
+    private readonly allReduce: ((step: number) => Promise<void>) | null = null,
   ) {
     this.deferWeights = actions.some((a) => a.op === 'W');
   }
@@ -79,7 +81,7 @@ export class ScheduleRunner {
     const t0 = performance.now();
     for (const a of this.actions) {
       const start = performance.now() - t0;
-      const mb = a.op === 'STEP' ? -1 : a.mb;
+      const mb = 'mb' in a ? a.mb : -1;
       switch (a.op) {
         case 'RECV_ACT':
           received.set(a.mb, await this.transport.recv('act', step, a.mb));
@@ -134,6 +136,11 @@ export class ScheduleRunner {
         }
         case 'W':
           this.exec.weightGrad(a.mb);
+          break;
+        case 'ALLREDUCE':
+          if (!this.allReduce)
+            throw new Error('ALLREDUCE in the schedule of a stage with no replicas');
+          await this.allReduce(step);
           break;
         case 'STEP':
           this.exec.step();

@@ -13,6 +13,8 @@
  *   that recomputes its forward inside B) does all of it in B, and its W is nothing.
  * - SEND_*: hand a tensor to the neighbour stage and carry on (asynchronous); RECV_*: wait until the
  *   neighbour's tensor for that micro-batch has arrived.
+ * - ALLREDUCE (a stage run as several replicas): sum the gradients the replicas accumulated over
+ *   their micro-batches, on every replica, before STEP (ring all-reduce between them).
  * - STEP: apply the accumulated gradients once (synchronous flush), so a step equals ordinary
  *   training on the whole mini-batch.
  */
@@ -35,6 +37,7 @@ export interface Address {
 
 /** An action's address, as stage `stage`'s replica `replica` runs it (STEP has no micro-batch: -1). */
 export function addressOf(stage: number, a: Action, replica = 0): Address {
+  // STEP and ALLREDUCE have no micro-batch: -1.
   return { stage, chunk: a.chunk ?? 0, replica, mb: 'mb' in a ? a.mb : -1 };
 }
 
@@ -46,6 +49,7 @@ export type Action = (
   | { op: 'RECV_ACT'; mb: number; peer: number }
   | { op: 'SEND_GRAD'; mb: number; peer: number }
   | { op: 'RECV_GRAD'; mb: number; peer: number }
+  | { op: 'ALLREDUCE' }
   | { op: 'STEP' }
 ) & {
   /** The chunk of the stage the action works on; absent: chunk 0 (one chunk per stage). */
@@ -285,9 +289,65 @@ export function inFlightMicrobatches(kind: ScheduleKind, k: number, p: number, m
   return held[k]!;
 }
 
+/**
+ * Which replica of a stage run as `replicas` replicas owns micro-batch mb: round robin, or, with
+ * `shares` (each replica's share of the work, from measured speed), contiguous runs of micro-batches
+ * in proportion to them, so a slower machine gets fewer. Every stage's replicas split the same
+ * micro-batches this way, and a neighbour sends micro-batch mb to its owner.
+ */
+export function ownerOf(mb: number, replicas: number, m: number, shares?: number[]): number {
+  if (replicas <= 1) return 0;
+  if (!shares) return mb % replicas;
+  return microbatchSplit(m, shares).findIndex(([from, to]) => mb >= from && mb < to);
+}
+
+/**
+ * Micro-batches [from, to) of each replica, in proportion to `shares` (largest remainders; every
+ * replica gets at least one when there are enough micro-batches).
+ */
+export function microbatchSplit(m: number, shares: number[]): [number, number][] {
+  const total = shares.reduce((a, b) => a + Math.max(0, b), 0);
+  const r = shares.length;
+  const exact = shares.map((s) => (total > 0 ? (Math.max(0, s) / total) * m : m / r));
+  const counts = exact.map(Math.floor);
+  const order = exact
+    .map((e, i) => ({ i, rest: e - Math.floor(e) }))
+    .sort((a, b) => b.rest - a.rest);
+  for (let j = 0; counts.reduce((a, b) => a + b, 0) < m; j++) counts[order[j % r]!.i]!++;
+  // A replica with none would only wait on the all-reduce: give it one from the largest.
+  if (m >= r)
+    for (let i = 0; i < r; i++)
+      if (counts[i] === 0) {
+        counts[counts.indexOf(Math.max(...counts))]!--;
+        counts[i] = 1;
+      }
+  let from = 0;
+  return counts.map((c) => [from, (from += c)] as [number, number]);
+}
+
+/**
+ * What replica `replica` of stage k runs: the stage's list kept to the micro-batches it owns (in the
+ * same order, so replicas together do what the stage did alone, and a schedule that cannot deadlock
+ * still cannot), with ALLREDUCE before STEP when the stage has several replicas. The ownership
+ * (`owner`) is the one the neighbours route by.
+ */
+export function replicaActions(
+  list: Action[],
+  replica: number,
+  replicas: number,
+  owner: (mb: number) => number,
+): Action[] {
+  if (replicas <= 1) return list;
+  return list.flatMap((a): Action[] => {
+    if (a.op === 'STEP') return [{ op: 'ALLREDUCE' }, a];
+    if (a.op === 'ALLREDUCE') return [a];
+    return owner(a.mb) === replica ? [a] : [];
+  });
+}
+
 /** Short text for an action ("F3", "SEND_ACT3→2"), for logs and timelines. */
 export function actionLabel(a: Action): string {
-  if (a.op === 'STEP') return 'STEP';
+  if (a.op === 'STEP' || a.op === 'ALLREDUCE') return a.op;
   // Chunk c of an interleaved stage: "F3.1" is micro-batch 3 through chunk 1.
   const c = a.chunk ? `.${a.chunk}` : '';
   if (a.op === 'F' || a.op === 'B' || a.op === 'W') return `${a.op}${a.mb}${c}`;
