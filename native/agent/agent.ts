@@ -379,6 +379,7 @@ export class Agent extends EventEmitter<AgentEvents> {
           {
             runId: req.runId,
             stageIndex: req.stageIndex,
+            replica: req.replica,
             bindHost: this.bindAddress,
             publicKey: this.keys.publicKey,
             secretKey: this.keys.secretKey,
@@ -395,7 +396,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       case ControlType.StageStop:
         return { stopped: await this.stages.stop(req.runId) };
       case ControlType.StageStatus:
-        return this.stages.status(req.runId, req.stageIndex, req.waitMs);
+        return this.stages.status(req.runId, req.stageIndex, req.waitMs, req.replica);
     }
   }
 

@@ -11,6 +11,7 @@ const DAWN_NOISE = /artificially reduced from \d+ to \d+ to fit dynamic offset a
 interface StageProcess {
   runId: string;
   stageIndex: number;
+  replica: number;
   child: ChildProcess;
   lastError: string | null;
 }
@@ -24,7 +25,8 @@ export interface StageStatus {
 
 /** How many ended stages are remembered (for `status`), oldest forgotten first. */
 const MAX_ENDED = 64;
-const key = (runId: string, stageIndex: number) => `${runId}\u0000${stageIndex}`;
+const key = (runId: string, stageIndex: number, replica: number) =>
+  `${runId}\u0000${stageIndex}\u0000${replica}`;
 
 /**
  * The agent's stage-host children: one process per pipeline stage, so a machine hosts several stages
@@ -47,6 +49,7 @@ export class StageProcesses {
     const entry: StageProcess = {
       runId: boot.runId,
       stageIndex: boot.stageIndex,
+      replica: boot.replica,
       child,
       lastError: null,
     };
@@ -54,7 +57,7 @@ export class StageProcesses {
     // How it ended is kept: a coordinator that lost the stage's connection asks (`status`).
     child.once('exit', (code, signal) => {
       this.procs.delete(entry);
-      const k = key(entry.runId, entry.stageIndex);
+      const k = key(entry.runId, entry.stageIndex, entry.replica);
       this.ended.delete(k);
       this.ended.set(k, { state: 'exited', code, signal, lastError: entry.lastError });
       if (this.ended.size > MAX_ENDED) this.ended.delete(this.ended.keys().next().value!);
@@ -105,8 +108,10 @@ export class StageProcesses {
   }
 
   /** Whether a run's stage still runs, or how it ended; waits up to `waitMs` for a running one to end. */
-  async status(runId: string, stageIndex: number, waitMs = 0): Promise<StageStatus> {
-    const live = [...this.procs].find((p) => p.runId === runId && p.stageIndex === stageIndex);
+  async status(runId: string, stageIndex: number, waitMs = 0, replica = 0): Promise<StageStatus> {
+    const live = [...this.procs].find(
+      (p) => p.runId === runId && p.stageIndex === stageIndex && p.replica === replica,
+    );
     if (live && waitMs > 0)
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, waitMs);
@@ -119,7 +124,7 @@ export class StageProcesses {
     if (live && this.procs.has(live))
       return { state: 'running', code: null, signal: null, lastError: null };
     return (
-      this.ended.get(key(runId, stageIndex)) ?? {
+      this.ended.get(key(runId, stageIndex, replica)) ?? {
         state: 'unknown',
         code: null,
         signal: null,

@@ -12,6 +12,8 @@ export type RunDriver = z.infer<typeof RunDriverSchema>;
 function runEventSchema<L extends z.ZodType<number | null>>(lossNumber: L) {
   const StageInfoSchema = z.object({
     index: z.number().int(),
+    /** Which replica of the stage (a stage run as several); absent: its only one. */
+    replica: z.number().int().optional(),
     node: z.string(),
     host: z.string(),
     backend: z.string(),
@@ -38,6 +40,7 @@ function runEventSchema<L extends z.ZodType<number | null>>(lossNumber: L) {
       stages: z.array(
         z.object({
           index: z.number().int(),
+          replica: z.number().int().optional(),
           busyMs: z.number(),
           commMs: z.number(),
           totalMs: z.number(),
@@ -96,6 +99,7 @@ function runEventSchema<L extends z.ZodType<number | null>>(lossNumber: L) {
 /** One action of one stage in a step, for the timeline (ms on that stage's own clock). */
 export const TimingSchema = z.object({
   stage: z.number().int(),
+  replica: z.number().int().optional(),
   op: z.string(),
   mb: z.number().int(),
   start: z.number(),

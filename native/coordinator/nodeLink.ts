@@ -44,12 +44,18 @@ export type ControlPayloads = {
   [ControlType.StageSpawn]: {
     runId: string;
     stageIndex: number;
+    replica?: number;
     backend?: string;
     gpu?: number;
     rows?: number;
   };
   [ControlType.StageStop]: { runId: string };
-  [ControlType.StageStatus]: { runId: string; stageIndex: number; waitMs?: number };
+  [ControlType.StageStatus]: {
+    runId: string;
+    stageIndex: number;
+    replica?: number;
+    waitMs?: number;
+  };
   [ControlType.RunStart]: { plan: unknown; settings: unknown; model: unknown; peers: string[] };
   [ControlType.RunList]: Record<string, never>;
   [ControlType.RunRecords]: { runId: string; from: number; waitMs?: number };

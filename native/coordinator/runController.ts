@@ -5,7 +5,7 @@ import type { NamedWeight } from '../pipeline/stageExecutor.js';
 import type { StageEvent } from '../pipeline/stageProtocol.js';
 import type { Coordinator } from './coordinator.js';
 import { preflightRun } from './runPreflight.js';
-import type { RunSpec } from './runSpec.js';
+import { workersOf, type RunSpec, type StageWorker } from './runSpec.js';
 import type { StageLink } from './stageLink.js';
 import {
   askStageEnd,
@@ -37,7 +37,9 @@ interface RunEvents {
  * the stage.
  */
 export class RunController extends EventEmitter<RunEvents> {
+  /** One link per process, in `workers` order. */
   private links: StageLink[] = [];
+  private readonly workers: StageWorker[];
   private failure: Error | null = null;
   private finished = false;
   private steps: StepAggregator | null = null;
@@ -59,20 +61,30 @@ export class RunController extends EventEmitter<RunEvents> {
     readonly spec: RunSpec,
   ) {
     super();
+    this.workers = workersOf(spec.stages);
     this.checkpoints = new CheckpointCollector(spec.stages.length);
     this.onRegistry = (c) => {
       if (c.kind !== 'state' || !c.node || c.node.state === 'online') return;
-      const k = spec.stages.findIndex((s) => s.nodeId === c.node!.id);
-      if (k >= 0)
-        void this.fail(`stage ${k} on ${this.machine(k)}: the machine became ${c.node.state}`);
+      const w = this.workers.find((x) => x.nodeId === c.node!.id);
+      if (w) void this.fail(`${this.where(w)}: the machine became ${c.node.state}`);
     };
   }
 
-  private readonly machine = (k: number): string => {
-    const id = this.spec.stages[k]!.nodeId;
-    const n = this.coordinator.registry.get(id);
-    return n ? `${n.name} (${n.endpoint.host})` : id;
-  };
+  private machine(nodeId: string): string {
+    const n = this.coordinator.registry.get(nodeId);
+    return n ? `${n.name} (${n.endpoint.host})` : nodeId;
+  }
+
+  /** "stage k on name (host)", or "stage k replica r on …" for a stage of several. */
+  private readonly where = (w: StageWorker): string =>
+    `stage ${w.stage}${w.replica > 0 || this.spec.stages[w.stage]!.replicas?.length ? ` replica ${w.replica}` : ''} on ${this.machine(w.nodeId)}`;
+
+  /** Replica 0 of each stage: it keeps the checkpoints and answers for the stage's weights. */
+  private primaryLinks(): StageLink[] {
+    return this.spec.stages.map(
+      (_, k) => this.links[this.workers.findIndex((w) => w.stage === k)]!,
+    );
+  }
 
   private emitEvent(e: RunEvent): void {
     this.emit('event', e);
@@ -84,19 +96,13 @@ export class RunController extends EventEmitter<RunEvents> {
     preflightRun(coordinator.registry, spec);
     coordinator.registry.on('change', this.onRegistry);
     try {
-      const spawned = await spawnStages(coordinator, spec, this.machine);
+      const spawned = await spawnStages(coordinator, spec, this.where);
       this.links = openLinks(coordinator, spec, spawned, {
-        event: (e) => this.onStageEvent(e),
-        lost: (k, why) => void this.stageLost(k, why),
+        event: (e, w) => this.onStageEvent(e, w),
+        lost: (w, why) => void this.stageLost(w, why),
       });
-      const configured = await configureStages(
-        coordinator,
-        this.tf,
-        spec,
-        this.links,
-        this.machine,
-      );
-      await connectNeighbours(coordinator, spec, this.links, spawned);
+      const configured = await configureStages(coordinator, this.tf, spec, this.links, this.where);
+      await connectNeighbours(coordinator, spec, this.links, spawned, configured);
       const sizes = configured[0]!.datasetSizes!;
       const stepsPerEpoch = Math.floor(sizes.train / spec.batch);
       if (stepsPerEpoch < 1)
@@ -111,16 +117,25 @@ export class RunController extends EventEmitter<RunEvents> {
         runId: spec.runId,
         totalSteps: this.totalSteps,
         stepsPerEpoch,
-        stages: spec.stages.map((s, k) => ({
-          index: k,
-          node: this.machine(k),
-          host: coordinator.registry.get(s.nodeId)!.endpoint.host,
-          backend: configured[k]!.backend,
-          layers: [s.start, s.end] as [number, number],
-          pid: spawned[k]!.pid,
-        })),
+        stages: this.workers.map((w, i) => {
+          const s = spec.stages[w.stage]!;
+          return {
+            index: w.stage,
+            ...(s.replicas?.length ? { replica: w.replica } : {}),
+            node: this.machine(w.nodeId),
+            host: coordinator.registry.get(w.nodeId)!.endpoint.host,
+            backend: configured[i]!.backend,
+            layers: [s.start, s.end] as [number, number],
+            pid: spawned[i]!.pid,
+          };
+        }),
       });
-      this.steps = new StepAggregator(spec.stages.length, spec.batch, stepsPerEpoch);
+      this.steps = new StepAggregator(
+        this.workers.length,
+        spec.stages.length,
+        spec.batch,
+        stepsPerEpoch,
+      );
       this.steps.start();
       const firstStep = spec.resume?.step ?? spec.resumeState?.step ?? 0;
       if (firstStep >= this.totalSteps)
@@ -145,24 +160,20 @@ export class RunController extends EventEmitter<RunEvents> {
   }
 
   /** A stage's connection dropped: its agent says how the process ended (a signal, an exit code). */
-  private async stageLost(k: number, why: string): Promise<void> {
+  private async stageLost(w: StageWorker, why: string): Promise<void> {
     if (this.failure || this.finished) return;
-    const reason = (await askStageEnd(this.coordinator, this.spec, k)) ?? why;
-    void this.fail(`stage ${k} on ${this.machine(k)}: ${reason}`);
+    const reason = (await askStageEnd(this.coordinator, this.spec, w)) ?? why;
+    void this.fail(`${this.where(w)}: ${reason}`);
   }
 
-  private onStageEvent(e: StageEvent): void {
+  private onStageEvent(e: StageEvent, w: StageWorker): void {
     if (this.finished) return;
     switch (e.event) {
       case 'error':
-        void this.fail(`stage ${e.stage} on ${this.machine(e.stage)}: ${e.message}`);
+        void this.fail(`${this.where(w)}: ${e.message}`);
         return;
       case 'log':
-        this.emitEvent({
-          type: 'log',
-          stage: e.stage,
-          message: `stage ${e.stage} on ${this.machine(e.stage)}: ${e.message}`,
-        });
+        this.emitEvent({ type: 'log', stage: w.stage, message: `${this.where(w)}: ${e.message}` });
         return;
       case 'memory':
         this.emitEvent({
@@ -183,7 +194,7 @@ export class RunController extends EventEmitter<RunEvents> {
         });
         return;
       case 'done':
-        if (++this.doneStages === this.spec.stages.length) this.complete();
+        if (++this.doneStages === this.workers.length) this.complete();
         return;
       case 'checkpoint': {
         const c = this.checkpoints.add(e);
@@ -194,7 +205,7 @@ export class RunController extends EventEmitter<RunEvents> {
         return;
       }
       case 'step': {
-        const step = this.steps?.add(e);
+        const step = this.steps?.add(e, w.replica);
         if (step) {
           this.stepTimes.push({ step: step.step, at: performance.now() });
           if (this.stepTimes.length > 64) this.stepTimes.shift();
@@ -215,10 +226,10 @@ export class RunController extends EventEmitter<RunEvents> {
     const first = this.stepTimes[0]!;
     const last = this.stepTimes.at(-1)!;
     const stepMs = (last.at - first.at) / Math.max(1, last.step - first.step);
-    const machines = new Set(this.spec.stages.map((s) => s.nodeId)).size;
+    const machines = new Set(this.workers.map((w) => w.nodeId)).size;
     const c = checkpointInterval(target, saveMs, stepMs, machines);
     // Stages run at most a step or two apart; this margin leaves each of them time to hear it.
-    const from = last.step + 1 + Math.max(8, 2 * this.spec.stages.length);
+    const from = last.step + 1 + Math.max(8, 2 * this.workers.length);
     try {
       await Promise.all(
         this.links.map((l) => l.request({ type: 'checkpointEvery', every: c.every, from })),
@@ -237,7 +248,7 @@ export class RunController extends EventEmitter<RunEvents> {
 
   /** The bytes of stage k's checkpoint of `step`, from its machine (for the driver's copy). */
   async fetchCheckpointFile(k: number, step: number): Promise<Buffer> {
-    const link = this.links[k];
+    const link = this.primaryLinks()[k];
     if (!link) throw new Error(`stage ${k} is not connected`);
     const { frames } = await link.request({ type: 'checkpointFile', step }, [], 120_000);
     if (frames.length !== 1) throw new Error(`stage ${k} sent ${frames.length} frames for a file`);
@@ -246,7 +257,7 @@ export class RunController extends EventEmitter<RunEvents> {
 
   /** Gathers every stage's current weights, in model order. */
   gatherWeights(): Promise<NamedWeight[]> {
-    return gatherWeights(this.links);
+    return gatherWeights(this.primaryLinks());
   }
 
   private complete(): void {

@@ -3,7 +3,7 @@ import { checkLossFits } from '../model/losses.js';
 import type { ModelSpec } from '../model/spec.js';
 import type { NodeRecord } from './nodeRecord.js';
 import type { Registry } from './registry.js';
-import type { RunStagePlacement } from './runSpec.js';
+import { workersOf, type RunStagePlacement } from './runSpec.js';
 
 /** One place a stage is to run, and what the registry knows of its machine. */
 export interface StagePlace {
@@ -69,9 +69,14 @@ export function preflightRun(
       throw new Error(
         `stage ${k} covers layers [${s.start}, ${s.end}), expected to start at ${expectStart}`,
       );
-    const [problem] = machinesNotOnline(registry, [{ stage: k, machineId: s.nodeId }], 'run');
-    if (problem) throw new Error(problem);
+    if (s.shares && s.shares.length !== 1 + (s.replicas?.length ?? 0))
+      throw new Error(
+        `stage ${k} has ${1 + (s.replicas?.length ?? 0)} replicas but ${s.shares.length} shares of the micro-batches`,
+      );
   });
+  const places = workersOf(stages).map((w) => ({ stage: w.stage, machineId: w.nodeId }));
+  const [problem] = machinesNotOnline(registry, places, 'run');
+  if (problem) throw new Error(problem);
   if (stages.at(-1)!.end !== model.layers.length)
     throw new Error(
       `the stages cover ${stages.at(-1)!.end} of the model's ${model.layers.length} layers`,

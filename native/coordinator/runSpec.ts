@@ -3,14 +3,49 @@ import type { ModelSpec } from '../model/spec.js';
 import type { NamedArray } from '../pipeline/checkpointFile.js';
 import type { OptimizerSpec } from '../pipeline/optimizer.js';
 
+/** One more place a stage runs (data parallelism): a machine, and a GPU of it. */
+export interface RunReplicaPlacement {
+  nodeId: string;
+  gpu?: number;
+}
+
 /** A stage's layer range and machine, as a run places it. */
 export interface RunStagePlacement {
   /** Layers [start, end). */
   start: number;
   end: number;
+  /** Where the stage (its replica 0) runs. */
+  nodeId: string;
+  gpu?: number;
+  /** Its further replicas (1, 2, …), each a process of its own; absent: the stage runs once. */
+  replicas?: RunReplicaPlacement[];
+  /** Each replica's share of the micro-batches (replica 0 first), from measured speed; absent: equal. */
+  shares?: number[];
+}
+
+/** One process of a run: replica `replica` of stage `stage`, and where it runs. */
+export interface StageWorker {
+  stage: number;
+  replica: number;
   nodeId: string;
   gpu?: number;
 }
+
+/** Every process a run starts, stage by stage, replica 0 first. */
+export function workersOf(stages: RunStagePlacement[]): StageWorker[] {
+  return stages.flatMap((s, k) =>
+    [{ nodeId: s.nodeId, gpu: s.gpu }, ...(s.replicas ?? [])].map((p, replica) => ({
+      stage: k,
+      replica,
+      nodeId: p.nodeId,
+      ...(p.gpu === undefined ? {} : { gpu: p.gpu }),
+    })),
+  );
+}
+
+/** Whether any stage of the run has more than one replica. */
+export const hasReplicas = (stages: RunStagePlacement[]): boolean =>
+  stages.some((s) => (s.replicas?.length ?? 0) > 0);
 
 /** What a run trains, where, and how: everything RunController needs. */
 export interface RunSpec {

@@ -5,7 +5,7 @@ import type { ResultTypes } from '../protocol/controlSchemas.js';
 import { ControlType } from '../protocol/version.js';
 import type { Coordinator } from './coordinator.js';
 import { joinOptimizerState } from './optimizerStateSlices.js';
-import type { RunSpec } from './runSpec.js';
+import { workersOf, type RunSpec, type StageWorker } from './runSpec.js';
 import { StageLink } from './stageLink.js';
 
 /** Where a spawned stage host listens, and its process. */
@@ -15,10 +15,15 @@ export type SpawnedStage = ResultTypes[ControlType.StageSpawn];
 export interface ConfiguredStage {
   backend: string;
   datasetSizes: { train: number; test: number } | null;
+  /** The port of its all-reduce ring socket (a stage of several replicas), else null. */
+  ringPort: number | null;
 }
 
-/** Names a stage's machine in messages: "name (host)", or its id while the registry lacks it. */
-export type MachineNamer = (stage: number) => string;
+/**
+ * Names a process in messages: "stage k on name (host)", "stage k replica r on …" (the machine's id
+ * while the registry lacks it).
+ */
+export type MachineNamer = (w: StageWorker) => string;
 
 /** Words for how a stage's process ended, or null while it runs (or its agent does not know it). */
 export function describeStageEnd(s: ResultTypes[ControlType.StageStatus]): string | null {
@@ -28,51 +33,55 @@ export function describeStageEnd(s: ResultTypes[ControlType.StageStatus]): strin
   return `the stage process exited with code ${s.code ?? '?'}${s.lastError ? `: ${s.lastError}` : ''}`;
 }
 
-/** Asks each stage's agent to start a stage host for it. */
+/** Asks each process's agent to start a stage host for it (workersOf's order). */
 export function spawnStages(
   coordinator: Coordinator,
   spec: RunSpec,
   machine: MachineNamer,
 ): Promise<SpawnedStage[]> {
   return Promise.all(
-    spec.stages.map((s, k) =>
+    workersOf(spec.stages).map((w) =>
       coordinator
         .request(
-          s.nodeId,
+          w.nodeId,
           ControlType.StageSpawn,
           {
             runId: spec.runId,
-            stageIndex: k,
+            stageIndex: w.stage,
+            replica: w.replica,
             backend: spec.backend ?? 'auto',
             rows: Math.max(1, Math.ceil(spec.batch / spec.microbatches)),
-            ...(s.gpu === undefined ? {} : { gpu: s.gpu }),
+            ...(w.gpu === undefined ? {} : { gpu: w.gpu }),
           },
           40_000,
         )
         .catch((err: Error) => {
-          throw new Error(`stage ${k} on ${machine(k)} could not start: ${err.message}`);
+          throw new Error(`${machine(w)} could not start: ${err.message}`);
         }),
     ),
   );
 }
 
-/** Opens the coordinator's link to each spawned stage host. */
+/** Opens the coordinator's link to each spawned stage host (workersOf's order). */
 export function openLinks(
   coordinator: Coordinator,
   spec: RunSpec,
   spawned: SpawnedStage[],
-  on: { event: (e: StageEvent) => void; lost: (stage: number, why: string) => void },
+  on: {
+    event: (e: StageEvent, w: StageWorker) => void;
+    lost: (w: StageWorker, why: string) => void;
+  },
 ): StageLink[] {
-  return spec.stages.map((s, k) => {
-    const node = coordinator.registry.get(s.nodeId)!;
+  return workersOf(spec.stages).map((w, i) => {
+    const node = coordinator.registry.get(w.nodeId)!;
     const link = new StageLink(
       node.endpoint.host,
-      spawned[k]!.port,
+      spawned[i]!.port,
       node.endpoint.publicKey,
       coordinator.clientKeyPair,
     );
-    link.on('event', on.event);
-    link.on('lost', (why) => on.lost(k, why));
+    link.on('event', (e) => on.event(e, w));
+    link.on('lost', (why) => on.lost(w, why));
     return link;
   });
 }
@@ -105,32 +114,54 @@ export async function configureStages(
   const trainablePerLayer = spec.model.layers.map(
     (_, i) => full.layers[i]!.trainableWeights.length,
   );
+  const workers = workersOf(spec.stages);
+  if (spec.resume && workers.some((w) => w.replica > 0))
+    throw new Error(
+      'a stage with replicas resumes from the driver’s copy of its checkpoint (only replica 0 keeps one)',
+    );
+  const replicas = spec.stages.map((s) => ({
+    count: 1 + (s.replicas?.length ?? 0),
+    ...(s.shares ? { shares: s.shares } : {}),
+  }));
+  const keyOf = (w: StageWorker) => coordinator.registry.get(w.nodeId)!.endpoint.publicKey;
   let offset = 0;
   let varOffset = 0;
+  const requests = spec.stages.map((s, k) => {
+    const count = perLayer.slice(s.start, s.end).reduce((a, b) => a + b, 0);
+    const mine = all.slice(offset, offset + count);
+    offset += count;
+    const vars = trainablePerLayer.slice(s.start, s.end).reduce((a, b) => a + b, 0);
+    const optimizerState = state
+      ? joinOptimizerState(
+          spec.optimizer.name,
+          state.optimizer,
+          state.optimizer.perVariable.slice(varOffset, varOffset + vars),
+        )
+      : [];
+    varOffset += vars;
+    const isEdge = k === 0 || k === spec.stages.length - 1;
+    // The neighbours' replicas, and this stage's own (its all-reduce ring).
+    const peers = [
+      ...new Set(workers.filter((w) => Math.abs(w.stage - k) <= 1).map((w) => keyOf(w))),
+    ];
+    const frames = spec.resume
+      ? []
+      : [...mine, ...optimizerState].map(({ data: d }) =>
+          Buffer.from(d.buffer, d.byteOffset, d.byteLength),
+        );
+    return { k, s, mine, optimizerState, isEdge, peers, frames };
+  });
   const configured = await Promise.all(
-    spec.stages.map((s, k) => {
-      const count = perLayer.slice(s.start, s.end).reduce((a, b) => a + b, 0);
-      const mine = all.slice(offset, offset + count);
-      offset += count;
-      const vars = trainablePerLayer.slice(s.start, s.end).reduce((a, b) => a + b, 0);
-      const optimizerState = state
-        ? joinOptimizerState(
-            spec.optimizer.name,
-            state.optimizer,
-            state.optimizer.perVariable.slice(varOffset, varOffset + vars),
-          )
-        : [];
-      varOffset += vars;
-      const isEdge = k === 0 || k === spec.stages.length - 1;
-      const peers = [spec.stages[k - 1], spec.stages[k + 1]]
-        .filter((p) => !!p)
-        .map((p) => coordinator.registry.get(p.nodeId)!.endpoint.publicKey);
-      return links[k]!.request(
+    workers.map((w, i) => {
+      const { k, s, mine, optimizerState, isEdge, peers, frames } = requests[w.stage]!;
+      return links[i]!.request(
         {
           type: 'configure',
           runId: spec.runId,
           stageIndex: k,
           stages: spec.stages.length,
+          replica: w.replica,
+          ...(replicas.some((r) => r.count > 1) ? { replicas } : {}),
           model: spec.model,
           start: s.start,
           end: s.end,
@@ -154,16 +185,12 @@ export async function configureStages(
               }
             : {}),
         },
-        spec.resume
-          ? []
-          : [...mine, ...optimizerState].map(({ data: d }) =>
-              Buffer.from(d.buffer, d.byteOffset, d.byteLength),
-            ),
+        frames,
         120_000,
       )
         .then((r) => r.result as ConfiguredStage)
         .catch((err: Error) => {
-          throw new Error(`stage ${k} on ${machine(k)}: ${err.message}`);
+          throw new Error(`${machine(w)}: ${err.message}`);
         });
     }),
   );
@@ -172,40 +199,48 @@ export async function configureStages(
   return configured;
 }
 
-/** Tells each stage where its next neighbour listens (the last stage has none). */
+/**
+ * Tells each process where the next stage's replicas listen (the last stage has none), and, in a stage
+ * of several replicas, where the next replica round its all-reduce ring listens.
+ */
 export async function connectNeighbours(
   coordinator: Coordinator,
   spec: RunSpec,
   links: StageLink[],
   spawned: SpawnedStage[],
+  configured: ConfiguredStage[],
 ): Promise<void> {
+  const workers = workersOf(spec.stages);
+  const peer = (i: number, port: number) => {
+    const node = coordinator.registry.get(workers[i]!.nodeId)!;
+    return { host: node.endpoint.host, port, publicKey: node.endpoint.publicKey };
+  };
+  const indexOf = (stage: number, replica: number) =>
+    workers.findIndex((w) => w.stage === stage && w.replica === replica);
   await Promise.all(
-    spec.stages.map((_, k) => {
-      const next = spec.stages[k + 1];
-      const node = next ? coordinator.registry.get(next.nodeId)! : null;
-      const peer = node
-        ? {
-            host: node.endpoint.host,
-            port: spawned[k + 1]!.port,
-            publicKey: node.endpoint.publicKey,
-          }
-        : null;
-      return links[k]!.request({ type: 'connect', next: peer });
+    workers.map((w, i) => {
+      const next = workers.flatMap((n, j) =>
+        n.stage === w.stage + 1 ? [peer(j, spawned[j]!.port)] : [],
+      );
+      const count = 1 + (spec.stages[w.stage]!.replicas?.length ?? 0);
+      const r = count > 1 ? indexOf(w.stage, (w.replica + 1) % count) : -1;
+      const ring = r >= 0 ? peer(r, configured[r]!.ringPort!) : null;
+      return links[i]!.request({ type: 'connect', next, ring });
     }),
   );
 }
 
-/** How stage k's process ended, in words, as its agent saw it; null when the agent cannot say. */
+/** How a process ended, in words, as its agent saw it; null when the agent cannot say. */
 export async function askStageEnd(
   coordinator: Coordinator,
   spec: RunSpec,
-  k: number,
+  w: StageWorker,
 ): Promise<string | null> {
   try {
     const status = await coordinator.request(
-      spec.stages[k]!.nodeId,
+      w.nodeId,
       ControlType.StageStatus,
-      { runId: spec.runId, stageIndex: k, waitMs: 1000 },
+      { runId: spec.runId, stageIndex: w.stage, replica: w.replica, waitMs: 1000 },
       2000,
     );
     return describeStageEnd(status);
@@ -225,7 +260,7 @@ export async function stopStages(
   await Promise.all(links.map((l) => l.request({ type: 'stop' }, [], 2000).catch(() => {})));
   links.forEach((l) => l.close());
   await Promise.all(
-    [...new Set(spec.stages.map((s) => s.nodeId))].map((id) =>
+    [...new Set(workersOf(spec.stages).map((w) => w.nodeId))].map((id) =>
       coordinator.request(id, ControlType.StageStop, { runId: spec.runId }, 5000).catch(() => {}),
     ),
   );

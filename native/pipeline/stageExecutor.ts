@@ -287,6 +287,34 @@ export class StageExecutor {
     return this.tf.tidy(() => this.model.apply(input, { training: false }) as tfc.Tensor);
   }
 
+  /**
+   * ALLREDUCE: the gradients accumulated here, flattened in variable order, summed by `sum` over the
+   * stage's replicas (in place), and put back, so that STEP applies the whole mini-batch's gradient.
+   * A replica that had no micro-batch this step contributes zeros.
+   */
+  async allReduceGradients(sum: (flat: Float32Array) => Promise<void>): Promise<void> {
+    const acc = this.accumulated;
+    const parts = acc
+      ? await Promise.all(this.vars.map((v) => acc.get(v.name)!.data() as Promise<Float32Array>))
+      : this.vars.map((v) => new Float32Array(v.size));
+    const flat = new Float32Array(this.weightCount);
+    let offset = 0;
+    for (const p of parts) {
+      flat.set(p, offset);
+      offset += p.length;
+    }
+    await sum(flat);
+    if (acc) for (const g of acc.values()) g.dispose();
+    offset = 0;
+    this.accumulated = new Map(
+      this.vars.map((v) => {
+        const t = this.tf.tensor(flat.slice(offset, offset + v.size), v.shape);
+        offset += v.size;
+        return [v.name, t];
+      }),
+    );
+  }
+
   /** STEP: apply the accumulated gradients once, then forget them. */
   step(): void {
     if (!this.accumulated) return;

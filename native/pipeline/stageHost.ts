@@ -16,22 +16,31 @@ import {
   readCheckpoint,
 } from './checkpointFile.js';
 import { StageExecutor } from './stageExecutor.js';
+import { ReplicaRouting } from './replicaRouting.js';
+import { ringAllReduce } from './ringAllReduce.js';
 import {
   COORDINATOR_ROUTING_ID,
+  parseStageRoutingId,
   StageRequestSchema,
   stageRoutingId,
   type Configure,
+  type Peer,
   type StageEvent,
   type StageHostBoot,
 } from './stageProtocol.js';
 import { runTraining, type StageSetup } from './stageTraining.js';
 import { CheckpointRule } from './checkpointRule.js';
 import type { TensorKind } from './transport.js';
+import { ZmqRingLink } from './zmqRingLink.js';
 import { ZmqStageTransport } from './zmqTransport.js';
 
 interface Configured extends StageSetup {
   transport: ZmqStageTransport;
-  next: zmq.Dealer | null;
+  /** DEALERs to the next stage's replicas, in replica order. */
+  next: zmq.Dealer[];
+  routing: ReplicaRouting;
+  /** This stage's all-reduce ring between its replicas; null for a stage of one. */
+  ring: ZmqRingLink | null;
 }
 
 interface HostEvents {
@@ -39,10 +48,11 @@ interface HostEvents {
 }
 
 /**
- * The process that hosts one pipeline stage (one per stage, so a machine can host several). It binds a
- * CURVE ROUTER that admits only the coordinator and its neighbour stages, builds its slice of the model
- * on its best backend, and runs the schedule when told to (stageTraining.ts). Tensors from its neighbours
- * land in its transport's mailbox; everything it reports goes to the coordinator.
+ * The process that hosts one pipeline stage, or one replica of it (one process each, so a machine can
+ * host several). It binds a CURVE ROUTER that admits only the coordinator and its neighbour stages,
+ * builds its slice of the model on its best backend, and runs the schedule when told to
+ * (stageTraining.ts). Tensors from its neighbours land in its transport's mailbox; a stage of several
+ * replicas also binds a ring socket for their all-reduce; everything it reports goes to the coordinator.
  */
 export class StageHost extends EventEmitter<HostEvents> {
   private readonly router: zmq.Router;
@@ -64,7 +74,7 @@ export class StageHost extends EventEmitter<HostEvents> {
     this.router = new zmq.Router({
       curveServer: true,
       curveSecretKey: boot.secretKey,
-      zapDomain: `pipefitter.stage.${boot.runId}.${boot.stageIndex}`,
+      zapDomain: this.zapDomain(),
       maxMessageSize: MAX_TENSOR_BYTES + 64 * 1024,
       linger: 0,
       sendHighWaterMark: 64,
@@ -77,11 +87,15 @@ export class StageHost extends EventEmitter<HostEvents> {
     this.sender = new SerialSender(this.router, 100_000);
   }
 
+  private zapDomain(suffix = ''): string {
+    const b = this.boot;
+    return `pipefitter.stage.${b.runId}.${b.stageIndex}.${b.replica}${suffix}`;
+  }
+
   async start(): Promise<void> {
     const zap = await ZapAuthenticator.shared();
-    zap.setPolicy(`pipefitter.stage.${this.boot.runId}.${this.boot.stageIndex}`, (key) =>
-      this.admitted.has(key),
-    );
+    zap.setPolicy(this.zapDomain(), (key) => this.admitted.has(key));
+    zap.setPolicy(this.zapDomain('.ring'), (key) => this.admitted.has(key));
     await this.router.bind(`tcp://${this.boot.bindHost}:*`);
     const last = this.router.lastEndpoint ?? '';
     this.port = Number(last.slice(last.lastIndexOf(':') + 1));
@@ -115,9 +129,10 @@ export class StageHost extends EventEmitter<HostEvents> {
     const c = this.configured;
     if (!c) return;
     const k = c.cfg.stageIndex;
-    // Activations come only from the previous stage; gradients arrive on our DEALER, not here.
-    if (who !== stageRoutingId(k - 1)) return;
-    this.accept(c, k - 1, frames, ['act', 'vact']);
+    // Activations come only from the previous stage's replicas; gradients arrive on our DEALERs.
+    const from = parseStageRoutingId(who);
+    if (!from || from.stage !== k - 1 || from.replica >= c.routing.count(k - 1)) return;
+    this.accept(c, k - 1, from.replica, frames, ['act', 'vact']);
   }
 
   /**
@@ -128,6 +143,7 @@ export class StageHost extends EventEmitter<HostEvents> {
   private accept(
     c: Configured,
     from: number,
+    fromReplica: number,
     frames: Buffer[],
     kinds: readonly TensorKind[],
   ): void {
@@ -140,9 +156,9 @@ export class StageHost extends EventEmitter<HostEvents> {
     if (!kinds.includes(h.kind)) return;
     const chunk = h.chunk ?? 0;
     const replica = h.replica ?? 0;
-    if (chunk !== 0 || replica !== 0) {
+    if (chunk !== 0 || replica !== fromReplica) {
       this.fail(
-        `stage ${from} sent a ${h.kind === 'grad' ? 'gradient' : 'tensor'} of chunk ${chunk}, replica ${replica}: this stage runs one chunk and one replica`,
+        `stage ${from} replica ${fromReplica} sent a ${h.kind === 'grad' ? 'gradient' : 'tensor'} marked chunk ${chunk}, replica ${replica}: stages run one chunk, and a replica speaks for itself`,
       );
       return;
     }
@@ -182,7 +198,7 @@ export class StageHost extends EventEmitter<HostEvents> {
           this.reply(req.id, true, await this.configure(req, rest));
           break;
         case 'connect':
-          this.connect(req.next);
+          this.connect(req.next, req.ring);
           this.reply(req.id, true, {});
           break;
         case 'train':
@@ -201,6 +217,7 @@ export class StageHost extends EventEmitter<HostEvents> {
             (e) => this.emitEvent(e),
             () => this.stopped,
             this.checkpointRule,
+            this.allReduceOf(this.configured),
           )
             .then(() => {
               this.trainedAll = !this.stopped;
@@ -266,7 +283,19 @@ export class StageHost extends EventEmitter<HostEvents> {
       { start: cfg.start, end: cfg.end },
       cfg.optimizer,
     );
-    const checkpointDir = this.checkpointDirFor(cfg.runId);
+    if (cfg.replica !== this.boot.replica)
+      throw new Error(
+        `this process is replica ${this.boot.replica} of its stage, configured as replica ${cfg.replica}`,
+      );
+    const routing = new ReplicaRouting(cfg);
+    if (cfg.replica >= routing.count(cfg.stageIndex))
+      throw new Error(
+        `replica ${cfg.replica} of a stage of ${routing.count(cfg.stageIndex)} replicas`,
+      );
+    if (cfg.resume && cfg.replica > 0)
+      throw new Error('only replica 0 of a stage keeps checkpoints: the others start from weights');
+    // The replicas hold the same weights after every step: replica 0's checkpoints are the stage's.
+    const checkpointDir = cfg.replica === 0 ? this.checkpointDirFor(cfg.runId) : null;
     try {
       if (cfg.resume) await this.restoreFrom(cfg, exec, checkpointDir);
       else {
@@ -295,22 +324,54 @@ export class StageHost extends EventEmitter<HostEvents> {
     }
     for (const k of cfg.peerKeys) this.admitted.add(k);
     this.configured?.exec.dispose();
-    const prev = cfg.stageIndex > 0 ? stageRoutingId(cfg.stageIndex - 1) : null;
+    this.configured?.ring?.close();
+    const k = cfg.stageIndex;
+    const ring =
+      routing.count(k) > 1
+        ? await ZmqRingLink.open({
+            host: this.boot.bindHost,
+            keys: { publicKey: this.boot.publicKey, secretKey: this.boot.secretKey },
+            zapDomain: this.zapDomain('.ring'),
+            maxSegmentBytes: Math.max(
+              1024,
+              Math.ceil(exec.weightCount / routing.count(k)) * 4 + 64,
+            ),
+          })
+        : null;
     this.configured = {
       tf: choice.tf,
       cfg,
       exec,
       dataset,
       checkpointDir,
-      next: null,
-      transport: new ZmqStageTransport(null, prev, (f) => this.sendRouter(f)),
+      next: [],
+      routing,
+      ring,
+      transport: new ZmqStageTransport(
+        {
+          replica: cfg.replica,
+          nextOwner: (mb) => routing.owner(k + 1, mb),
+          previous: (mb) => (k > 0 ? stageRoutingId(k - 1, routing.owner(k - 1, mb)) : null),
+        },
+        (f) => this.sendRouter(f),
+      ),
     };
     this.configured.transport.inbox.limit = StageHost.mailboxLimit(cfg.microbatches, 0);
     return {
       backend: this.backendName,
       weights: exec.weightCount,
       datasetSizes: dataset ? { train: dataset.size('train'), test: dataset.size('test') } : null,
+      ringPort: ring ? Number(ring.endpoint.slice(ring.endpoint.lastIndexOf(':') + 1)) : null,
     };
+  }
+
+  /** ALLREDUCE for a stage of several replicas: the gradients summed round the ring, tagged by step. */
+  private allReduceOf(c: Configured): ((step: number) => Promise<void>) | null {
+    const ring = c.ring;
+    if (!ring) return null;
+    const size = c.routing.count(c.cfg.stageIndex);
+    return (step) =>
+      c.exec.allReduceGradients((flat) => ringAllReduce(flat, c.cfg.replica, size, ring, step));
   }
 
   /** This run's checkpoint folder on this machine, or null where the agent gave none. */
@@ -367,13 +428,25 @@ export class StageHost extends EventEmitter<HostEvents> {
     });
   }
 
-  private connect(next: { host: string; port: number; publicKey: string } | null): void {
+  private connect(next: Peer[], ring: Peer | null): void {
     const c = this.configured;
     if (!c) throw new Error('connect before configure');
-    if (next) {
+    const k = c.cfg.stageIndex;
+    if (next.length !== (k === c.cfg.stages - 1 ? 0 : c.routing.count(k + 1)))
+      throw new Error(
+        `told of ${next.length} next replicas; stage ${k + 1} has ${c.routing.count(k + 1)}`,
+      );
+    if (!ring !== !c.ring)
+      throw new Error('a ring peer for a stage without a ring, or none for one');
+    if (ring && c.ring)
+      c.ring.connectNext(`tcp://${ring.host}:${ring.port}`, ring.publicKey, {
+        publicKey: this.boot.publicKey,
+        secretKey: this.boot.secretKey,
+      });
+    c.next = next.map((peer, r) => {
       const dealer = new zmq.Dealer({
-        routingId: stageRoutingId(c.cfg.stageIndex),
-        curveServerKey: next.publicKey,
+        routingId: stageRoutingId(k, c.cfg.replica),
+        curveServerKey: peer.publicKey,
         curvePublicKey: this.boot.publicKey,
         curveSecretKey: this.boot.secretKey,
         maxMessageSize: MAX_TENSOR_BYTES + 64 * 1024,
@@ -383,16 +456,21 @@ export class StageHost extends EventEmitter<HostEvents> {
         heartbeatInterval: 1000,
         heartbeatTimeout: 3000,
       });
-      dealer.connect(`tcp://${next.host}:${next.port}`);
-      c.next = dealer;
-      c.transport.attachNext(dealer);
-      void this.receiveGradients(dealer, c);
-    }
+      dealer.connect(`tcp://${peer.host}:${peer.port}`);
+      void this.receiveGradients(dealer, c, r);
+      return dealer;
+    });
+    c.transport.attachNext(c.next);
   }
 
-  private async receiveGradients(dealer: zmq.Dealer, c: Configured): Promise<void> {
+  private async receiveGradients(
+    dealer: zmq.Dealer,
+    c: Configured,
+    replica: number,
+  ): Promise<void> {
     try {
-      for await (const frames of dealer) this.accept(c, c.cfg.stageIndex + 1, frames, ['grad']);
+      for await (const frames of dealer)
+        this.accept(c, c.cfg.stageIndex + 1, replica, frames, ['grad']);
     } catch {
       // closed at stop
     }
@@ -414,7 +492,8 @@ export class StageHost extends EventEmitter<HostEvents> {
     if (this.stopped) return;
     this.stopped = true;
     this.configured?.transport.inbox.fail(new Error('stage stopped'));
-    this.configured?.next?.close();
+    for (const d of this.configured?.next ?? []) d.close();
+    this.configured?.ring?.close();
     this.router.close();
     this.emit('exit', code);
   }

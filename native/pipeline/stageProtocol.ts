@@ -5,9 +5,22 @@ import { OptimizerSpecSchema } from './optimizer.js';
 
 const Z85_KEY = /^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/;
 
-/** The routing id the coordinator's DEALER uses on every stage host; stage k's DEALER uses `stage-k`. */
+/**
+ * The routing id the coordinator's DEALER uses on every stage host; replica r of stage k's DEALERs use
+ * `stage-k` (replica 0) or `stage-k.r`.
+ */
 export const COORDINATOR_ROUTING_ID = 'coordinator';
-export const stageRoutingId = (k: number) => `stage-${k}`;
+export const stageRoutingId = (k: number, replica = 0) =>
+  replica === 0 ? `stage-${k}` : `stage-${k}.${replica}`;
+
+/** Stage and replica of a routing id `stageRoutingId` made; null for anything else. */
+export function parseStageRoutingId(id: string): { stage: number; replica: number } | null {
+  const m = /^stage-(\d{1,4})(?:\.(\d{1,4}))?$/.exec(id);
+  return m ? { stage: Number(m[1]), replica: m[2] === undefined ? 0 : Number(m[2]) } : null;
+}
+
+/** Most replicas of one stage (each is a process, and each gets a share of the micro-batches). */
+export const MAX_REPLICAS = 64;
 
 export const PeerSchema = z.object({
   host: z.string().min(1),
@@ -20,6 +33,8 @@ export type Peer = z.infer<typeof PeerSchema>;
 export const StageHostBootSchema = z.object({
   runId: z.string().min(1).max(64),
   stageIndex: z.number().int().nonnegative(),
+  /** Which replica of the stage this process is (data parallelism); 0 for a stage of one. */
+  replica: z.number().int().nonnegative().max(MAX_REPLICAS).default(0),
   bindHost: z.string(),
   publicKey: z.string().regex(Z85_KEY),
   secretKey: z.string().regex(Z85_KEY),
@@ -39,6 +54,21 @@ export const ConfigureSchema = z.object({
   runId: z.string(),
   stageIndex: z.number().int().nonnegative(),
   stages: z.number().int().positive(),
+  /** This process's replica of its stage. */
+  replica: z.number().int().nonnegative().max(MAX_REPLICAS).default(0),
+  /**
+   * Each stage's replicas: how many, and (optional) their shares of the micro-batches, in proportion
+   * to measured speed; absent shares: round robin. Absent: one replica a stage.
+   */
+  replicas: z
+    .array(
+      z.object({
+        count: z.number().int().positive().max(MAX_REPLICAS),
+        shares: z.array(z.number().positive()).max(MAX_REPLICAS).optional(),
+      }),
+    )
+    .max(1024)
+    .optional(),
   model: ModelSpecSchema,
   start: z.number().int().nonnegative(),
   end: z.number().int().positive(),
@@ -74,7 +104,10 @@ export type Configure = z.infer<typeof ConfigureSchema>;
 export const ConnectSchema = z.object({
   type: z.literal('connect'),
   id: z.string(),
-  next: PeerSchema.nullable(),
+  /** The next stage's replicas, in replica order (empty for the last stage). */
+  next: z.array(PeerSchema).max(MAX_REPLICAS),
+  /** The next replica of this stage round the all-reduce ring (its ring socket); null: no ring. */
+  ring: PeerSchema.nullable().default(null),
 });
 
 export const TrainSchema = z.object({

@@ -1,7 +1,8 @@
 import type { Tf } from '../backend/tfTypes.js';
 import type { Dataset } from '../data/dataset.js';
 import { EpochSampler } from '../data/sampler.js';
-import { buildSchedule } from '../planner/schedule.js';
+import { buildSchedule, replicaActions } from '../planner/schedule.js';
+import { ReplicaRouting } from './replicaRouting.js';
 import { datasetFeed } from './datasetFeed.js';
 import { ScheduleRunner, type StageData } from './scheduleRunner.js';
 import type { CheckpointRule } from './checkpointRule.js';
@@ -33,6 +34,7 @@ export async function runTraining(
   emit: (e: StageEvent) => void,
   stopped: () => boolean,
   rule: CheckpointRule,
+  allReduce: ((step: number) => Promise<void>) | null = null,
 ): Promise<void> {
   const { tf, cfg } = s;
   const k = cfg.stageIndex;
@@ -42,7 +44,11 @@ export async function runTraining(
     s.dataset && sampler
       ? datasetFeed(s.dataset, sampler, cfg.microbatches, cfg.model.inputShape)
       : noData(cfg);
-  const runner = new ScheduleRunner(tf, s.exec, sched.actions[k]!, s.transport, feed);
+  const routing = new ReplicaRouting(cfg);
+  const actions = replicaActions(sched.actions[k]!, cfg.replica, routing.count(k), (mb) =>
+    routing.owner(k, mb),
+  );
+  const runner = new ScheduleRunner(tf, s.exec, actions, s.transport, feed, allReduce);
   const checkpoints =
     s.checkpointDir && t.checkpointEvery > 0
       ? new StageCheckpoints(s.checkpointDir, cfg, s.exec, emit)
@@ -71,7 +77,8 @@ export async function runTraining(
         numBytes: mem.numBytes,
       });
     }
-    if ((step + 1) % t.stepsPerEpoch === 0 && t.valBatches > 0)
+    // The replicas hold the same weights: replica 0 of each stage validates for all of them.
+    if ((step + 1) % t.stepsPerEpoch === 0 && t.valBatches > 0 && cfg.replica === 0)
       await runValidation(s, Math.floor(step / t.stepsPerEpoch), t, emit);
     if (checkpoints && rule.due(step + 1)) await checkpoints.save(step + 1);
     // Let queued events and sends leave between steps.

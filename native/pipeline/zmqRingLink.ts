@@ -60,12 +60,16 @@ export class ZmqRingLink implements RingLink {
     void this.readLoop();
   }
 
-  /** Binds this rank's receiving end on `host` (an ephemeral port). */
+  /**
+   * Binds this rank's receiving end on `host` (an ephemeral port). With `zapDomain`, the process's ZAP
+   * handler decides who may connect (a stage admits only its replicas' machines).
+   */
   static async open(
     opts: {
       host?: string;
       maxSegmentBytes?: number;
       keys?: { publicKey: string; secretKey: string };
+      zapDomain?: string;
     } = {},
   ): Promise<ZmqRingLink> {
     const keys = opts.keys ?? zmq.curveKeyPair();
@@ -73,6 +77,7 @@ export class ZmqRingLink implements RingLink {
     const pull = new zmq.Pull({
       curveServer: true,
       curveSecretKey: keys.secretKey,
+      ...(opts.zapDomain ? { zapDomain: opts.zapDomain } : {}),
       // Header and values, with room for the header.
       maxMessageSize: max + 4096,
       linger: 0,
@@ -81,9 +86,15 @@ export class ZmqRingLink implements RingLink {
     return new ZmqRingLink(max, pull.lastEndpoint!, pull, keys.publicKey);
   }
 
-  /** Connects to the next rank's receiving end (its endpoint and CURVE public key). */
-  connectNext(endpoint: string, serverPublicKey: string): void {
-    const keys = zmq.curveKeyPair();
+  /**
+   * Connects to the next rank's receiving end (its endpoint and CURVE public key), as `keys` (the
+   * identity the next rank admits; absent: a fresh one).
+   */
+  connectNext(
+    endpoint: string,
+    serverPublicKey: string,
+    keys: { publicKey: string; secretKey: string } = zmq.curveKeyPair(),
+  ): void {
     this.push = new zmq.Push({
       curveServerKey: serverPublicKey,
       curvePublicKey: keys.publicKey,

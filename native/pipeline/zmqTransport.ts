@@ -3,43 +3,60 @@ import { encodeTensor } from '../protocol/tensorFrame.js';
 import { PROTOCOL_VERSION } from '../protocol/version.js';
 import { Mailbox, type StageTransport, type TensorKind, type WireTensor } from './transport.js';
 
+/** Where this stage's tensors go: the next stage's replica that owns a micro-batch, and back. */
+export interface TransportRoutes {
+  /** This process's replica of its stage (the header says who sent it). */
+  replica: number;
+  /** Index into the next stage's DEALERs (its replicas) for micro-batch mb's activations. */
+  nextOwner(mb: number): number;
+  /** The routing id of the previous stage's replica that sent micro-batch mb (gradients go back there). */
+  previous(mb: number): string | null;
+}
+
 /**
- * A stage's transport over ZeroMQ: activations leave on the DEALER to the next stage, gradients go
- * back through this stage's ROUTER to the previous stage's routing id. Sends await the socket, so a
- * full high-water mark is backpressure, never an unbounded queue. Incoming tensors land in the mailbox.
+ * A stage's transport over ZeroMQ: activations leave on a DEALER to the next stage's replica that owns
+ * the micro-batch (validation's to its replica 0), gradients go back through this stage's ROUTER to
+ * the routing id of the previous stage's replica that sent it. Sends await the socket, so a full
+ * high-water mark is backpressure, never an unbounded queue. Incoming tensors land in the mailbox.
  */
 export class ZmqStageTransport implements StageTransport {
   readonly inbox = new Mailbox();
-  private sending: Promise<void> = Promise.resolve();
+  private next: zmq.Dealer[] = [];
+  private readonly sending = new Map<zmq.Dealer, Promise<void>>();
 
   constructor(
-    private next: zmq.Dealer | null,
-    private readonly prevRoutingId: string | null,
+    private readonly routes: TransportRoutes,
     private readonly routerSend: (frames: (Buffer | string)[]) => Promise<void>,
   ) {}
 
-  /** The DEALER to the next stage, once its address is known (the `connect` step). */
-  attachNext(dealer: zmq.Dealer): void {
-    this.next = dealer;
+  /** The DEALERs to the next stage's replicas, once their addresses are known (the `connect` step). */
+  attachNext(dealers: zmq.Dealer[]): void {
+    this.next = dealers;
   }
 
   send(kind: TensorKind, step: number, mb: number, t: WireTensor): Promise<void> {
+    const { replica } = this.routes;
     const frames = encodeTensor(
-      { v: PROTOCOL_VERSION, kind, step, mb, chunk: 0, replica: 0, dtype: t.dtype, shape: t.shape },
+      { v: PROTOCOL_VERSION, kind, step, mb, chunk: 0, replica, dtype: t.dtype, shape: t.shape },
       t.data,
     );
     if (kind === 'grad') {
-      if (!this.prevRoutingId)
+      const prev = this.routes.previous(mb);
+      if (!prev)
         return Promise.reject(
           new Error('the first stage has no previous stage to send gradients to'),
         );
-      return this.routerSend([this.prevRoutingId, ...frames]);
+      return this.routerSend([prev, ...frames]);
     }
-    if (!this.next)
+    const dealer = this.next[kind === 'vact' ? 0 : this.routes.nextOwner(mb)];
+    if (!dealer)
       return Promise.reject(new Error('the last stage has no next stage to send activations to'));
-    // One send at a time on the DEALER (zeromq.js allows one in flight); order is preserved.
-    const p = this.sending.then(() => this.next!.send(frames));
-    this.sending = p.catch(() => {});
+    // One send at a time on a DEALER (zeromq.js allows one in flight); order is preserved.
+    const p = (this.sending.get(dealer) ?? Promise.resolve()).then(() => dealer.send(frames));
+    this.sending.set(
+      dealer,
+      p.catch(() => {}),
+    );
     return p;
   }
 

@@ -1,18 +1,21 @@
 import { planStage, type Placement, type Plan } from './planSchema.js';
 
-/** One stage as today's runtime runs it: one layer range, in one process, at one place. */
+/** One stage as today's runtime runs it: one layer range, in one process per replica. */
 export interface RunnableStage {
   index: number;
   /** Layers [start, end). */
   start: number;
   end: number;
+  /** Where replica 0 runs. */
   placement: Placement;
+  /** Where every replica runs (replica 0 first); one entry for a stage without data parallelism. */
+  replicas: Placement[];
 }
 
 /**
  * The plan's stages as the runtime can run them, or an error saying what it cannot run yet: a plan
- * whose stage holds several chunks (interleaved schedules) or runs as several replicas (data
- * parallelism) is refused here, before anything starts, rather than run as something else.
+ * whose stage holds several chunks (interleaved schedules) is refused here, before anything starts,
+ * rather than run as something else.
  */
 export function runnableStages(plan: Plan): RunnableStage[] {
   return plan.stages.map((s, k) => {
@@ -20,12 +23,8 @@ export function runnableStages(plan: Plan): RunnableStage[] {
       throw new Error(
         `stage ${k} has ${s.chunks.length} chunks: interleaved schedules are not built yet`,
       );
-    if (s.replicas.length > 1)
-      throw new Error(
-        `stage ${k} has ${s.replicas.length} replicas: data parallelism is not built yet`,
-      );
     const [start, end] = s.chunks[0]!.layers;
-    return { index: k, start, end, placement: s.replicas[0]! };
+    return { index: k, start, end, placement: s.replicas[0]!, replicas: s.replicas };
   });
 }
 

@@ -36,6 +36,8 @@ export const StageSpawnRequestSchema = z
     type: z.literal(ControlType.StageSpawn),
     runId: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/),
     stageIndex: z.number().int().nonnegative().max(1023),
+    /** Which replica of the stage (data parallelism): each is a process of its own. */
+    replica: z.number().int().nonnegative().max(64).default(0),
     backend: BackendPreferenceSchema.default('auto'),
     /** Pin the stage to this GPU (CUDA_VISIBLE_DEVICES); absent: the process sees every GPU. */
     gpu: z.number().int().nonnegative().optional(),
@@ -58,6 +60,7 @@ export const StageStatusRequestSchema = z
     type: z.literal(ControlType.StageStatus),
     runId: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/),
     stageIndex: z.number().int().nonnegative().max(1023),
+    replica: z.number().int().nonnegative().max(64).default(0),
     waitMs: z.number().int().nonnegative().max(5000).default(0),
   })
   .strict();

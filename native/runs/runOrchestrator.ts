@@ -8,18 +8,20 @@ import type { Coordinator } from '../coordinator/coordinator.js';
 import { RunController } from '../coordinator/runController.js';
 import { machinesNotOnline, type MachineWording } from '../coordinator/runPreflight.js';
 import { clusterFromNodes } from '../coordinator/nodesToCluster.js';
-import type {
-  RunCheckpoint,
-  RunSpec,
-  RunStagePlacement,
-  RunState,
+import {
+  hasReplicas,
+  workersOf,
+  type RunCheckpoint,
+  type RunSpec,
+  type RunStagePlacement,
+  type RunState,
 } from '../coordinator/runSpec.js';
 import { makePlan } from '../planner/plan.js';
 import { CheckpointCopies } from './checkpointCopies.js';
 import type { NamedWeight } from '../pipeline/stageExecutor.js';
 import { ControlType } from '../protocol/version.js';
 import { writeModelFiles } from '../pipeline/modelFiles.js';
-import type { Plan } from '../planner/planSchema.js';
+import type { Placement, Plan } from '../planner/planSchema.js';
 import type { ModelSpec } from '../model/spec.js';
 import { DEFAULT_ON_FAILURE, FIRST_CHECKPOINT_STEPS } from '../common/defaults.js';
 import type { RunDriver, RunSettings } from './runSchemas.js';
@@ -64,13 +66,17 @@ export function planProblems(
   );
 }
 
-/** The plan's stages as a run places them: one layer range and one machine (and GPU) each. */
+/** The plan's stages as a run places them: one layer range, and a machine (and GPU) per replica. */
 export function planRunStages(plan: Plan): RunStagePlacement[] {
-  return runnableStages(plan).map(({ start, end, placement: p }) => ({
-    start,
-    end,
+  const place = (p: Placement) => ({
     nodeId: p.machineId,
     ...(p.gpu === null ? {} : { gpu: p.gpu }),
+  });
+  return runnableStages(plan).map(({ start, end, replicas }) => ({
+    start,
+    end,
+    ...place(replicas[0]!),
+    ...(replicas.length > 1 ? { replicas: replicas.slice(1).map(place) } : {}),
   }));
 }
 
@@ -137,7 +143,8 @@ interface PlannedMove {
 }
 
 /** How many machines a layout trains on. */
-const machinesIn = (stages: RunStagePlacement[]) => new Set(stages.map((s) => s.nodeId)).size;
+const machinesIn = (stages: RunStagePlacement[]) =>
+  new Set(workersOf(stages).map((w) => w.nodeId)).size;
 
 /** Whether two layouts place the same layers on the same machines and GPUs. */
 function sameStages(a: RunStagePlacement[], b: RunStagePlacement[]): boolean {
@@ -148,7 +155,8 @@ function sameStages(a: RunStagePlacement[], b: RunStagePlacement[]): boolean {
         s.start === b[k]!.start &&
         s.end === b[k]!.end &&
         s.nodeId === b[k]!.nodeId &&
-        s.gpu === b[k]!.gpu,
+        s.gpu === b[k]!.gpu &&
+        JSON.stringify(s.replicas ?? []) === JSON.stringify(b[k]!.replicas ?? []),
     )
   );
 }
@@ -317,7 +325,7 @@ export class RunOrchestrator extends EventEmitter<OrchestratorEvents> {
       (id) => this.coordinator.registry.get(id)?.state === 'online',
     );
     if (back.length === 0) return null;
-    const using = new Set(this.current.stages.map((s) => s.nodeId));
+    const using = new Set(workersOf(this.current.stages).map((w) => w.nodeId));
     const now = this.planOver((id) => using.has(id));
     const withBack = this.planOver((id) => using.has(id) || back.includes(id));
     const names = back.map((id) => this.coordinator.registry.get(id)?.name ?? id).join(', ');
@@ -347,7 +355,7 @@ export class RunOrchestrator extends EventEmitter<OrchestratorEvents> {
       throw new Error('this run keeps no checkpoints: it cannot move to another layout');
     if (this.stopping) throw new Error('the run is stopping');
     if (this.planned) return `a re-plan is already due: ${this.planned.why}`;
-    const using = new Set(this.current.stages.map((s) => s.nodeId));
+    const using = new Set(workersOf(this.current.stages).map((w) => w.nodeId));
     const now = this.planOver((id) => using.has(id));
     const all = this.planOver(() => true);
     if (typeof all === 'string') throw new Error(all);
@@ -384,6 +392,13 @@ export class RunOrchestrator extends EventEmitter<OrchestratorEvents> {
       this.checkpoints.length = 0;
       this.resuming = { reason: planned.why, fromStep: state.step, notes: [] };
       this.replans++;
+    } else if (down.length === 0 && local && hasReplicas(this.current.stages)) {
+      // Only replica 0 of a stage keeps its checkpoint: every replica starts from the driver's copy.
+      await this.copies.settled();
+      const copy = this.newestCopy();
+      if (!copy) return this.giveUp('no checkpoint was complete and copied before the loss');
+      next = { ...this.current, resume: undefined, resumeState: copy };
+      this.resuming.fromStep = copy.step;
     } else if (down.length === 0 && local) {
       // Every machine answers: the stages start again where they are, from their own files.
       next = { ...this.current, resume: local, resumeState: undefined };
@@ -482,7 +497,7 @@ export class RunOrchestrator extends EventEmitter<OrchestratorEvents> {
 
   /** The run's machines whose agents do not answer a ping now. */
   private async machinesDown(): Promise<{ id: string; name: string }[]> {
-    const ids = [...new Set(this.current.stages.map((s) => s.nodeId))];
+    const ids = [...new Set(workersOf(this.current.stages).map((w) => w.nodeId))];
     const answers = await Promise.all(
       ids.map((id) =>
         this.coordinator
@@ -510,7 +525,7 @@ export class RunOrchestrator extends EventEmitter<OrchestratorEvents> {
    * re-planned over those that do (never on the lost driver's machine).
    */
   private async startTakeover(t: RunTakeover): Promise<void> {
-    const ids = new Set(this.current.stages.map((s) => s.nodeId));
+    const ids = new Set(workersOf(this.current.stages).map((w) => w.nodeId));
     // Whatever the old driver left running holds the run's id on its machines: stop it first.
     await Promise.all(
       this.coordinator

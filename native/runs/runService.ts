@@ -17,7 +17,7 @@ import {
   RunOrchestrator,
   type RunTakeover,
 } from './runOrchestrator.js';
-import type { RunSpec } from '../coordinator/runSpec.js';
+import { workersOf, type RunSpec } from '../coordinator/runSpec.js';
 import type { RunDriver, RunRecord, RunSettings, RunSummary } from './runSchemas.js';
 import { DrivenRunCopy } from './drivenRunCopy.js';
 import { drivenThere, RunHostClient } from './runHostClient.js';
@@ -288,9 +288,10 @@ export class RunService extends EventEmitter<RunServiceEvents> {
       if (this.live !== live) return;
       if (e.type === 'started' || e.type === 'resumed') {
         if (e.type === 'started') totalSteps = e.totalSteps;
+        const placed = workersOf(run.stagesNow.length ? run.stagesNow : spec.stages);
         const withIds = e.stages.map((s) => ({
           ...s,
-          nodeId: (run.stagesNow[s.index] ?? spec.stages[s.index])?.nodeId,
+          nodeId: placed.find((w) => w.stage === s.index && w.replica === (s.replica ?? 0))?.nodeId,
         }));
         recorder.append({ kind: 'event', event: { ...e, stages: withIds } });
         return;

@@ -168,16 +168,19 @@ describe('version 1 plan files', () => {
 });
 
 describe('what the runtime runs of a plan', () => {
-  it('refuses several replicas or several chunks in a stage, saying what is not built', () => {
+  it('runs every replica of a stage, and refuses several chunks in a stage, saying what is not built', () => {
     const plan = twoStagePlan();
     const two = structuredClone(plan);
     two.stages[1] = planStage(two.stages[1]!.chunks, [
       ...two.stages[1]!.replicas,
       { machineId: 'ws-03', machineName: 'ws-03', gpu: 1 },
     ]);
-    assert.throws(
-      () => runnableStages(two),
-      /^Error: stage 1 has 2 replicas: data parallelism is not built yet$/,
+    assert.deepEqual(
+      runnableStages(two)[1]!.replicas.map((p) => [p.machineId, p.gpu]),
+      [
+        [plan.stages[1]!.machineId, plan.stages[1]!.replicas[0]!.gpu],
+        ['ws-03', 1],
+      ],
     );
     assert.deepEqual(
       planPlacements(two).map((p) => [p.stage, p.replica, p.placement.machineId]),
