@@ -150,9 +150,10 @@ function prediction(plan: Plan, sim: SimulationResult): Prediction {
     if (!m.stages.includes(k)) m.stages.push(k);
     machines.set(s.machineId, m);
   }
-  // Transfers are drawn by nobody (a wait on the receiving stage shows them), and are half the entries.
+  // Transfers are drawn by nobody (a wait on the receiving stage shows them), and are half the entries;
+  // an all-reduce is kept: the stage itself waits for it before its optimizer step.
   const timeline = sim.timeline
-    .filter((t) => t.kind !== 'transfer')
+    .filter((t) => t.kind !== 'transfer' || t.action.op === 'ALLREDUCE')
     .map((t) => ({
       stage: t.stage,
       kind: t.kind,
@@ -239,7 +240,7 @@ export function designerHandlers(deps: {
       }
     },
     async predictLayout({ model, settings, bounds, machineIds }) {
-      const req = request(model, imported, settings, clusterFor(nodes, machineIds));
+      const req = request(model, imported, settings, clusterFor(nodes, machineIds.flat()));
       try {
         const { plan, simulation } = evaluateLayout(req, bounds, machineIds);
         return prediction(plan, simulation);

@@ -76,7 +76,16 @@ export const operations = {
         model: ModelRefSchema,
         settings: LayoutSettingsSchema,
         bounds: z.array(z.number().int().nonnegative()).min(2).max(4097),
-        machineIds: z.array(z.string().min(1).max(128)).min(1).max(4096),
+        // A stage's machine, or its replicas' machines (data parallelism).
+        machineIds: z
+          .array(
+            z.union([
+              z.string().min(1).max(128),
+              z.array(z.string().min(1).max(128)).min(1).max(64),
+            ]),
+          )
+          .min(1)
+          .max(4096),
       })
       .strict(),
     response: PredictionSchema,

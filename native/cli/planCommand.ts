@@ -88,10 +88,12 @@ function scheduleNote(chosen: string, compared: ScheduleComparison[]): string {
 
 function printPlan(plan: Plan): void {
   const pr = plan.prediction;
+  // The all-reduce column only where a stage has replicas: other plans print as they always did.
+  const replicated = plan.stages.some((s) => s.replicas.length > 1);
   const rows = plan.stages.map((s, k) => {
     const p = pr.stages[k]!;
-    // Every chunk and every replica of the stage, though the planner writes one of each today.
-    return [
+    // Every chunk and every replica of the stage.
+    const row = [
       String(k + 1),
       s.chunks.map((c) => `${c.layers[0]}–${c.layers[1] - 1}`).join(', '),
       s.chunks.map(({ layerNames: n }) => (n[0] === n[1] ? n[0] : `${n[0]} … ${n[1]}`)).join(', '),
@@ -104,6 +106,7 @@ function printPlan(plan: Plan): void {
       `${formatBytes(p.memoryBytes)} / ${formatBytes(p.memoryFreeBytes)}`,
       String(p.inFlightMicrobatches),
     ];
+    return replicated ? [...row, s.replicas.length > 1 ? ms(p.allReduceSeconds ?? 0) : '–'] : row;
   });
   const out = [
     `Model ${plan.model.id} (${plan.model.layers} layers, ${plan.model.params.toLocaleString('en-US')} parameters), ` +
@@ -114,12 +117,13 @@ function printPlan(plan: Plan): void {
         'STAGE',
         'LAYERS',
         'NAMES',
-        'MACHINE',
+        replicated ? 'MACHINES (REPLICAS)' : 'MACHINE',
         'FWD/MB',
         'BWD/MB',
         'SEND/MB',
         'MEMORY (PEAK / FREE)',
         'STASH',
+        ...(replicated ? ['ALLREDUCE'] : []),
       ],
       rows,
     ),
@@ -140,7 +144,7 @@ export const planCommand: Command = {
   usage:
     'plan --model <id|model.json> [--cluster cluster.json | --discover SECONDS] [--stages N] [--batch B] ' +
     `[--microbatches M] [--schedule ${SCHEDULE_KINDS.join('|')}] [--preset ${PLAN_PRESETS.join('|')}] ` +
-    `[--optimizer ${OPTIMIZER_NAMES.join('|')}] [--json] [--out plan.json]`,
+    `[--optimizer ${OPTIMIZER_NAMES.join('|')}] [--replicas R | --max-replicas R] [--json] [--out plan.json]`,
   options: {
     model: {
       type: 'string',
@@ -188,6 +192,17 @@ export const planCommand: Command = {
       valueName: 'name',
       description: `${wordList(OPTIMIZER_NAMES)} (default ${DEFAULT_OPTIMIZER})`,
     },
+    replicas: {
+      type: 'string',
+      valueName: 'r',
+      description:
+        'run every stage as r replicas (data parallelism: each takes a share of the micro-batches; default 1)',
+    },
+    'max-replicas': {
+      type: 'string',
+      valueName: 'r',
+      description: 'try 1 to r replicas of every stage and keep the fastest predicted plan',
+    },
     json: {
       type: 'boolean',
       description: 'print the plan as JSON (the plan file format, version 1)',
@@ -211,6 +226,12 @@ export const planCommand: Command = {
     const batch = intOption(values.batch, 'batch', 1, 1_000_000) ?? 64;
     const microbatches = intOption(values.microbatches, 'microbatches', 1, 100_000) ?? 8;
     const stages = intOption(values.stages, 'stages', 1, 1024);
+    const replicas = intOption(values.replicas, 'replicas', 1, 1024);
+    const maxReplicas = intOption(values['max-replicas'], 'max-replicas', 1, 1024);
+    if (replicas !== undefined && maxReplicas !== undefined)
+      throw new UsageError(
+        'give --replicas (every stage that many) or --max-replicas (the planner tries 1 to that many), not both',
+      );
     // No --schedule: every schedule is planned and the fastest predicted one is kept.
     const schedule =
       values.schedule === undefined
@@ -245,6 +266,8 @@ export const planCommand: Command = {
         path: resolved.path,
         cluster,
         stages,
+        replicas,
+        maxReplicas,
         batch,
         microbatches,
         optimizer,

@@ -6,12 +6,12 @@ import { checkLossFits } from '../model/losses.js';
 import { ModelError } from '../model/modelError.js';
 import type { ModelSpec } from '../model/spec.js';
 import {
-  computeResource,
   linkBetween,
   linksUniform,
   pinnableGpus,
   speedAt,
   type Cluster,
+  type Link,
 } from './cluster.js';
 import {
   EXHAUSTIVE_MAX_MACHINES,
@@ -25,13 +25,27 @@ import {
 } from './partitioner.js';
 import { PLAN_VERSION, planStage, type Plan } from './planSchema.js';
 import {
+  allReduceSeconds,
+  groupLink,
+  groupMachine,
+  groupPlacements,
+  placeCount,
+  placementsPerMachine,
+  replicaGroups,
+  stepOnGroup,
+  type ReplicaMachine,
+  type Slot,
+} from './replicas.js';
+import {
   buildSchedule,
   inFlightMicrobatches,
+  replicaActions,
   SCHEDULE_KINDS,
   splitsBackward,
+  type Schedule,
   type ScheduleKind,
 } from './schedule.js';
-import { simulate, type SimulationResult } from './simulator.js';
+import { simulate, type SimulationResult, type StageTimes } from './simulator.js';
 import { StageCoster, type PartitionProblem } from './stageCost.js';
 
 export type Preset = PlanPreset;
@@ -48,6 +62,16 @@ export interface PlanRequest {
   schedule: ScheduleKind;
   optimizer: OptimizerName;
   preset: Preset;
+  /**
+   * Replicas of every stage (data parallelism: each takes a share of a step's micro-batches, and
+   * they sum their gradients before the optimizer step); absent: 1.
+   */
+  replicas?: number;
+  /**
+   * Try every replica count from 1 to this for every stage count and keep the fastest predicted
+   * plan (PipeDream's search); absent: `replicas`. Not with `replicas`.
+   */
+  maxReplicas?: number;
 }
 
 export type PlanOutcome =
@@ -97,8 +121,10 @@ function checkRequest(req: PlanRequest): void {
       `the batch (${req.batch}) must split into ${req.microbatches} equal micro-batches: ` +
         'choose a batch that is a multiple of --microbatches',
     );
+  checkReplicas(req);
+  // One stage per machine holds where only one replica a stage is tried; replicas count places.
   if (req.stages !== undefined) {
-    if (req.stages > M)
+    if (req.stages > M && replicaCounts(req).every((R) => R === 1))
       throw new PlanError(
         `asked for ${req.stages} stages but only ${M} machine${M === 1 ? ' is' : 's are'} available ` +
           `(one stage per machine): use --stages ${M} or fewer, or add machines`,
@@ -111,38 +137,176 @@ function checkRequest(req: PlanRequest): void {
   }
 }
 
+/** The replica counts a request has the planner try: 1 to maxReplicas, or `replicas` (default 1). */
+function replicaCounts(req: PlanRequest): number[] {
+  if (req.maxReplicas !== undefined) return [...Array(req.maxReplicas).keys()].map((i) => i + 1);
+  return [req.replicas ?? 1];
+}
+
+function checkReplicas(req: PlanRequest): void {
+  for (const [name, v] of [
+    ['replicas', req.replicas],
+    ['maxReplicas', req.maxReplicas],
+  ] as const)
+    if (v !== undefined && !(Number.isInteger(v) && v >= 1))
+      throw new PlanError(`${name} must be a whole number of at least 1, got ${v}`);
+  if (req.replicas !== undefined && req.maxReplicas !== undefined)
+    throw new PlanError(
+      'give --replicas (every stage that many) or --max-replicas (the planner tries 1 to that many), not both',
+    );
+  const R = req.replicas ?? 1;
+  if (R === 1) return;
+  if (R > req.microbatches)
+    throw new PlanError(
+      `${R} replicas of a stage need at least ${R} micro-batches a step (each replica takes a share): ` +
+        `use --microbatches ${R} or more, or fewer --replicas`,
+    );
+  const S = req.stages ?? 1;
+  const places = placeCount(req.cluster.machines);
+  if (S * R > places)
+    throw new PlanError(
+      `${S === 1 ? `1 stage of ${R} replicas needs` : `${S} stages of ${R} replicas need`} ` +
+        `${S * R} places, but the machines offer ${places} ` +
+        "(a place is a GPU, a core of a single-threaded backend, or a machine on tensorflow's CPU " +
+        `backend): use fewer --replicas${req.stages !== undefined ? ' or --stages' : ''}, or add machines`,
+    );
+}
+
 /**
- * The GPU each stage is pinned to: on a machine with several GPUs, its stages take them in turn, in
- * stage order; elsewhere none is pinned (one GPU, or a CPU backend: the stage sees what its agent sees).
+ * The stage counts to try with R replicas a stage: one stage per machine with one replica (as ever),
+ * else as many stages as the places hold R each; none when R replicas would lack micro-batches.
  */
-function gpuPins(split: Split, req: PlanRequest): (number | null)[] {
+function stageCounts(req: PlanRequest, R: number): number[] {
+  const n = req.model.layers.length;
+  if (R > req.microbatches) return [];
+  const most = Math.min(
+    n,
+    R === 1 ? req.cluster.machines.length : Math.floor(placeCount(req.cluster.machines) / R),
+  );
+  if (req.stages !== undefined) return req.stages <= most ? [req.stages] : [];
+  return [...Array(most).keys()].map((i) => i + 1);
+}
+
+/**
+ * What a search plans on: the coster's machines (the cluster's own, or groups of replicas each costed
+ * as one machine) and, for a split over them, where each stage's replicas run.
+ */
+interface Layout {
+  c: StageCoster;
+  replicasOf(split: Split): Slot[][];
+}
+
+/**
+ * The places of each stage's replicas, machine indices given: on a machine with several GPUs, its
+ * replicas take them in turn, in stage order; elsewhere none is pinned (one GPU, or a CPU backend: the
+ * stage sees what its agent sees).
+ */
+function pinInTurn(stages: number[][], req: PlanRequest): Slot[][] {
   const seen = new Map<number, number>();
-  return split.machines.map((m) => {
-    const gpus = pinnableGpus(req.cluster.machines[m]!);
-    const i = seen.get(m) ?? 0;
-    seen.set(m, i + 1);
-    return gpus > 1 ? i % gpus : null;
-  });
+  return stages.map((machines) =>
+    machines.map((m) => {
+      const gpus = pinnableGpus(req.cluster.machines[m]!);
+      const i = seen.get(m) ?? 0;
+      seen.set(m, i + 1);
+      return { machine: m, gpu: gpus > 1 ? i % gpus : null };
+    }),
+  );
+}
+
+/** The cluster's machines, one replica a stage. */
+function machineLayout(req: PlanRequest): Layout {
+  return {
+    c: new StageCoster(problemOf(req)),
+    replicasOf: (split) =>
+      pinInTurn(
+        split.machines.map((m) => [m]),
+        req,
+      ),
+  };
+}
+
+/**
+ * Groups of replicas, each costed as one machine (replicas.ts), so the partitioner splits layers over
+ * groups as it does over machines. A machine's memory is shared by the replicas `share` says it runs.
+ */
+function groupLayout(req: PlanRequest, groups: Slot[][], share: (m: number) => number): Layout {
+  const base = problemOf(req);
+  const m = req.microbatches;
+  const links = new Map<string, Link>();
+  const link = (i: number, j: number) => {
+    const key = `${i},${j}`;
+    let l = links.get(key);
+    if (!l) links.set(key, (l = groupLink(groups[i]!, groups[j]!, req.cluster, m)));
+    return l;
+  };
+  return {
+    c: new StageCoster({
+      ...base,
+      machines: groups.map((g) => groupMachine(g, base.machines, m, share)),
+      link,
+    }),
+    replicasOf: (split) => split.machines.map((g) => groups[g]!),
+  };
+}
+
+/** S stages of R replicas on the cluster's fastest places (null: too few places). */
+function replicaLayout(req: PlanRequest, S: number, R: number): Layout | null {
+  const groups = replicaGroups(problemOf(req).machines, S, R);
+  if (!groups) return null;
+  const per = placementsPerMachine(groups);
+  return groupLayout(req, groups, (m) => per.get(m) ?? 1);
+}
+
+/** The optimizer step: every replica steps on its own copy, so a group waits for its slowest. */
+function stepSeconds(c: StageCoster, s: number, e: number, m: number): number {
+  return stepOnGroup(c.problem.machines[m] as ReplicaMachine, c.stepSeconds(s, e, m));
+}
+
+/** Stage k's ring all-reduce of its gradients over its replicas (0 for one replica). */
+function stageAllReduce(
+  c: StageCoster,
+  split: Split,
+  k: number,
+  replicas: Slot[],
+  req: PlanRequest,
+) {
+  const [s, e] = [split.bounds[k]!, split.bounds[k + 1]!];
+  const gradients = c.memory(s, e, k, split.machines.length).gradients;
+  return allReduceSeconds(replicas, gradients, req.cluster);
+}
+
+/**
+ * A replicated stage simulated as one: it runs all the stage's micro-batches (at its group's speed)
+ * and sums its replicas' gradients before STEP, as each of its replicas does (`replicaActions`).
+ */
+function withAllReduce(schedule: Schedule, replicas: Slot[][]): Schedule {
+  if (replicas.every((r) => r.length === 1)) return schedule;
+  return {
+    ...schedule,
+    actions: schedule.actions.map((list, k) =>
+      replicaActions(list, 0, replicas[k]!.length, () => 0),
+    ),
+  };
 }
 
 /** Stage times, link times and the resources the stages share, as the simulator takes them. */
-function simulateSplit(c: StageCoster, split: Split, req: PlanRequest): SimulationResult {
+function simulateSplit(layout: Layout, split: Split, req: PlanRequest): SimulationResult {
+  const { c } = layout;
   const p = split.machines.length;
-  const pins = gpuPins(split, req);
-  const placement = split.machines.map((m, k) => {
-    const machine = req.cluster.machines[m]!;
-    const r = computeResource(machine, pins[k]!);
-    return { machine: machine.id, compute: r.id, capacity: r.capacity };
-  });
-  const stages = split.machines.map((m, k) => {
+  const replicas = layout.replicasOf(split);
+  const placement = groupPlacements(replicas, req.cluster.machines);
+  const stages = split.machines.map((m, k): StageTimes => {
     const [s, e] = [split.bounds[k]!, split.bounds[k + 1]!];
     const weight = splitsBackward(req.schedule) ? c.weightGradSeconds(s, e, m) : 0;
-    return {
+    const times = {
       forward: c.forwardSeconds(s, e, m),
       backward: c.backwardSeconds(s, e, m) - weight,
       weight,
-      step: c.stepSeconds(s, e, m),
+      step: stepSeconds(c, s, e, m),
     };
+    return replicas[k]!.length > 1
+      ? { ...times, allReduce: stageAllReduce(c, split, k, replicas[k]!, req) }
+      : times;
   });
   const boundaries = Array.from({ length: p - 1 }, (_, k) => {
     const [a, b] = [split.machines[k]!, split.machines[k + 1]!];
@@ -150,7 +314,7 @@ function simulateSplit(c: StageCoster, split: Split, req: PlanRequest): Simulati
     return { activationSeconds: t, gradientSeconds: t, latency: c.latency(a, b) };
   });
   return simulate({
-    schedule: buildSchedule(req.schedule, p, req.microbatches),
+    schedule: withAllReduce(buildSchedule(req.schedule, p, req.microbatches), replicas),
     stages,
     boundaries,
     batchSize: req.batch,
@@ -173,14 +337,48 @@ function explainOverflow(c: StageCoster, split: Split, req: PlanRequest): string
   return lines.join('\n');
 }
 
-function searchNote(result: SearchResult | null, M: number, preset: Preset): string {
-  if (preset !== 'balanced')
-    return `preset "${preset}": split fixed by the preset, machines in cluster order`;
+function searchNote(
+  result: SearchResult | null,
+  M: number,
+  preset: Preset,
+  replicated = false,
+): string {
+  // With replicas the search orders groups of replicas, not machines.
+  const [orders, units, fixed] = replicated
+    ? [
+        'orders of the replica groups',
+        M === 1 ? 'group' : 'groups',
+        'replica groups in speed order',
+      ]
+    : ['machine orders', 'machines', 'machines in cluster order'];
+  if (preset !== 'balanced') return `preset "${preset}": split fixed by the preset, ${fixed}`;
   if (!result) return '';
   return result.method === 'exhaustive'
-    ? `exhaustive search over machine orders (${M} machines ≤ ${EXHAUSTIVE_MAX_MACHINES})`
-    : `heuristic search over machine orders (${M} machines > ${EXHAUSTIVE_MAX_MACHINES}: local search ` +
+    ? `exhaustive search over ${orders} (${M} ${units} ≤ ${EXHAUSTIVE_MAX_MACHINES})`
+    : `heuristic search over ${orders} (${M} ${units} > ${EXHAUSTIVE_MAX_MACHINES}: local search ` +
         'from speed- and memory-sorted orders; the split for each order is exact)';
+}
+
+/**
+ * What the note says of replicas: how many, how the search chose them, and where replicas had to
+ * share a machine (fewer machines than places wanted). Nothing for one replica a stage, unasked.
+ */
+function replicaNote(req: PlanRequest, replicas: Slot[][]): string {
+  const R = replicas[0]!.length;
+  const tried = req.maxReplicas !== undefined ? `, the fastest of 1–${req.maxReplicas}` : '';
+  if (R === 1) return tried && `; 1 replica a stage${tried}`;
+  const name = (m: number) => req.cluster.machines[m]!.name;
+  const doubled = [...placementsPerMachine(replicas)].filter(([, n]) => n > 1);
+  const within = replicas.some((g) => new Set(g.map((s) => s.machine)).size < g.length);
+  const shared = doubled.length
+    ? `; fewer machines than ${within ? 'replicas of a stage' : 'stages × replicas'}: ` +
+      `${doubled.map(([m, n]) => `${name(m)} runs ${n}`).join(', ')}, ` +
+      `on ${doubled.length > 1 ? 'their' : 'its'} GPUs or cores`
+    : '';
+  return (
+    `; ${R} replicas of each stage${tried} (data parallelism: a step's micro-batches are split ` +
+    `round robin among them, their gradients summed by ring all-reduce before the optimizer step)${shared}`
+  );
 }
 
 /** Best split for p stages under the request's preset, or null when nothing fits. */
@@ -213,44 +411,60 @@ function splitFor(
 /** Plans a model on a cluster: the split, the machines, and the predicted step, memory and throughput. */
 export function makePlan(req: PlanRequest): PlanOutcome {
   checkRequest(req);
-  const c = new StageCoster(problemOf(req));
-  const M = req.cluster.machines.length;
-  const counts =
-    req.stages !== undefined ? [req.stages] : [...Array(Math.min(M, c.n)).keys()].map((i) => i + 1);
+  const tries = replicaCounts(req)
+    .map((R) => ({ R, counts: stageCounts(req, R) }))
+    .filter((t) => t.counts.length > 0);
+  if (tries.length === 0)
+    throw new PlanError(
+      `no replica count from 1 to ${req.maxReplicas} fits ${req.stages} stages on ` +
+        `${req.cluster.machines.length} machines with ${placeCount(req.cluster.machines)} places ` +
+        `and ${req.microbatches} micro-batches: use fewer --stages`,
+    );
+  const machines = machineLayout(req);
+  const layoutFor = (p: number, R: number) => (R === 1 ? machines : replicaLayout(req, p, R)!);
 
-  let best: { result: SearchResult; sim: SimulationResult } | null = null;
+  let best: { result: SearchResult; sim: SimulationResult; layout: Layout } | null = null;
   let evaluations = 0;
-  for (const p of counts) {
-    const result = splitFor(c, p, req);
-    if (!result) continue;
-    evaluations += result.evaluations;
-    const sim = simulateSplit(c, result.split, req);
-    // More stages must buy real throughput, not a rounding error.
-    if (!best || sim.samplesPerSecond > best.sim.samplesPerSecond * (1 + 1e-9))
-      best = { result, sim };
-  }
+  for (const { R, counts } of tries)
+    for (const p of counts) {
+      const layout = layoutFor(p, R);
+      const result = splitFor(layout.c, p, req);
+      if (!result) continue;
+      evaluations += result.evaluations;
+      const sim = simulateSplit(layout, result.split, req);
+      // More stages or replicas must buy real throughput, not a rounding error.
+      if (!best || sim.samplesPerSecond > best.sim.samplesPerSecond * (1 + 1e-9))
+        best = { result, sim, layout };
+    }
 
   if (!best) {
-    const p = req.stages ?? Math.min(M, c.n);
+    // Explained for the fewest replicas tried (one, unless asked for more).
+    const { R, counts } = tries[0]!;
+    const p = req.stages ?? counts.at(-1)!;
+    const c = layoutFor(p, R).c;
     const unfit = splitFor(c, p, req, true);
     const why = unfit ? explainOverflow(c, unfit.split, req) : '';
+    const each = R > 1 ? ` of ${R} replicas each` : '';
     return {
       ok: false,
       reason:
-        `no ${req.stages !== undefined ? `${p}-stage ` : ''}plan fits in memory` +
-        (req.stages === undefined ? ` with any number of stages (1–${counts.length})` : '') +
+        `no ${req.stages !== undefined ? `${p}-stage plan${each}` : 'plan'} fits in memory` +
+        (req.stages === undefined ? ` with any number of stages (1–${counts.length})${each}` : '') +
         `. The fastest ${p}-stage plan would need:\n${why}\n` +
         'Try --schedule 1f1b (stashes fewer micro-batches), more --microbatches, a smaller --batch, ' +
         'optimizer sgd, or more machines.',
     };
   }
 
-  const { result, sim } = best;
-  const plan = planFile(req, c, result.split, sim, result.score.max, {
+  const { result, sim, layout } = best;
+  const replicated = layout !== machines;
+  const plan = planFile(req, layout, result.split, sim, result.score.max, {
     method: req.preset === 'balanced' ? result.method : 'preset',
     evaluations,
     stagesChosen: req.stages !== undefined ? 'requested' : 'auto',
-    note: searchNote(result, M, req.preset),
+    note:
+      searchNote(result, layout.c.problem.machines.length, req.preset, replicated) +
+      replicaNote(req, layout.replicasOf(result.split)),
   });
   return { ok: true, plan, simulation: sim };
 }
@@ -291,17 +505,18 @@ export function makeFastestSchedulePlan(req: Omit<PlanRequest, 'schedule'>): {
 /** The plan file for a split that has been simulated: the decision, and what the planner expects of it. */
 function planFile(
   req: PlanRequest,
-  c: StageCoster,
+  layout: Layout,
   split: Split,
   sim: SimulationResult,
   bottleneckSeconds: number,
   search: Plan['search'],
 ): Plan {
+  const { c } = layout;
   const p = split.machines.length;
   const cost = modelCost(req.model);
   const names = cost.layers.map((l) => l.name);
   const machines = req.cluster.machines;
-  const pins = gpuPins(split, req);
+  const replicas = layout.replicasOf(split);
   return {
     version: PLAN_VERSION,
     model: {
@@ -317,7 +532,7 @@ function planFile(
     schedule: req.schedule,
     optimizer: req.optimizer,
     preset: req.preset,
-    stages: split.machines.map((m, k) =>
+    stages: split.machines.map((_, k) =>
       planStage(
         [
           {
@@ -325,7 +540,11 @@ function planFile(
             layerNames: [names[split.bounds[k]!]!, names[split.bounds[k + 1]! - 1]!],
           },
         ],
-        [{ machineId: machines[m]!.id, machineName: machines[m]!.name, gpu: pins[k]! }],
+        replicas[k]!.map((r) => ({
+          machineId: machines[r.machine]!.id,
+          machineName: machines[r.machine]!.name,
+          gpu: r.gpu,
+        })),
       ),
     ),
     prediction: {
@@ -338,14 +557,19 @@ function planFile(
         const mem = c.memory(s, e, k, p);
         const next = split.machines[k + 1];
         const prev = split.machines[k - 1];
+        // A replicated stage's figures are its replicas' together (each micro-batch on one of them).
+        const group = replicas[k]!;
         return {
           forwardSeconds: c.forwardSeconds(s, e, m),
           backwardSeconds: c.backwardSeconds(s, e, m),
-          optimizerStepSeconds: c.stepSeconds(s, e, m),
+          optimizerStepSeconds: stepSeconds(c, s, e, m),
+          ...(group.length > 1
+            ? { allReduceSeconds: stageAllReduce(c, split, k, group, req) }
+            : {}),
           sendActivationSeconds: next === undefined ? 0 : c.transferSeconds(e, m, next),
           sendGradientSeconds: prev === undefined ? 0 : c.transferSeconds(s, m, prev),
           memoryBytes: mem.total,
-          memoryFreeBytes: machines[m]!.memoryBytes,
+          memoryFreeBytes: Math.min(...group.map((r) => machines[r.machine]!.memoryBytes)),
           memory: {
             weights: mem.weights,
             gradients: mem.gradients,
@@ -368,16 +592,16 @@ function planFile(
 
 /**
  * A layout a person chose (the designer): stages [bounds[k], bounds[k+1]) on the machines named by id,
- * one per stage (a machine may host several). Simulated exactly as the planner's own splits are, so a
- * user's layout and Auto-partition's are compared on the same footing. Stages that share a machine
- * share its GPUs or cores in the simulation (`computeResource`); on a machine with several GPUs they are
- * pinned to them in turn. Memory is not checked here: the caller shows per-machine totals against free
- * memory.
+ * one per stage (a machine may host several), or, for a stage run as replicas, the list of its
+ * replicas' machines. Simulated exactly as the planner's own splits are, so a user's layout and
+ * Auto-partition's are compared on the same footing. Stages that share a machine share its GPUs or
+ * cores in the simulation (`computeResource`); on a machine with several GPUs they are pinned to them
+ * in turn. Memory is not checked here: the caller shows per-machine totals against free memory.
  */
 export function evaluateLayout(
   req: PlanRequest,
   bounds: number[],
-  machineIds: string[],
+  machineIds: (string | string[])[],
 ): { plan: Plan; simulation: SimulationResult } {
   checkLoss(req.model);
   const n = req.model.layers.length;
@@ -390,15 +614,30 @@ export function evaluateLayout(
   for (let k = 1; k < bounds.length; k++)
     if (!(bounds[k]! > bounds[k - 1]!)) throw new PlanError(`stage ${k} has no layers`);
   const index = new Map(req.cluster.machines.map((m, i) => [m.id, i]));
-  const machines = machineIds.map((id) => {
-    const i = index.get(id);
-    if (i === undefined) throw new PlanError(`machine ${id} is not in the cluster`);
-    return i;
+  const places = machineIds.map((ids, k) => {
+    const list = typeof ids === 'string' ? [ids] : ids;
+    if (list.length === 0) throw new PlanError(`stage ${k + 1} has no machine`);
+    if (list.length > req.microbatches)
+      throw new PlanError(
+        `stage ${k + 1} has ${list.length} replicas but a step has only ${req.microbatches} micro-batches to share among them`,
+      );
+    return list.map((id) => {
+      const i = index.get(id);
+      if (i === undefined) throw new PlanError(`machine ${id} is not in the cluster`);
+      return i;
+    });
   });
-  const c = new StageCoster(problemOf(req));
-  const split: Split = { bounds, machines };
-  const sim = simulateSplit(c, split, req);
-  const plan = planFile(req, c, split, sim, scoreSplit(c, split).max, {
+  // One replica a stage is costed on the machines themselves, exactly as before replicas existed.
+  const replicated = places.some((r) => r.length > 1);
+  const layout = replicated
+    ? groupLayout(req, pinInTurn(places, req), () => 1)
+    : machineLayout(req);
+  const split: Split = {
+    bounds,
+    machines: places.map((r, k) => (replicated ? k : r[0]!)),
+  };
+  const sim = simulateSplit(layout, split, req);
+  const plan = planFile(req, layout, split, sim, scoreSplit(layout.c, split).max, {
     method: 'preset',
     evaluations: 1,
     stagesChosen: 'requested',

@@ -77,6 +77,11 @@ export const StagePredictionSchema = z.object({
   forwardSeconds: seconds,
   backwardSeconds: seconds,
   optimizerStepSeconds: seconds,
+  /**
+   * A stage run as replicas: the ring all-reduce of its gradients before each optimizer step (absent:
+   * one replica, or a plan written before replicas).
+   */
+  allReduceSeconds: seconds.optional(),
   /** One micro-batch's activations to the next stage (0 for the last). */
   sendActivationSeconds: seconds,
   /** One micro-batch's gradients to the previous stage (0 for the first). */

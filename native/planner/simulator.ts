@@ -16,6 +16,11 @@ export interface StageTimes {
   /** W's share of the backward (the weight gradient) where the schedule has W; absent: 0. */
   weight?: number;
   step: number;
+  /**
+   * The ring all-reduce of the stage's gradients between its replicas (ALLREDUCE), once a step;
+   * absent: 0 (one replica).
+   */
+  allReduce?: number;
 }
 
 /**
@@ -64,7 +69,8 @@ export interface TimelineEntry {
   label: string;
   kind: TimelineKind;
   /** For compute: the stage ran it. For wait: the stage blocked on a receive. For transfer: the link
-   *  carried it (start = leaves the sender's link queue, end = arrives at the peer). */
+   *  carried it (start = leaves the sender's link queue, end = arrives at the peer), or, for
+   *  ALLREDUCE, the stage's replicas summed their gradients (the stage waits for it). */
   start: number;
   end: number;
 }
@@ -74,7 +80,7 @@ export interface StageStats {
   busy: number;
   /** Seconds not computing within the step. */
   idle: number;
-  /** Seconds its outgoing transfers occupied links. */
+  /** Seconds its outgoing transfers occupied links, and its all-reduce took. */
   comm: number;
   /** Seconds blocked in receives. */
   waiting: number;
@@ -257,6 +263,24 @@ export function simulate(input: SimulationInput): SimulationResult {
         let seconds = 0;
         for (let c = 0; c < v; c++) seconds += stages[c * p + k]!.step;
         compute(k, a, seconds);
+        break;
+      }
+      case 'ALLREDUCE': {
+        // Over the links between the stage's replicas, which no pipeline transfer uses: it holds no
+        // compute unit and queues behind nothing, but STEP needs the summed gradients, so it blocks.
+        let seconds = 0;
+        for (let c = 0; c < v; c++) seconds += stages[c * p + k]!.allReduce ?? 0;
+        const start = clock[k]!;
+        clock[k] = start + seconds;
+        stats[k]!.comm += seconds;
+        timeline.push({
+          stage: k,
+          action: a,
+          label: actionLabel(a),
+          kind: 'transfer',
+          start,
+          end: clock[k]!,
+        });
         break;
       }
       case 'SEND_ACT':
