@@ -90,7 +90,14 @@ export const trainCommand: Command = {
     stages: {
       type: 'string',
       valueName: 'N',
-      description: 'number of stages (default: one per local agent; the planner decides otherwise)',
+      description:
+        'number of stages (default: one per local agent, or per --replicas of them; the planner decides otherwise)',
+    },
+    replicas: {
+      type: 'string',
+      valueName: 'R',
+      description:
+        'run every stage as R replicas (data parallelism: each takes a share of every step, their gradients summed by ring all-reduce; default 1)',
     },
     schedule: {
       type: 'string',
@@ -207,6 +214,16 @@ export const trainCommand: Command = {
     const epochs = intOption(values.epochs, 'epochs', 1, 100000);
     const steps = intOption(values.steps, 'steps', 1, 1e9);
     const local = intOption(values.local, 'local', 1, 64);
+    const replicas = intOption(values.replicas, 'replicas', 1, 64);
+    if (replicas !== undefined && plan)
+      throw new UsageError(
+        '--replicas is for a run the planner lays out; a plan file says its replicas itself',
+      );
+    const stagesWanted = intOption(values.stages, 'stages', 1, 1024);
+    if (replicas !== undefined && microbatches < replicas)
+      throw new UsageError(
+        `--replicas ${replicas} needs at least ${replicas} micro-batches a step (one per replica), got ${microbatches}`,
+      );
     const discoverS = numberOption(values.discover, 'discover', 0.5, 3600);
     const json = values.json === true;
     const backend = choiceOption(values.backend, 'backend', BACKEND_PREFERENCES, 'auto');
@@ -276,12 +293,12 @@ export const trainCommand: Command = {
         runPlan = plan;
       } else if (plan && localAgents) {
         // A saved plan names lab machines; with --local its split is kept and stages go to local agents in turn.
-        runPlan = withMachines(plan, (k) => {
-          const a = localAgents.agents[k % localAgents.agents.length]!;
+        runPlan = withMachines(plan, (i) => {
+          const a = localAgents.agents[i % localAgents.agents.length]!;
           return { machineId: a.nodeId, machineName: a.name, gpu: null };
         });
         say(
-          `--local: the plan's split is kept, its stages run on ${localAgents.agents.length} local agents`,
+          `--local: the plan's split and replicas are kept, its stages run on ${localAgents.agents.length} local agents`,
         );
       } else {
         const { cluster, skipped } = clusterFromNodes(coordinator.nodes());
@@ -292,7 +309,10 @@ export const trainCommand: Command = {
           source: resolved.source,
           path: resolved.path,
           cluster,
-          stages: intOption(values.stages, 'stages', 1, 1024) ?? local,
+          stages:
+            stagesWanted ??
+            (local === undefined ? undefined : Math.max(1, Math.floor(local / (replicas ?? 1)))),
+          ...(replicas === undefined ? {} : { replicas }),
           batch,
           microbatches,
           schedule,
@@ -303,7 +323,7 @@ export const trainCommand: Command = {
         const planned = runnableStages(outcome.plan);
         runPlan = outcome.plan;
         say(
-          `plan: ${planned.map((s, k) => `stage ${k} layers ${s.start}–${s.end - 1} on ${s.placement.machineName}`).join('; ')}; predicted ${outcome.plan.prediction.samplesPerSecond.toFixed(0)} samples/s`,
+          `plan: ${planned.map((s, k) => `stage ${k} layers ${s.start}–${s.end - 1} on ${s.replicas.map((p) => p.machineName).join(', ')}`).join('; ')}; predicted ${outcome.plan.prediction.samplesPerSecond.toFixed(0)} samples/s`,
         );
       }
       // The command's options win over a plan file's own (the planned plan has them already).

@@ -42,10 +42,19 @@ export function planMachineNames(plan: Plan): string[] {
   return [...new Set(planPlacements(plan).map((p) => p.placement.machineName))];
 }
 
-/** The plan with each stage (its one replica) moved to `placementOf(stage index)`; splits kept. */
-export function withMachines(plan: Plan, placementOf: (stage: number) => Placement): Plan {
+/**
+ * The plan with every replica of every stage moved to `placementOf(i)`, i counting the plan's places
+ * stage by stage (replica 0 first); splits and replica counts kept.
+ */
+export function withMachines(plan: Plan, placementOf: (place: number) => Placement): Plan {
+  let i = 0;
   return {
     ...plan,
-    stages: plan.stages.map((s, k) => planStage(s.chunks, [placementOf(k)])),
+    stages: plan.stages.map((s) =>
+      planStage(
+        s.chunks,
+        s.replicas.map(() => placementOf(i++)),
+      ),
+    ),
   };
 }

@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import readline from 'node:readline';
+import { describe, it } from 'node:test';
+import type { RunEvent } from '../../native/coordinator/runController.js';
+import { CLI, tempDir, TEST_TOKEN } from '../helpers/agents.js';
+
+type Line = RunEvent | { type: 'exported'; path: string };
+
+describe('pipefitter train --replicas (data parallelism), end to end', () => {
+  it('trains mnist-mlp as 1 stage × 3 replicas on 3 local agents to ≥ 96% in one epoch', async () => {
+    const proc = spawn(
+      process.execPath,
+      [
+        CLI,
+        'train',
+        '--model',
+        'mnist-mlp',
+        '--dataset',
+        'mnist',
+        '--local',
+        '3',
+        '--stages',
+        '1',
+        '--replicas',
+        '3',
+        '--batch',
+        '96',
+        '--microbatches',
+        '6',
+        '--epochs',
+        '1',
+        '--json',
+        '--out',
+        tempDir('pf-dp-out-'),
+        '--state-dir',
+        tempDir(),
+        '--token',
+        TEST_TOKEN,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stderr = '';
+    proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const lines: Line[] = [];
+    readline
+      .createInterface({ input: proc.stdout })
+      .on('line', (l) => lines.push(JSON.parse(l) as Line));
+    const code = await new Promise<number | null>((resolve) => proc.once('exit', resolve));
+    assert.equal(code, 0, stderr);
+
+    const started = lines.find((l) => l.type === 'started') as Extract<
+      RunEvent,
+      { type: 'started' }
+    >;
+    assert.deepEqual(
+      started.stages.map((s) => [s.index, s.replica]),
+      [
+        [0, 0],
+        [0, 1],
+        [0, 2],
+      ],
+      'one process per replica',
+    );
+    assert.equal(new Set(started.stages.map((s) => s.pid)).size, 3);
+    const steps = lines.filter((l): l is Extract<RunEvent, { type: 'step' }> => l.type === 'step');
+    assert.equal(steps.length, started.totalSteps);
+    const last = steps.at(-1)!;
+    assert.equal(last.timings.filter((t) => t.op === 'ALLREDUCE').length, 3);
+    // Each replica ran its third of the forwards.
+    for (const r of [0, 1, 2])
+      assert.equal(last.timings.filter((t) => t.op === 'F' && t.replica === r).length, 2);
+    const checkpoints = lines.filter((l) => l.type === 'checkpoint');
+    assert.ok(checkpoints.length >= 1, 'replica 0 keeps the stage’s checkpoints');
+    const validation = lines.find(
+      (l): l is Extract<RunEvent, { type: 'validation' }> => l.type === 'validation',
+    )!;
+    const accuracy = validation.accuracy!;
+    console.log(
+      `1 stage × 3 replicas, one epoch: test accuracy ${(accuracy * 100).toFixed(2)}%, ${last.samplesPerSecond.toFixed(0)} samples/s at the end`,
+    );
+    assert.ok(accuracy >= 0.96, `accuracy ${accuracy}`);
+    assert.ok(lines.some((l) => l.type === 'exported'));
+  });
+});
