@@ -467,11 +467,14 @@ export class RunOrchestrator extends EventEmitter<OrchestratorEvents> {
     if (cluster.machines.length === 0)
       return `no machine is left to plan on${skipped.length ? ` (${skipped.join('; ')})` : ''}`;
     const s = this.current;
+    // A replicated run is re-planned with replication on the table, up to what it had.
+    const replicas = Math.max(...s.stages.map((st) => 1 + (st.replicas?.length ?? 0)));
     const outcome = makePlan({
       model: s.model,
       source: 'catalogue',
       path: null,
       cluster,
+      ...(replicas > 1 ? { maxReplicas: replicas } : {}),
       batch: s.batch,
       microbatches: s.microbatches,
       schedule: s.schedule,
