@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { RunEvent } from '../common/runEvents.js';
+import { parseSync, type Sync } from '../common/schemas.js';
 import { Coordinator } from '../coordinator/coordinator.js';
 import {
   DEFAULT_CHECKPOINT_POLICY,
@@ -92,6 +93,12 @@ export const trainCommand: Command = {
       valueName: 'N',
       description:
         'number of stages (default: one per local agent, or per --replicas of them; the planner decides otherwise)',
+    },
+    sync: {
+      type: 'string',
+      valueName: 'every-step|local:H',
+      description:
+        'replicas sum their gradients every step (default: equals ordinary training), or train apart for H steps and then average (local SGD: H times less communication, for slow links)',
     },
     replicas: {
       type: 'string',
@@ -220,6 +227,12 @@ export const trainCommand: Command = {
         '--replicas is for a run the planner lays out; a plan file says its replicas itself',
       );
     const stagesWanted = intOption(values.stages, 'stages', 1, 1024);
+    let sync: Sync | undefined;
+    try {
+      sync = values.sync === undefined ? undefined : parseSync(values.sync as string);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
     if (replicas !== undefined && microbatches < replicas)
       throw new UsageError(
         `--replicas ${replicas} needs at least ${replicas} micro-batches a step (one per replica), got ${microbatches}`,
@@ -313,6 +326,7 @@ export const trainCommand: Command = {
             stagesWanted ??
             (local === undefined ? undefined : Math.max(1, Math.floor(local / (replicas ?? 1)))),
           ...(replicas === undefined ? {} : { replicas }),
+          ...(sync?.kind === 'local' ? { syncEvery: sync.every } : {}),
           batch,
           microbatches,
           schedule,
@@ -340,6 +354,7 @@ export const trainCommand: Command = {
         checkpointEvery,
         checkpointSeconds,
         onFailure,
+        ...(sync ? { sync } : {}),
       };
 
       if (!localAgents) {

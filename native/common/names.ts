@@ -21,6 +21,13 @@ export function isComputeOp(op: string): boolean {
   return (COMPUTE_OPS as readonly string[]).includes(op);
 }
 
+/**
+ * How a stage's replicas keep their weights together: `every-step` sums their gradients before every
+ * optimizer step (a step equals ordinary training); `local` lets them train apart for H steps and then
+ * averages what they learned (local SGD with DiLoCo's outer optimizer: H times less communication).
+ */
+export const SYNC_KINDS = ['every-step', 'local'] as const;
+
 /** What a lost stage does to a run: fail it, or restart the stages from the last checkpoint. */
 export const ON_FAILURE_POLICIES = ['resume', 'stop'] as const;
 

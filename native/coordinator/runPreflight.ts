@@ -1,6 +1,7 @@
 import { checkDatasetFits } from '../data/datasetFit.js';
 import { checkLossFits } from '../model/losses.js';
 import type { ModelSpec } from '../model/spec.js';
+import type { Sync } from '../common/schemas.js';
 import type { NodeRecord } from './nodeRecord.js';
 import type { Registry } from './registry.js';
 import { workersOf, type RunStagePlacement } from './runSpec.js';
@@ -57,8 +58,22 @@ export function machinesNotOnline(
  */
 export function preflightRun(
   registry: Registry,
-  run: { model: ModelSpec; dataset: string; stages: RunStagePlacement[] },
+  run: { model: ModelSpec; dataset: string; stages: RunStagePlacement[]; sync?: Sync },
 ): void {
+  if (run.sync?.kind === 'local') {
+    // Local SGD runs R independent pipelines that meet every H steps: replica j of every stage must
+    // own the same micro-batches, so every stage needs the same replicas and shares.
+    const counts = run.stages.map((s) => 1 + (s.replicas?.length ?? 0));
+    const shares = run.stages.map((s) => JSON.stringify(s.shares ?? null));
+    if (
+      counts[0]! < 2 ||
+      counts.some((c) => c !== counts[0]) ||
+      shares.some((s) => s !== shares[0])
+    )
+      throw new Error(
+        `local SGD (sync local:${run.sync.every}) needs every stage run as the same number (≥ 2) of replicas with the same shares; the stages have ${counts.join(', ')}`,
+      );
+  }
   const { stages, model } = run;
   checkLossFits(model);
   checkDatasetFits(model, run.dataset);

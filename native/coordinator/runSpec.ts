@@ -1,4 +1,4 @@
-import type { BackendPreference, OnFailure, ScheduleKind } from '../common/schemas.js';
+import type { BackendPreference, OnFailure, ScheduleKind, Sync } from '../common/schemas.js';
 import type { ModelSpec } from '../model/spec.js';
 import type { NamedArray } from '../pipeline/checkpointFile.js';
 import type { OptimizerSpec } from '../pipeline/optimizer.js';
@@ -77,6 +77,8 @@ export interface RunSpec {
    * checkpoint (when there is one and its machines are online); `stop` (the default here) fails it.
    */
   onFailure?: OnFailure;
+  /** How replicas synchronise; absent: every step. */
+  sync?: Sync;
   /** Start from this complete checkpoint (each stage reads its own file) instead of initial weights. */
   resume?: RunCheckpoint;
   /**

@@ -162,6 +162,7 @@ export async function configureStages(
           stages: spec.stages.length,
           replica: w.replica,
           ...(replicas.some((r) => r.count > 1) ? { replicas } : {}),
+          ...(spec.sync ? { sync: spec.sync } : {}),
           model: spec.model,
           start: s.start,
           end: s.end,

@@ -315,6 +315,29 @@ export class StageExecutor {
     );
   }
 
+  /** The trainable weights, flattened in variable order (local SGD's outer step works on them). */
+  async readTrainable(): Promise<Float32Array> {
+    const parts = await Promise.all(this.vars.map((v) => v.data() as Promise<Float32Array>));
+    const flat = new Float32Array(this.weightCount);
+    let offset = 0;
+    for (const p of parts) {
+      flat.set(p, offset);
+      offset += p.length;
+    }
+    return flat;
+  }
+
+  /** Sets the trainable weights from readTrainable's layout. */
+  writeTrainable(flat: Float32Array): void {
+    let offset = 0;
+    for (const v of this.vars) {
+      const t = this.tf.tensor(flat.slice(offset, offset + v.size), v.shape);
+      v.assign(t);
+      t.dispose();
+      offset += v.size;
+    }
+  }
+
   /** STEP: apply the accumulated gradients once, then forget them. */
   step(): void {
     if (!this.accumulated) return;

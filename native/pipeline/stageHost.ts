@@ -28,7 +28,8 @@ import {
   type StageEvent,
   type StageHostBoot,
 } from './stageProtocol.js';
-import { runTraining, type StageSetup } from './stageTraining.js';
+import { runTraining, type ReplicaSync, type StageSetup } from './stageTraining.js';
+import { OuterStep } from './localSgd.js';
 import { CheckpointRule } from './checkpointRule.js';
 import type { TensorKind } from './transport.js';
 import { ZmqRingLink } from './zmqRingLink.js';
@@ -217,7 +218,7 @@ export class StageHost extends EventEmitter<HostEvents> {
             (e) => this.emitEvent(e),
             () => this.stopped,
             this.checkpointRule,
-            this.allReduceOf(this.configured),
+            this.replicaSyncOf(this.configured),
           )
             .then(() => {
               this.trainedAll = !this.stopped;
@@ -365,13 +366,31 @@ export class StageHost extends EventEmitter<HostEvents> {
     };
   }
 
-  /** ALLREDUCE for a stage of several replicas: the gradients summed round the ring, tagged by step. */
-  private allReduceOf(c: Configured): ((step: number) => Promise<void>) | null {
+  /**
+   * How a stage of several replicas keeps them together over its ring: ALLREDUCE of the gradients
+   * every step (tagged by step), or local SGD's outer step every few steps.
+   */
+  private replicaSyncOf(c: Configured): ReplicaSync {
     const ring = c.ring;
-    if (!ring) return null;
+    if (!ring) return { allReduce: null, outer: null };
     const size = c.routing.count(c.cfg.stageIndex);
-    return (step) =>
-      c.exec.allReduceGradients((flat) => ringAllReduce(flat, c.cfg.replica, size, ring, step));
+    const sync = c.cfg.sync;
+    if (sync.kind === 'local')
+      return {
+        allReduce: null,
+        outer: {
+          sync: new OuterStep(c.exec, ring, c.cfg.replica, size, {
+            lr: sync.outerLr,
+            momentum: sync.outerMomentum,
+          }),
+          every: sync.every,
+        },
+      };
+    return {
+      allReduce: (step) =>
+        c.exec.allReduceGradients((flat) => ringAllReduce(flat, c.cfg.replica, size, ring, step)),
+      outer: null,
+    };
   }
 
   /** This run's checkpoint folder on this machine, or null where the agent gave none. */

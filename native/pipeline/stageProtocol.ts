@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ModelSpecSchema } from '../model/spec.js';
-import { BackendPreferenceSchema, ScheduleKindSchema } from '../common/schemas.js';
+import { BackendPreferenceSchema, ScheduleKindSchema, SyncSchema } from '../common/schemas.js';
 import { OptimizerSpecSchema } from './optimizer.js';
 
 const Z85_KEY = /^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/;
@@ -69,6 +69,8 @@ export const ConfigureSchema = z.object({
     )
     .max(1024)
     .optional(),
+  /** How the replicas keep their weights together (absent: every step). */
+  sync: SyncSchema.default({ kind: 'every-step' }),
   model: ModelSpecSchema,
   start: z.number().int().nonnegative(),
   end: z.number().int().positive(),

@@ -3,6 +3,7 @@ import type { Dataset } from '../data/dataset.js';
 import { EpochSampler } from '../data/sampler.js';
 import { buildSchedule, replicaActions } from '../planner/schedule.js';
 import { ReplicaRouting } from './replicaRouting.js';
+import type { OuterStep } from './localSgd.js';
 import { datasetFeed } from './datasetFeed.js';
 import { ScheduleRunner, type StageData } from './scheduleRunner.js';
 import type { CheckpointRule } from './checkpointRule.js';
@@ -11,6 +12,14 @@ import type { StageExecutor } from './stageExecutor.js';
 import type { Configure, StageEvent, Train } from './stageProtocol.js';
 import { runValidation } from './stageValidation.js';
 import type { StageTransport } from './transport.js';
+
+/** How this replica keeps its weights with its stage's others: none, every step, or local SGD. */
+export interface ReplicaSync {
+  /** ALLREDUCE (sync every step). */
+  allReduce: ((step: number) => Promise<void>) | null;
+  /** Local SGD: the outer step, every `every` steps. */
+  outer: { sync: OuterStep; every: number } | null;
+}
 
 /** A configured stage: its backend, its slice of the model, its data (if any) and its neighbours. */
 export interface StageSetup {
@@ -34,7 +43,7 @@ export async function runTraining(
   emit: (e: StageEvent) => void,
   stopped: () => boolean,
   rule: CheckpointRule,
-  allReduce: ((step: number) => Promise<void>) | null = null,
+  replicas: ReplicaSync = { allReduce: null, outer: null },
 ): Promise<void> {
   const { tf, cfg } = s;
   const k = cfg.stageIndex;
@@ -45,10 +54,32 @@ export async function runTraining(
       ? datasetFeed(s.dataset, sampler, cfg.microbatches, cfg.model.inputShape)
       : noData(cfg);
   const routing = new ReplicaRouting(cfg);
-  const actions = replicaActions(sched.actions[k]!, cfg.replica, routing.count(k), (mb) =>
-    routing.owner(k, mb),
+  const { outer } = replicas;
+  const actions = replicaActions(
+    sched.actions[k]!,
+    cfg.replica,
+    routing.count(k),
+    (mb) => routing.owner(k, mb),
+    !outer,
   );
-  const runner = new ScheduleRunner(tf, s.exec, actions, s.transport, feed, allReduce);
+  // Local SGD: each replica's chain trains on its own micro-batches as a whole mini-batch (their
+  // losses weighted to its own samples), and reports its loss weighted back to the global batch.
+  let data = feed;
+  let lossScale = 1;
+  if (outer) {
+    const mine = Array.from({ length: cfg.microbatches }, (_, mb) => mb).filter(
+      (mb) => routing.owner(k, mb) === cfg.replica,
+    );
+    lossScale = mine.reduce((a, mb) => a + feed.share(mb), 0);
+    data = {
+      input: (step, mb) => feed.input(step, mb),
+      labels: (step, mb) => feed.labels(step, mb),
+      share: (mb) => feed.share(mb) / lossScale,
+    };
+    await outer.sync.begin();
+  }
+  const runner = new ScheduleRunner(tf, s.exec, actions, s.transport, data, replicas.allReduce);
+  const last = t.firstStep + t.steps - 1;
   const checkpoints =
     s.checkpointDir && t.checkpointEvery > 0
       ? new StageCheckpoints(s.checkpointDir, cfg, s.exec, emit)
@@ -60,12 +91,18 @@ export async function runTraining(
       event: 'step',
       stage: k,
       step,
-      loss: r.loss,
+      loss: r.loss === null ? null : r.loss * lossScale,
       busyMs: r.busyMs,
       commMs: r.commMs,
       totalMs: r.totalMs,
       timings: r.timings,
     });
+    // The outer step every H steps, and before a validation and at the end, so both see the average.
+    if (
+      outer &&
+      ((step + 1) % outer.every === 0 || (step + 1) % t.stepsPerEpoch === 0 || step === last)
+    )
+      await outer.sync.sync(step);
     if (step % 50 === 0) {
       const mem = tf.memory();
       emit({

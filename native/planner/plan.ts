@@ -72,6 +72,11 @@ export interface PlanRequest {
    * plan (PipeDream's search); absent: `replicas`. Not with `replicas`.
    */
   maxReplicas?: number;
+  /**
+   * Local SGD: the replicas average their weights every this many steps instead of summing gradients
+   * every step, so a step carries 1/H of the ring's time (weights and gradients are the same size).
+   */
+  syncEvery?: number;
 }
 
 export type PlanOutcome =
@@ -272,7 +277,7 @@ function stageAllReduce(
 ) {
   const [s, e] = [split.bounds[k]!, split.bounds[k + 1]!];
   const gradients = c.memory(s, e, k, split.machines.length).gradients;
-  return allReduceSeconds(replicas, gradients, req.cluster);
+  return allReduceSeconds(replicas, gradients, req.cluster) / (req.syncEvery ?? 1);
 }
 
 /**

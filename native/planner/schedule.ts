@@ -336,10 +336,12 @@ export function replicaActions(
   replica: number,
   replicas: number,
   owner: (mb: number) => number,
+  /** False for local SGD: the replicas step apart and average their weights every few steps. */
+  allReduce = true,
 ): Action[] {
   if (replicas <= 1) return list;
   return list.flatMap((a): Action[] => {
-    if (a.op === 'STEP') return [{ op: 'ALLREDUCE' }, a];
+    if (a.op === 'STEP') return allReduce ? [{ op: 'ALLREDUCE' }, a] : [a];
     if (a.op === 'ALLREDUCE') return [a];
     return owner(a.mb) === replica ? [a] : [];
   });

@@ -112,6 +112,7 @@ export function planRunSpec(
           checkpointSeconds: settings.checkpointSeconds ?? 'young',
         }),
     onFailure: settings.onFailure ?? DEFAULT_ON_FAILURE,
+    ...(settings.sync && settings.sync.kind !== 'every-step' ? { sync: settings.sync } : {}),
   };
 }
 
@@ -475,6 +476,7 @@ export class RunOrchestrator extends EventEmitter<OrchestratorEvents> {
       path: null,
       cluster,
       ...(replicas > 1 ? { maxReplicas: replicas } : {}),
+      ...(s.sync?.kind === 'local' ? { syncEvery: s.sync.every } : {}),
       batch: s.batch,
       microbatches: s.microbatches,
       schedule: s.schedule,

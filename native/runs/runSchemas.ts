@@ -4,6 +4,7 @@ import {
   BackendPreferenceSchema,
   OnFailureSchema,
   OptimizerNameSchema,
+  SyncSchema,
 } from '../common/schemas.js';
 import { ModelSpecSchema } from '../model/spec.js';
 import { PlanSchema } from '../planner/planSchema.js';
@@ -51,6 +52,8 @@ export const RunSettingsSchema = z
     checkpointSeconds: z.number().positive().max(1e7).optional(),
     /** A lost stage resumes the run from its last checkpoint, or ends it (default resume). */
     onFailure: OnFailureSchema.optional(),
+    /** How replicas synchronise (default every step: a step equals ordinary training). */
+    sync: SyncSchema.optional(),
   })
   .strict();
 export type RunSettings = z.infer<typeof RunSettingsSchema>;

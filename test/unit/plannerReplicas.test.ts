@@ -88,6 +88,15 @@ describe('the planner with replicas', () => {
     assert.ok(!replicated(plain));
   });
 
+  it('local SGD (syncEvery H) carries 1/H of the all-reduce a step', () => {
+    const cluster = equal(2);
+    const every = plan({ cluster, stages: 1, replicas: 2 });
+    const local = plan({ cluster, stages: 1, replicas: 2, syncEvery: 10 });
+    const [a, b] = [every.prediction.stages[0]!, local.prediction.stages[0]!];
+    close(b.allReduceSeconds!, a.allReduceSeconds! / 10);
+    assert.ok(local.prediction.samplesPerSecond > every.prediction.samplesPerSecond);
+  });
+
   it('1 stage × 2 replicas on two equal machines: about twice one machine, less the all-reduce', () => {
     const cluster = equal(2);
     const one = plan({ cluster, stages: 1 });

@@ -1,0 +1,84 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import readline from 'node:readline';
+import { describe, it } from 'node:test';
+import type { RunEvent } from '../../native/coordinator/runController.js';
+import { CLI, tempDir, TEST_TOKEN } from '../helpers/agents.js';
+
+type Line = RunEvent | { type: 'exported'; path: string };
+
+function train(args: string[]): Promise<{ code: number | null; lines: Line[]; stderr: string }> {
+  const proc = spawn(
+    process.execPath,
+    [CLI, 'train', ...args, '--json', '--state-dir', tempDir(), '--token', TEST_TOKEN],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let stderr = '';
+  proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const lines: Line[] = [];
+  readline
+    .createInterface({ input: proc.stdout })
+    .on('line', (l) => lines.push(JSON.parse(l) as Line));
+  return new Promise((resolve) => proc.once('exit', (code) => resolve({ code, lines, stderr })));
+}
+
+describe('local SGD (--sync local:H)', () => {
+  it('mnist-mlp on 2 replicas averaging every 10 steps reaches ≥ 96% in one epoch, with no per-step all-reduce', async () => {
+    const { code, lines, stderr } = await train([
+      '--model',
+      'mnist-mlp',
+      '--dataset',
+      'mnist',
+      '--local',
+      '2',
+      '--stages',
+      '1',
+      '--replicas',
+      '2',
+      '--sync',
+      'local:10',
+      '--epochs',
+      '1',
+      '--out',
+      tempDir('pf-lsgd-out-'),
+    ]);
+    assert.equal(code, 0, stderr);
+    const steps = lines.filter((l): l is Extract<RunEvent, { type: 'step' }> => l.type === 'step');
+    assert.ok(steps.length > 100);
+    assert.ok(
+      steps.every((s) => s.timings.every((t) => t.op !== 'ALLREDUCE')),
+      'the replicas do not sum gradients every step',
+    );
+    assert.ok(steps.at(-1)!.loss < steps[0]!.loss, 'the loss (both replicas’ samples) fell');
+    const validation = lines.find(
+      (l): l is Extract<RunEvent, { type: 'validation' }> => l.type === 'validation',
+    )!;
+    console.log(
+      `local SGD, 2 replicas, average every 10 steps: test accuracy after one epoch ${(validation.accuracy! * 100).toFixed(2)}%`,
+    );
+    assert.ok(validation.accuracy! >= 0.96, `accuracy ${validation.accuracy}`);
+  });
+
+  it('refuses local SGD without replicas, and a malformed --sync, in words', async () => {
+    const none = await train([
+      '--model',
+      'mnist-mlp',
+      '--dataset',
+      'mnist',
+      '--local',
+      '1',
+      '--sync',
+      'local:5',
+      '--steps',
+      '2',
+    ]);
+    assert.notEqual(none.code, 0);
+    assert.match(
+      none.stderr,
+      /local SGD \(sync local:5\) needs every stage run as the same number \(≥ 2\) of replicas/,
+    );
+    const bad = await train(['--model', 'mnist-mlp', '--sync', 'local:x', '--local', '1']);
+    assert.equal(bad.code, 2, bad.stderr);
+    assert.match(bad.stderr, /sync must be every-step or local:H/);
+  });
+});
