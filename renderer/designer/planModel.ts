@@ -21,8 +21,14 @@ export interface DesignDoc {
   layerCount: number;
   /** Stage k is layers [bounds[k], bounds[k+1]); bounds[0] = 0, last = layerCount. */
   bounds: number[];
-  /** One entry per stage. */
+  /** One entry per stage: the machine of its first replica (what the stage's Machine list edits). */
   machines: (Placement | null)[];
+  /**
+   * One entry per stage: the machines of its further replicas (data parallelism), [] for a stage run
+   * once. Kept apart from `machines` so everything that moves or checks a stage's machine reads one
+   * place; `stageMachines` gives a stage's whole list.
+   */
+  replicas: Placement[][];
   settings: LayoutSettings;
 }
 
@@ -35,10 +41,21 @@ export const DEFAULT_SETTINGS: LayoutSettings = {
 };
 
 export function newDoc(layerCount: number, settings: LayoutSettings = DEFAULT_SETTINGS): DesignDoc {
-  return { layerCount, bounds: [0, layerCount], machines: [null], settings };
+  return { layerCount, bounds: [0, layerCount], machines: [null], replicas: [[]], settings };
 }
 
 export const stageCount = (d: DesignDoc) => d.machines.length;
+
+/** Every machine stage k runs on, its first replica first; [] while it is on none. */
+export function stageMachines(d: DesignDoc, k: number): Placement[] {
+  const m = d.machines[k];
+  return m ? [m, ...(d.replicas[k] ?? [])] : [];
+}
+
+/** The stages that run (a replica) on machine `id`. */
+export function stagesOn(d: DesignDoc, id: string): number[] {
+  return d.machines.flatMap((_, k) => (stageMachines(d, k).some((m) => m.id === id) ? [k] : []));
+}
 
 /** Cuts the stage that holds layer `at` so a new stage starts there; the new stage is unplaced. */
 export function splitAt(d: DesignDoc, at: number): DesignDoc {
@@ -46,7 +63,8 @@ export function splitAt(d: DesignDoc, at: number): DesignDoc {
   const k = d.bounds.findIndex((b) => b > at) - 1;
   const bounds = [...d.bounds.slice(0, k + 1), at, ...d.bounds.slice(k + 1)];
   const machines = [...d.machines.slice(0, k + 1), null, ...d.machines.slice(k + 1)];
-  return { ...d, bounds, machines };
+  const replicas = [...d.replicas.slice(0, k + 1), [], ...d.replicas.slice(k + 1)];
+  return { ...d, bounds, machines, replicas };
 }
 
 /**
@@ -71,7 +89,8 @@ export function removeStage(d: DesignDoc, k: number): DesignDoc {
   const cut = k === 0 ? 1 : k;
   const bounds = d.bounds.filter((_, i) => i !== cut);
   const machines = d.machines.filter((_, i) => i !== k);
-  return { ...d, bounds, machines };
+  const replicas = d.replicas.filter((_, i) => i !== k);
+  return { ...d, bounds, machines, replicas };
 }
 
 /** Adds a stage by halving the stage with the most layers. */
@@ -86,13 +105,54 @@ export function addStage(d: DesignDoc): DesignDoc {
   return splitAt(d, d.bounds[best]! + Math.floor(size / 2));
 }
 
+/**
+ * Puts stage k on `machine` (its first replica; further replicas stay). A machine runs a stage once,
+ * so a replica already there is dropped; a stage put on no machine keeps no replicas either.
+ */
 export function placeStage(d: DesignDoc, k: number, machine: Placement | null): DesignDoc {
   if (k < 0 || k >= stageCount(d)) return d;
   const cur = d.machines[k];
   if (cur?.id === machine?.id) return d;
   const machines = d.machines.slice();
   machines[k] = machine;
-  return { ...d, machines };
+  const replicas = d.replicas.slice();
+  replicas[k] = machine ? (d.replicas[k] ?? []).filter((r) => r.id !== machine.id) : [];
+  return { ...d, machines, replicas };
+}
+
+/**
+ * Runs stage k on `machine` as well (one more replica); on a stage that is on no machine yet it is
+ * placing the stage. A machine that already runs the stage changes nothing.
+ */
+export function addReplica(d: DesignDoc, k: number, machine: Placement): DesignDoc {
+  if (k < 0 || k >= stageCount(d)) return d;
+  if (!d.machines[k]) return placeStage(d, k, machine);
+  if (stageMachines(d, k).some((m) => m.id === machine.id)) return d;
+  const replicas = d.replicas.slice();
+  replicas[k] = [...(d.replicas[k] ?? []), machine];
+  return { ...d, replicas };
+}
+
+/**
+ * Removes replica r of stage k (0 is the first: the next one takes its place). The stage's last
+ * machine is not removed here: that is "none" in its Machine list.
+ */
+export function removeReplica(d: DesignDoc, k: number, r: number): DesignDoc {
+  const list = stageMachines(d, k);
+  if (list.length < 2 || r < 0 || r >= list.length) return d;
+  const rest = list.filter((_, i) => i !== r);
+  const machines = d.machines.slice();
+  machines[k] = rest[0]!;
+  const replicas = d.replicas.slice();
+  replicas[k] = rest.slice(1);
+  return { ...d, machines, replicas };
+}
+
+/** What the prediction API takes for stage k: its machine's id, or its replicas' ids; null if none. */
+export function stageMachineIds(d: DesignDoc, k: number): string | string[] | null {
+  const ids = stageMachines(d, k).map((m) => m.id);
+  if (ids.length === 0) return null;
+  return ids.length === 1 ? ids[0]! : ids;
 }
 
 export function setSettings(d: DesignDoc, patch: Partial<LayoutSettings>): DesignDoc {
@@ -101,39 +161,42 @@ export function setSettings(d: DesignDoc, patch: Partial<LayoutSettings>): Desig
   return { ...d, settings };
 }
 
+export interface Layout {
+  bounds: number[];
+  machines: (Placement | null)[];
+  /** Each stage's further replicas; absent: none. */
+  replicas?: Placement[][];
+}
+
 /** A whole layout at once (Auto-partition, a loaded plan). */
-export function setLayout(
-  d: DesignDoc,
-  bounds: number[],
-  machines: (Placement | null)[],
-): DesignDoc {
-  return { ...d, bounds: bounds.slice(), machines: machines.slice() };
+export function setLayout(d: DesignDoc, layout: Layout): DesignDoc {
+  return {
+    ...d,
+    bounds: layout.bounds.slice(),
+    machines: layout.machines.slice(),
+    replicas: layout.replicas?.map((r) => r.slice()) ?? layout.machines.map(() => []),
+  };
 }
 
 /**
- * A plan's layout as the designer edits it: one layer range and one machine per stage, read from the
- * plan's chunks and replicas. A plan with more (several chunks or replicas in a stage) cannot be shown
- * as stage rows yet, and says so instead of losing them.
+ * A plan's layout as the designer edits it: one layer range and the replicas' machines per stage,
+ * read from the plan's chunks and replicas (which GPU of a machine a replica was pinned to is the
+ * engine's to choose again). A plan with several chunks in a stage cannot be shown as stage rows yet,
+ * and says so instead of losing them.
  */
-export function layoutOfPlan(
-  plan: PlanFile,
-): { bounds: number[]; machines: Placement[] } | { problem: string } {
-  for (const [k, st] of plan.stages.entries()) {
+export function layoutOfPlan(plan: PlanFile): Required<Layout> | { problem: string } {
+  for (const [k, st] of plan.stages.entries())
     if (st.chunks.length > 1)
       return {
         problem: `Stage ${k} of this plan holds ${st.chunks.length} layer ranges, which the designer cannot show yet.`,
       };
-    if (st.replicas.length > 1)
-      return {
-        problem: `Stage ${k} of this plan runs on ${st.replicas.length} machines, which the designer cannot show yet.`,
-      };
-  }
+  const places = plan.stages.map((st) =>
+    st.replicas.map((r) => ({ id: r.machineId, name: r.machineName })),
+  );
   return {
     bounds: [0, ...plan.stages.map((st) => st.chunks[0]!.layers[1])],
-    machines: plan.stages.map((st) => ({
-      id: st.replicas[0]!.machineId,
-      name: st.replicas[0]!.machineName,
-    })),
+    machines: places.map((p) => p[0]!),
+    replicas: places.map((p) => p.slice(1)),
   };
 }
 

@@ -4,7 +4,7 @@
  */
 import type { MachineLoad } from '../../native/api/designerSchemas.js';
 import { formatBytes } from '../format.js';
-import type { DesignDoc } from './planModel.js';
+import { stageMachines, stagesOn, type DesignDoc } from './planModel.js';
 
 export interface MachineStatus {
   name: string;
@@ -40,8 +40,8 @@ export function validate(
       fix: `Choose a batch that is a multiple of ${microbatches}, or another micro-batch count.`,
     });
   const reported = new Set<string>();
-  doc.machines.forEach((m, k) => {
-    if (!m) {
+  doc.machines.forEach((first, k) => {
+    if (!first) {
       out.push({
         code: 'unplaced',
         stage: k,
@@ -50,36 +50,40 @@ export function validate(
       });
       return;
     }
-    if (reported.has(m.id)) return;
-    const on = doc.machines.flatMap((x, i) => (x?.id === m.id ? [i] : []));
-    const status = machines.get(m.id);
-    if (!status) {
-      reported.add(m.id);
-      out.push({
-        code: 'missing',
-        stage: k,
-        machineId: m.id,
-        message: `${m.name} (${m.id.slice(0, 8)}…), the machine of ${list(on)}, is not on the network now.`,
-        fix: `Start its agent, or move ${list(on)} to another machine.`,
-      });
-    } else if (status.state !== 'online') {
-      reported.add(m.id);
-      out.push({
-        code: 'not-online',
-        stage: k,
-        machineId: m.id,
-        message: `${status.name}, the machine of ${list(on)}, is ${status.state}.`,
-        fix: `Wait for it to come back, or move ${list(on)} to another machine.`,
-      });
-    } else if (!status.measured) {
-      reported.add(m.id);
-      out.push({
-        code: 'unmeasured',
-        stage: k,
-        machineId: m.id,
-        message: `${status.name} has no measured speed yet, so nothing can be predicted on it.`,
-        fix: 'Press “measure” on its card in the Cluster view, or choose another machine.',
-      });
+    // Every replica's machine must be usable: the stage runs on all of them.
+    for (const m of stageMachines(doc, k)) {
+      if (reported.has(m.id)) continue;
+      const on = stagesOn(doc, m.id);
+      const status = machines.get(m.id);
+      const move = `move ${list(on)} to another machine`;
+      if (!status) {
+        reported.add(m.id);
+        out.push({
+          code: 'missing',
+          stage: k,
+          machineId: m.id,
+          message: `${m.name} (${m.id.slice(0, 8)}…), the machine of ${list(on)}, is not on the network now.`,
+          fix: `Start its agent, or ${move}.`,
+        });
+      } else if (status.state !== 'online') {
+        reported.add(m.id);
+        out.push({
+          code: 'not-online',
+          stage: k,
+          machineId: m.id,
+          message: `${status.name}, the machine of ${list(on)}, is ${status.state}.`,
+          fix: `Wait for it to come back, or ${move}.`,
+        });
+      } else if (!status.measured) {
+        reported.add(m.id);
+        out.push({
+          code: 'unmeasured',
+          stage: k,
+          machineId: m.id,
+          message: `${status.name} has no measured speed yet, so nothing can be predicted on it.`,
+          fix: 'Press “measure” on its card in the Cluster view, or choose another machine.',
+        });
+      }
     }
   });
   for (const l of loads ?? [])

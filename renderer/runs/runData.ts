@@ -28,6 +28,8 @@ export interface Resumption {
 
 export interface StageInfo {
   index: number;
+  /** Which replica of a stage run as several; null: the stage's only process. */
+  replica: number | null;
   node: string;
   nodeId: string | null;
   backend: string;
@@ -128,6 +130,7 @@ export class RunData {
         this.stepsPerEpoch = e.stepsPerEpoch;
         this.stages = e.stages.map((s) => ({
           index: s.index,
+          replica: s.replica ?? null,
           node: s.node,
           nodeId: s.nodeId ?? null,
           backend: s.backend,
@@ -138,7 +141,7 @@ export class RunData {
             t: r.t,
             machine: s.node,
             level: 'info',
-            message: `stage ${s.index}: layers ${s.layers[0]}–${s.layers[1] - 1}, backend ${s.backend}, pid ${s.pid}`,
+            message: `stage ${s.index}${s.replica === undefined ? '' : ` replica ${s.replica}`}: layers ${s.layers[0]}–${s.layers[1] - 1}, backend ${s.backend}, pid ${s.pid}`,
           });
         return;
       case 'step':
@@ -221,7 +224,7 @@ export class RunData {
             t: r.t,
             machine: s.node,
             level: 'info',
-            message: `stage ${s.index} restarted: layers ${s.layers[0]}–${s.layers[1] - 1}, backend ${s.backend}, pid ${s.pid}`,
+            message: `stage ${s.index}${s.replica === undefined ? '' : ` replica ${s.replica}`} restarted: layers ${s.layers[0]}–${s.layers[1] - 1}, backend ${s.backend}, pid ${s.pid}`,
           });
         return;
       }
@@ -231,10 +234,16 @@ export class RunData {
     }
   }
 
-  /** The machine a runtime message names ("stage 1 on ws-07 (…): …"), for the log filter. */
+  /**
+   * The machine a runtime message names ("stage 1 on ws-07 (…): …", "stage 1 replica 1 on …"), for
+   * the log filter.
+   */
   private machineOf(message: string): string | null {
-    const m = /stage (\d+)/.exec(message);
-    if (m) return this.stages[Number(m[1])]?.node ?? null;
+    const m = /stage (\d+)(?: replica (\d+))?/.exec(message);
+    if (m) {
+      const [k, r] = [Number(m[1]), Number(m[2] ?? 0)];
+      return this.stages.find((s) => s.index === k && (s.replica ?? 0) === r)?.node ?? null;
+    }
     return this.stages.find((s) => message.includes(s.node))?.node ?? null;
   }
 }

@@ -15,6 +15,8 @@ import {
   newDoc,
   redo as redoStep,
   setLayout,
+  stageMachineIds,
+  stageMachines,
   undo as undoStep,
   type DesignDoc,
   type History,
@@ -105,14 +107,18 @@ function revalidate(): void {
 async function predict(doc = designerStore.getState().history.present): Promise<void> {
   const model = designerStore.getState().model;
   const id = ++seq;
-  const ids = doc.machines.map((m) => m?.id ?? null);
+  // Per stage its machine's id, or its replicas' ids (the engine costs those as one faster stage).
+  const ids = doc.machines.map((_, k) => stageMachineIds(doc, k));
   const statuses = machineStatuses();
   const ready =
     model &&
     doc.layerCount > 0 &&
     doc.settings.batch % doc.settings.microbatches === 0 &&
-    ids.every(
-      (m) => m !== null && statuses.get(m)?.state === 'online' && statuses.get(m)!.measured,
+    ids.every((x) => x !== null) &&
+    doc.machines.every((_, k) =>
+      stageMachines(doc, k).every(
+        (m) => statuses.get(m.id)?.state === 'online' && statuses.get(m.id)!.measured,
+      ),
     );
   if (!api || !ready) {
     designerStore.setState({ prediction: null, predictedDoc: null, predictionError: null });
@@ -125,7 +131,7 @@ async function predict(doc = designerStore.getState().history.present): Promise<
       model: model.ref,
       settings: doc.settings,
       bounds: doc.bounds,
-      machineIds: ids as string[],
+      machineIds: ids as (string | string[])[],
     });
     if (id !== seq) return;
     // The engine's round trip, apart from rendering (the designer bench reads it).
@@ -222,7 +228,7 @@ export async function autoPartition(machineIds: string[]): Promise<void> {
       auto: { before, after: p.plan.prediction.samplesPerSecond, preset: doc.settings.preset },
       autoError: null,
     });
-    edit((d) => setLayout(d, layout.bounds, layout.machines));
+    edit((d) => setLayout(d, layout));
   } catch (err) {
     designerStore.setState({ autoError: (err as Error).message, auto: null });
   }
@@ -259,6 +265,7 @@ export function loadPlan(plan: PlanFile): void {
     layerCount: plan.model.layers,
     bounds: layout.bounds,
     machines: layout.machines,
+    replicas: layout.replicas,
     settings: {
       batch: plan.batch,
       microbatches: plan.microbatches,

@@ -2,55 +2,16 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { Browser, Locator, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { parsePlan } from '../../native/planner/planSchema.js';
-import {
-  startAgent,
-  stopAgent,
-  tempDir,
-  testBeaconPort,
-  type RunningAgent,
-} from '../helpers/agents.js';
+import { stopAgent, testBeaconPort, type RunningAgent } from '../helpers/agents.js';
+import { centre, drag, measuredAgent } from '../helpers/designerPage.js';
 import { startWeb, type RunningWeb } from '../helpers/web.js';
 import { launchChromium } from './browser.js';
 import { trainPlanLocally } from '../helpers/cliTraining.js';
 import { bigModelJson } from '../helpers/bigModel.js';
 
 const ARTIFACTS = path.resolve(import.meta.dirname, '../artifacts');
-
-/**
- * An agent whose speed is already measured (a cached speed.json, as a real agent keeps after its first
- * benchmark), so the designer can predict on it without a benchmark in the test.
- */
-async function measuredAgent(name: string, gflops: number, beaconPort: number) {
-  const stateDir = tempDir(`pf-agent-${name}-`);
-  fs.mkdirSync(path.join(stateDir, 'agent'), { recursive: true });
-  fs.writeFileSync(
-    path.join(stateDir, 'agent', 'speed.json'),
-    JSON.stringify({
-      backend: 'wasm',
-      gflops,
-      matrix: [512, 512, 512],
-      measuredAt: Date.now(),
-      durationMs: 100,
-    }),
-  );
-  return startAgent({ name, beaconPort, stateDir });
-}
-
-/** A real drag: press, move in small steps (past the threshold), release. */
-async function drag(page: Page, from: Locator, to: { x: number; y: number }): Promise<void> {
-  const box = (await from.boundingBox())!;
-  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
-  await page.mouse.down();
-  await page.mouse.move(to.x, to.y, { steps: 12 });
-  await page.mouse.up();
-}
-
-async function centre(l: Locator): Promise<{ x: number; y: number }> {
-  const b = (await l.boundingBox())!;
-  return { x: b.x + b.width / 2, y: b.y + b.height / 2 };
-}
 
 describe('Designer in browser mode, two real agents', () => {
   const beaconPort = testBeaconPort();

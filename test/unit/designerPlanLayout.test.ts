@@ -3,7 +3,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { parsePlan, planStage } from '../../native/planner/planSchema.js';
-import { layoutOfPlan } from '../../renderer/designer/planModel.js';
+import {
+  layoutOfPlan,
+  newDoc,
+  setLayout,
+  stageMachineIds,
+} from '../../renderer/designer/planModel.js';
 
 const file = path.join(import.meta.dirname, '../fixtures/plans/designer-deep-mlp.v1.json');
 const plan = () => parsePlan(JSON.parse(fs.readFileSync(file, 'utf8')), file);
@@ -17,18 +22,28 @@ describe('the designer reads a plan’s topology', () => {
         { id: 'ws-02', name: 'ws-02' },
         { id: 'ws-01', name: 'ws-01' },
       ],
+      replicas: [[], [], []],
     });
   });
 
-  it('says it cannot show a stage with several replicas or chunks, rather than dropping them', () => {
+  it('reads a stage’s replicas as its further machines, and opens the layout with them', () => {
     const p = plan();
     p.stages[2] = planStage(p.stages[2]!.chunks, [
       ...p.stages[2]!.replicas,
-      { machineId: 'ws-09', machineName: 'ws-09', gpu: null },
+      { machineId: 'ws-09', machineName: 'ws-09', gpu: 1 },
     ]);
-    assert.deepEqual(layoutOfPlan(p), {
-      problem: 'Stage 2 of this plan runs on 2 machines, which the designer cannot show yet.',
-    });
+    const layout = layoutOfPlan(p);
+    assert.ok(!('problem' in layout));
+    assert.deepEqual(layout.machines[2], { id: 'ws-01', name: 'ws-01' });
+    assert.deepEqual(layout.replicas, [[], [], [{ id: 'ws-09', name: 'ws-09' }]]);
+    const d = setLayout(newDoc(9), layout);
+    assert.deepEqual(
+      d.machines.map((_, k) => stageMachineIds(d, k)),
+      ['ws-01', 'ws-02', ['ws-01', 'ws-09']],
+    );
+  });
+
+  it('says it cannot show a stage with several chunks, rather than dropping them', () => {
     const q = plan();
     q.stages[0] = planStage(
       [

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
+  addReplica,
   addStage,
   commit,
   historyOf,
@@ -9,16 +10,21 @@ import {
   newDoc,
   placeStage,
   redo,
+  removeReplica,
   removeStage,
   setSettings,
   splitAt,
+  stageMachineIds,
+  stageMachines,
   stageOf,
+  stagesOn,
   undo,
 } from '../../renderer/designer/planModel.js';
 import { validate, type MachineStatus } from '../../renderer/designer/validate.js';
 
 const A = { id: 'a'.repeat(16), name: 'alpha' };
 const B = { id: 'b'.repeat(16), name: 'bravo' };
+const C = { id: 'c'.repeat(16), name: 'charlie' };
 
 describe('designer plan model: edits', () => {
   it('dragging the end boundary up splits off a new, unplaced last stage', () => {
@@ -87,6 +93,63 @@ describe('designer plan model: edits', () => {
   });
 });
 
+describe('designer plan model: replicas', () => {
+  const two = () => placeStage(placeStage(splitAt(newDoc(6), 3), 0, A), 1, A);
+
+  it('adds a replica on another machine; the prediction gets the stage’s list of machines', () => {
+    const d = addReplica(two(), 1, B);
+    assert.deepEqual(stageMachines(d, 1), [A, B]);
+    assert.deepEqual(d.machines, [A, A], 'the stage’s first machine stays');
+    assert.deepEqual(
+      d.machines.map((_, k) => stageMachineIds(d, k)),
+      [A.id, [A.id, B.id]],
+    );
+    assert.deepEqual(stagesOn(d, A.id), [0, 1]);
+    assert.deepEqual(stagesOn(d, B.id), [1]);
+  });
+
+  it('a machine runs a stage once; a stage on no machine is placed by its first replica', () => {
+    const d = addReplica(two(), 1, B);
+    assert.equal(addReplica(d, 1, B), d);
+    assert.equal(addReplica(d, 1, A), d);
+    assert.equal(addReplica(d, 5, C), d, 'no such stage');
+    const unplaced = splitAt(newDoc(6), 3);
+    assert.deepEqual(addReplica(unplaced, 1, B).machines, [null, B]);
+    assert.deepEqual(addReplica(unplaced, 1, B).replicas, [[], []]);
+  });
+
+  it('removes a replica; removing the first promotes the next; the last machine stays', () => {
+    const d = addReplica(addReplica(two(), 1, B), 1, C);
+    assert.deepEqual(stageMachines(removeReplica(d, 1, 1), 1), [A, C]);
+    assert.deepEqual(stageMachines(removeReplica(d, 1, 0), 1), [B, C]);
+    const back = removeReplica(removeReplica(d, 1, 2), 1, 1);
+    assert.deepEqual(stageMachines(back, 1), [A]);
+    assert.equal(stageMachineIds(back, 1), A.id, 'one replica again: a plain id');
+    assert.equal(removeReplica(back, 1, 0), back, 'the stage keeps its last machine');
+    assert.equal(removeReplica(d, 1, 3), d);
+  });
+
+  it('a plain move keeps the other replicas; onto one of them, or onto none, drops it', () => {
+    const d = addReplica(two(), 1, B);
+    assert.deepEqual(stageMachines(placeStage(d, 1, C), 1), [C, B]);
+    assert.deepEqual(stageMachines(placeStage(d, 1, B), 1), [B]);
+    const none = placeStage(d, 1, null);
+    assert.deepEqual(stageMachines(none, 1), []);
+    assert.deepEqual(none.replicas, [[], []]);
+  });
+
+  it('splitting and merging stages keep each stage’s replicas with it', () => {
+    const d = addReplica(two(), 1, B);
+    const split = splitAt(d, 1);
+    assert.deepEqual(split.replicas, [[], [], [B]]);
+    assert.deepEqual(stageMachines(split, 2), [A, B]);
+    assert.deepEqual(removeStage(split, 2).replicas, [[], []]);
+    assert.deepEqual(removeStage(d, 0).replicas, [[B]]);
+    const h = commit(historyOf(two()), d);
+    assert.deepEqual(stageMachines(undo(h).present, 1), [A], 'undo removes the replica');
+  });
+});
+
 describe('designer plan model: validation', () => {
   const online = new Map<string, MachineStatus>([
     [A.id, { name: 'alpha', state: 'online', measured: true }],
@@ -116,6 +179,16 @@ describe('designer plan model: validation', () => {
       /^charlie \(cccccccc…\), the machine of stages 1, 2, is not on/,
     );
     assert.match(problems[1]!.message, /bravo, the machine of stage 3, is unreachable/);
+  });
+
+  it('checks every replica’s machine, naming the stages it runs', () => {
+    let d = placeStage(placeStage(splitAt(newDoc(4), 2), 0, A), 1, A);
+    d = addReplica(addReplica(d, 0, B), 1, B);
+    const problems = validate(d, online, null);
+    assert.deepEqual(
+      problems.map((p) => [p.code, p.message]),
+      [['not-online', 'bravo, the machine of stages 1, 2, is unreachable.']],
+    );
   });
 
   it('reports the exact memory shortfall and a batch that does not split', () => {

@@ -1,7 +1,13 @@
 import { memo } from 'react';
 import type { MachineLoad, Prediction } from '../../../native/api/designerSchemas.js';
 import type { DesignerMachine } from '../../designer/machines.js';
-import { placeStage, type DesignDoc } from '../../designer/planModel.js';
+import {
+  addReplica,
+  placeStage,
+  stageMachines,
+  stagesOn,
+  type DesignDoc,
+} from '../../designer/planModel.js';
 import { startDrag } from '../../designer/pointerDrag.js';
 import { stageColor } from '../../designer/stageColors.js';
 import { backendLabel, formatBytes, formatGflops } from '../../format.js';
@@ -64,9 +70,22 @@ function MemoryBar({ load, parts }: { load: MachineLoad; parts: Breakdown }) {
   );
 }
 
+/** What a drop of a machine's chip on a stage does: on the stage's "+ replica", add; else place. */
+const MACHINE_DROP_TARGETS = '[data-drop-replica-stage], [data-drop-stage]';
+
+/**
+ * The stages a machine runs as "0,2r": a string, so the card's memo compares by value; "r" marks a
+ * stage it runs as a further replica (its first replica is elsewhere).
+ */
+function stageKeyOf(doc: DesignDoc, id: string): string {
+  return stagesOn(doc, id)
+    .map((k) => (stageMachines(doc, k)[0]!.id === id ? `${k}` : `${k}r`))
+    .join(',');
+}
+
 interface CardProps {
   machine: DesignerMachine;
-  /** Its stages as "0,2": a string, so the memo compares by value. */
+  /** Its stages (see stageKeyOf). */
   stageKey: string;
   load: MachineLoad | undefined;
   prediction: Prediction | null;
@@ -83,7 +102,9 @@ const MachineCard = memo(function MachineCard({
   included,
   onToggle,
 }: CardProps) {
-  const stages = stageKey ? stageKey.split(',').map(Number) : [];
+  const stages = stageKey
+    ? stageKey.split(',').map((x) => ({ k: parseInt(x, 10), replica: x.endsWith('r') }))
+    : [];
   return (
     <li
       className="machine-target"
@@ -99,17 +120,27 @@ const MachineCard = memo(function MachineCard({
           onPointerDown={(ev) =>
             startDrag(ev, {
               label: m.name,
-              targets: '[data-drop-stage]',
+              targets: MACHINE_DROP_TARGETS,
               onDrop: (t) => {
+                const place = { id: m.id, name: m.name };
+                const r = t?.dataset.dropReplicaStage;
                 const k = t?.dataset.dropStage;
-                if (k !== undefined)
-                  edit((d) => placeStage(d, Number(k), { id: m.id, name: m.name }));
+                if (r !== undefined) edit((d) => addReplica(d, Number(r), place));
+                else if (k !== undefined) edit((d) => placeStage(d, Number(k), place));
               },
             })
           }
         >
           {m.name}
         </button>
+        <span
+          className="replica-target"
+          data-drop-replica={m.id}
+          data-testid={`replica-target-${m.name}`}
+          title={`Drop a stage here to run it on ${m.name} as well, as one more replica (the replicas share each step's micro-batches and sum their gradients)`}
+        >
+          + replica
+        </span>
         <label className="auto-use" title="Let Auto-partition use this machine">
           <input
             type="checkbox"
@@ -127,9 +158,10 @@ const MachineCard = memo(function MachineCard({
           : `${formatGflops(m.gflops)} ${m.backend ? backendLabel(m.backend) : ''}`}
       </div>
       <div className="machine-stages">
-        {stages.map((k) => (
+        {stages.map(({ k, replica }) => (
           <span key={k} className="stage-tag" style={{ background: stageColor(k) }}>
             Stage {k + 1}
+            {replica ? ' (replica)' : ''}
           </span>
         ))}
         {stages.length === 0 && <span className="muted">drop a stage here</span>}
@@ -139,7 +171,10 @@ const MachineCard = memo(function MachineCard({
   );
 });
 
-/** The machines stages can go on: drop a stage on a card, or drag a card onto a stage. */
+/**
+ * The machines stages can go on: drop a stage on a card (or drag a card onto a stage) to move it
+ * there; drop it on a card's "+ replica" (or a card on a stage's "+ replica") to run it there as well.
+ */
 export const MachinePanel = memo(function MachinePanel({
   doc,
   machines,
@@ -153,6 +188,10 @@ export const MachinePanel = memo(function MachinePanel({
       <header className="panel-head">
         <h2>Machines</h2>
       </header>
+      <p className="muted panel-hint">
+        Drop a stage on a machine to move it there; on its <strong>+ replica</strong> to run it
+        there as well.
+      </p>
       {machines.length === 0 && (
         <p className="muted">No machines online. Start an agent (see the Cluster view).</p>
       )}
@@ -163,7 +202,7 @@ export const MachinePanel = memo(function MachinePanel({
             <MachineCard
               key={m.id}
               machine={m}
-              stageKey={doc.machines.flatMap((x, k) => (x?.id === m.id ? [k] : [])).join(',')}
+              stageKey={stageKeyOf(doc, m.id)}
               load={load}
               // Only the cards with a memory bar need the prediction (for its breakdown).
               prediction={load ? prediction : null}

@@ -1,5 +1,5 @@
 import { memo } from 'react';
-import type { Prediction } from '../../../native/api/designerSchemas.js';
+import type { Prediction, TimelineBar } from '../../../native/api/designerSchemas.js';
 import { stageColor } from '../../designer/stageColors.js';
 import { formatRate, formatSeconds } from '../../designer/units.js';
 import type { Problem } from '../../designer/validate.js';
@@ -7,50 +7,109 @@ import type { Problem } from '../../designer/validate.js';
 const ROW = 16;
 const WIDTH = 600;
 
+const isAllReduce = (t: TimelineBar) => t.label === 'ALLREDUCE';
+
 /**
  * One simulated step: compute in the stage's colour (forward lighter, a zero-bubble schedule's weight
- * gradient W lighter still and outlined), waiting in grey.
+ * gradient W lighter still and outlined), waiting in grey, a replicated stage's all-reduce of its
+ * gradients in the text colour (no stage has it, so it never reads as compute).
  */
 function Timeline({ prediction }: { prediction: Prediction }) {
   const p = prediction.plan.stages.length;
   const step = prediction.plan.prediction.stepSeconds || 1;
   const x = (t: number) => (t / step) * WIDTH;
+  // Transfers are shown by the receiver's wait; an all-reduce holds its stage up, so it is drawn.
+  const bars = prediction.timeline.filter(
+    (t) => (t.kind !== 'transfer' || isAllReduce(t)) && t.end > t.start,
+  );
+  const allReduces = bars.filter(isAllReduce);
   return (
-    <svg
-      className="designer-timeline"
-      viewBox={`0 0 ${WIDTH} ${p * ROW}`}
-      preserveAspectRatio="none"
-      style={{ height: p * ROW + 4 }}
-      role="img"
-      aria-label={`Simulated timeline of one step: ${formatSeconds(step)}; grey is waiting`}
-      data-testid="timeline"
-    >
-      {prediction.timeline
-        .filter((t) => t.kind !== 'transfer' && t.end > t.start)
-        .map((t, i) => (
-          <rect
-            key={i}
-            x={x(t.start)}
-            y={t.stage * ROW + 2}
-            width={Math.max(0.5, x(t.end) - x(t.start))}
-            height={ROW - 4}
-            fill={t.kind === 'wait' ? 'var(--muted)' : stageColor(t.stage)}
-            opacity={
-              t.kind === 'wait'
-                ? 0.25
-                : t.label.startsWith('F')
-                  ? 0.6
-                  : t.label.startsWith('W')
-                    ? 0.4
-                    : 1
-            }
-            stroke={t.label.startsWith('W') ? stageColor(t.stage) : undefined}
-            strokeWidth={t.label.startsWith('W') ? 0.5 : undefined}
-          >
-            <title>{`stage ${t.stage + 1} ${t.label} ${formatSeconds(t.end - t.start)}`}</title>
-          </rect>
-        ))}
-    </svg>
+    <>
+      <svg
+        className="designer-timeline"
+        viewBox={`0 0 ${WIDTH} ${p * ROW}`}
+        preserveAspectRatio="none"
+        style={{ height: p * ROW + 4 }}
+        role="img"
+        aria-label={`Simulated timeline of one step: ${formatSeconds(step)}; grey is waiting${allReduces.length ? ', dark is the replicas’ all-reduce' : ''}`}
+        data-testid="timeline"
+      >
+        {bars.map((t, i) =>
+          isAllReduce(t) ? (
+            <rect
+              key={i}
+              x={x(t.start)}
+              y={t.stage * ROW + 2}
+              width={Math.max(0.5, x(t.end) - x(t.start))}
+              height={ROW - 4}
+              className="timeline-allreduce"
+              data-op="ALLREDUCE"
+              data-stage={t.stage}
+            >
+              <title>{`stage ${t.stage + 1} all-reduce ${formatSeconds(t.end - t.start)}`}</title>
+            </rect>
+          ) : (
+            <rect
+              key={i}
+              x={x(t.start)}
+              y={t.stage * ROW + 2}
+              width={Math.max(0.5, x(t.end) - x(t.start))}
+              height={ROW - 4}
+              fill={t.kind === 'wait' ? 'var(--muted)' : stageColor(t.stage)}
+              opacity={
+                t.kind === 'wait'
+                  ? 0.25
+                  : t.label.startsWith('F')
+                    ? 0.6
+                    : t.label.startsWith('W')
+                      ? 0.4
+                      : 1
+              }
+              stroke={t.label.startsWith('W') ? stageColor(t.stage) : undefined}
+              strokeWidth={t.label.startsWith('W') ? 0.5 : undefined}
+            >
+              <title>{`stage ${t.stage + 1} ${t.label} ${formatSeconds(t.end - t.start)}`}</title>
+            </rect>
+          ),
+        )}
+      </svg>
+      {allReduces.length > 0 && (
+        // Told in words below the drawing: its scale is stretched, so text in it would be too.
+        <p className="timeline-legend" data-testid="timeline-allreduce">
+          <span className="legend-swatch timeline-allreduce" aria-hidden="true" /> all-reduce:{' '}
+          {allReduces
+            .map((t) => `stage ${t.stage + 1} ${formatSeconds(t.end - t.start)}`)
+            .join(', ')}{' '}
+          a step, before its optimizer step
+        </p>
+      )}
+    </>
+  );
+}
+
+/** Each stage's machines, and for a replicated stage how many replicas and its all-reduce. */
+function StageMachines({ prediction }: { prediction: Prediction }) {
+  const { stages } = prediction.plan;
+  return (
+    <ul className="prediction-stages" aria-label="Stages as predicted">
+      {stages.map((st, k) => {
+        const r = st.replicas.length;
+        const ar = prediction.plan.prediction.stages[k]?.allReduceSeconds;
+        return (
+          <li key={k} data-testid={`predicted-stage-${k + 1}`} data-replicas={r}>
+            <span className="stage-dot" style={{ background: stageColor(k) }} aria-hidden="true" />
+            Stage {k + 1}: {st.replicas.map((x) => x.machineName).join(' + ')}
+            {r > 1 && (
+              <>
+                {' '}
+                <strong>× {r} replicas</strong>
+                {ar !== undefined && `, all-reduce ${formatSeconds(ar)} a step`}
+              </>
+            )}
+          </li>
+        );
+      })}
+    </ul>
   );
 }
 
@@ -92,6 +151,7 @@ export const PredictionPanel = memo(function PredictionPanel({
               <dd>{formatSeconds(pr.bottleneckSeconds)} / micro-batch</dd>
             </div>
           </dl>
+          <StageMachines prediction={prediction} />
           <Timeline prediction={prediction} />
         </>
       ) : (

@@ -1,9 +1,11 @@
-import { memo } from 'react';
+import { memo, useRef, useState } from 'react';
 import type { Prediction } from '../../../native/api/designerSchemas.js';
 import type { DesignerMachine } from '../../designer/machines.js';
 import {
+  addReplica,
   addStage,
   placeStage,
+  removeReplica,
   removeStage,
   type DesignDoc,
   type Placement,
@@ -15,11 +17,82 @@ import { edit } from '../../store/designerStore.js';
 
 type StagePrediction = Prediction['plan']['prediction']['stages'][number];
 
+/** What a drop of a stage's chip on a machine card does: on its "+ replica" target, add; else move. */
+export const STAGE_DROP_TARGETS = '[data-drop-replica], [data-drop-machine]';
+
+/**
+ * The keyboard (and click) way to add a replica: a button that opens the machines the stage is not on
+ * yet, each a button; Escape closes it. A machine card dragged onto the button adds it as well. Never
+ * disabled: a button that disables itself under the focus would drop a keyboard user's place.
+ */
+function AddReplica({
+  k,
+  on,
+  machines,
+}: {
+  k: number;
+  on: Placement[];
+  machines: DesignerMachine[];
+}) {
+  const [open, setOpen] = useState(false);
+  const toggle = useRef<HTMLButtonElement>(null);
+  const free = machines.filter((x) => !on.some((m) => m.id === x.id));
+  const close = () => {
+    setOpen(false);
+    toggle.current?.focus();
+  };
+  return (
+    <span className="add-replica" data-drop-replica-stage={k}>
+      <button
+        ref={toggle}
+        type="button"
+        className="small"
+        aria-expanded={open}
+        aria-label={`Add a replica of stage ${k + 1}…`}
+        title="Run this stage on one more machine: its replicas share each step's micro-batches and sum their gradients (all-reduce). Or drop the stage on a machine's “+ replica”."
+        onClick={() => setOpen((o) => !o)}
+      >
+        + replica
+      </button>
+      {open && (
+        <span
+          role="group"
+          aria-label={`Add a replica of stage ${k + 1} on`}
+          className="replica-choices"
+          onKeyDown={(e) => {
+            if (e.key !== 'Escape') return;
+            e.stopPropagation();
+            close();
+          }}
+        >
+          {free.map((x, i) => (
+            <button
+              key={x.id}
+              type="button"
+              className="small"
+              autoFocus={i === 0}
+              onClick={() => {
+                edit((d) => addReplica(d, k, { id: x.id, name: x.name }));
+                close();
+              }}
+            >
+              {x.name}
+            </button>
+          ))}
+          {free.length === 0 && <span className="muted">no other machine</span>}
+        </span>
+      )}
+    </span>
+  );
+}
+
 interface LaneProps {
   k: number;
   start: number;
   end: number;
   machine: Placement | null;
+  /** The stage's further replicas (the same array while they do not change, for the memo). */
+  replicas: Placement[];
   prediction: StagePrediction | undefined;
   layerNames: string[];
   machines: DesignerMachine[];
@@ -32,6 +105,7 @@ const StageLane = memo(function StageLane({
   start: s,
   end: e,
   machine: m,
+  replicas,
   prediction: p,
   layerNames,
   machines,
@@ -39,6 +113,7 @@ const StageLane = memo(function StageLane({
 }: LaneProps) {
   const byId = (id: string | undefined) => machines.find((x) => x.id === id);
   const missing = m && !byId(m.id);
+  const on = m ? [m, ...replicas] : [];
   return (
     <li
       className="stage-lane"
@@ -56,10 +131,13 @@ const StageLane = memo(function StageLane({
           onPointerDown={(ev) =>
             startDrag(ev, {
               label: `Stage ${k + 1}`,
-              targets: '[data-drop-machine]',
+              targets: STAGE_DROP_TARGETS,
               onDrop: (t) => {
-                const target = byId(t?.dataset.dropMachine);
-                if (target) edit((d) => placeStage(d, k, { id: target.id, name: target.name }));
+                const replica = byId(t?.dataset.dropReplica);
+                const target = replica ?? byId(t?.dataset.dropMachine);
+                if (!target) return;
+                const place = { id: target.id, name: target.name };
+                edit((d) => (replica ? addReplica(d, k, place) : placeStage(d, k, place)));
               },
             })
           }
@@ -71,6 +149,11 @@ const StageLane = memo(function StageLane({
             ? layerNames[s]
             : `${layerNames[s]} … ${layerNames[e - 1]} (${e - s} layers)`}
         </span>
+        {on.length > 1 && (
+          <span className="replica-count" data-testid={`stage-${k + 1}-replicas`}>
+            × {on.length} replicas
+          </span>
+        )}
         <button
           type="button"
           className="icon-button"
@@ -101,6 +184,33 @@ const StageLane = memo(function StageLane({
           ))}
         </select>
       </label>
+      {m && (
+        <div className="stage-replicas">
+          <span className="stage-replicas-label">Also on</span>
+          {replicas.map((r, i) => (
+            <span
+              key={r.id}
+              className="replica-chip"
+              style={{ borderColor: stageColor(k) }}
+              data-testid={`stage-${k + 1}-replica`}
+            >
+              {r.name}
+              {byId(r.id) ? '' : ' (missing)'}
+              <button
+                type="button"
+                className="icon-button"
+                aria-label={`Remove the replica of stage ${k + 1} on ${r.name}`}
+                title="Stop running this stage on this machine too"
+                // Replica 0 is the Machine list's; the chips are replicas 1…
+                onClick={() => edit((d) => removeReplica(d, k, i + 1))}
+              >
+                ×
+              </button>
+            </span>
+          ))}
+          <AddReplica k={k} on={on} machines={machines} />
+        </div>
+      )}
       {p && (
         <dl className="stage-times" data-testid={`stage-${k + 1}-times`}>
           <dt>forward</dt>
@@ -109,6 +219,12 @@ const StageLane = memo(function StageLane({
           <dd>{formatSeconds(p.backwardSeconds)}</dd>
           <dt>comm</dt>
           <dd>{formatSeconds(p.sendActivationSeconds + p.sendGradientSeconds)}</dd>
+          {p.allReduceSeconds !== undefined && (
+            <>
+              <dt>all-reduce</dt>
+              <dd data-testid={`stage-${k + 1}-allreduce`}>{formatSeconds(p.allReduceSeconds)}</dd>
+            </>
+          )}
         </dl>
       )}
     </li>
@@ -122,7 +238,9 @@ interface Props {
   prediction: Prediction | null;
 }
 
-/** One lane per stage: its layers, its machine (select or drop), and its predicted times. */
+const NO_REPLICAS: Placement[] = [];
+
+/** One lane per stage: its layers, its machines (select, drop, + replica), and its predicted times. */
 export const StageList = memo(function StageList({ doc, layerNames, machines, prediction }: Props) {
   return (
     <section className="stage-list" aria-label="Stages">
@@ -145,6 +263,7 @@ export const StageList = memo(function StageList({ doc, layerNames, machines, pr
             start={doc.bounds[k]!}
             end={doc.bounds[k + 1]!}
             machine={m}
+            replicas={doc.replicas[k] ?? NO_REPLICAS}
             prediction={prediction?.plan.prediction.stages[k]}
             layerNames={layerNames}
             machines={machines}

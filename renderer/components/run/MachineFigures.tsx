@@ -5,7 +5,10 @@ import { formatBytesPair, formatPct, formatTemp } from '../../format.js';
 import type { StageInfo } from '../../runs/runData.js';
 import { useCluster } from '../../store/clusterStore.js';
 
-/** Live figures of the run's machines from the cluster store: GPU use, VRAM and temperature, or CPU load. */
+/**
+ * Live figures of the run's machines from the cluster store: GPU use, VRAM and temperature, or CPU
+ * load; one line per process (each replica of a stage run as several).
+ */
 export function MachineFigures({ stages, live }: { stages: StageInfo[]; live: boolean }) {
   const nodes = useCluster(
     useShallow((s) => stages.map((st) => (st.nodeId ? s.nodes[st.nodeId] : undefined))),
@@ -16,9 +19,18 @@ export function MachineFigures({ stages, live }: { stages: StageInfo[]; live: bo
       <h3>Machines{live ? '' : ' (now)'}</h3>
       <ul className="machine-figures">
         {stages.map((st, k) => (
-          <li key={st.index} style={{ borderLeftColor: stageColor(st.index) }}>
-            <strong>stage {st.index}</strong> {st.node}{' '}
-            <span className="muted">({st.backend})</span>
+          <li
+            key={`${st.index}.${st.replica ?? 0}`}
+            style={{ borderLeftColor: stageColor(st.index) }}
+            data-testid="run-process"
+            data-stage={st.index}
+            data-replica={st.replica ?? undefined}
+          >
+            <strong>
+              stage {st.index}
+              {st.replica === null ? '' : ` · replica ${st.replica}`}
+            </strong>{' '}
+            {st.node} <span className="muted">({st.backend})</span>
             <Figures node={nodes[k]} gpu={st.backend === 'tensorflow-gpu'} />
           </li>
         ))}
