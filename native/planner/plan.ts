@@ -537,7 +537,7 @@ function planFile(
     schedule: req.schedule,
     optimizer: req.optimizer,
     preset: req.preset,
-    stages: split.machines.map((_, k) =>
+    stages: split.machines.map((g, k) =>
       planStage(
         [
           {
@@ -550,6 +550,8 @@ function planFile(
           machineName: machines[r.machine]!.name,
           gpu: r.gpu,
         })),
+        // A group of replicas of unequal speeds: the runtime splits by these shares.
+        (c.problem.machines[g] as ReplicaMachine | undefined)?.shares,
       ),
     ),
     prediction: {

@@ -56,13 +56,25 @@ export type Placement = z.infer<typeof PlacementSchema>;
 const PlanStageFileSchema = z.object({
   chunks: z.array(PlanChunkSchema).min(1),
   replicas: z.array(PlacementSchema).min(1),
+  /**
+   * Each replica's share of a step's micro-batches, from measured speed, where they differ (absent:
+   * round robin). The runtime gives replica r contiguous micro-batches in proportion to shares[r].
+   */
+  shares: z.array(z.number().positive().max(1e9)).min(1).optional(),
   layers: LayerRangeSchema.optional(),
   layerNames: LayerNamesSchema.optional(),
   machineId: z.string().optional(),
   machineName: z.string().optional(),
 });
 
-export const PlanStageSchema = PlanStageFileSchema.required();
+export const PlanStageSchema = PlanStageFileSchema.required({
+  chunks: true,
+  replicas: true,
+  layers: true,
+  layerNames: true,
+  machineId: true,
+  machineName: true,
+});
 export type PlanStage = z.infer<typeof PlanStageSchema>;
 
 const PlanStageV1Schema = z.object({
@@ -157,11 +169,16 @@ export type Plan = z.infer<typeof PlanV2Schema>;
 export type PlanInput = PlanV1 | z.input<typeof PlanV2FileSchema>;
 
 /** A version 2 stage from its chunks and replicas, with the repeated fields derived from them. */
-export function planStage(chunks: PlanChunk[], replicas: Placement[]): PlanStage {
+export function planStage(
+  chunks: PlanChunk[],
+  replicas: Placement[],
+  shares?: number[],
+): PlanStage {
   const [c, r] = [chunks[0]!, replicas[0]!];
   return {
     chunks,
     replicas,
+    ...(shares && replicas.length > 1 ? { shares } : {}),
     layers: c.layers,
     layerNames: c.layerNames,
     machineId: r.machineId,
@@ -185,7 +202,10 @@ export function migratePlan(plan: PlanInput): Plan {
         ),
       ),
     };
-  return { ...plan, stages: plan.stages.map((s) => planStage(s.chunks, s.replicas)) };
+  return {
+    ...plan,
+    stages: plan.stages.map((s) => planStage(s.chunks, s.replicas, s.shares)),
+  };
 }
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
@@ -200,6 +220,12 @@ export const PlanSchema = z
   .superRefine((p, ctx) => {
     if (p.version !== 2) return;
     p.stages.forEach((s, k) => {
+      if (s.shares && s.shares.length !== s.replicas.length)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['stages', k, 'shares'],
+          message: `gives ${s.shares.length} shares for ${s.replicas.length} replicas (one each)`,
+        });
       const derived = planStage(s.chunks, s.replicas);
       for (const f of ['layers', 'layerNames', 'machineId', 'machineName'] as const)
         if (s[f] !== undefined && !same(s[f], derived[f]))

@@ -10,6 +10,8 @@ export interface RunnableStage {
   placement: Placement;
   /** Where every replica runs (replica 0 first); one entry for a stage without data parallelism. */
   replicas: Placement[];
+  /** The replicas' shares of the micro-batches; absent: round robin. */
+  shares?: number[];
 }
 
 /**
@@ -24,7 +26,14 @@ export function runnableStages(plan: Plan): RunnableStage[] {
         `stage ${k} has ${s.chunks.length} chunks: interleaved schedules are not built yet`,
       );
     const [start, end] = s.chunks[0]!.layers;
-    return { index: k, start, end, placement: s.replicas[0]!, replicas: s.replicas };
+    return {
+      index: k,
+      start,
+      end,
+      placement: s.replicas[0]!,
+      replicas: s.replicas,
+      ...(s.shares ? { shares: s.shares } : {}),
+    };
   });
 }
 

@@ -6,7 +6,7 @@ import {
   type Link,
   type Machine,
 } from './cluster.js';
-import { ownerOf } from './schedule.js';
+import { microbatchSplit, ownerOf } from './schedule.js';
 import type { StagePlacement } from './simulator.js';
 
 /**
@@ -23,8 +23,21 @@ export interface Slot {
   gpu: number | null;
 }
 
-/** A group of replicas costed as one machine; `stepGflops` is its slowest replica's speed. */
-export type ReplicaMachine = Machine & { stepGflops?: number };
+/**
+ * A group of replicas costed as one machine; `stepGflops` is its slowest replica's speed, `shares`
+ * the replicas' shares of the micro-batches where their speeds differ (absent: round robin).
+ */
+export type ReplicaMachine = Machine & { stepGflops?: number; shares?: number[] };
+
+/**
+ * Shares of the micro-batches in proportion to the replicas' speeds, where they differ by more than
+ * a tenth (a slower machine then gets fewer micro-batches); null where round robin does as well.
+ */
+export function speedShares(speeds: number[]): number[] | null {
+  if (Math.max(...speeds) <= 1.1 * Math.min(...speeds)) return null;
+  const top = Math.max(...speeds);
+  return speeds.map((s) => Math.max(0.001, Math.round((s / top) * 1000) / 1000));
+}
 
 /**
  * The independent compute units a machine offers replicas: each GPU it trains on, each core of a
@@ -82,8 +95,9 @@ export function placementsPerMachine(groups: Slot[][]): Map<number, number> {
   return n;
 }
 
-/** How many of m micro-batches each of r replicas owns (the runtime's round robin). */
-function ownedCounts(r: number, m: number): number[] {
+/** How many of m micro-batches each of r replicas owns (the runtime's split: round robin or shares). */
+function ownedCounts(r: number, m: number, shares: number[] | null): number[] {
+  if (shares) return microbatchSplit(m, shares).map(([from, to]) => to - from);
   const counts = new Array<number>(r).fill(0);
   for (let mb = 0; mb < m; mb++) counts[ownerOf(mb, r, m)]!++;
   return counts;
@@ -112,7 +126,8 @@ export function groupMachine(
     const n = sharing.get(u.id)!;
     return (members[j]!.gflops * Math.min(n, u.capacity)) / n;
   });
-  const counts = ownedCounts(group.length, m);
+  const shares = speedShares(speeds);
+  const counts = ownedCounts(group.length, m, shares);
   const slowest = Math.max(...counts.map((c, j) => c / speeds[j]!));
   return {
     id: members.map((x) => x.id).join(' + '),
@@ -120,6 +135,7 @@ export function groupMachine(
     gflops: m / slowest,
     memoryBytes,
     stepGflops: Math.min(...speeds),
+    ...(shares ? { shares } : {}),
   };
 }
 

@@ -72,11 +72,12 @@ export function planRunStages(plan: Plan): RunStagePlacement[] {
     nodeId: p.machineId,
     ...(p.gpu === null ? {} : { gpu: p.gpu }),
   });
-  return runnableStages(plan).map(({ start, end, replicas }) => ({
+  return runnableStages(plan).map(({ start, end, replicas, shares }) => ({
     start,
     end,
     ...place(replicas[0]!),
     ...(replicas.length > 1 ? { replicas: replicas.slice(1).map(place) } : {}),
+    ...(replicas.length > 1 && shares ? { shares } : {}),
   }));
 }
 

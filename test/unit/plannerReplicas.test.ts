@@ -88,6 +88,36 @@ describe('the planner with replicas', () => {
     assert.ok(!replicated(plain));
   });
 
+  it('replicas of unequal speeds get micro-batches in proportion (plan shares), and go at the sum of their speeds', () => {
+    const cluster = clusterFromJson({
+      machines: [
+        { id: 'fast', gflops: 40, memoryBytes: 8 * GiB },
+        { id: 'slow', gflops: 20, memoryBytes: 8 * GiB },
+      ],
+      links: { default: { gbps: 100, latencyMs: 0.2 } },
+    });
+    const p = plan({ cluster, stages: 1, replicas: 2, microbatches: 12, batch: 96 });
+    assert.deepEqual(p.stages[0]!.shares, [1, 0.5]);
+    const fastOnly = plan({
+      cluster: clusterFromJson({
+        machines: [{ id: 'fast', gflops: 40, memoryBytes: 8 * GiB }],
+        links: { default: { gbps: 100, latencyMs: 0.2 } },
+      }),
+      stages: 1,
+      microbatches: 12,
+      batch: 96,
+    });
+    // 8 and 4 micro-batches: as fast as 60 GFLOP/s against 40, less the all-reduce.
+    const ratio = p.prediction.samplesPerSecond / fastOnly.prediction.samplesPerSecond;
+    assert.ok(ratio > 1.3 && ratio <= 1.5, `ratio ${ratio}`);
+    // Equal machines keep round robin: no shares written.
+    assert.equal(plan({ cluster: equal(2), stages: 1, replicas: 2 }).stages[0]!.shares, undefined);
+    // A plan file's shares must match its replicas.
+    const bad = structuredClone(p) as unknown as { stages: { shares: number[] }[] };
+    bad.stages[0]!.shares = [1];
+    assert.throws(() => parsePlan(bad), /gives 1 shares for 2 replicas/);
+  });
+
   it('local SGD (syncEvery H) carries 1/H of the all-reduce a step', () => {
     const cluster = equal(2);
     const every = plan({ cluster, stages: 1, replicas: 2 });
@@ -120,7 +150,7 @@ describe('the planner with replicas', () => {
     assert.equal(s2.memory.weights, s1.memory.weights);
   });
 
-  it('round robin: a replica on a slower machine sets the pace of its stage', () => {
+  it('shares: a slower replica gets fewer micro-batches, and the stage goes faster than its fast replica alone', () => {
     const cluster = clusterFromJson({
       machines: [
         { id: 'fast', gflops: 40, memoryBytes: 8 * GiB },
@@ -129,8 +159,15 @@ describe('the planner with replicas', () => {
     });
     const both = evaluateLayout(request({ cluster }), [0, 9], [['fast', 'slow']]).plan;
     const fast = evaluateLayout(request({ cluster }), [0, 9], ['fast']).plan;
-    // Half the micro-batches each: the slow one takes as long as the fast one alone on all of them.
-    close(both.prediction.stages[0]!.forwardSeconds, fast.prediction.stages[0]!.forwardSeconds);
+    assert.deepEqual(both.stages[0]!.shares, [1, 0.5]);
+    // 8 micro-batches as 5 and 3 (in proportion 2 : 1): the stage gets through them in max(5/40,
+    // 3/20) units, against 8/40 for the fast machine alone (round robin, 4 and 4, would be 4/20:
+    // no faster than the fast one alone).
+    close(
+      both.prediction.stages[0]!.forwardSeconds,
+      fast.prediction.stages[0]!.forwardSeconds * (3 / 20 / (8 / 40)),
+      1e-6,
+    );
   });
 
   it('evaluates a hand-made layout with replicas as the planner does, with ALLREDUCE in its timeline', () => {
