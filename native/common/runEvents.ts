@@ -93,6 +93,8 @@ function runEventSchema<L extends z.ZodType<number | null>>(lossNumber: L) {
       driver: RunDriverSchema.optional(),
     }),
     z.object({ type: z.literal('failed'), message: z.string() }),
+    /** Local SGD: the replicas averaged their weights after `step` (an outer step), taking `ms`. */
+    z.object({ type: z.literal('outer'), step: z.number().int(), ms: z.number() }),
   ]);
 }
 

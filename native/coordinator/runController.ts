@@ -193,6 +193,9 @@ export class RunController extends EventEmitter<RunEvents> {
           samples: e.samples,
         });
         return;
+      case 'outer':
+        this.emitEvent({ type: 'outer', step: e.step, ms: e.ms });
+        return;
       case 'done':
         if (++this.doneStages === this.workers.length) this.complete();
         return;

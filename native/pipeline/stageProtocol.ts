@@ -191,6 +191,8 @@ export type StageEvent =
       writeMs: number;
     }
   | { type: 'event'; event: 'log'; stage: number; message: string }
+  /** Local SGD's outer step after `step` (replica 0 of stage 0 reports it for the run). */
+  | { type: 'event'; event: 'outer'; stage: number; step: number; ms: number }
   | { type: 'event'; event: 'error'; stage: number; message: string }
   | {
       type: 'event';

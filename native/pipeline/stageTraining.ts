@@ -15,8 +15,8 @@ import type { StageTransport } from './transport.js';
 
 /** How this replica keeps its weights with its stage's others: none, every step, or local SGD. */
 export interface ReplicaSync {
-  /** ALLREDUCE (sync every step). */
-  allReduce: ((step: number) => Promise<void>) | null;
+  /** The ring's sum over the stage's replicas, tagged, which ALLREDUCE runs on (sync every step). */
+  allReduce: ((flat: Float32Array, tag: number) => Promise<void>) | null;
   /** Local SGD: the outer step, every `every` steps. */
   outer: { sync: OuterStep; every: number } | null;
 }
@@ -101,8 +101,12 @@ export async function runTraining(
     if (
       outer &&
       ((step + 1) % outer.every === 0 || (step + 1) % t.stepsPerEpoch === 0 || step === last)
-    )
+    ) {
+      const t0 = performance.now();
       await outer.sync.sync(step);
+      if (k === 0 && cfg.replica === 0)
+        emit({ type: 'event', event: 'outer', stage: k, step, ms: performance.now() - t0 });
+    }
     if (step % 50 === 0) {
       const mem = tf.memory();
       emit({

@@ -29,7 +29,8 @@ export interface SeriesChartProps {
   testId?: string;
   label: string;
   /** Vertical marks at x (a run that lost a machine and resumed), each with its words on hover. */
-  markers?: { x: number; label: string }[];
+  /** Vertical marks: a resumption across the plot (default), or a tick on the x axis (`tick`). */
+  markers?: { x: number; label: string; kind?: 'line' | 'tick' }[];
 }
 
 const MARGIN = { top: 8, right: 16, bottom: 4, left: 4 };
@@ -184,12 +185,13 @@ export function SeriesChart(p: SeriesChartProps) {
                 key={`marker-${i}`}
                 className="chart-marker"
                 data-testid="chart-marker"
+                data-kind={m.kind ?? 'line'}
                 x1={sx(m.x)}
                 x2={sx(m.x)}
-                y1={plotTop}
+                y1={m.kind === 'tick' ? plotTop + plotH - 6 : plotTop}
                 y2={plotTop + plotH}
-                stroke="var(--warning, #d97706)"
-                strokeDasharray="4 3"
+                stroke={m.kind === 'tick' ? 'var(--accent, #2563eb)' : 'var(--warning, #d97706)'}
+                strokeDasharray={m.kind === 'tick' ? undefined : '4 3'}
               >
                 <title>{m.label}</title>
               </line>

@@ -80,6 +80,8 @@ export class RunData {
   } | null = null;
   readonly logs: LogLine[] = [];
   readonly resumptions: Resumption[] = [];
+  /** Local SGD: the steps after which the replicas averaged their weights (outer steps). */
+  readonly outerSteps: { step: number; t: number; ms: number }[] = [];
   /** The newest step every stage has a checkpoint of. */
   lastCheckpoint: number | null = null;
   /** Counts the times columns were cut back (a resumption): caches of derived series start over. */
@@ -228,6 +230,9 @@ export class RunData {
           });
         return;
       }
+      case 'outer':
+        this.outerSteps.push({ step: e.step, t: r.t, ms: e.ms });
+        return;
       case 'done':
       case 'memory':
         return;

@@ -50,6 +50,17 @@ describe('local SGD (--sync local:H)', () => {
       'the replicas do not sum gradients every step',
     );
     assert.ok(steps.at(-1)!.loss < steps[0]!.loss, 'the loss (both replicas’ samples) fell');
+    // The outer steps are run events (the loss chart marks them): every 10 steps, and the last.
+    const outer = lines.filter(
+      (l): l is Extract<RunEvent, { type: 'outer' }> => l.type === 'outer',
+    );
+    const last = steps.at(-1)!.step;
+    assert.ok(outer.length >= Math.floor(steps.length / 10));
+    assert.ok(
+      outer.every((o) => (o.step + 1) % 10 === 0 || o.step === last),
+      'at the set steps',
+    );
+    assert.equal(outer.at(-1)!.step, last, 'the trained model is the average');
     const validation = lines.find(
       (l): l is Extract<RunEvent, { type: 'validation' }> => l.type === 'validation',
     )!;

@@ -155,17 +155,22 @@ export function LossChart({ runs, height = 280 }: { runs: ChartRun[]; height?: n
           zoom={zoom}
           onZoom={setZoom}
           label="training and validation loss"
-          markers={runs.flatMap((r) =>
-            r.data.resumptions.map((m) => ({
-              x:
-                xMode === 'step'
-                  ? m.fromStep
-                  : xMode === 'wall'
-                    ? m.t
-                    : m.t - (r.data.startedAt ?? m.t),
-              label: `${m.reason}; resumed from step ${m.fromStep}`,
-            })),
-          )}
+          markers={runs.flatMap((r) => {
+            const at = (step: number, t: number) =>
+              xMode === 'step' ? step : xMode === 'wall' ? t : t - (r.data.startedAt ?? t);
+            return [
+              ...r.data.resumptions.map((m) => ({
+                x: at(m.fromStep, m.t),
+                label: `${m.reason}; resumed from step ${m.fromStep}`,
+              })),
+              // Local SGD's outer steps: where the replicas' weights met, as ticks on the axis.
+              ...r.data.outerSteps.map((o) => ({
+                x: at(o.step, o.t),
+                label: `outer step after step ${o.step}: the replicas averaged their weights (${o.ms.toFixed(0)} ms)`,
+                kind: 'tick' as const,
+              })),
+            ];
+          })}
         />
       </div>
       {runs.length > 1 && (
