@@ -57,7 +57,16 @@ export class StageLink extends EventEmitter<StageLinkEvents> {
           continue;
         }
         if (msg.type === 'event') {
-          this.emit('event', msg as unknown as StageEvent);
+          // A listener that throws must not end this loop: the run would wait forever for events
+          // this link no longer reads. It fails the run instead, in words.
+          try {
+            this.emit('event', msg as unknown as StageEvent);
+          } catch (err) {
+            this.emit(
+              'lost',
+              `handling its ${String((msg as { event?: string }).event)} event failed: ${(err as Error).message}`,
+            );
+          }
           continue;
         }
         if (!msg.id) continue;
