@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { RunEvent } from '../../native/coordinator/runController.js';
-import { parsePlan, planStage, type PlanV1 } from '../../native/planner/planSchema.js';
+import { parsePlan, planStage, type Plan, type PlanV1 } from '../../native/planner/planSchema.js';
 import { CLI, tempDir, TEST_TOKEN } from '../helpers/agents.js';
 import { trainPlanLocally } from '../helpers/cliTraining.js';
 
@@ -28,16 +28,14 @@ describe('plan files earlier Pipefitters wrote', () => {
       assert.ok(lines.some((l) => l.type === 'exported'));
     });
 
-  it('refuses a plan whose stage has two replicas, before any agent starts', () => {
+  /** `pipefitter train --plan FILE --local 2 --steps 1` on the fixture plan changed by `change`. */
+  function trainChanged(change: (plan: Plan) => void) {
     const file = path.join(FIXTURES, 'cli-mnist-mlp-2stages.v1.json');
     const plan = parsePlan(JSON.parse(fs.readFileSync(file, 'utf8')), file);
-    plan.stages[1] = planStage(plan.stages[1]!.chunks, [
-      ...plan.stages[1]!.replicas,
-      { machineId: 'ws-02', machineName: 'ws-02', gpu: 0 },
-    ]);
-    const out = path.join(tempDir(), 'replicas.json');
+    change(plan);
+    const out = path.join(tempDir(), 'changed.json');
     fs.writeFileSync(out, JSON.stringify(plan));
-    const r = spawnSync(
+    return spawnSync(
       process.execPath,
       [
         CLI,
@@ -50,6 +48,8 @@ describe('plan files earlier Pipefitters wrote', () => {
         '2',
         '--steps',
         '1',
+        '--out',
+        tempDir(),
         '--state-dir',
         tempDir(),
         '--token',
@@ -57,8 +57,33 @@ describe('plan files earlier Pipefitters wrote', () => {
       ],
       { encoding: 'utf8', timeout: 60_000 },
     );
+  }
+
+  it('runs a plan whose stage has two replicas, each replica on a local agent in turn', () => {
+    const r = trainChanged((plan) => {
+      plan.stages[1] = planStage(plan.stages[1]!.chunks, [
+        ...plan.stages[1]!.replicas,
+        { machineId: 'ws-02', machineName: 'ws-02', gpu: 0 },
+      ]);
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /stage 1 replica 0: layers 1–2 on local-2/);
+    assert.match(r.stderr, /stage 1 replica 1: layers 1–2 on local-1/);
+  });
+
+  it('refuses a plan whose stage has two chunks, before any agent starts', () => {
+    const r = trainChanged((plan) => {
+      const [s, e] = plan.stages[1]!.chunks[0]!.layers;
+      plan.stages[1] = planStage(
+        [
+          { layers: [s, s + 1], layerNames: ['dense_2', 'dense_2'] },
+          { layers: [s + 1, e], layerNames: ['dense_3', 'dense_3'] },
+        ],
+        plan.stages[1]!.replicas,
+      );
+    });
     assert.equal(r.status, 2, r.stderr);
-    assert.match(r.stderr, /stage 1 has 2 replicas: data parallelism is not built yet/);
+    assert.match(r.stderr, /stage 1 has 2 chunks: interleaved schedules are not built yet/);
     assert.doesNotMatch(r.stdout + r.stderr, /starting 2 local agents/);
   });
 });
