@@ -99,6 +99,29 @@ export function denseInputGrad(
   return { dx, kept: { inputs: tape.inputs, dzs, tape } };
 }
 
+/**
+ * Layer i's part of the weight-gradient half (its kernel and bias gradients), freeing its dz; the
+ * caller frees the tape once every layer is done (`freeTape`). Lets the replicas' all-reduce start on
+ * the last layers while the first are still computed.
+ */
+export function denseLayerWeightGrads(
+  tf: Tf,
+  layer: DenseParams,
+  kept: DenseWeightTape,
+  i: number,
+): tfc.Tensor[] {
+  const dz = kept.dzs[i]!;
+  const grads = [tf.matMul(kept.inputs[i]!, dz, true, false)];
+  if (layer.bias) grads.push(tf.sum(dz, 0));
+  dz.dispose();
+  return grads;
+}
+
+/** Frees a weight tape's inputs and outputs (each distinct tensor once). */
+export function freeTape(kept: DenseWeightTape): void {
+  for (const t of new Set([...kept.tape.inputs, ...kept.tape.outputs])) t.dispose();
+}
+
 /** The weight-gradient half: kernel and bias gradients in the layers' weight order; frees the tape. */
 export function denseWeightGrads(
   tf: Tf,

@@ -53,10 +53,38 @@ export class ScheduleRunner {
     private readonly actions: Action[],
     private readonly transport: StageTransport,
     private readonly data: StageData,
-    /** Sums the replicas' accumulated gradients (ALLREDUCE; a stage of one replica has none). */
-    private readonly allReduce: ((step: number) => Promise<void>) | null = null,
+    /**
+     * Sums a vector over the stage's replicas, tagged (the ring; a stage of one replica has none):
+     * what ALLREDUCE runs on.
+     */
+    private readonly ringSum: ((flat: Float32Array, tag: number) => Promise<void>) | null = null,
   ) {
     this.deferWeights = actions.some((a) => a.op === 'W');
+    // A dense stage overlaps the ring with the last micro-batch's weight gradients: its B leaves them
+    // to ALLREDUCE, which computes them bucket by bucket while the ring carries the ones done.
+    if (ringSum && exec.bucketsAllReduce && !this.deferWeights) {
+      const lastB = actions.findLast((a) => a.op === 'B');
+      this.overlapMb = lastB && 'mb' in lastB ? lastB.mb : null;
+      this.overlap = true;
+    }
+  }
+
+  private overlap = false;
+  /** The micro-batch whose weight gradients ALLREDUCE computes (null: this replica has none). */
+  private overlapMb: number | null = null;
+
+  private async allReduce(step: number): Promise<void> {
+    const sum = this.ringSum;
+    if (!sum) throw new Error('ALLREDUCE in the schedule of a stage with no replicas');
+    // Tags differ per step (and bucket): a message from another all-reduce is refused, not summed.
+    if (this.overlap)
+      await this.exec.allReduceBuckets(this.overlapMb, (flat, b) => sum(flat, step * 4096 + b));
+    else await this.exec.allReduceGradients((flat) => sum(flat, step));
+  }
+
+  /** Whether B(mb) leaves its weight gradients for later (W, or the overlapped ALLREDUCE). */
+  private defers(mb: number): boolean {
+    return this.deferWeights || (this.overlap && mb === this.overlapMb);
   }
 
   private toTensor(w: WireTensor): tfc.Tensor {
@@ -113,14 +141,14 @@ export class ScheduleRunner {
               a.mb,
               labels,
               this.data.share(a.mb),
-              this.deferWeights,
+              this.defers(a.mb),
             );
             labels.dispose();
             losses.push(r.loss);
             dx = r.dx;
           } else {
             const dy = this.toTensor(take(grads, a.mb, `B(${a.mb}) before its gradient arrived`));
-            dx = this.exec.backward(a.mb, dy, this.deferWeights);
+            dx = this.exec.backward(a.mb, dy, this.defers(a.mb));
             dy.dispose();
           }
           if (dx) {
@@ -138,8 +166,6 @@ export class ScheduleRunner {
           this.exec.weightGrad(a.mb);
           break;
         case 'ALLREDUCE':
-          if (!this.allReduce)
-            throw new Error('ALLREDUCE in the schedule of a stage with no replicas');
           await this.allReduce(step);
           break;
         case 'STEP':

@@ -7,7 +7,9 @@ import { lossValue } from './loss.js';
 import {
   denseForward,
   denseInputGrad,
+  denseLayerWeightGrads,
   denseWeightGrads,
+  freeTape,
   type DenseParams,
   type DenseTape,
   type DenseWeightTape,
@@ -338,6 +340,87 @@ export class StageExecutor {
     }
   }
 
+  /**
+   * Whether ALLREDUCE can overlap the ring with the last micro-batch's weight gradients: a dense stack
+   * computes them layer by layer (`allReduceBuckets`); a recomputing stage has them all at once.
+   */
+  get bucketsAllReduce(): boolean {
+    return this.dense !== null;
+  }
+
+  /**
+   * ALLREDUCE in buckets (DDP's, Horovod's tensor fusion): from the last layer back, runs of layers of
+   * at least BUCKET_BYTES of gradients. If B(mb) left its weight gradients for later (the step's last
+   * micro-batch), each bucket's are computed, added to what earlier micro-batches accumulated and
+   * handed to `sum` at once, and the next bucket is computed while the ring carries this one. Every
+   * replica calls this with the same buckets, in the same order (one with no micro-batch sums zeros).
+   */
+  async allReduceBuckets(
+    mb: number | null,
+    sum: (flat: Float32Array, bucket: number) => Promise<void>,
+  ): Promise<void> {
+    const dense = this.dense!;
+    const kept = mb === null ? null : this.weightTapes.get(mb);
+    if (mb !== null && !kept)
+      throw new Error(`ALLREDUCE after B(${mb}) kept no weight gradients for micro-batch ${mb}`);
+    if (mb !== null) this.weightTapes.delete(mb);
+    // Each layer's variables (kernel, and bias if any), in the order of this.vars.
+    const first: number[] = [];
+    dense.reduce((n, l, i) => ((first[i] = n), n + (l.bias ? 2 : 1)), 0);
+    const acc = this.accumulated;
+    const reduced = new Map<string, tfc.Tensor>();
+    let ring: Promise<void> = Promise.resolve();
+    let bucket = 0;
+    let pending: { vars: tfc.Variable[]; sums: tfc.Tensor[] } = { vars: [], sums: [] };
+    const flush = async () => {
+      const { vars, sums } = pending;
+      pending = { vars: [], sums: [] };
+      const parts = await Promise.all(sums.map((t) => t.data() as Promise<Float32Array>));
+      this.tf.dispose(sums);
+      const flat = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+      let at = 0;
+      for (const p of parts) {
+        flat.set(p, at);
+        at += p.length;
+      }
+      const b = bucket++;
+      // One all-reduce at a time on the ring (its messages must not interleave), in bucket order.
+      ring = ring.then(async () => {
+        await sum(flat, b);
+        let offset = 0;
+        for (const v of vars) {
+          reduced.set(v.name, this.tf.tensor(flat.subarray(offset, offset + v.size), v.shape));
+          offset += v.size;
+        }
+      });
+    };
+    try {
+      for (let i = dense.length - 1; i >= 0; i--) {
+        const vars = this.vars.slice(first[i]!, first[i]! + (dense[i]!.bias ? 2 : 1));
+        const grads = kept ? denseLayerWeightGrads(this.tf, dense[i]!, kept, i) : null;
+        vars.forEach((v, j) => {
+          const prev = acc?.get(v.name);
+          const g = grads?.[j];
+          pending.sums.push(
+            prev && g
+              ? this.tf.add(prev, g)
+              : (g ?? (prev ? this.tf.clone(prev) : this.tf.zeros(v.shape))),
+          );
+          if (prev && g) g.dispose();
+          pending.vars.push(v);
+        });
+        const bytes = pending.vars.reduce((n, v) => n + v.size * 4, 0);
+        if (bytes >= BUCKET_BYTES || i === 0) await flush();
+      }
+    } finally {
+      if (kept) freeTape(kept);
+      if (acc) for (const g of acc.values()) g.dispose();
+      this.accumulated = null;
+    }
+    await ring;
+    this.accumulated = new Map(this.vars.map((v) => [v.name, reduced.get(v.name)!]));
+  }
+
   /** STEP: apply the accumulated gradients once, then forget them. */
   step(): void {
     if (!this.accumulated) return;
@@ -372,6 +455,9 @@ export class StageExecutor {
     this.model.dispose();
   }
 }
+
+/** The least gradient bytes a bucket of `allReduceBuckets` holds (the last layers' may be more). */
+const BUCKET_BYTES = 4 * 2 ** 20;
 
 /** Adam's running products β₁ᵗ and β₂ᵗ (tfjs keeps them as variables; other optimizers have none). */
 function adamPowers(optimizer: unknown): [string, tfc.Variable][] {

@@ -387,8 +387,7 @@ export class StageHost extends EventEmitter<HostEvents> {
         },
       };
     return {
-      allReduce: (step) =>
-        c.exec.allReduceGradients((flat) => ringAllReduce(flat, c.cfg.replica, size, ring, step)),
+      allReduce: (flat, tag) => ringAllReduce(flat, c.cfg.replica, size, ring, tag),
       outer: null,
     };
   }

@@ -30,11 +30,12 @@ export interface Slot {
 export type ReplicaMachine = Machine & { stepGflops?: number; shares?: number[] };
 
 /**
- * Shares of the micro-batches in proportion to the replicas' speeds, where they differ by more than
- * a tenth (a slower machine then gets fewer micro-batches); null where round robin does as well.
+ * Shares of the micro-batches in proportion to the replicas' speeds, where they differ by more than a
+ * quarter (a slower machine then gets fewer micro-batches); null where round robin does as well (like
+ * machines measure a few percent apart from run to run: that is noise, not a slower machine).
  */
 export function speedShares(speeds: number[]): number[] | null {
-  if (Math.max(...speeds) <= 1.1 * Math.min(...speeds)) return null;
+  if (Math.max(...speeds) <= 1.25 * Math.min(...speeds)) return null;
   const top = Math.max(...speeds);
   return speeds.map((s) => Math.max(0.001, Math.round((s / top) * 1000) / 1000));
 }

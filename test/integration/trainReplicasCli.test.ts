@@ -67,9 +67,19 @@ describe('pipefitter train --replicas (data parallelism), end to end', () => {
     assert.equal(steps.length, started.totalSteps);
     const last = steps.at(-1)!;
     assert.equal(last.timings.filter((t) => t.op === 'ALLREDUCE').length, 3);
-    // Each replica ran its third of the forwards.
-    for (const r of [0, 1, 2])
-      assert.equal(last.timings.filter((t) => t.op === 'F' && t.replica === r).length, 2);
+    // Each replica ran its share of the six forwards (a third each, unless the agents measured
+    // speeds a quarter apart).
+    const forwards = [0, 1, 2].map(
+      (r) => last.timings.filter((t) => t.op === 'F' && t.replica === r).length,
+    );
+    assert.equal(
+      forwards.reduce((a, b) => a + b),
+      6,
+    );
+    assert.ok(
+      forwards.every((n) => n >= 1),
+      `forwards per replica ${forwards.join(', ')}`,
+    );
     const checkpoints = lines.filter((l) => l.type === 'checkpoint');
     assert.ok(checkpoints.length >= 1, 'replica 0 keeps the stage’s checkpoints');
     const validation = lines.find(
