@@ -43,6 +43,16 @@ export const PLAN_PRESETS = ['balanced', 'uniform', 'parameters'] as const;
  */
 export const BACKEND_NAMES = ['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'] as const;
 
+/**
+ * The backends that compute on one core: a machine runs one stage (or replica) per core on them, so
+ * its measured speed is a core's, and the machine's is that times its cores.
+ */
+export const SINGLE_THREADED_BACKENDS = ['wasm', 'cpu'] as const;
+
+export function isSingleThreaded(name: string): boolean {
+  return (SINGLE_THREADED_BACKENDS as readonly string[]).includes(name);
+}
+
 /** The backends that train on a GPU: a stage on one is pinned to one card, which it has to itself. */
 export const GPU_BACKENDS = ['tensorflow-gpu', 'webgpu'] as const;
 

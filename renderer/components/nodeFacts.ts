@@ -1,6 +1,6 @@
 import type { NodeView } from '../../native/api/types.js';
 import { backendLabel, formatGflops } from '../format.js';
-import { isGpuBackend } from '../../native/common/names.js';
+import { isGpuBackend, isSingleThreaded } from '../../native/common/names.js';
 
 export interface GpuFacts {
   index: number;
@@ -13,6 +13,15 @@ export interface GpuFacts {
   powerLimit: number | null;
   /** The GPU backend measured fastest on this GPU, with its GFLOP/s ("WebGPU · 812 GFLOP/s"). */
   drive: string | null;
+}
+
+/**
+ * A measured speed in words: a single-threaded backend's is a core's, and a machine trains on all of
+ * its cores at once (one stage or replica per core), so both are said.
+ */
+export function speedWords(backend: string, gflops: number, cores: number): string {
+  if (!isSingleThreaded(backend) || cores <= 1) return formatGflops(gflops);
+  return `${formatGflops(gflops)} a core, ${formatGflops(gflops * cores)} on ${cores} cores`;
 }
 
 /** What a card or row shows for a machine, derived once from the record (inventory + live sample). */
@@ -46,7 +55,7 @@ export function nodeFacts(n: NodeView) {
   const backend = n.inventory?.backendsPending
     ? 'probing backends…'
     : best
-      ? `${backendLabel(best)}${speed ? ` · ${formatGflops(speed.gflops)}` : ''}`
+      ? `${backendLabel(best)}${speed ? ` · ${speedWords(best, speed.gflops, inv?.cpu.cores ?? 1)}` : ''}`
       : n.inventory
         ? 'no usable backend'
         : null;
