@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as zmq from 'zeromq';
 import { describeChoice, initBackend } from '../backend/initBackend.js';
+import { isGpuBackend } from '../common/names.js';
 import type { Dataset } from '../data/dataset.js';
 import { datasetFitProblem } from '../data/datasetFit.js';
 import { openDataset } from '../data/openDataset.js';
@@ -388,6 +389,7 @@ export class StageHost extends EventEmitter<HostEvents> {
       };
     return {
       allReduce: (flat, tag) => ringAllReduce(flat, c.cfg.replica, size, ring, tag),
+      overlap: isGpuBackend(this.backendName),
       outer: null,
     };
   }

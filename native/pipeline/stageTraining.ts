@@ -17,6 +17,8 @@ import type { StageTransport } from './transport.js';
 export interface ReplicaSync {
   /** The ring's sum over the stage's replicas, tagged, which ALLREDUCE runs on (sync every step). */
   allReduce: ((flat: Float32Array, tag: number) => Promise<void>) | null;
+  /** ALLREDUCE in buckets overlapping the last backward (ScheduleRunner says when it pays). */
+  overlap?: boolean;
   /** Local SGD: the outer step, every `every` steps. */
   outer: { sync: OuterStep; every: number } | null;
 }
@@ -78,7 +80,15 @@ export async function runTraining(
     };
     await outer.sync.begin();
   }
-  const runner = new ScheduleRunner(tf, s.exec, actions, s.transport, data, replicas.allReduce);
+  const runner = new ScheduleRunner(
+    tf,
+    s.exec,
+    actions,
+    s.transport,
+    data,
+    replicas.allReduce,
+    replicas.overlap ?? false,
+  );
   const last = t.firstStep + t.steps - 1;
   const checkpoints =
     s.checkpointDir && t.checkpointEvery > 0
