@@ -6,6 +6,7 @@ import { probeBackendsIsolated, measureSpeedIsolated } from '../backend/backendW
 import { bestBackend } from '../backend/probe.js';
 import { chooseByMeasurement } from '../backend/backendChoice.js';
 import { isGpuBackend } from '../common/names.js';
+import { BackendNameSchema } from '../common/schemas.js';
 import { BACKEND_ENV } from '../backend/initBackend.js';
 import { BeaconSender } from '../discovery/beaconSender.js';
 import { encodeBeacon } from '../discovery/beacon.js';
@@ -409,9 +410,14 @@ export class Agent extends EventEmitter<AgentEvents> {
     rows: number | undefined,
     gpu: number | undefined,
   ): { backend: BackendReport['name'] | 'auto'; backendWhy?: string } {
-    const forcedHere = process.env[BACKEND_ENV]?.trim();
-    if (requested !== 'auto' || (forcedHere && forcedHere !== 'auto'))
-      return { backend: requested };
+    if (requested !== 'auto') return { backend: requested };
+    // Said to the stage outright: a stage asked for 'auto' does not read the environment itself.
+    const forcedHere = BackendNameSchema.safeParse(process.env[BACKEND_ENV]?.trim());
+    if (forcedHere.success)
+      return {
+        backend: forcedHere.data,
+        backendWhy: `${BACKEND_ENV}=${forcedHere.data} on this machine`,
+      };
     const available = new Set((this.backends ?? []).filter((b) => b.available).map((b) => b.name));
     const choice = chooseByMeasurement(
       this.speeds.filter((s) => available.has(s.backend)),

@@ -44,6 +44,8 @@ export interface AgentSpec {
   /** Run inside a network namespace (multi-host tests): prefix the command with `ip netns exec NS`. */
   netns?: string;
   iface?: string;
+  /** More environment for the agent (and the stage processes it starts). */
+  env?: Record<string, string>;
 }
 
 /** Starts a real `pipefitter agent` process on loopback and waits for its ready line. */
@@ -74,6 +76,7 @@ export async function startAgent(spec: AgentSpec): Promise<RunningAgent> {
   let log = '';
   const { child, ready, exited } = await spawnUntilReady<AgentReady>(cmd, argv, {
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...(spec.env ? { env: { ...process.env, ...spec.env } } : {}),
     timeoutMs: 20_000,
     onStderr: (d) => (log += d),
     onLine: (line) => (log += line + '\n'),

@@ -132,3 +132,75 @@ describe('data-parallel replicas across agent processes equal single-process tra
     }
   }
 });
+
+describe('a replica much slower than the other (its agent forces the cpu backend)', () => {
+  let tf: Tf;
+  const agents: RunningAgent[] = [];
+  let coordinator: Coordinator;
+
+  before(async () => {
+    tf = (await initBackend({ prefer: 'wasm' })).tf;
+    const beaconPort = testBeaconPort();
+    agents.push(
+      await startAgent({ name: 'fast', beaconPort }),
+      await startAgent({ name: 'slow', beaconPort, env: { PIPEFITTER_BACKEND: 'cpu' } }),
+    );
+    coordinator = await coordinatorFor(agents);
+  });
+  after(async () => {
+    await coordinator?.stop();
+    await Promise.all(agents.map((a) => stopAgent(a, 'SIGKILL')));
+  });
+
+  it('mnist-mlp, 1 stage × 2 replicas on wasm and cpu: the run waits for the slow one, and still equals single-process training', async () => {
+    const spec = getModel('mnist-mlp');
+    const optimizer = { name: 'sgd', learningRate: 0.1 } as const;
+    const controller = new RunController(coordinator, tf, {
+      runId: `dp-slow-${process.pid}`,
+      model: spec,
+      dataset: 'mnist',
+      stages: [
+        {
+          start: 0,
+          end: spec.layers.length,
+          nodeId: agents[0]!.ready.nodeId,
+          replicas: [{ nodeId: agents[1]!.ready.nodeId }],
+        },
+      ],
+      schedule: '1f1b',
+      microbatches: M,
+      batch: BATCH,
+      optimizer,
+      steps: STEPS,
+      seed: SEED,
+    });
+    const events: RunEvent[] = [];
+    controller.on('event', (e) => events.push(e));
+    await controller.start();
+    await controller.finishedPromise();
+    const piped = await controller.gatherWeights();
+    await controller.shutdown();
+    const started = events.find((e) => e.type === 'started')!;
+    assert.deepEqual(
+      started.stages.map((s) => s.backend),
+      ['wasm', 'cpu'],
+    );
+    // The slow replica's busy time is several times the fast one's: they did differ.
+    const last = events.filter((e) => e.type === 'step').at(-1)!;
+    const [fast, slow] = last.stages.map((s) => s.busyMs);
+    console.log(`replica busy per step: wasm ${fast!.toFixed(1)} ms, cpu ${slow!.toFixed(1)} ms`);
+    assert.ok(slow! > 2 * fast!, `cpu ${slow} ms against wasm ${fast} ms`);
+    const ds = openDataset('mnist', spec);
+    const feed = datasetFeed(
+      ds,
+      new EpochSampler(ds.size('train'), BATCH, SEED),
+      M,
+      spec.inputShape,
+    );
+    const ref = new ReferenceTrainer(tf, spec, M, optimizer, feed);
+    for (let s = 0; s < STEPS; s++) ref.step(s);
+    const diff = maxAbsDiff(piped, ref.weights());
+    ref.dispose();
+    assert.ok(diff < 1e-4, `max abs weight difference ${diff}`);
+  });
+});
