@@ -1,26 +1,7 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import readline from 'node:readline';
 import { describe, it } from 'node:test';
 import type { RunEvent } from '../../native/coordinator/runController.js';
-import { CLI, tempDir, TEST_TOKEN } from '../helpers/agents.js';
-
-type Line = RunEvent | { type: 'exported'; path: string };
-
-function train(args: string[]): Promise<{ code: number | null; lines: Line[]; stderr: string }> {
-  const proc = spawn(
-    process.execPath,
-    [CLI, 'train', ...args, '--json', '--state-dir', tempDir(), '--token', TEST_TOKEN],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let stderr = '';
-  proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const lines: Line[] = [];
-  readline
-    .createInterface({ input: proc.stdout })
-    .on('line', (l) => lines.push(JSON.parse(l) as Line));
-  return new Promise((resolve) => proc.once('exit', (code) => resolve({ code, lines, stderr })));
-}
+import { trainWithCli as train } from '../helpers/cliTraining.js';
 
 describe('local SGD (--sync local:H)', () => {
   it('mnist-mlp on 2 replicas averaging every 10 steps reaches ≥ 96% in one epoch, with no per-step all-reduce', async () => {
@@ -39,8 +20,6 @@ describe('local SGD (--sync local:H)', () => {
       'local:10',
       '--epochs',
       '1',
-      '--out',
-      tempDir('pf-lsgd-out-'),
     ]);
     assert.equal(code, 0, stderr);
     const steps = lines.filter((l): l is Extract<RunEvent, { type: 'step' }> => l.type === 'step');

@@ -1,52 +1,28 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import readline from 'node:readline';
 import { describe, it } from 'node:test';
 import type { RunEvent } from '../../native/coordinator/runController.js';
-import { CLI, tempDir, TEST_TOKEN } from '../helpers/agents.js';
-
-type Line = RunEvent | { type: 'exported'; path: string };
+import { trainWithCli } from '../helpers/cliTraining.js';
 
 describe('pipefitter train --replicas (data parallelism), end to end', () => {
   it('trains mnist-mlp as 1 stage × 3 replicas on 3 local agents to ≥ 96% in one epoch', async () => {
-    const proc = spawn(
-      process.execPath,
-      [
-        CLI,
-        'train',
-        '--model',
-        'mnist-mlp',
-        '--dataset',
-        'mnist',
-        '--local',
-        '3',
-        '--stages',
-        '1',
-        '--replicas',
-        '3',
-        '--batch',
-        '96',
-        '--microbatches',
-        '6',
-        '--epochs',
-        '1',
-        '--json',
-        '--out',
-        tempDir('pf-dp-out-'),
-        '--state-dir',
-        tempDir(),
-        '--token',
-        TEST_TOKEN,
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let stderr = '';
-    proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const lines: Line[] = [];
-    readline
-      .createInterface({ input: proc.stdout })
-      .on('line', (l) => lines.push(JSON.parse(l) as Line));
-    const code = await new Promise<number | null>((resolve) => proc.once('exit', resolve));
+    const { code, lines, stderr } = await trainWithCli([
+      '--model',
+      'mnist-mlp',
+      '--dataset',
+      'mnist',
+      '--local',
+      '3',
+      '--stages',
+      '1',
+      '--replicas',
+      '3',
+      '--batch',
+      '96',
+      '--microbatches',
+      '6',
+      '--epochs',
+      '1',
+    ]);
     assert.equal(code, 0, stderr);
 
     const started = lines.find((l) => l.type === 'started') as Extract<
