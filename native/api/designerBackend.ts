@@ -134,7 +134,7 @@ function clusterFor(nodes: () => NodeRecord[], ids: string[]): Cluster {
   return cluster;
 }
 
-function prediction(plan: Plan, sim: SimulationResult): Prediction {
+function prediction(plan: Plan, sim: SimulationResult, req: PlanRequest): Prediction {
   const machines = new Map<string, Prediction['machines'][number]>();
   // Each replica of a stage holds the stage's memory on its machine.
   for (const { stage: k, placement: s } of planPlacements(plan)) {
@@ -161,7 +161,8 @@ function prediction(plan: Plan, sim: SimulationResult): Prediction {
       start: t.start,
       end: t.end,
     }));
-  return { plan, machines: [...machines.values()], timeline };
+  const local = req.syncEvery === undefined ? {} : { syncEvery: req.syncEvery };
+  return { plan, machines: [...machines.values()], timeline, ...local };
 }
 
 function request(
@@ -171,7 +172,10 @@ function request(
   cluster: Cluster,
 ): PlanRequest {
   const { spec, source, path: file } = specOf(ref, imported);
-  return { model: spec, source, path: file, cluster, ...settings };
+  const { sync, ...rest } = settings;
+  // Local SGD averages every H steps: the prediction carries 1/H of the all-reduce, as a run's does.
+  const local = sync?.kind === 'local' ? { syncEvery: sync.every } : {};
+  return { model: spec, source, path: file, cluster, ...rest, ...local };
 }
 
 const planFileName = (name: string) => `${name}.json`;
@@ -243,7 +247,7 @@ export function designerHandlers(deps: {
       const req = request(model, imported, settings, clusterFor(nodes, machineIds.flat()));
       try {
         const { plan, simulation } = evaluateLayout(req, bounds, machineIds);
-        return prediction(plan, simulation);
+        return prediction(plan, simulation, req);
       } catch (err) {
         if (err instanceof PlanError) throw new ApiError('bad-request', err.message);
         throw err;
@@ -256,9 +260,10 @@ export function designerHandlers(deps: {
       if (cluster.machines.length === 0)
         throw new ApiError('bad-request', 'select at least one machine to partition over');
       try {
-        const outcome = makePlan(request(model, imported, settings, cluster));
+        const req = request(model, imported, settings, cluster);
+        const outcome = makePlan(req);
         if (!outcome.ok) throw new ApiError('failed', outcome.reason);
-        return prediction(outcome.plan, outcome.simulation);
+        return prediction(outcome.plan, outcome.simulation, req);
       } catch (err) {
         if (err instanceof PlanError) throw new ApiError('bad-request', err.message);
         throw err;

@@ -4,6 +4,7 @@ import {
   OptimizerNameSchema,
   PlanPresetSchema,
   ScheduleKindSchema,
+  SyncSchema,
 } from '../common/schemas.js';
 import { ModelSpecSchema } from '../model/spec.js';
 import { PlanSchema } from '../planner/planSchema.js';
@@ -59,6 +60,11 @@ export const LayoutSettingsSchema = z.object({
   schedule: ScheduleKindSchema,
   optimizer: OptimizerNameSchema,
   preset: PlanPresetSchema,
+  /**
+   * How the replicas synchronise, as a run is told (`RunSettings.sync`); absent: every step, so
+   * settings saved before this choice read as they did.
+   */
+  sync: SyncSchema.optional(),
 });
 export type LayoutSettings = z.infer<typeof LayoutSettingsSchema>;
 
@@ -85,6 +91,11 @@ export const PredictionSchema = z.object({
   plan: PlanSchema,
   machines: z.array(MachineLoadSchema),
   timeline: z.array(TimelineBarSchema),
+  /**
+   * Local SGD: the replicas average every this many steps, so the plan's all-reduce figures are per
+   * step, 1/syncEvery of one ring all-reduce (absent: every step).
+   */
+  syncEvery: z.number().int().positive().optional(),
 });
 export type Prediction = z.infer<typeof PredictionSchema>;
 

@@ -7,7 +7,8 @@ import type {
   Prediction,
   SavedPlan,
 } from '../../native/api/designerSchemas.js';
-import type { PipefitterApi } from '../../native/api/types.js';
+import type { PipefitterApi, RunSettings } from '../../native/api/types.js';
+import type { Sync } from '../../native/common/schemas.js';
 import {
   commit,
   historyOf,
@@ -15,6 +16,7 @@ import {
   newDoc,
   redo as redoStep,
   setLayout,
+  setSettings,
   stageMachineIds,
   stageMachines,
   undo as undoStep,
@@ -24,6 +26,7 @@ import {
 import { validate, type MachineStatus, type Problem } from '../designer/validate.js';
 import { readChosenFile } from '../host/files.js';
 import { clusterStore } from './clusterStore.js';
+import { useNav } from './navStore.js';
 
 export interface AutoResult {
   /** Samples/s of the user's layout before, null when it could not be predicted. */
@@ -95,7 +98,12 @@ function revalidate(): void {
   const s = designerStore.getState();
   const doc = s.history.present;
   const current = s.predictedDoc === doc ? s.prediction : null;
-  const problems = validate(doc, machineStatuses(), current?.machines ?? null);
+  const problems = validate(
+    doc,
+    machineStatuses(),
+    current?.machines ?? null,
+    current?.plan ?? null,
+  );
   const plan = problems.length === 0 && current ? current.plan : null;
   // The same problems keep their array, so panels memoised on them do not render again.
   const same = JSON.stringify(problems) === JSON.stringify(s.problems);
@@ -181,6 +189,11 @@ export function attachDesigner(a: PipefitterApi): void {
     if (p) loadPlan(p);
   });
   void refreshSaved();
+  // Run again may have been pressed before the designer was first opened.
+  followRerun(useNav.getState().rerun);
+  useNav.subscribe((n, prev) => {
+    if (n.rerun !== prev.rerun) followRerun(n.rerun);
+  });
   // Validation depends on which machines are online and measured, not on their live load.
   let key = '';
   clusterStore.subscribe((c) => {
@@ -272,8 +285,35 @@ export function loadPlan(plan: PlanFile): void {
       schedule: plan.schedule,
       optimizer: plan.optimizer,
       preset: plan.preset,
+      // A plan file does not say how its replicas sync (a run's settings do): the choice stays.
+      ...(s.history.present.settings.sync ? { sync: s.history.present.settings.sync } : {}),
     },
   }));
+}
+
+/**
+ * How a run of `plan` syncs its replicas when it is the designer's current plan (Start run in the
+ * designer): the designer's choice; null for any other plan.
+ */
+export function syncOfPlan(plan: PlanFile): Sync | null {
+  const s = designerStore.getState();
+  if (s.plan !== plan) return null;
+  return s.history.present.settings.sync ?? { kind: 'every-step' };
+}
+
+/** Local SGD's settings, or null for every step, so two ways of saying every step compare equal. */
+const localOf = (sync: Sync | undefined) => (sync?.kind === 'local' ? sync : null);
+
+/**
+ * "Run again" hands the earlier run's settings over with its plan: the designer takes its replicas
+ * sync too (a plan file does not say it), so the prediction and the next run match that run.
+ */
+function followRerun(rerun: RunSettings | null): void {
+  if (!rerun) return;
+  const want = localOf(rerun.sync);
+  const have = localOf(designerStore.getState().history.present.settings.sync);
+  if (JSON.stringify(want) === JSON.stringify(have)) return;
+  edit((d) => setSettings(d, { sync: want ?? { kind: 'every-step' } }));
 }
 
 export async function refreshSaved(): Promise<void> {

@@ -94,6 +94,45 @@ describe('Designer replicas in browser mode, two real agents', () => {
     await page.getByTestId('memory-bravo').waitFor();
     await page.screenshot({ path: path.join(ARTIFACTS, 'designer-replica-1440x1000.png') });
 
+    // Local SGD every 5 steps: the prediction carries a fifth of the all-reduce a step and says so;
+    // stage 2 runs once, so the problems say local SGD cannot run this layout. Then back to every step.
+    const throughput = async () =>
+      parseFloat((await page.getByTestId('predicted-throughput').textContent()) ?? '');
+    const everyStep = await throughput();
+    const sync = page.getByRole('combobox', { name: 'Replicas sync' });
+    await sync.selectOption('local');
+    const h = page.getByRole('spinbutton', { name: 'Local SGD every (steps)' });
+    await h.fill('0');
+    assert.match(
+      (await page.getByTestId('sync-every-error').textContent()) ?? '',
+      /H must be a whole number from 1 to 1,000,000/,
+    );
+    await h.fill('5');
+    await h.press('Enter');
+    const stage1 = page.getByTestId('predicted-stage-1');
+    await stage1.filter({ hasText: 'every 5 steps' }).waitFor({ timeout: 10_000 });
+    assert.equal(await page.getByTestId('sync-every-error').count(), 0);
+    assert.match(
+      (await stage1.textContent()) ?? '',
+      /^Stage 1: alpha \+ bravo × 2 replicas, all-reduce [\d.]+ (µs|ms|s) every 5 steps \(local SGD\)$/,
+    );
+    assert.match(
+      (await page.getByTestId('timeline-allreduce').textContent()) ?? '',
+      /every 5 steps \(local SGD\)/,
+    );
+    const local = await throughput();
+    assert.ok(local >= everyStep, `local SGD ${local} ≥ every step ${everyStep} samples/s`);
+    const syncProblem = page.locator('[data-testid="problems"] li[data-code="sync"]');
+    await syncProblem.waitFor();
+    assert.match(
+      (await syncProblem.textContent()) ?? '',
+      /local SGD needs every stage on the same number \(≥ 2\) of replicas/i,
+    );
+    assert.ok(await page.getByRole('button', { name: 'Start run…' }).isDisabled());
+    await sync.selectOption('every-step');
+    await stage1.filter({ hasText: /a step$/ }).waitFor({ timeout: 10_000 });
+    await syncProblem.waitFor({ state: 'detached' });
+
     // The chip's × removes the replica: back to one.
     await page.getByRole('button', { name: 'Remove the replica of stage 1 on bravo' }).click();
     await predictedReplicas(1);

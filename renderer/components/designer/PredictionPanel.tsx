@@ -9,6 +9,9 @@ const WIDTH = 600;
 
 const isAllReduce = (t: TimelineBar) => t.label === 'ALLREDUCE';
 
+/** "every 5 steps (local SGD)"; "every step (local SGD)" for H = 1. */
+const localSgdWords = (h: number) => `every ${h === 1 ? 'step' : `${h} steps`} (local SGD)`;
+
 /**
  * One simulated step: compute in the stage's colour (forward lighter, a zero-bubble schedule's weight
  * gradient W lighter still and outlined), waiting in grey, a replicated stage's all-reduce of its
@@ -80,16 +83,23 @@ function Timeline({ prediction }: { prediction: Prediction }) {
           {allReduces
             .map((t) => `stage ${t.stage + 1} ${formatSeconds(t.end - t.start)}`)
             .join(', ')}{' '}
-          a step, before its optimizer step
+          a step
+          {prediction.syncEvery === undefined
+            ? ', before its optimizer step'
+            : ` on average: the replicas average their weights ${localSgdWords(prediction.syncEvery)}`}
         </p>
       )}
     </>
   );
 }
 
-/** Each stage's machines, and for a replicated stage how many replicas and its all-reduce. */
+/**
+ * Each stage's machines, and for a replicated stage how many replicas and its all-reduce: a step's, or
+ * under local SGD one whole all-reduce and how often.
+ */
 function StageMachines({ prediction }: { prediction: Prediction }) {
   const { stages } = prediction.plan;
+  const h = prediction.syncEvery;
   return (
     <ul className="prediction-stages" aria-label="Stages as predicted">
       {stages.map((st, k) => {
@@ -103,7 +113,11 @@ function StageMachines({ prediction }: { prediction: Prediction }) {
               <>
                 {' '}
                 <strong>× {r} replicas</strong>
-                {ar !== undefined && `, all-reduce ${formatSeconds(ar)} a step`}
+                {ar !== undefined &&
+                  // The plan's figure is per step; local SGD does the whole ring once every H steps.
+                  (h === undefined
+                    ? `, all-reduce ${formatSeconds(ar)} a step`
+                    : `, all-reduce ${formatSeconds(ar * h)} ${localSgdWords(h)}`)}
               </>
             )}
           </li>

@@ -1,6 +1,14 @@
+import { useState } from 'react';
 import type { LayoutSettings } from '../../../native/api/designerSchemas.js';
-import type { OptimizerName, ScheduleKind } from '../../../native/common/schemas.js';
+import type { OptimizerName, ScheduleKind, Sync } from '../../../native/common/schemas.js';
 import { setSettings } from '../../designer/planModel.js';
+import {
+  DEFAULT_SYNC_EVERY,
+  localSgd,
+  MAX_SYNC_EVERY,
+  parseSyncEvery,
+  syncEveryOf,
+} from '../../designer/validate.js';
 import { edit } from '../../store/designerStore.js';
 
 /** Labels in the order the pickers offer them; typed by the shared lists, so a new name needs one. */
@@ -14,6 +22,87 @@ const OPTIMIZER_LABELS: Record<OptimizerName, string> = {
   momentum: 'Momentum',
   sgd: 'SGD',
 };
+
+const SYNC_LABELS: Record<Sync['kind'], string> = {
+  'every-step': 'every step',
+  local: 'local SGD',
+};
+
+const setSync = (sync: Sync) => edit((d) => setSettings(d, { sync }));
+
+/**
+ * H of local SGD. Checked as typed, so a bad H is said at once and stays in the field to be fixed;
+ * committed on Enter or leaving the field, like the numbers. Keyed by H: undo shows the H it restores.
+ */
+function SyncEveryField({ sync }: { sync: Extract<Sync, { kind: 'local' }> }) {
+  const [problem, setProblem] = useState<string | null>(null);
+  const commitFrom = (el: HTMLInputElement) => {
+    const r = parseSyncEvery(el.value);
+    if ('problem' in r) return setProblem(r.problem);
+    setProblem(null);
+    // The outer step stays as it was (a run started from the CLI may have set it).
+    setSync({ ...sync, every: r.every });
+  };
+  return (
+    <>
+      <label className="designer-setting">
+        <span>every</span>
+        <input
+          type="number"
+          min={1}
+          max={MAX_SYNC_EVERY}
+          step={1}
+          defaultValue={sync.every}
+          aria-label="Local SGD every (steps)"
+          aria-invalid={problem !== null}
+          onChange={(e) => {
+            const r = parseSyncEvery(e.currentTarget.value);
+            setProblem('problem' in r ? r.problem : null);
+          }}
+          onBlur={(e) => commitFrom(e.currentTarget)}
+          onKeyDown={(e) => e.key === 'Enter' && commitFrom(e.currentTarget)}
+        />
+        <span>steps</span>
+      </label>
+      {problem && (
+        <span className="error" role="alert" data-testid="sync-every-error">
+          {problem}
+        </span>
+      )}
+    </>
+  );
+}
+
+/**
+ * How replicas synchronise: every step (their gradients summed), or local SGD, averaging every H steps
+ * (the prediction carries 1/H of the all-reduce; the run is told the same).
+ */
+function SyncField({ settings }: { settings: LayoutSettings }) {
+  const sync = settings.sync ?? { kind: 'every-step' };
+  return (
+    <>
+      <label className="designer-setting">
+        <span>Replicas sync</span>
+        <select
+          aria-label="Replicas sync"
+          value={sync.kind}
+          onChange={(e) =>
+            setSync(
+              e.target.value === 'local' ? localSgd(DEFAULT_SYNC_EVERY) : { kind: 'every-step' },
+            )
+          }
+        >
+          {Object.entries(SYNC_LABELS).map(([k, label]) => (
+            <option key={k} value={k}>
+              {label}
+            </option>
+          ))}
+        </select>
+      </label>
+      {sync.kind === 'local' && <SyncEveryField key={syncEveryOf(settings)} sync={sync} />}
+    </>
+  );
+}
 
 /** Commits on Enter or leaving the field, so typing "128" is one undo step, not three. */
 function NumberField({
@@ -84,6 +173,7 @@ export function SettingsBar({ settings }: { settings: LayoutSettings }) {
           ))}
         </select>
       </label>
+      <SyncField settings={settings} />
     </div>
   );
 }

@@ -4,6 +4,7 @@ import type { PlanFile, RunSettings } from '../../../native/api/types.js';
 import { defaultLearningRate as defaultLr } from '../../../native/common/defaults.js';
 import { useApi } from '../../hostContext.js';
 import { useCluster } from '../../store/clusterStore.js';
+import { syncOfPlan } from '../../store/designerStore.js';
 import { openRun, useNav } from '../../store/navStore.js';
 
 type Optimizer = RunSettings['optimizer'];
@@ -42,6 +43,12 @@ export function StartRunDialog({ plan, onClose }: { plan: PlanFile; onClose(): v
   const [length, setLength] = useState(String(rerun?.steps ?? rerun?.epochs ?? 1));
   const [optimizer, setOptimizer] = useState<Optimizer>(rerun?.optimizer ?? plan.optimizer);
   const [lr, setLr] = useState(String(rerun?.learningRate ?? defaultLr(plan.optimizer)));
+  // The designer's replicas sync for its own plan; a plan file does not say, so Run again of it keeps
+  // the earlier run's. Every step is the default and not written.
+  const [sync] = useState(() => {
+    const s = syncOfPlan(plan) ?? rerun?.sync;
+    return s?.kind === 'local' ? s : undefined;
+  });
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const offline = useCluster((s) =>
@@ -74,6 +81,7 @@ export function StartRunDialog({ plan, onClose }: { plan: PlanFile; onClose(): v
         learningRate: rate,
         optimizer,
         ...(lengthKind === 'epochs' ? { epochs: n } : { steps: n }),
+        ...(sync ? { sync } : {}),
       };
       const { run } = await api.startRun({
         plan,
@@ -105,6 +113,12 @@ export function StartRunDialog({ plan, onClose }: { plan: PlanFile; onClose(): v
             ', ',
           )}
           ; batch {plan.batch}, {plan.microbatches} micro-batches, {plan.schedule}
+          {sync && (
+            <>
+              ; replicas average every {sync.every === 1 ? 'step' : `${sync.every} steps`} (local
+              SGD)
+            </>
+          )}
         </p>
         <label>
           Name
