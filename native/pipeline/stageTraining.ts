@@ -1,5 +1,3 @@
-import type { Tf } from '../backend/tfTypes.js';
-import type { Dataset } from '../data/dataset.js';
 import { EpochSampler } from '../data/sampler.js';
 import { buildSchedule, replicaActions } from '../planner/schedule.js';
 import { ReplicaRouting } from './replicaRouting.js';
@@ -8,10 +6,11 @@ import { datasetFeed } from './datasetFeed.js';
 import { ScheduleRunner, type StageData } from './scheduleRunner.js';
 import type { CheckpointRule } from './checkpointRule.js';
 import { StageCheckpoints } from './stageCheckpoints.js';
-import type { StageExecutor } from './stageExecutor.js';
 import type { Configure, StageEvent, Train } from './stageProtocol.js';
 import { runValidation } from './stageValidation.js';
-import type { StageTransport } from './transport.js';
+import type { StageSetup } from './stageSetup.js';
+
+export type { StageSetup };
 
 /** How this replica keeps its weights with its stage's others: none, every step, or local SGD. */
 export interface ReplicaSync {
@@ -21,17 +20,6 @@ export interface ReplicaSync {
   overlap?: boolean;
   /** Local SGD: the outer step, every `every` steps. */
   outer: { sync: OuterStep; every: number } | null;
-}
-
-/** A configured stage: its backend, its slice of the model, its data (if any) and its neighbours. */
-export interface StageSetup {
-  tf: Tf;
-  cfg: Configure;
-  exec: StageExecutor;
-  dataset: Dataset | null;
-  transport: StageTransport;
-  /** This run's checkpoint folder on this machine; null: the stage keeps no checkpoints. */
-  checkpointDir: string | null;
 }
 
 /**

@@ -1,6 +1,6 @@
 import type * as tfc from '@tensorflow/tfjs-core';
 import { correctCountAsync, lossValue } from './loss.js';
-import type { StageSetup } from './stageTraining.js';
+import type { StageSetup } from './stageSetup.js';
 import type { StageEvent, Train } from './stageProtocol.js';
 
 /**

@@ -1,0 +1,16 @@
+import type { Tf } from '../backend/tfTypes.js';
+import type { Dataset } from '../data/dataset.js';
+import type { StageExecutor } from './stageExecutor.js';
+import type { Configure } from './stageProtocol.js';
+import type { StageTransport } from './transport.js';
+
+/** A configured stage: its backend, its slice of the model, its data (if any) and its neighbours. */
+export interface StageSetup {
+  tf: Tf;
+  cfg: Configure;
+  exec: StageExecutor;
+  dataset: Dataset | null;
+  transport: StageTransport;
+  /** This run's checkpoint folder on this machine; null: the stage keeps no checkpoints. */
+  checkpointDir: string | null;
+}
