@@ -5,7 +5,7 @@ import type { NamedWeight } from '../pipeline/stageExecutor.js';
 import type { StageEvent } from '../pipeline/stageProtocol.js';
 import type { Coordinator } from './coordinator.js';
 import { preflightRun } from './runPreflight.js';
-import { workersOf, type RunSpec, type StageWorker } from './runSpec.js';
+import { replicaCount, workersOf, type RunSpec, type StageWorker } from './runSpec.js';
 import type { StageLink } from './stageLink.js';
 import {
   askStageEnd,
@@ -77,7 +77,7 @@ export class RunController extends EventEmitter<RunEvents> {
 
   /** "stage k on name (host)", or "stage k replica r on …" for a stage of several. */
   private readonly where = (w: StageWorker): string =>
-    `stage ${w.stage}${w.replica > 0 || this.spec.stages[w.stage]!.replicas?.length ? ` replica ${w.replica}` : ''} on ${this.machine(w.nodeId)}`;
+    `stage ${w.stage}${replicaCount(this.spec.stages[w.stage]!) > 1 ? ` replica ${w.replica}` : ''} on ${this.machine(w.nodeId)}`;
 
   /** Replica 0 of each stage: it keeps the checkpoints and answers for the stage's weights. */
   private primaryLinks(): StageLink[] {
@@ -121,7 +121,7 @@ export class RunController extends EventEmitter<RunEvents> {
           const s = spec.stages[w.stage]!;
           return {
             index: w.stage,
-            ...(s.replicas?.length ? { replica: w.replica } : {}),
+            ...(replicaCount(s) > 1 ? { replica: w.replica } : {}),
             node: this.machine(w.nodeId),
             host: coordinator.registry.get(w.nodeId)!.endpoint.host,
             backend: configured[i]!.backend,

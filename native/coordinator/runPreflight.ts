@@ -4,7 +4,7 @@ import type { ModelSpec } from '../model/spec.js';
 import type { Sync } from '../common/schemas.js';
 import type { NodeRecord } from './nodeRecord.js';
 import type { Registry } from './registry.js';
-import { workersOf, type RunStagePlacement } from './runSpec.js';
+import { replicaCount, workersOf, type RunStagePlacement } from './runSpec.js';
 
 /** One place a stage is to run, and what the registry knows of its machine. */
 export interface StagePlace {
@@ -63,7 +63,7 @@ export function preflightRun(
   if (run.sync?.kind === 'local') {
     // Local SGD runs R independent pipelines that meet every H steps: replica j of every stage must
     // own the same micro-batches, so every stage needs the same replicas and shares.
-    const counts = run.stages.map((s) => 1 + (s.replicas?.length ?? 0));
+    const counts = run.stages.map(replicaCount);
     const shares = run.stages.map((s) => JSON.stringify(s.shares ?? null));
     if (
       counts[0]! < 2 ||
@@ -84,9 +84,9 @@ export function preflightRun(
       throw new Error(
         `stage ${k} covers layers [${s.start}, ${s.end}), expected to start at ${expectStart}`,
       );
-    if (s.shares && s.shares.length !== 1 + (s.replicas?.length ?? 0))
+    if (s.shares && s.shares.length !== replicaCount(s))
       throw new Error(
-        `stage ${k} has ${1 + (s.replicas?.length ?? 0)} replicas but ${s.shares.length} shares of the micro-batches`,
+        `stage ${k} has ${replicaCount(s)} replicas but ${s.shares.length} shares of the micro-batches`,
       );
   });
   const places = workersOf(stages).map((w) => ({ stage: w.stage, machineId: w.nodeId }));

@@ -43,9 +43,12 @@ export function workersOf(stages: RunStagePlacement[]): StageWorker[] {
   );
 }
 
+/** How many processes a stage runs as: replica 0 and its further replicas. */
+export const replicaCount = (s: RunStagePlacement): number => 1 + (s.replicas?.length ?? 0);
+
 /** Whether any stage of the run has more than one replica. */
 export const hasReplicas = (stages: RunStagePlacement[]): boolean =>
-  stages.some((s) => (s.replicas?.length ?? 0) > 0);
+  stages.some((s) => replicaCount(s) > 1);
 
 /** What a run trains, where, and how: everything RunController needs. */
 export interface RunSpec {

@@ -5,7 +5,7 @@ import type { ResultTypes } from '../protocol/controlSchemas.js';
 import { ControlType } from '../protocol/version.js';
 import type { Coordinator } from './coordinator.js';
 import { joinOptimizerState } from './optimizerStateSlices.js';
-import { workersOf, type RunSpec, type StageWorker } from './runSpec.js';
+import { replicaCount, workersOf, type RunSpec, type StageWorker } from './runSpec.js';
 import { StageLink } from './stageLink.js';
 
 /** Where a spawned stage host listens, and its process. */
@@ -120,7 +120,7 @@ export async function configureStages(
       'a stage with replicas resumes from the driver’s copy of its checkpoint (only replica 0 keeps one)',
     );
   const replicas = spec.stages.map((s) => ({
-    count: 1 + (s.replicas?.length ?? 0),
+    count: replicaCount(s),
     ...(s.shares ? { shares: s.shares } : {}),
   }));
   const keyOf = (w: StageWorker) => coordinator.registry.get(w.nodeId)!.endpoint.publicKey;
@@ -223,7 +223,7 @@ export async function connectNeighbours(
       const next = workers.flatMap((n, j) =>
         n.stage === w.stage + 1 ? [peer(j, spawned[j]!.port)] : [],
       );
-      const count = 1 + (spec.stages[w.stage]!.replicas?.length ?? 0);
+      const count = replicaCount(spec.stages[w.stage]!);
       const r = count > 1 ? indexOf(w.stage, (w.replica + 1) % count) : -1;
       const ring = r >= 0 ? peer(r, configured[r]!.ringPort!) : null;
       return links[i]!.request({ type: 'connect', next, ring });

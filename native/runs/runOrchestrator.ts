@@ -10,6 +10,7 @@ import { machinesNotOnline, type MachineWording } from '../coordinator/runPrefli
 import { clusterFromNodes } from '../coordinator/nodesToCluster.js';
 import {
   hasReplicas,
+  replicaCount,
   workersOf,
   type RunCheckpoint,
   type RunSpec,
@@ -470,7 +471,7 @@ export class RunOrchestrator extends EventEmitter<OrchestratorEvents> {
       return `no machine is left to plan on${skipped.length ? ` (${skipped.join('; ')})` : ''}`;
     const s = this.current;
     // A replicated run is re-planned with replication on the table, up to what it had.
-    const replicas = Math.max(...s.stages.map((st) => 1 + (st.replicas?.length ?? 0)));
+    const replicas = Math.max(...s.stages.map(replicaCount));
     const outcome = makePlan({
       model: s.model,
       source: 'catalogue',
