@@ -296,48 +296,39 @@ export class StageExecutor {
    */
   async allReduceGradients(sum: (flat: Float32Array) => Promise<void>): Promise<void> {
     const acc = this.accumulated;
-    const parts = acc
-      ? await Promise.all(this.vars.map((v) => acc.get(v.name)!.data() as Promise<Float32Array>))
-      : this.vars.map((v) => new Float32Array(v.size));
-    const flat = new Float32Array(this.weightCount);
-    let offset = 0;
-    for (const p of parts) {
-      flat.set(p, offset);
-      offset += p.length;
-    }
+    const flat = acc
+      ? await readFlat(this.vars.map((v) => acc.get(v.name)!))
+      : new Float32Array(this.weightCount);
     await sum(flat);
     if (acc) for (const g of acc.values()) g.dispose();
-    offset = 0;
-    this.accumulated = new Map(
-      this.vars.map((v) => {
-        const t = this.tf.tensor(flat.slice(offset, offset + v.size), v.shape);
-        offset += v.size;
-        return [v.name, t];
-      }),
-    );
+    const summed = this.tensorsOf(flat, this.vars);
+    this.accumulated = new Map(this.vars.map((v, i) => [v.name, summed[i]!]));
   }
 
   /** The trainable weights, flattened in variable order (local SGD's outer step works on them). */
-  async readTrainable(): Promise<Float32Array> {
-    const parts = await Promise.all(this.vars.map((v) => v.data() as Promise<Float32Array>));
-    const flat = new Float32Array(this.weightCount);
-    let offset = 0;
-    for (const p of parts) {
-      flat.set(p, offset);
-      offset += p.length;
-    }
-    return flat;
+  readTrainable(): Promise<Float32Array> {
+    return readFlat(this.vars);
   }
 
   /** Sets the trainable weights from readTrainable's layout. */
   writeTrainable(flat: Float32Array): void {
-    let offset = 0;
-    for (const v of this.vars) {
-      const t = this.tf.tensor(flat.slice(offset, offset + v.size), v.shape);
-      v.assign(t);
+    this.tensorsOf(flat, this.vars).forEach((t, i) => {
+      this.vars[i]!.assign(t);
       t.dispose();
+    });
+  }
+
+  /**
+   * `flat` cut back into one tensor per variable of `vars`, in order. Each gets its own copy: tfjs may
+   * keep the array it is given, and callers go on writing theirs (the outer step's anchor).
+   */
+  private tensorsOf(flat: Float32Array, vars: tfc.Variable[]): tfc.Tensor[] {
+    let offset = 0;
+    return vars.map((v) => {
+      const t = this.tf.tensor(flat.slice(offset, offset + v.size), v.shape);
       offset += v.size;
-    }
+      return t;
+    });
   }
 
   /**
@@ -375,23 +366,13 @@ export class StageExecutor {
     const flush = async () => {
       const { vars, sums } = pending;
       pending = { vars: [], sums: [] };
-      const parts = await Promise.all(sums.map((t) => t.data() as Promise<Float32Array>));
+      const flat = await readFlat(sums);
       this.tf.dispose(sums);
-      const flat = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-      let at = 0;
-      for (const p of parts) {
-        flat.set(p, at);
-        at += p.length;
-      }
       const b = bucket++;
       // One all-reduce at a time on the ring (its messages must not interleave), in bucket order.
       ring = ring.then(async () => {
         await sum(flat, b);
-        let offset = 0;
-        for (const v of vars) {
-          reduced.set(v.name, this.tf.tensor(flat.subarray(offset, offset + v.size), v.shape));
-          offset += v.size;
-        }
+        this.tensorsOf(flat, vars).forEach((t, i) => reduced.set(vars[i]!.name, t));
       });
     };
     try {
@@ -454,6 +435,18 @@ export class StageExecutor {
     this.optimizer.dispose();
     this.model.dispose();
   }
+}
+
+/** The values of `tensors`, one after another in one array (read back without blocking). */
+async function readFlat(tensors: tfc.Tensor[]): Promise<Float32Array> {
+  const parts = await Promise.all(tensors.map((t) => t.data() as Promise<Float32Array>));
+  const flat = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const p of parts) {
+    flat.set(p, offset);
+    offset += p.length;
+  }
+  return flat;
 }
 
 /** The least gradient bytes a bucket of `allReduceBuckets` holds (the last layers' may be more). */
