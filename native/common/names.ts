@@ -7,8 +7,16 @@
  * may import it at run time; ESLint enforces both.
  */
 
-/** Pipeline schedules (planner/schedule.ts builds their action lists). */
-export const SCHEDULE_KINDS = ['gpipe', '1f1b', 'zb-h1'] as const;
+/**
+ * Pipeline schedules (planner/schedule.ts builds their action lists). `interleaved-1f1b` gives each
+ * stage several chunks (virtual stages) of non-adjacent layers; the others one.
+ */
+export const SCHEDULE_KINDS = ['gpipe', '1f1b', 'zb-h1', 'interleaved-1f1b'] as const;
+
+/** Chunks per stage of an interleaved schedule unless told otherwise (`--chunks`). */
+export const DEFAULT_CHUNKS = 2;
+/** Most chunks one stage holds (each is a slice of the model with its own optimizer state). */
+export const MAX_CHUNKS = 16;
 
 /**
  * The actions a stage computes (the rest of a schedule's actions move tensors): forward, backward

@@ -32,24 +32,31 @@ export interface StepResult {
 }
 
 /** Removes and returns a micro-batch's pending tensor; a schedule that asks out of order is a bug. */
-function take(pending: Map<number, WireTensor>, mb: number, outOfOrder: string): WireTensor {
+function take(pending: Map<string, WireTensor>, mb: string, outOfOrder: string): WireTensor {
   const t = pending.get(mb);
   if (!t) throw new Error(outOfOrder);
   pending.delete(mb);
   return t;
 }
 
+/** A micro-batch's tensor waiting in a chunk (an interleaved stage runs several chunks). */
+const slot = (chunk: number, mb: number) => `${chunk}:${mb}`;
+
 /**
  * Runs one stage's action list for one step: the same lists the simulator runs (planner/schedule.ts),
- * executed in order, with tensors moving through the transport.
+ * executed in order, with tensors moving through the transport. An interleaved stage holds one
+ * executor per chunk, and each action names the chunk it works on.
  */
 export class ScheduleRunner {
   /** The schedule computes weight gradients apart (W), so B leaves them to it. */
   private readonly deferWeights: boolean;
+  /** Chunk 0's executor: the whole stage where it holds one chunk (replicas hold one). */
+  private readonly exec: StageExecutor;
+  private readonly execs: StageExecutor[];
 
   constructor(
     private readonly tf: Tf,
-    private readonly exec: StageExecutor,
+    execs: StageExecutor | StageExecutor[],
     private readonly actions: Action[],
     private readonly transport: StageTransport,
     private readonly data: StageData,
@@ -67,8 +74,17 @@ export class ScheduleRunner {
      */
     overlapAllReduce = false,
   ) {
+    this.execs = Array.isArray(execs) ? execs : [execs];
+    this.exec = this.execs[0]!;
+    for (const a of actions)
+      if ((a.chunk ?? 0) >= this.execs.length)
+        throw new Error(
+          `the schedule works on chunk ${a.chunk} of a stage that holds ${this.execs.length}`,
+        );
+    if (ringSum && this.execs.length > 1)
+      throw new Error('a stage of several chunks cannot have replicas (not built)');
     this.deferWeights = actions.some((a) => a.op === 'W');
-    if (ringSum && overlapAllReduce && exec.bucketsAllReduce && !this.deferWeights) {
+    if (ringSum && overlapAllReduce && this.exec.bucketsAllReduce && !this.deferWeights) {
       const lastB = actions.findLast((a) => a.op === 'B');
       this.overlapMb = lastB && 'mb' in lastB ? lastB.mb : null;
       this.overlap = true;
@@ -104,10 +120,11 @@ export class ScheduleRunner {
   }
 
   async runStep(step: number): Promise<StepResult> {
-    const received = new Map<number, WireTensor>(); // RECV_ACT results waiting for F
-    const outputs = new Map<number, WireTensor>(); // F results waiting for SEND_ACT
-    const grads = new Map<number, WireTensor>(); // RECV_GRAD results waiting for B
-    const dxs = new Map<number, WireTensor>(); // B results waiting for SEND_GRAD
+    // Keyed by slot(chunk, mb).
+    const received = new Map<string, WireTensor>(); // RECV_ACT results waiting for F
+    const outputs = new Map<string, WireTensor>(); // F results waiting for SEND_ACT
+    const grads = new Map<string, WireTensor>(); // RECV_GRAD results waiting for B
+    const dxs = new Map<string, WireTensor>(); // B results waiting for SEND_GRAD
     const timings: ActionTiming[] = [];
     const losses: tfc.Scalar[] = [];
     let busyMs = 0;
@@ -116,66 +133,65 @@ export class ScheduleRunner {
     for (const a of this.actions) {
       const start = performance.now() - t0;
       const mb = 'mb' in a ? a.mb : -1;
+      const c = a.chunk ?? 0;
+      const exec = this.execs[c]!;
+      const at = slot(c, mb);
       switch (a.op) {
         case 'RECV_ACT':
-          received.set(a.mb, await this.transport.recv('act', step, a.mb));
+          received.set(at, await this.transport.recv('act', step, a.mb, c));
           break;
         case 'F': {
-          const input = this.exec.isFirst
+          const input = exec.isFirst
             ? this.data.input(step, a.mb)
-            : take(received, a.mb, `F(${a.mb}) before its activation arrived`);
-          const out = this.exec.forward(a.mb, this.toTensor(input));
+            : take(received, at, `F(${a.mb}) before its activation arrived`);
+          const out = exec.forward(a.mb, this.toTensor(input));
           if (out) {
-            outputs.set(a.mb, await ScheduleRunner.fromTensor(out));
+            outputs.set(at, await ScheduleRunner.fromTensor(out));
             out.dispose();
           }
           break;
         }
         case 'SEND_ACT': {
-          const out = take(outputs, a.mb, `SEND_ACT(${a.mb}) before F(${a.mb})`);
-          await this.transport.send('act', step, a.mb, out);
+          const out = take(outputs, at, `SEND_ACT(${a.mb}) before F(${a.mb})`);
+          await this.transport.send('act', step, a.mb, out, c);
           break;
         }
         case 'RECV_GRAD':
-          grads.set(a.mb, await this.transport.recv('grad', step, a.mb));
+          grads.set(at, await this.transport.recv('grad', step, a.mb, c));
           break;
         case 'B': {
           let dx: tfc.Tensor | null;
-          if (this.exec.isLast) {
+          if (exec.isLast) {
             const labels = this.toTensor(this.data.labels(step, a.mb));
-            const r = this.exec.backwardLoss(
-              a.mb,
-              labels,
-              this.data.share(a.mb),
-              this.defers(a.mb),
-            );
+            const r = exec.backwardLoss(a.mb, labels, this.data.share(a.mb), this.defers(a.mb));
             labels.dispose();
             losses.push(r.loss);
             dx = r.dx;
           } else {
-            const dy = this.toTensor(take(grads, a.mb, `B(${a.mb}) before its gradient arrived`));
-            dx = this.exec.backward(a.mb, dy, this.defers(a.mb));
+            const dy = this.toTensor(take(grads, at, `B(${a.mb}) before its gradient arrived`));
+            dx = exec.backward(a.mb, dy, this.defers(a.mb));
             dy.dispose();
           }
           if (dx) {
-            dxs.set(a.mb, await ScheduleRunner.fromTensor(dx));
+            dxs.set(at, await ScheduleRunner.fromTensor(dx));
             dx.dispose();
           }
           break;
         }
         case 'SEND_GRAD': {
-          const dx = take(dxs, a.mb, `SEND_GRAD(${a.mb}) before B(${a.mb})`);
-          await this.transport.send('grad', step, a.mb, dx);
+          const dx = take(dxs, at, `SEND_GRAD(${a.mb}) before B(${a.mb})`);
+          await this.transport.send('grad', step, a.mb, dx, c);
           break;
         }
         case 'W':
-          this.exec.weightGrad(a.mb);
+          exec.weightGrad(a.mb);
           break;
         case 'ALLREDUCE':
           await this.allReduce(step);
           break;
         case 'STEP':
-          this.exec.step();
+          // One optimizer step for the stage: every chunk applies its accumulated gradients.
+          for (const e of this.execs) e.step();
           break;
       }
       const end = performance.now() - t0;
@@ -188,7 +204,7 @@ export class ScheduleRunner {
     for (const l of await Promise.all(losses.map((t) => t.data()))) loss += l[0]!;
     this.tf.dispose(losses);
     return {
-      loss: this.exec.isLast ? loss : null,
+      loss: this.execs.some((e) => e.isLast) ? loss : null,
       timings,
       busyMs,
       commMs,

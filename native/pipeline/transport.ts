@@ -12,10 +12,12 @@ export interface WireTensor {
 /**
  * A stage's link to its neighbours. `send` resolves once the tensor is handed over (it may wait:
  * that is the backpressure); `recv` resolves when the neighbour's tensor for (kind, step, mb) is here.
+ * `chunk` is the chunk that sends, or the one that receives (an interleaved stage holds several; the
+ * transport knows which neighbour and chunk the next or previous virtual stage is).
  */
 export interface StageTransport {
-  send(kind: TensorKind, step: number, mb: number, t: WireTensor): Promise<void>;
-  recv(kind: TensorKind, step: number, mb: number): Promise<WireTensor>;
+  send(kind: TensorKind, step: number, mb: number, t: WireTensor, chunk?: number): Promise<void>;
+  recv(kind: TensorKind, step: number, mb: number, chunk?: number): Promise<WireTensor>;
 }
 
 export function tensorKey(kind: TensorKind, step: number, mb: number, chunk = 0): string {

@@ -58,11 +58,8 @@ export type Action = (
 
 export type ActionOp = Action['op'];
 
-/**
- * Interleaved 1F1B is built and simulated here; it joins SCHEDULE_KINDS (plans, the CLI, the designer)
- * once the runtime runs stages of several chunks.
- */
-export type SimulatedScheduleKind = ScheduleKind | 'interleaved-1f1b';
+/** Every schedule the simulator and the runtime run (the shared list's kinds). */
+export type SimulatedScheduleKind = ScheduleKind;
 
 export interface Schedule {
   kind: SimulatedScheduleKind;
@@ -240,8 +237,11 @@ export function interleaved1F1BSchedule(p: number, m: number, v: number): Schedu
   return { kind: 'interleaved-1f1b', stages: p, microbatches: m, chunks: v, actions };
 }
 
-export function buildSchedule(kind: ScheduleKind, p: number, m: number): Schedule {
+/** A schedule's action lists; `chunks` is the chunks per stage of an interleaved one. */
+export function buildSchedule(kind: ScheduleKind, p: number, m: number, chunks = 1): Schedule {
   switch (kind) {
+    case 'interleaved-1f1b':
+      return interleaved1F1BSchedule(p, m, chunks);
     case 'gpipe':
       return gpipeSchedule(p, m);
     case '1f1b':

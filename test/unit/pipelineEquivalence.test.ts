@@ -18,62 +18,77 @@ describe('in-process pipeline equals single-process training (the arithmetic, be
     tf = (await initBackend({ prefer: 'wasm' })).tf;
   });
 
-  for (const modelId of ['mnist-mlp', 'char-gru']) {
-    for (const schedule of SCHEDULE_KINDS) {
-      for (const opt of ['sgd', 'adam'] as const) {
-        it(`${modelId}, ${schedule}, ${opt}: 3 stages × 4 micro-batches, 5 steps`, async () => {
-          const spec = getModel(modelId);
-          const ds = openDataset(spec.dataset === 'text' ? 'text' : 'mnist', spec);
-          const batch = 32;
-          const m = 4;
-          const feed = datasetFeed(
-            ds,
-            new EpochSampler(ds.size('train'), batch, 11),
-            m,
-            spec.inputShape,
-          );
-          const optimizer = { name: opt, learningRate: opt === 'sgd' ? 0.1 : 0.001 } as const;
-          const p = Math.min(3, spec.layers.length);
-          const pipe = new LocalPipeline(
-            tf,
-            spec,
-            evenSlices(spec.layers.length, p),
-            schedule,
-            m,
-            optimizer,
-            feed,
-          );
-          const ref = new ReferenceTrainer(tf, spec, m, optimizer, feed);
-          assert.equal(maxAbsDiff(pipe.weights(), ref.weights()), 0, 'same initial weights');
-          for (let s = 0; s < 5; s++) {
-            const results = await pipe.step(s);
-            const refLoss = ref.step(s);
-            assert.ok(
-              Math.abs(results[p - 1]!.loss! - refLoss) < 1e-4,
-              `step ${s} loss ${results[p - 1]!.loss} vs ${refLoss}`,
-            );
-          }
-          const diff = maxAbsDiff(pipe.weights(), ref.weights());
-          assert.ok(diff < 1e-4, `max abs weight difference ${diff}`);
+  // Interleaving needs two layers a stage at least: the catalogue's 3-layer models have too few.
+  // Batches split into equal micro-batches; even so deep-mlp with Adam at batch 48 ends 1e-3 from
+  // the reference under every schedule, 1F1B included (rounding that Adam's normalisation magnifies),
+  // so its interleaved cases train batches of 12 a stage.
+  const cases = [
+    ...['mnist-mlp', 'char-gru'].flatMap((modelId) =>
+      SCHEDULE_KINDS.filter((s) => s !== 'interleaved-1f1b').map((schedule) => ({
+        modelId,
+        schedule,
+        p: 3,
+        m: 4,
+        batch: 32,
+        chunks: 1,
+      })),
+    ),
+    ...['deep-mlp', 'mnist-cnn'].flatMap((modelId) =>
+      [2, 3].map((p) => ({
+        modelId,
+        schedule: 'interleaved-1f1b' as const,
+        p,
+        m: 2 * p,
+        batch: 12 * p,
+        chunks: 2,
+      })),
+    ),
+    {
+      modelId: 'deep-mlp',
+      schedule: 'interleaved-1f1b' as const,
+      p: 2,
+      m: 4,
+      batch: 32,
+      chunks: 3,
+    },
+  ];
+  for (const { modelId, schedule, p, m, batch, chunks } of cases) {
+    for (const opt of ['sgd', 'adam'] as const) {
+      const shape = `${p} stages${chunks > 1 ? ` of ${chunks} chunks` : ''} × ${m} micro-batches`;
+      it(`${modelId}, ${schedule}, ${opt}: ${shape}, 5 steps`, async () => {
+        const spec = getModel(modelId);
+        const ds = openDataset(spec.dataset === 'text' ? 'text' : 'mnist', spec);
+        const feed = datasetFeed(
+          ds,
+          new EpochSampler(ds.size('train'), batch, 11),
+          m,
+          spec.inputShape,
+        );
+        const optimizer = { name: opt, learningRate: opt === 'sgd' ? 0.1 : 0.001 } as const;
+        const slices = evenSlices(spec.layers.length, p * chunks);
+        const pipe = new LocalPipeline(tf, spec, slices, schedule, m, optimizer, feed, chunks);
+        const ref = new ReferenceTrainer(tf, spec, m, optimizer, feed);
+        assert.equal(maxAbsDiff(pipe.weights(), ref.weights()), 0, 'same initial weights');
+        for (let s = 0; s < 5; s++) {
+          const results = await pipe.step(s);
+          const refLoss = ref.step(s);
           assert.ok(
-            maxAbsDiff(
-              pipe.weights(),
-              new LocalPipeline(
-                tf,
-                spec,
-                evenSlices(spec.layers.length, p),
-                schedule,
-                m,
-                optimizer,
-                feed,
-              ).weights(),
-            ) > 1e-4,
-            'training changed the weights',
+            Math.abs(results[p - 1]!.loss! - refLoss) < 1e-4,
+            `step ${s} loss ${results[p - 1]!.loss} vs ${refLoss}`,
           );
-          pipe.dispose();
-          ref.dispose();
-        });
-      }
+        }
+        const diff = maxAbsDiff(pipe.weights(), ref.weights());
+        assert.ok(diff < 1e-4, `max abs weight difference ${diff}`);
+        assert.ok(
+          maxAbsDiff(
+            pipe.weights(),
+            new LocalPipeline(tf, spec, slices, schedule, m, optimizer, feed, chunks).weights(),
+          ) > 1e-4,
+          'training changed the weights',
+        );
+        pipe.dispose();
+        ref.dispose();
+      });
     }
   }
 

@@ -16,6 +16,7 @@ const SCHEDULE_LABELS: Record<ScheduleKind, string> = {
   '1f1b': '1F1B',
   gpipe: 'GPipe',
   'zb-h1': 'Zero bubble (ZB-H1)',
+  'interleaved-1f1b': 'Interleaved 1F1B',
 };
 const OPTIMIZER_LABELS: Record<OptimizerName, string> = {
   adam: 'Adam',
