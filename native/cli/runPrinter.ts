@@ -53,7 +53,7 @@ export class RunPrinter {
       this.stepsPerEpoch = e.stepsPerEpoch;
       for (const s of e.stages)
         this.say(
-          `stage ${s.index}${s.replica === undefined ? '' : ` replica ${s.replica}`}: layers ${s.layers[0]}–${s.layers[1] - 1} on ${s.node}, backend ${s.backend}`,
+          `stage ${s.index}${s.replica === undefined ? '' : ` replica ${s.replica}`}: layers ${(s.chunks ?? [s.layers]).map(([a, b]) => `${a}–${b - 1}`).join(', ')} on ${s.node}, backend ${s.backend}`,
         );
     } else if (e.type === 'step') {
       this.rate.push(e.samplesPerSecond);

@@ -18,6 +18,8 @@ function runEventSchema<L extends z.ZodType<number | null>>(lossNumber: L) {
     host: z.string(),
     backend: z.string(),
     layers: z.tuple([z.number().int(), z.number().int()]),
+    /** An interleaved stage's chunks' layers [start, end), chunk 0 (= layers) first. */
+    chunks: z.array(z.tuple([z.number().int(), z.number().int()])).optional(),
     pid: z.number().int(),
     /** The machine's node id, so the UI can show its live figures (added by the run service). */
     nodeId: z.string().optional(),

@@ -1,10 +1,17 @@
 import { checkDatasetFits } from '../data/datasetFit.js';
 import { checkLossFits } from '../model/losses.js';
 import type { ModelSpec } from '../model/spec.js';
-import type { Sync } from '../common/schemas.js';
+import type { ScheduleKind, Sync } from '../common/schemas.js';
 import type { NodeRecord } from './nodeRecord.js';
 import type { Registry } from './registry.js';
-import { replicaCount, workersOf, type RunStagePlacement } from './runSpec.js';
+import {
+  chunkCount,
+  chunksOf,
+  hasReplicas,
+  replicaCount,
+  workersOf,
+  type RunStagePlacement,
+} from './runSpec.js';
 
 /** One place a stage is to run, and what the registry knows of its machine. */
 export interface StagePlace {
@@ -58,7 +65,14 @@ export function machinesNotOnline(
  */
 export function preflightRun(
   registry: Registry,
-  run: { model: ModelSpec; dataset: string; stages: RunStagePlacement[]; sync?: Sync },
+  run: {
+    model: ModelSpec;
+    dataset: string;
+    stages: RunStagePlacement[];
+    sync?: Sync;
+    schedule?: ScheduleKind;
+    microbatches?: number;
+  },
 ): void {
   if (run.sync?.kind === 'local') {
     // Local SGD runs R independent pipelines that meet every H steps: replica j of every stage must
@@ -78,12 +92,20 @@ export function preflightRun(
   checkLossFits(model);
   checkDatasetFits(model, run.dataset);
   if (stages.length === 0) throw new Error('the plan has no stages');
+  checkChunks(run);
+  const p = stages.length;
+  const v = chunkCount(stages);
   stages.forEach((s, k) => {
-    const expectStart = k === 0 ? 0 : stages[k - 1]!.end;
-    if (s.start !== expectStart || s.end <= s.start)
-      throw new Error(
-        `stage ${k} covers layers [${s.start}, ${s.end}), expected to start at ${expectStart}`,
-      );
+    for (const [c, ch] of chunksOf(s).entries()) {
+      // Virtual stage c·p + k starts where the one before it ends (chunk c − 1 of the last stage).
+      const before = c * p + k - 1;
+      const expectStart =
+        before < 0 ? 0 : chunksOf(stages[before % p]!)[Math.floor(before / p)]!.end;
+      if (ch.start !== expectStart || ch.end <= ch.start)
+        throw new Error(
+          `${v > 1 ? `stage ${k} chunk ${c}` : `stage ${k}`} covers layers [${ch.start}, ${ch.end}), expected to start at ${expectStart}`,
+        );
+    }
     if (s.shares && s.shares.length !== replicaCount(s))
       throw new Error(
         `stage ${k} has ${replicaCount(s)} replicas but ${s.shares.length} shares of the micro-batches`,
@@ -92,8 +114,41 @@ export function preflightRun(
   const places = workersOf(stages).map((w) => ({ stage: w.stage, machineId: w.nodeId }));
   const [problem] = machinesNotOnline(registry, places, 'run');
   if (problem) throw new Error(problem);
-  if (stages.at(-1)!.end !== model.layers.length)
+  const end = chunksOf(stages.at(-1)!).at(-1)!.end;
+  if (end !== model.layers.length)
+    throw new Error(`the stages cover ${end} of the model's ${model.layers.length} layers`);
+}
+
+/** Stages of several chunks: an interleaved schedule, as many chunks on every stage, no replicas. */
+function checkChunks(run: {
+  stages: RunStagePlacement[];
+  schedule?: ScheduleKind;
+  microbatches?: number;
+}): void {
+  const { stages } = run;
+  const counts = stages.map((s) => chunksOf(s).length);
+  const v = Math.max(...counts);
+  if (v === 1) return;
+  if (counts.some((c) => c !== v))
     throw new Error(
-      `the stages cover ${stages.at(-1)!.end} of the model's ${model.layers.length} layers`,
+      `every stage must hold as many chunks as the others; the stages hold ${counts.join(', ')}`,
+    );
+  if (run.schedule !== undefined && run.schedule !== 'interleaved-1f1b')
+    throw new Error(
+      `stages of ${v} chunks need the interleaved-1f1b schedule, not ${run.schedule}`,
+    );
+  const p = stages.length;
+  if (p < 2)
+    throw new Error(
+      'interleaving needs at least 2 stages (one stage of several chunks is one stage)',
+    );
+  if (run.microbatches !== undefined && run.microbatches % p !== 0)
+    throw new Error(
+      `interleaved 1F1B sends micro-batches round the ${p} stages in groups of ${p}: ` +
+        `use a number of micro-batches that is a multiple of ${p} (not ${run.microbatches})`,
+    );
+  if (hasReplicas(stages))
+    throw new Error(
+      'interleaved schedules with replicas are not built: give a stage several chunks or several replicas, not both',
     );
 }

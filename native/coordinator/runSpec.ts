@@ -21,7 +21,20 @@ export interface RunStagePlacement {
   replicas?: RunReplicaPlacement[];
   /** Each replica's share of the micro-batches (replica 0 first), from measured speed; absent: equal. */
   shares?: number[];
+  /**
+   * An interleaved schedule's chunks: every chunk's layers [start, end), chunk 0 (= start, end)
+   * first; chunk c of stage k is virtual stage c·p + k. Absent: the one chunk [start, end).
+   */
+  chunks?: { start: number; end: number }[];
 }
+
+/** A stage's chunks' layer ranges, chunk 0 first (one unless the schedule interleaves). */
+export const chunksOf = (s: RunStagePlacement): { start: number; end: number }[] =>
+  s.chunks ?? [{ start: s.start, end: s.end }];
+
+/** Chunks per stage of a run (the same for every stage; 1 unless interleaved). */
+export const chunkCount = (stages: RunStagePlacement[]): number =>
+  Math.max(...stages.map((s) => chunksOf(s).length));
 
 /** One process of a run: replica `replica` of stage `stage`, and where it runs. */
 export interface StageWorker {

@@ -4,8 +4,15 @@ import type { StageEvent } from '../pipeline/stageProtocol.js';
 import type { ResultTypes } from '../protocol/controlSchemas.js';
 import { ControlType } from '../protocol/version.js';
 import type { Coordinator } from './coordinator.js';
-import { joinOptimizerState } from './optimizerStateSlices.js';
-import { replicaCount, workersOf, type RunSpec, type StageWorker } from './runSpec.js';
+import { joinOptimizerState } from '../pipeline/optimizerStateSlices.js';
+import {
+  chunkCount,
+  chunksOf,
+  replicaCount,
+  workersOf,
+  type RunSpec,
+  type StageWorker,
+} from './runSpec.js';
 import { StageLink } from './stageLink.js';
 
 /** Where a spawned stage host listens, and its process. */
@@ -124,26 +131,29 @@ export async function configureStages(
     ...(s.shares ? { shares: s.shares } : {}),
   }));
   const keyOf = (w: StageWorker) => coordinator.registry.get(w.nodeId)!.endpoint.publicKey;
-  let offset = 0;
-  let varOffset = 0;
+  // Where layer i's weights and trainable variables begin in the model's lists.
+  const prefix = (counts: number[]) => counts.reduce((a, n) => [...a, a.at(-1)! + n], [0]);
+  const weightAt = prefix(perLayer);
+  const varAt = prefix(trainablePerLayer);
+  const p = spec.stages.length;
+  // Round the ends too where the stages hold several chunks: the last stage feeds the first.
+  const wraps = chunkCount(spec.stages) > 1;
+  const neighbours = (a: number, b: number) =>
+    Math.abs(a - b) <= 1 || (wraps && Math.abs(a - b) === p - 1);
   const requests = spec.stages.map((s, k) => {
-    const count = perLayer.slice(s.start, s.end).reduce((a, b) => a + b, 0);
-    const mine = all.slice(offset, offset + count);
-    offset += count;
-    const vars = trainablePerLayer.slice(s.start, s.end).reduce((a, b) => a + b, 0);
+    // A stage's weights and optimizer state: its chunks', chunk 0 first.
+    const ranges = chunksOf(s);
+    const mine = ranges.flatMap((r) => all.slice(weightAt[r.start], weightAt[r.end]));
     const optimizerState = state
       ? joinOptimizerState(
           spec.optimizer.name,
           state.optimizer,
-          state.optimizer.perVariable.slice(varOffset, varOffset + vars),
+          ranges.flatMap((r) => state.optimizer.perVariable.slice(varAt[r.start], varAt[r.end])),
         )
       : [];
-    varOffset += vars;
     const isEdge = k === 0 || k === spec.stages.length - 1;
     // The neighbours' replicas, and this stage's own (its all-reduce ring).
-    const peers = [
-      ...new Set(workers.filter((w) => Math.abs(w.stage - k) <= 1).map((w) => keyOf(w))),
-    ];
+    const peers = [...new Set(workers.filter((w) => neighbours(w.stage, k)).map((w) => keyOf(w)))];
     const frames = spec.resume
       ? []
       : [...mine, ...optimizerState].map(({ data: d }) =>
@@ -166,6 +176,7 @@ export async function configureStages(
           model: spec.model,
           start: s.start,
           end: s.end,
+          ...(chunksOf(s).length > 1 ? { chunks: chunksOf(s) } : {}),
           schedule: spec.schedule,
           microbatches: spec.microbatches,
           batch: spec.batch,
@@ -218,10 +229,13 @@ export async function connectNeighbours(
   };
   const indexOf = (stage: number, replica: number) =>
     workers.findIndex((w) => w.stage === stage && w.replica === replica);
+  const p = spec.stages.length;
+  // Stages of several chunks form a ring: the last stage's next is the first.
+  const nextOf = (k: number) => (k + 1 < p ? k + 1 : chunkCount(spec.stages) > 1 ? 0 : -1);
   await Promise.all(
     workers.map((w, i) => {
       const next = workers.flatMap((n, j) =>
-        n.stage === w.stage + 1 ? [peer(j, spawned[j]!.port)] : [],
+        n.stage === nextOf(w.stage) ? [peer(j, spawned[j]!.port)] : [],
       );
       const count = replicaCount(spec.stages[w.stage]!);
       const r = count > 1 ? indexOf(w.stage, (w.replica + 1) % count) : -1;

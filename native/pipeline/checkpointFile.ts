@@ -29,6 +29,19 @@ const HeaderSchema = z.object({
   optimizer: z.string().max(64),
   weights: z.array(TensorEntrySchema),
   optimizerState: z.array(TensorEntrySchema),
+  /**
+   * An interleaved stage's chunks, chunk 0 first: how many of the weights and of the optimizer's
+   * variables each holds (so the run can put them in model order); absent: one chunk.
+   */
+  chunks: z
+    .array(
+      z.object({
+        weights: z.number().int().nonnegative(),
+        variables: z.number().int().nonnegative(),
+      }),
+    )
+    .max(64)
+    .optional(),
   payloadBytes: z.number().int().nonnegative(),
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
 });
@@ -47,6 +60,8 @@ export interface StageState {
   optimizer: string;
   weights: NamedArray[];
   optimizerState: NamedArray[];
+  /** An interleaved stage's chunk layout (see the header's `chunks`); absent: one chunk. */
+  chunks?: { weights: number; variables: number }[];
 }
 
 /** A checkpoint that cannot be used, with the reason in words. */
@@ -77,6 +92,7 @@ function encodeWithChecksum(state: StageState): { bytes: Buffer; sha256: string 
     optimizer: state.optimizer,
     weights: state.weights.map(({ name, shape }) => ({ name, shape })),
     optimizerState: state.optimizerState.map(({ name, shape }) => ({ name, shape })),
+    ...(state.chunks ? { chunks: state.chunks } : {}),
     payloadBytes: payload.byteLength,
     sha256: crypto.createHash('sha256').update(payload).digest('hex'),
   };
@@ -139,6 +155,7 @@ export function decodeCheckpoint(
     optimizer: header.optimizer,
     weights,
     optimizerState,
+    ...(header.chunks ? { chunks: header.chunks } : {}),
     sha256: header.sha256,
   };
 }

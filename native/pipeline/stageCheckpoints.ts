@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { checkpointPath, checkpointSteps, writeCheckpoint } from './checkpointFile.js';
-import type { StageExecutor } from './stageExecutor.js';
+import type { StageChunks } from './stageChunks.js';
 import type { Configure, StageEvent } from './stageProtocol.js';
 
 /**
@@ -20,7 +20,7 @@ export class StageCheckpoints {
   constructor(
     private readonly dir: string,
     private readonly cfg: Configure,
-    private readonly exec: StageExecutor,
+    private readonly exec: StageChunks,
     private readonly emit: (e: StageEvent) => void,
   ) {}
 
@@ -44,6 +44,7 @@ export class StageCheckpoints {
           optimizer: this.cfg.optimizer.name,
           weights,
           optimizerState,
+          ...(this.exec.execs.length > 1 ? { chunks: this.exec.layout } : {}),
         });
         this.emit({
           type: 'event',

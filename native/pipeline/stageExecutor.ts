@@ -82,6 +82,16 @@ export class StageExecutor {
     return this.vars.reduce((n, v) => n + v.size, 0);
   }
 
+  /** Weight arrays the stage's layers hold (getWeights' length), trainable or not. */
+  get weightArrays(): number {
+    return this.model.weights.length;
+  }
+
+  /** Trainable variables: what the optimizer keeps state for. */
+  get variableCount(): number {
+    return this.vars.length;
+  }
+
   getWeights(): NamedWeight[] {
     return this.model.getWeights().map((w, i) => ({
       name: this.model.weights[i]!.originalName,

@@ -16,10 +16,12 @@ import {
   checkpointSteps,
   readCheckpoint,
 } from './checkpointFile.js';
+import { StageChunks } from './stageChunks.js';
 import { StageExecutor } from './stageExecutor.js';
 import { ReplicaRouting } from './replicaRouting.js';
 import { ringAllReduce } from './ringAllReduce.js';
 import {
+  chunkSlices,
   COORDINATOR_ROUTING_ID,
   parseStageRoutingId,
   StageRequestSchema,
@@ -130,11 +132,29 @@ export class StageHost extends EventEmitter<HostEvents> {
   private onData(who: string, frames: Buffer[]): void {
     const c = this.configured;
     if (!c) return;
-    const k = c.cfg.stageIndex;
+    const prev = StageHost.previousStage(c);
     // Activations come only from the previous stage's replicas; gradients arrive on our DEALERs.
     const from = parseStageRoutingId(who);
-    if (!from || from.stage !== k - 1 || from.replica >= c.routing.count(k - 1)) return;
-    this.accept(c, k - 1, from.replica, frames, ['act', 'vact']);
+    if (!from || prev === null || from.stage !== prev || from.replica >= c.routing.count(prev))
+      return;
+    this.accept(c, prev, from.replica, frames, ['act', 'vact']);
+  }
+
+  /**
+   * The stage whose activations this one takes, and the one it sends its own to: the neighbours in
+   * the pipeline, and round the ends where the stages hold several chunks (the last stage's chunk c
+   * feeds the first stage's chunk c + 1). null past an end.
+   */
+  private static previousStage(c: Configured): number | null {
+    const { stageIndex: k, stages: p } = c.cfg;
+    if (k > 0) return k - 1;
+    return c.chunks.execs.length > 1 ? p - 1 : null;
+  }
+
+  private static nextStage(c: Configured): number | null {
+    const { stageIndex: k, stages: p } = c.cfg;
+    if (k < p - 1) return k + 1;
+    return c.chunks.execs.length > 1 ? 0 : null;
   }
 
   /**
@@ -158,9 +178,14 @@ export class StageHost extends EventEmitter<HostEvents> {
     if (!kinds.includes(h.kind)) return;
     const chunk = h.chunk ?? 0;
     const replica = h.replica ?? 0;
-    if (chunk !== 0 || replica !== fromReplica) {
+    const v = c.chunks.execs.length;
+    // Round the ends a tensor moves to the next chunk (activations) or back to the one before.
+    const wraps = h.kind === 'grad' ? from <= c.cfg.stageIndex : from >= c.cfg.stageIndex;
+    const lowest = wraps && h.kind !== 'grad' ? 1 : 0;
+    const highest = wraps && h.kind === 'grad' ? v - 2 : v - 1;
+    if (chunk < lowest || chunk > highest || replica !== fromReplica) {
       this.fail(
-        `stage ${from} replica ${fromReplica} sent a ${h.kind === 'grad' ? 'gradient' : 'tensor'} marked chunk ${chunk}, replica ${replica}: stages run one chunk, and a replica speaks for itself`,
+        `stage ${from} replica ${fromReplica} sent a ${h.kind === 'grad' ? 'gradient' : 'tensor'} marked chunk ${chunk}, replica ${replica}: from there this stage takes chunks ${lowest}–${highest}, and a replica speaks for itself`,
       );
       return;
     }
@@ -180,9 +205,12 @@ export class StageHost extends EventEmitter<HostEvents> {
     );
   }
 
-  /** What may wait unclaimed: a step's activations and gradients, and a validation pass's activations. */
-  private static mailboxLimit(microbatches: number, valBatches: number): number {
-    return 2 * microbatches + valBatches + 8;
+  /**
+   * What may wait unclaimed: a step's activations and gradients, and a validation pass's activations,
+   * for each chunk the stage holds.
+   */
+  private static mailboxLimit(microbatches: number, valBatches: number, chunks: number): number {
+    return chunks * (2 * microbatches + valBatches) + 8;
   }
 
   private async onControl(frames: Buffer[]): Promise<void> {
@@ -209,6 +237,7 @@ export class StageHost extends EventEmitter<HostEvents> {
           this.configured.transport.inbox.limit = StageHost.mailboxLimit(
             this.configured.cfg.microbatches,
             req.valBatches,
+            this.configured.chunks.execs.length,
           );
           this.checkpointRule = new CheckpointRule(
             this.configured.checkpointDir ? req.checkpointEvery : 0,
@@ -229,11 +258,16 @@ export class StageHost extends EventEmitter<HostEvents> {
           break;
         case 'weights': {
           if (!this.configured) throw new Error('weights before configure');
-          const w = await this.configured.exec.readWeights();
+          const w = await this.configured.chunks.readWeights();
           this.reply(
             req.id,
             true,
-            { names: w.map((x) => x.name), shapes: w.map((x) => x.shape) },
+            {
+              names: w.map((x) => x.name),
+              shapes: w.map((x) => x.shape),
+              // Where each chunk's weights begin: the coordinator puts chunks in model order.
+              chunkWeights: this.configured.chunks.layout.map((l) => l.weights),
+            },
             w.map((x) => Buffer.from(x.data.buffer, x.data.byteOffset, x.data.byteLength)),
           );
           break;
@@ -279,17 +313,30 @@ export class StageHost extends EventEmitter<HostEvents> {
       const problem = datasetFitProblem(cfg.model, dataset);
       if (problem) throw new Error(problem);
     }
-    const exec = new StageExecutor(
-      choice.tf,
-      cfg.model,
-      { start: cfg.start, end: cfg.end },
-      cfg.optimizer,
+    const slices = chunkSlices(cfg);
+    if (slices[0]!.start !== cfg.start || slices[0]!.end !== cfg.end)
+      throw new Error(
+        `chunk 0 holds layers ${slices[0]!.start}–${slices[0]!.end}, the stage says ${cfg.start}–${cfg.end}`,
+      );
+    if (slices.length > 1 && cfg.stages < 2)
+      throw new Error('a stage of several chunks needs a pipeline of at least 2 stages');
+    const chunks = new StageChunks(
+      slices.map((sl) => new StageExecutor(choice.tf, cfg.model, sl, cfg.optimizer)),
+      cfg.optimizer.name,
     );
+    const exec = chunks.execs[0]!;
     if (cfg.replica !== this.boot.replica)
       throw new Error(
         `this process is replica ${this.boot.replica} of its stage, configured as replica ${cfg.replica}`,
       );
     const routing = new ReplicaRouting(cfg);
+    if (
+      slices.length > 1 &&
+      Array.from({ length: cfg.stages }, (_, j) => routing.count(j)).some((n) => n > 1)
+    )
+      throw new Error(
+        'interleaved schedules with replicas are not built: a stage holds several chunks or several replicas, not both',
+      );
     if (cfg.replica >= routing.count(cfg.stageIndex))
       throw new Error(
         `replica ${cfg.replica} of a stage of ${routing.count(cfg.stageIndex)} replicas`,
@@ -299,7 +346,7 @@ export class StageHost extends EventEmitter<HostEvents> {
     // The replicas hold the same weights after every step: replica 0's checkpoints are the stage's.
     const checkpointDir = cfg.replica === 0 ? this.checkpointDirFor(cfg.runId) : null;
     try {
-      if (cfg.resume) await this.restoreFrom(cfg, exec, checkpointDir);
+      if (cfg.resume) await this.restoreFrom(cfg, chunks, checkpointDir);
       else {
         const stateShapes = cfg.optimizerStateShapes ?? [];
         if (weightFrames.length !== cfg.weightShapes.length + stateShapes.length)
@@ -314,18 +361,18 @@ export class StageHost extends EventEmitter<HostEvents> {
             data: new Float32Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 4),
           };
         });
-        exec.setWeights(arrays.slice(0, cfg.weightShapes.length));
+        chunks.setWeights(arrays.slice(0, cfg.weightShapes.length));
         if (stateShapes.length > 0)
-          await exec.restoreOptimizerState(
+          await chunks.restoreOptimizerState(
             arrays.slice(cfg.weightShapes.length).map((a, i) => ({ name: `state/${i}`, ...a })),
           );
       }
     } catch (err) {
-      exec.dispose();
+      chunks.dispose();
       throw err;
     }
     for (const k of cfg.peerKeys) this.admitted.add(k);
-    this.configured?.exec.dispose();
+    this.configured?.chunks.dispose();
     this.configured?.ring?.close();
     const k = cfg.stageIndex;
     const ring =
@@ -344,6 +391,7 @@ export class StageHost extends EventEmitter<HostEvents> {
       tf: choice.tf,
       cfg,
       exec,
+      chunks,
       dataset,
       checkpointDir,
       next: [],
@@ -352,13 +400,24 @@ export class StageHost extends EventEmitter<HostEvents> {
       transport: new ZmqStageTransport(
         {
           replica: cfg.replica,
+          stage: k,
+          stages: cfg.stages,
+          chunks: slices.length,
           nextOwner: (mb) => routing.owner(k + 1, mb),
-          previous: (mb) => (k > 0 ? stageRoutingId(k - 1, routing.owner(k - 1, mb)) : null),
+          previous: (mb) => {
+            // Round the ends (chunks): stage 0's gradients go back to the last stage.
+            const prev = k > 0 ? k - 1 : slices.length > 1 ? cfg.stages - 1 : null;
+            return prev === null ? null : stageRoutingId(prev, routing.owner(prev, mb));
+          },
         },
         (f) => this.sendRouter(f),
       ),
     };
-    this.configured.transport.inbox.limit = StageHost.mailboxLimit(cfg.microbatches, 0);
+    this.configured.transport.inbox.limit = StageHost.mailboxLimit(
+      cfg.microbatches,
+      0,
+      slices.length,
+    );
     return {
       backend: this.backendName,
       weights: exec.weightCount,
@@ -420,11 +479,7 @@ export class StageHost extends EventEmitter<HostEvents> {
   }
 
   /** Weights and optimizer state from this stage's own checkpoint, checked against the run's record. */
-  private async restoreFrom(
-    cfg: Configure,
-    exec: StageExecutor,
-    dir: string | null,
-  ): Promise<void> {
+  private async restoreFrom(cfg: Configure, exec: StageChunks, dir: string | null): Promise<void> {
     const r = cfg.resume!;
     if (!dir) throw new Error('asked to resume, but this agent keeps no checkpoints');
     const file = path.resolve(dir, r.file);
@@ -452,10 +507,10 @@ export class StageHost extends EventEmitter<HostEvents> {
     const c = this.configured;
     if (!c) throw new Error('connect before configure');
     const k = c.cfg.stageIndex;
-    if (next.length !== (k === c.cfg.stages - 1 ? 0 : c.routing.count(k + 1)))
-      throw new Error(
-        `told of ${next.length} next replicas; stage ${k + 1} has ${c.routing.count(k + 1)}`,
-      );
+    const n = StageHost.nextStage(c);
+    const want = n === null ? 0 : c.routing.count(n);
+    if (next.length !== want)
+      throw new Error(`told of ${next.length} next replicas; stage ${n ?? k + 1} has ${want}`);
     if (!ring !== !c.ring)
       throw new Error('a ring peer for a stage without a ring, or none for one');
     if (ring && c.ring)
@@ -490,7 +545,7 @@ export class StageHost extends EventEmitter<HostEvents> {
   ): Promise<void> {
     try {
       for await (const frames of dealer)
-        this.accept(c, c.cfg.stageIndex + 1, replica, frames, ['grad']);
+        this.accept(c, StageHost.nextStage(c)!, replica, frames, ['grad']);
     } catch {
       // closed at stop
     }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ModelSpecSchema } from '../model/spec.js';
+import { MAX_CHUNKS } from '../common/names.js';
 import { BackendPreferenceSchema, ScheduleKindSchema, SyncSchema } from '../common/schemas.js';
 import { OptimizerSpecSchema } from './optimizer.js';
 
@@ -72,8 +73,18 @@ export const ConfigureSchema = z.object({
   /** How the replicas keep their weights together (absent: every step). */
   sync: SyncSchema.default({ kind: 'every-step' }),
   model: ModelSpecSchema,
+  /** Layers [start, end): the stage's only chunk, or its chunk 0. */
   start: z.number().int().nonnegative(),
   end: z.number().int().positive(),
+  /**
+   * Every chunk's layers [start, end), chunk 0 first (an interleaved schedule: chunk c of this stage
+   * is virtual stage c·stages + stageIndex); absent: the one chunk [start, end).
+   */
+  chunks: z
+    .array(z.object({ start: z.number().int().nonnegative(), end: z.number().int().positive() }))
+    .min(1)
+    .max(MAX_CHUNKS)
+    .optional(),
   schedule: ScheduleKindSchema,
   microbatches: z.number().int().positive(),
   batch: z.number().int().positive(),
@@ -102,6 +113,10 @@ export const ConfigureSchema = z.object({
     .optional(),
 });
 export type Configure = z.infer<typeof ConfigureSchema>;
+
+/** The layer ranges of a configured stage's chunks, chunk 0 first. */
+export const chunkSlices = (cfg: Pick<Configure, 'start' | 'end' | 'chunks'>) =>
+  cfg.chunks ?? [{ start: cfg.start, end: cfg.end }];
 
 export const ConnectSchema = z.object({
   type: z.literal('connect'),

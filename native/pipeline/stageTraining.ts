@@ -37,7 +37,7 @@ export async function runTraining(
 ): Promise<void> {
   const { tf, cfg } = s;
   const k = cfg.stageIndex;
-  const sched = buildSchedule(cfg.schedule, cfg.stages, cfg.microbatches);
+  const sched = buildSchedule(cfg.schedule, cfg.stages, cfg.microbatches, s.chunks.execs.length);
   const sampler = s.dataset ? new EpochSampler(s.dataset.size('train'), cfg.batch, cfg.seed) : null;
   const feed =
     s.dataset && sampler
@@ -70,7 +70,7 @@ export async function runTraining(
   }
   const runner = new ScheduleRunner(
     tf,
-    s.exec,
+    s.chunks.execs,
     actions,
     s.transport,
     data,
@@ -80,7 +80,7 @@ export async function runTraining(
   const last = t.firstStep + t.steps - 1;
   const checkpoints =
     s.checkpointDir && t.checkpointEvery > 0
-      ? new StageCheckpoints(s.checkpointDir, cfg, s.exec, emit)
+      ? new StageCheckpoints(s.checkpointDir, cfg, s.chunks, emit)
       : null;
   for (let step = t.firstStep; step < t.firstStep + t.steps && !stopped(); step++) {
     const r = await runner.runStep(step);

@@ -1,5 +1,6 @@
 import type * as zmq from 'zeromq';
 import { encodeTensor } from '../protocol/tensorFrame.js';
+import { neighbourOf } from '../planner/schedule.js';
 import { PROTOCOL_VERSION } from '../protocol/version.js';
 import { Mailbox, type StageTransport, type TensorKind, type WireTensor } from './transport.js';
 
@@ -7,6 +8,10 @@ import { Mailbox, type StageTransport, type TensorKind, type WireTensor } from '
 export interface TransportRoutes {
   /** This process's replica of its stage (the header says who sent it). */
   replica: number;
+  /** This stage, the pipeline's stages, and the chunks each holds (virtual stage c·stages + stage). */
+  stage: number;
+  stages: number;
+  chunks: number;
   /** Index into the next stage's DEALERs (its replicas) for micro-batch mb's activations. */
   nextOwner(mb: number): number;
   /** The routing id of the previous stage's replica that sent micro-batch mb (gradients go back there). */
@@ -34,10 +39,24 @@ export class ZmqStageTransport implements StageTransport {
     this.next = dealers;
   }
 
-  send(kind: TensorKind, step: number, mb: number, t: WireTensor): Promise<void> {
-    const { replica } = this.routes;
+  /**
+   * Sends chunk `chunk`'s tensor to the next virtual stage (activations) or the one before
+   * (gradients); the header names the chunk that takes it there.
+   */
+  send(kind: TensorKind, step: number, mb: number, t: WireTensor, chunk = 0): Promise<void> {
+    const { replica, stage, stages, chunks } = this.routes;
+    const to = neighbourOf(kind === 'grad' ? 'previous' : 'next', stage, chunk, stages, chunks);
     const frames = encodeTensor(
-      { v: PROTOCOL_VERSION, kind, step, mb, chunk: 0, replica, dtype: t.dtype, shape: t.shape },
+      {
+        v: PROTOCOL_VERSION,
+        kind,
+        step,
+        mb,
+        chunk: to?.chunk ?? 0,
+        replica,
+        dtype: t.dtype,
+        shape: t.shape,
+      },
       t.data,
     );
     if (kind === 'grad') {
@@ -60,7 +79,7 @@ export class ZmqStageTransport implements StageTransport {
     return p;
   }
 
-  recv(kind: TensorKind, step: number, mb: number): Promise<WireTensor> {
-    return this.inbox.take(kind, step, mb);
+  recv(kind: TensorKind, step: number, mb: number, chunk = 0): Promise<WireTensor> {
+    return this.inbox.take(kind, step, mb, chunk);
   }
 }

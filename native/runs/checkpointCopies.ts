@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import type { OptimizerName } from '../common/schemas.js';
-import { splitOptimizerState } from '../coordinator/optimizerStateSlices.js';
+import { splitOptimizerState } from '../pipeline/optimizerStateSlices.js';
+import { chunksInModelOrder } from '../pipeline/stageChunks.js';
 import type { RunCheckpoint, RunState } from '../coordinator/runSpec.js';
 import type { RunRecord } from './runSchemas.js';
 import { checkpointPath, decodeCheckpoint, readCheckpoint } from '../pipeline/checkpointFile.js';
@@ -102,17 +103,29 @@ export class CheckpointCopies {
   newestState(optimizer: OptimizerName): RunState | null {
     const s = this.steps.at(-1);
     if (!s) return null;
-    const weights: RunState['weights'] = [];
-    const perVariable: RunState['optimizer']['perVariable'] = [];
+    const weights: RunState['weights'][] = [];
+    const perVariable: RunState['optimizer']['perVariable'][] = [];
+    const sizes: { weights: number[][]; variables: number[][] } = { weights: [], variables: [] };
     let common: Pick<RunState['optimizer'], 'head' | 'tail'> | null = null;
     for (let k = 0; k < s.stages; k++) {
       const st = readCheckpoint(checkpointPath(this.dir, k, s.step));
-      weights.push(...st.weights);
       const split = splitOptimizerState(optimizer, st.optimizerState);
-      perVariable.push(...split.perVariable);
+      weights.push(st.weights);
+      perVariable.push(split.perVariable);
+      // An interleaved stage's file holds its chunks one after another: model order interleaves them.
+      sizes.weights.push(st.chunks?.map((c) => c.weights) ?? [st.weights.length]);
+      // SGD keeps nothing per variable: every chunk's share of the (empty) list is none.
+      const none = split.perVariable.length === 0;
+      sizes.variables.push(
+        st.chunks?.map((c) => (none ? 0 : c.variables)) ?? [split.perVariable.length],
+      );
       common ??= { head: split.head, tail: split.tail };
     }
-    return { step: s.step, weights, optimizer: { ...common!, perVariable } };
+    return {
+      step: s.step,
+      weights: chunksInModelOrder(weights, sizes.weights),
+      optimizer: { ...common!, perVariable: chunksInModelOrder(perVariable, sizes.variables) },
+    };
   }
 
   /** Removes every copy (the run finished). */

@@ -73,9 +73,10 @@ export function planRunStages(plan: Plan): RunStagePlacement[] {
     nodeId: p.machineId,
     ...(p.gpu === null ? {} : { gpu: p.gpu }),
   });
-  return runnableStages(plan).map(({ start, end, replicas, shares }) => ({
+  return runnableStages(plan).map(({ start, end, chunks, replicas, shares }) => ({
     start,
     end,
+    ...(chunks.length > 1 ? { chunks } : {}),
     ...place(replicas[0]!),
     ...(replicas.length > 1 ? { replicas: replicas.slice(1).map(place) } : {}),
     ...(replicas.length > 1 && shares ? { shares } : {}),
@@ -157,6 +158,7 @@ function sameStages(a: RunStagePlacement[], b: RunStagePlacement[]): boolean {
       (s, k) =>
         s.start === b[k]!.start &&
         s.end === b[k]!.end &&
+        JSON.stringify(s.chunks ?? []) === JSON.stringify(b[k]!.chunks ?? []) &&
         s.nodeId === b[k]!.nodeId &&
         s.gpu === b[k]!.gpu &&
         JSON.stringify(s.replicas ?? []) === JSON.stringify(b[k]!.replicas ?? []),

@@ -18,13 +18,23 @@ import { coordinatorFor } from '../helpers/lab.js';
 import { evenSlices, maxAbsDiff } from '../helpers/training.js';
 
 const STEPS = 10;
-const BATCH = 32;
-const M = 4;
 const SEED = 5;
+
+/** The schedules of one chunk a stage (interleaving has cases of its own below). */
+const FLAT = SCHEDULE_KINDS.filter((s) => s !== 'interleaved-1f1b');
 
 // mnist-mlp and char-gru have 3 layers each, so 4 stages run on deep-mlp (9 layers).
 // deep-mlp on 2 and 3 stages only for the zero-bubble schedule, whose W split runs on dense stacks.
-const cases: { model: string; stages: number; schedules?: readonly ScheduleKind[] }[] = [
+// Interleaving needs 2 layers a stage at least: deep-mlp (dense, kept activations) and mnist-cnn
+// (convolutions, recomputed), 2 chunks a stage; 3 stages take micro-batches in threes.
+const cases: {
+  model: string;
+  stages: number;
+  schedules?: readonly ScheduleKind[];
+  chunks?: number;
+  m?: number;
+  batch?: number;
+}[] = [
   { model: 'mnist-mlp', stages: 2 },
   { model: 'mnist-mlp', stages: 3 },
   { model: 'char-gru', stages: 2 },
@@ -32,6 +42,9 @@ const cases: { model: string; stages: number; schedules?: readonly ScheduleKind[
   { model: 'deep-mlp', stages: 4 },
   { model: 'deep-mlp', stages: 2, schedules: ['zb-h1'] },
   { model: 'deep-mlp', stages: 3, schedules: ['zb-h1'] },
+  { model: 'deep-mlp', stages: 2, schedules: ['interleaved-1f1b'], chunks: 2 },
+  { model: 'deep-mlp', stages: 3, schedules: ['interleaved-1f1b'], chunks: 2, m: 6, batch: 36 },
+  { model: 'mnist-cnn', stages: 2, schedules: ['interleaved-1f1b'], chunks: 2 },
 ];
 
 describe('pipeline training across agent processes equals single-process training', () => {
@@ -53,10 +66,18 @@ describe('pipeline training across agent processes equals single-process trainin
     await Promise.all(agents.map((a) => stopAgent(a, 'SIGKILL')));
   });
 
-  for (const { model: modelId, stages, schedules } of cases) {
-    for (const schedule of schedules ?? SCHEDULE_KINDS) {
+  for (const {
+    model: modelId,
+    stages,
+    schedules,
+    chunks = 1,
+    m: M = 4,
+    batch: BATCH = 32,
+  } of cases) {
+    for (const schedule of schedules ?? FLAT) {
       for (const opt of ['sgd', 'adam'] as const) {
-        it(`${modelId} on ${stages} stages, ${schedule}, ${opt}: weights after ${STEPS} steps within 1e-4`, async () => {
+        const shape = chunks > 1 ? `${stages} stages × ${chunks} chunks` : `${stages} stages`;
+        it(`${modelId} on ${shape}, ${schedule}, ${opt}: weights after ${STEPS} steps within 1e-4`, async () => {
           const spec = getModel(modelId);
           const datasetId = spec.dataset === 'text' ? 'text' : 'mnist';
           // deep-mlp with SGD at 0.1 amplifies float rounding over 10 steps; 0.01 trains it sanely.
@@ -64,14 +85,20 @@ describe('pipeline training across agent processes equals single-process trainin
             name: opt,
             learningRate: opt === 'sgd' ? (modelId === 'deep-mlp' ? 0.01 : 0.1) : 0.001,
           } as const;
+          // Chunk c of stage k is virtual stage c·p + k.
+          const slices = evenSlices(spec.layers.length, stages * chunks);
           const controller = new RunController(coordinator, tf, {
             runId: `eq-${++run}`,
             model: spec,
             dataset: datasetId,
-            stages: evenSlices(spec.layers.length, stages).map((s, k) => ({
-              ...s,
-              nodeId: agents[k]!.ready.nodeId,
-            })),
+            stages: Array.from({ length: stages }, (_, k) => {
+              const mine = Array.from({ length: chunks }, (_, c) => slices[c * stages + k]!);
+              return {
+                ...mine[0]!,
+                ...(chunks > 1 ? { chunks: mine } : {}),
+                nodeId: agents[k]!.ready.nodeId,
+              };
+            }),
             schedule,
             microbatches: M,
             batch: BATCH,
@@ -101,15 +128,7 @@ describe('pipeline training across agent processes equals single-process trainin
           const sensitive = modelId === 'deep-mlp' && opt === 'adam';
           let yardstick: { losses: number[]; weights: NamedWeight[] };
           if (sensitive) {
-            const local = new LocalPipeline(
-              tf,
-              spec,
-              evenSlices(spec.layers.length, stages),
-              schedule,
-              M,
-              optimizer,
-              feed,
-            );
+            const local = new LocalPipeline(tf, spec, slices, schedule, M, optimizer, feed, chunks);
             const localLosses: number[] = [];
             for (let s = 0; s < STEPS; s++) localLosses.push((await local.step(s)).at(-1)!.loss!);
             yardstick = { losses: localLosses, weights: local.weights() };

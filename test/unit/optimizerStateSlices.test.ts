@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import {
   joinOptimizerState,
   splitOptimizerState,
-} from '../../native/coordinator/optimizerStateSlices.js';
+} from '../../native/pipeline/optimizerStateSlices.js';
 import type { NamedArray } from '../../native/pipeline/checkpointFile.js';
 
 const arr = (name: string, v: number): NamedArray => ({
