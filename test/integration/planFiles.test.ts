@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import type { RunEvent } from '../../native/coordinator/runController.js';
 import { parsePlan, planStage, type Plan, type PlanV1 } from '../../native/planner/planSchema.js';
 import { CLI, tempDir, TEST_TOKEN } from '../helpers/agents.js';
-import { trainPlanLocally } from '../helpers/cliTraining.js';
+import { trainPlanLocally, type TrainLine } from '../helpers/cliTraining.js';
 
 const FIXTURES = path.join(import.meta.dirname, '../fixtures/plans');
 const v1Fixtures = fs.readdirSync(FIXTURES).filter((f) => f.endsWith('.v1.json'));
@@ -71,19 +71,98 @@ describe('plan files earlier Pipefitters wrote', () => {
     assert.match(r.stderr, /stage 1 replica 1: layers 1–2 on local-1/);
   });
 
-  it('refuses a plan whose stage has two chunks, before any agent starts', () => {
-    const r = trainChanged((plan) => {
-      const [s, e] = plan.stages[1]!.chunks[0]!.layers;
-      plan.stages[1] = planStage(
-        [
-          { layers: [s, s + 1], layerNames: ['dense_2', 'dense_2'] },
-          { layers: [s + 1, e], layerNames: ['dense_3', 'dense_3'] },
-        ],
-        plan.stages[1]!.replicas,
-      );
+  /** The deep-mlp fixture as 2 stages of 2 chunks: stage 0 holds layers 0–1 and 4–5, stage 1 2–3 and 6–8. */
+  function interleavedPlan(schedule: Plan['schedule']): string {
+    const file = path.join(FIXTURES, 'designer-deep-mlp.v1.json');
+    const plan = parsePlan(JSON.parse(fs.readFileSync(file, 'utf8')), file);
+    const chunk = (a: number, b: number) => ({
+      layers: [a, b] as [number, number],
+      layerNames: [`dense_${a + 1}`, `dense_${b}`] as [string, string],
     });
+    plan.schedule = schedule;
+    plan.microbatches = 4;
+    plan.stages = [
+      planStage([chunk(0, 2), chunk(4, 6)], plan.stages[0]!.replicas),
+      planStage([chunk(2, 4), chunk(6, 9)], plan.stages.at(-1)!.replicas),
+    ];
+    const out = path.join(tempDir(), 'interleaved.json');
+    fs.writeFileSync(out, JSON.stringify(plan));
+    return out;
+  }
+
+  function trainDeep(planFile: string, ...extra: string[]) {
+    return spawnSync(
+      process.execPath,
+      [
+        CLI,
+        'train',
+        '--model',
+        'deep-mlp',
+        '--plan',
+        planFile,
+        '--local',
+        '2',
+        '--json',
+        '--out',
+        tempDir(),
+        '--state-dir',
+        tempDir(),
+        '--token',
+        TEST_TOKEN,
+        ...extra,
+      ],
+      { encoding: 'utf8', timeout: 180_000 },
+    );
+  }
+
+  it('runs an interleaved plan: 2 stages of 2 chunks on 2 local agents, an epoch and its validation', () => {
+    const r = trainDeep(
+      interleavedPlan('interleaved-1f1b'),
+      '--dataset',
+      'synthetic',
+      '--batch',
+      '256',
+      '--epochs',
+      '1',
+    );
+    assert.equal(r.status, 0, r.stderr);
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as TrainLine);
+    const started = lines.find((l) => l.type === 'started') as Extract<
+      RunEvent,
+      { type: 'started' }
+    >;
+    assert.deepEqual(
+      started.stages.map((s) => s.chunks),
+      [
+        [
+          [0, 2],
+          [4, 6],
+        ],
+        [
+          [2, 4],
+          [6, 9],
+        ],
+      ],
+    );
+    // synthetic: 8,192 training samples in batches of 256.
+    assert.equal(lines.filter((l) => l.type === 'step').length, 32);
+    const validation = lines.find((l) => l.type === 'validation') as Extract<
+      RunEvent,
+      { type: 'validation' }
+    >;
+    assert.ok(validation, 'validation after the epoch');
+    assert.equal(validation.samples, 2000);
+    assert.ok(Number.isFinite(validation.loss) && validation.accuracy !== null);
+    assert.ok(lines.some((l) => l.type === 'exported'));
+  });
+
+  it('refuses stages of several chunks under a schedule that does not interleave, before any agent starts', () => {
+    const r = trainDeep(interleavedPlan('1f1b'), '--steps', '1');
     assert.equal(r.status, 2, r.stderr);
-    assert.match(r.stderr, /stage 1 has 2 chunks: interleaved schedules are not built yet/);
+    assert.match(r.stderr, /stage 0 has 2 chunks, which only the interleaved-1f1b schedule runs/);
     assert.doesNotMatch(r.stdout + r.stderr, /starting 2 local agents/);
   });
 });

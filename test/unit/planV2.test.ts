@@ -168,7 +168,7 @@ describe('version 1 plan files', () => {
 });
 
 describe('what the runtime runs of a plan', () => {
-  it('runs every replica of a stage, and refuses several chunks in a stage, saying what is not built', () => {
+  it('runs every replica of a stage, and chunks under an interleaved schedule; refuses chunks elsewhere or with replicas', () => {
     const plan = twoStagePlan();
     const two = structuredClone(plan);
     two.stages[1] = planStage(two.stages[1]!.chunks, [
@@ -201,7 +201,21 @@ describe('what the runtime runs of a plan', () => {
     );
     assert.throws(
       () => runnableStages(chunks),
-      /stage 0 has 2 chunks: interleaved schedules are not built yet/,
+      /stage 0 has 2 chunks, which only the interleaved-1f1b schedule runs \(the plan says 1f1b\)/,
+    );
+    chunks.schedule = 'interleaved-1f1b';
+    assert.deepEqual(runnableStages(chunks)[0]!.chunks, [
+      { start: s, end: s + 1 },
+      { start: s + 1, end: e },
+    ]);
+    const both = structuredClone(chunks);
+    both.stages[0] = planStage(both.stages[0]!.chunks, [
+      ...both.stages[0]!.replicas,
+      { machineId: 'ws-03', machineName: 'ws-03', gpu: 1 },
+    ]);
+    assert.throws(
+      () => runnableStages(both),
+      /stage 0 has 2 chunks and 2 replicas: interleaved schedules with replicas are not built/,
     );
   });
 
