@@ -14,7 +14,8 @@ const HeaderSchema = z
     mb: z.number().int().nonnegative(),
     /**
      * The rest of the tensor's address (plan v2: stage, chunk, replica, micro-batch; the stage is the
-     * socket it arrives on): the sender's chunk and replica; absent means 0 (one of each).
+     * socket it arrives on): the receiver's chunk that takes it (an interleaved stage holds several)
+     * and the sender's replica; absent means 0 (one of each).
      */
     chunk: z.number().int().nonnegative().max(1023).optional(),
     replica: z.number().int().nonnegative().max(1023).optional(),
