@@ -106,6 +106,8 @@ export const TimingSchema = z.object({
   replica: z.number().int().optional(),
   op: z.string(),
   mb: z.number().int(),
+  /** The chunk the action worked on (an interleaved stage); absent: chunk 0. */
+  chunk: z.number().int().optional(),
   start: z.number(),
   end: z.number(),
 });

@@ -16,6 +16,8 @@ export interface StageData {
 export interface ActionTiming {
   op: Action['op'];
   mb: number;
+  /** An interleaved stage's chunk; absent: chunk 0. */
+  chunk?: number;
   /** ms since the step started on this stage */
   start: number;
   end: number;
@@ -197,7 +199,7 @@ export class ScheduleRunner {
       const end = performance.now() - t0;
       if (isComputeOp(a.op)) busyMs += end - start;
       else commMs += end - start;
-      timings.push({ op: a.op, mb, start, end });
+      timings.push({ op: a.op, mb, ...(c > 0 ? { chunk: c } : {}), start, end });
     }
     let loss = 0;
     // Summed on the host in micro-batch order, as the losses were produced.

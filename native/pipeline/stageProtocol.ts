@@ -179,7 +179,7 @@ export type StageEvent =
       busyMs: number;
       commMs: number;
       totalMs: number;
-      timings: { op: string; mb: number; start: number; end: number }[];
+      timings: { op: string; mb: number; chunk?: number; start: number; end: number }[];
     }
   | {
       type: 'event';

@@ -108,10 +108,13 @@ export function Timeline({ data }: { data: RunData }) {
                     stroke={t.op === 'B' || t.op === 'W' ? stageColor(row.stage) : 'none'}
                     strokeDasharray={t.op === 'W' ? '2 2' : undefined}
                     data-op={t.op}
+                    data-chunk={t.chunk ?? 0}
                   >
                     <title>
-                      {t.op === 'STEP' ? 'optimizer step' : `${t.op}(${t.mb})`}:{' '}
-                      {t.start.toFixed(1)}–{t.end.toFixed(1)} ms
+                      {t.op === 'STEP'
+                        ? 'optimizer step'
+                        : `${t.op}(${t.mb})${t.chunk ? ` chunk ${t.chunk}` : ''}`}
+                      : {t.start.toFixed(1)}–{t.end.toFixed(1)} ms
                     </title>
                   </rect>
                 ),
