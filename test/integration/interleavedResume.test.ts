@@ -1,16 +1,11 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { initBackend } from '../../native/backend/initBackend.js';
-import type { Tf } from '../../native/backend/tfTypes.js';
+import { describe, it } from 'node:test';
 import type { RunEvent } from '../../native/common/runEvents.js';
-import type { Coordinator } from '../../native/coordinator/coordinator.js';
 import type { RunSpec, RunStagePlacement } from '../../native/coordinator/runSpec.js';
 import { getModel } from '../../native/model/catalogue.js';
 import type { OptimizerSpec } from '../../native/pipeline/optimizer.js';
-import type { NamedWeight } from '../../native/pipeline/stageExecutor.js';
-import { RunOrchestrator } from '../../native/runs/runOrchestrator.js';
-import { startAgent, stopAgent, testBeaconPort, type RunningAgent } from '../helpers/agents.js';
-import { coordinatorFor } from '../helpers/lab.js';
+import { useLab } from '../helpers/lab.js';
+import { runToEnd } from '../helpers/runToEnd.js';
 import { evenSlices, maxAbsDiff } from '../helpers/training.js';
 
 const STEPS = 40;
@@ -35,23 +30,9 @@ function interleaved(nodeIds: string[]): RunStagePlacement[] {
  * lost machine resumes from the driver's copy put back in model order and re-sliced for a new plan.
  */
 describe('interleaved runs resume from their checkpoints', () => {
-  let tf: Tf;
-  const agents: RunningAgent[] = [];
-  let coordinator: Coordinator;
+  const lab = useLab('il', 3, { benchmark: true });
+  const agents = lab.agents;
   let runNo = 0;
-
-  before(async () => {
-    tf = (await initBackend({ prefer: 'wasm' })).tf;
-    const beaconPort = testBeaconPort();
-    agents.push(
-      ...(await Promise.all([1, 2, 3].map((i) => startAgent({ name: `il-${i}`, beaconPort })))),
-    );
-    coordinator = await coordinatorFor(agents);
-  });
-  after(async () => {
-    await coordinator?.stop();
-    await Promise.all(agents.map((a) => stopAgent(a, 'SIGKILL')));
-  });
 
   function spec(stages: RunStagePlacement[], optimizer: OptimizerSpec): RunSpec {
     return {
@@ -71,22 +52,8 @@ describe('interleaved runs resume from their checkpoints', () => {
     };
   }
 
-  async function train(
-    s: RunSpec,
-    onEvent: (e: RunEvent) => void = () => {},
-  ): Promise<{ weights: NamedWeight[]; events: RunEvent[] }> {
-    const run = new RunOrchestrator(coordinator, tf, s);
-    const events: RunEvent[] = [];
-    run.on('event', (e) => {
-      events.push(e);
-      onEvent(e);
-    });
-    await run.start();
-    await run.finished();
-    const weights = await run.gatherWeights();
-    await run.shutdown();
-    return { weights, events };
-  }
+  const train = (s: RunSpec, onEvent?: (e: RunEvent) => void) =>
+    runToEnd(lab.coordinator, lab.tf, s, onEvent);
 
   it('adam, 2 stages × 2 chunks: SIGKILL of a stage process → resumed from its checkpoint, bit for bit', async () => {
     const ids = agents.slice(0, 2).map((a) => a.ready.nodeId);
@@ -114,7 +81,6 @@ describe('interleaved runs resume from their checkpoints', () => {
   });
 
   it('momentum, 3 stages × 2 chunks: a lost machine → re-planned onto the 2 left from the driver’s copy, within 1e-4', async () => {
-    for (const a of agents) await coordinator.benchmark(a.ready.nodeId, true);
     const ids = agents.map((a) => a.ready.nodeId);
     const momentum: OptimizerSpec = { name: 'momentum', learningRate: 0.01, momentum: 0.9 };
     const clean = await train(spec(interleaved(ids), momentum));

@@ -28,6 +28,31 @@ describe('plan files earlier Pipefitters wrote', () => {
       assert.ok(lines.some((l) => l.type === 'exported'));
     });
 
+  /** `pipefitter train --model MODEL --plan FILE --local 2` and the further options. */
+  function trainOnPlan(model: string, planFile: string, ...extra: string[]) {
+    return spawnSync(
+      process.execPath,
+      [
+        CLI,
+        'train',
+        '--model',
+        model,
+        '--plan',
+        planFile,
+        '--local',
+        '2',
+        '--out',
+        tempDir(),
+        '--state-dir',
+        tempDir(),
+        '--token',
+        TEST_TOKEN,
+        ...extra,
+      ],
+      { encoding: 'utf8', timeout: 180_000 },
+    );
+  }
+
   /** `pipefitter train --plan FILE --local 2 --steps 1` on the fixture plan changed by `change`. */
   function trainChanged(change: (plan: Plan) => void) {
     const file = path.join(FIXTURES, 'cli-mnist-mlp-2stages.v1.json');
@@ -35,28 +60,7 @@ describe('plan files earlier Pipefitters wrote', () => {
     change(plan);
     const out = path.join(tempDir(), 'changed.json');
     fs.writeFileSync(out, JSON.stringify(plan));
-    return spawnSync(
-      process.execPath,
-      [
-        CLI,
-        'train',
-        '--model',
-        'mnist-mlp',
-        '--plan',
-        out,
-        '--local',
-        '2',
-        '--steps',
-        '1',
-        '--out',
-        tempDir(),
-        '--state-dir',
-        tempDir(),
-        '--token',
-        TEST_TOKEN,
-      ],
-      { encoding: 'utf8', timeout: 60_000 },
-    );
+    return trainOnPlan('mnist-mlp', out, '--steps', '1');
   }
 
   it('runs a plan whose stage has two replicas, each replica on a local agent in turn', () => {
@@ -90,30 +94,8 @@ describe('plan files earlier Pipefitters wrote', () => {
     return out;
   }
 
-  function trainDeep(planFile: string, ...extra: string[]) {
-    return spawnSync(
-      process.execPath,
-      [
-        CLI,
-        'train',
-        '--model',
-        'deep-mlp',
-        '--plan',
-        planFile,
-        '--local',
-        '2',
-        '--json',
-        '--out',
-        tempDir(),
-        '--state-dir',
-        tempDir(),
-        '--token',
-        TEST_TOKEN,
-        ...extra,
-      ],
-      { encoding: 'utf8', timeout: 180_000 },
-    );
-  }
+  const trainDeep = (planFile: string, ...extra: string[]) =>
+    trainOnPlan('deep-mlp', planFile, '--json', ...extra);
 
   it('runs an interleaved plan: 2 stages of 2 chunks on 2 local agents, an epoch and its validation', () => {
     const r = trainDeep(

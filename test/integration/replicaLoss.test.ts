@@ -1,15 +1,11 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { initBackend } from '../../native/backend/initBackend.js';
-import type { Tf } from '../../native/backend/tfTypes.js';
+import { describe, it } from 'node:test';
 import type { RunEvent } from '../../native/common/runEvents.js';
-import type { Coordinator } from '../../native/coordinator/coordinator.js';
 import type { RunSpec } from '../../native/coordinator/runSpec.js';
 import { getModel } from '../../native/model/catalogue.js';
 import type { NamedWeight } from '../../native/pipeline/stageExecutor.js';
-import { RunOrchestrator } from '../../native/runs/runOrchestrator.js';
-import { startAgent, stopAgent, testBeaconPort, type RunningAgent } from '../helpers/agents.js';
-import { coordinatorFor } from '../helpers/lab.js';
+import { useLab } from '../helpers/lab.js';
+import { runToEnd } from '../helpers/runToEnd.js';
 import { maxAbsDiff } from '../helpers/training.js';
 
 const STEPS = 60;
@@ -24,25 +20,9 @@ type Resumed = Extract<RunEvent, { type: 'resumed' }>;
  * (re-planned over the two left). Either way it ends as the uninterrupted run would.
  */
 describe('a replicated run survives the loss of a replica', () => {
-  let tf: Tf;
-  const agents: RunningAgent[] = [];
-  let coordinator: Coordinator;
+  const lab = useLab('rl', 3, { benchmark: true });
+  const agents = lab.agents;
   let runNo = 0;
-
-  before(async () => {
-    tf = (await initBackend({ prefer: 'wasm' })).tf;
-    const beaconPort = testBeaconPort();
-    agents.push(
-      ...(await Promise.all([1, 2, 3].map((i) => startAgent({ name: `rl-${i}`, beaconPort })))),
-    );
-    coordinator = await coordinatorFor(agents);
-    // startAgent skips the speed benchmark; a re-plan needs each machine's measured speed.
-    for (const a of agents) await coordinator.benchmark(a.ready.nodeId, true);
-  });
-  after(async () => {
-    await coordinator?.stop();
-    await Promise.all(agents.map((a) => stopAgent(a, 'SIGKILL')));
-  });
 
   function spec(): RunSpec {
     const model = getModel('mnist-mlp');
@@ -70,21 +50,8 @@ describe('a replicated run survives the loss of a replica', () => {
     };
   }
 
-  async function train(
-    onEvent: (e: RunEvent) => void = () => {},
-  ): Promise<{ weights: NamedWeight[]; events: RunEvent[] }> {
-    const run = new RunOrchestrator(coordinator, tf, spec());
-    const events: RunEvent[] = [];
-    run.on('event', (e) => {
-      events.push(e);
-      onEvent(e);
-    });
-    await run.start();
-    await run.finished();
-    const weights = await run.gatherWeights();
-    await run.shutdown();
-    return { weights, events };
-  }
+  const train = (onEvent?: (e: RunEvent) => void) =>
+    runToEnd(lab.coordinator, lab.tf, spec(), onEvent);
 
   let clean: { weights: NamedWeight[]; events: RunEvent[] };
 

@@ -7,10 +7,10 @@ import type { RunEvent } from '../../native/common/runEvents.js';
 import type { Coordinator } from '../../native/coordinator/coordinator.js';
 import type { RunSpec } from '../../native/coordinator/runSpec.js';
 import { getModel } from '../../native/model/catalogue.js';
-import type { NamedWeight } from '../../native/pipeline/stageExecutor.js';
 import { RunOrchestrator } from '../../native/runs/runOrchestrator.js';
 import { startAgent, stopAgent, testBeaconPort, type RunningAgent } from '../helpers/agents.js';
 import { coordinatorFor } from '../helpers/lab.js';
+import { runToEnd } from '../helpers/runToEnd.js';
 import { evenSlices, maxAbsDiff } from '../helpers/training.js';
 
 const STEPS = 80;
@@ -67,23 +67,8 @@ describe('runs resume from checkpoints when a stage is lost', () => {
   }
 
   /** Runs to the end; `onEvent` may interfere. Returns the final weights and every event. */
-  async function train(
-    s: RunSpec,
-    onEvent: (e: RunEvent) => void = () => {},
-    lab: Coordinator = coordinator,
-  ): Promise<{ weights: NamedWeight[]; events: RunEvent[] }> {
-    const run = new RunOrchestrator(lab, tf, s);
-    const events: RunEvent[] = [];
-    run.on('event', (e) => {
-      events.push(e);
-      onEvent(e);
-    });
-    await run.start();
-    await run.finished();
-    const weights = await run.gatherWeights();
-    await run.shutdown();
-    return { weights, events };
-  }
+  const train = (s: RunSpec, onEvent?: (e: RunEvent) => void, lab: Coordinator = coordinator) =>
+    runToEnd(lab, tf, s, onEvent);
 
   for (const optimizer of ['sgd', 'adam'] as const) {
     it(`${optimizer}: SIGKILL of a stage process → resumed from the last checkpoint, weights equal the uninterrupted run bit for bit`, async () => {
