@@ -823,10 +823,18 @@ export function evaluateLayout(
     throw new PlanError(
       `the batch (${req.batch}) must split into ${req.microbatches} equal micro-batches`,
     );
-  if (bounds.length !== machineIds.length + 1 || bounds[0] !== 0 || bounds.at(-1) !== n)
+  // An interleaved layout may give its chunks' bounds (p·v + 1 of them) instead of its stages'.
+  const v = chunkCount(req.schedule, req.chunks);
+  const chunked = v > 1 && bounds.length === machineIds.length * v + 1;
+  if (
+    (bounds.length !== machineIds.length + 1 && !chunked) ||
+    bounds[0] !== 0 ||
+    bounds.at(-1) !== n
+  )
     throw new PlanError(`the stages must cover layers 0–${n - 1}, one machine per stage`);
   for (let k = 1; k < bounds.length; k++)
-    if (!(bounds[k]! > bounds[k - 1]!)) throw new PlanError(`stage ${k} has no layers`);
+    if (!(bounds[k]! > bounds[k - 1]!))
+      throw new PlanError(`${chunked ? 'chunk' : 'stage'} ${k} has no layers`);
   const index = new Map(req.cluster.machines.map((m, i) => [m.id, i]));
   const places = machineIds.map((ids, k) => {
     const list = typeof ids === 'string' ? [ids] : ids;
@@ -841,6 +849,7 @@ export function evaluateLayout(
       return i;
     });
   });
+  if (v > 1) return evaluateChunkedLayout(req, bounds, places, v);
   // One replica a stage is costed on the machines themselves, exactly as before replicas existed.
   const replicated = places.some((r) => r.length > 1);
   const layout = replicated
@@ -856,6 +865,46 @@ export function evaluateLayout(
     evaluations: 1,
     stagesChosen: 'requested',
     note: 'laid out by hand in the designer',
+  });
+  return { plan, simulation: sim };
+}
+
+/**
+ * A designer layout under an interleaved schedule: the stages' machines as chosen, their chunks as
+ * given (p·v + 1 bounds, a plan opened in the designer), or else split by cost for those machines
+ * (the planner's DP over the virtual stages; the stages' own bounds say nothing of the chunks).
+ */
+function evaluateChunkedLayout(
+  req: PlanRequest,
+  bounds: number[],
+  places: number[][],
+  v: number,
+): { plan: Plan; simulation: SimulationResult } {
+  const p = places.length;
+  const problem = interleavingProblem({
+    ...req,
+    stages: p,
+    layers: req.model.layers.length,
+    replicas: Math.max(...places.map((r) => r.length)),
+  });
+  if (problem) throw new PlanError(problem);
+  const layout = chunkLayout(req, p, v);
+  const order = repeatOrder(
+    places.map((r) => r[0]!),
+    v,
+  );
+  const given = bounds.length === p * v + 1;
+  const split: Split = given
+    ? { bounds, machines: order }
+    : splitForOrder(layout.c, order, { ignoreMemory: true })!.split;
+  const sim = simulateSplit(layout, split, req);
+  const plan = planFile(req, layout, split, sim, chunkScore(layout.c, split, p).max, {
+    method: 'preset',
+    evaluations: 1,
+    stagesChosen: 'requested',
+    note:
+      `laid out by hand in the designer; ${v} chunks a stage, ` +
+      (given ? 'as the plan gave them' : "split by cost for the stages' machines"),
   });
   return { plan, simulation: sim };
 }
