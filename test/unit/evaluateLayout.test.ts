@@ -108,14 +108,15 @@ describe('evaluateLayout (a hand-made layout)', () => {
     assert.deepEqual(parsePlan(JSON.parse(JSON.stringify(given))), given);
     // Several stages on one machine interleave too (they share its compute).
     assert.equal(evaluateLayout(inter, [0, 4, 9], ['a', 'a']).plan.stages.length, 2);
-    for (const [over, bounds, machines, words] of [
+    const refusals: [Partial<PlanRequest>, number[], (string | string[])[], RegExp][] = [
       [{ microbatches: 3, batch: 63 }, [0, 4, 9], ['a', 'b'], /multiple of the stages \(2\)/],
       [{ chunks: 5 }, [0, 4, 9], ['a', 'b'], /need 10 layers/],
       [{}, [0, 4, 9], [['a', 'b'], 'b'], /with replicas are not built/],
       [{}, [0, 9], ['a'], /at least 2 stages/],
-    ] as const)
+    ];
+    for (const [over, bounds, machines, words] of refusals)
       assert.throws(
-        () => evaluateLayout({ ...inter, ...over }, [...bounds], machines as (string | string[])[]),
+        () => evaluateLayout({ ...inter, ...over }, bounds, machines),
         (e: unknown) => e instanceof PlanError && words.test(e.message),
       );
   });
