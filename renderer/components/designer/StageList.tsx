@@ -122,6 +122,13 @@ const StageLane = memo(function StageLane({
   const byId = (id: string | undefined) => machines.find((x) => x.id === id);
   const missing = m && !byId(m.id);
   const on = m ? [m, ...replicas] : [];
+  const layersText =
+    chunks === undefined
+      ? rangeText(layerNames, s, e)
+      : chunks === null
+        ? 'chunks split when predicted'
+        : `${chunks.map((c) => rangeText(layerNames, c.layers[0], c.layers[1], false)).join(' · ')} ` +
+          `(${chunks.length} chunks, ${chunks.reduce((a, c) => a + c.layers[1] - c.layers[0], 0)} layers)`;
   return (
     <li
       className="stage-lane"
@@ -152,12 +159,8 @@ const StageLane = memo(function StageLane({
         >
           Stage {k + 1}
         </button>
-        <span className="muted" data-testid={`stage-${k + 1}-layers`}>
-          {chunks === undefined
-            ? rangeText(layerNames, s, e)
-            : chunks === null
-              ? 'chunks split when predicted'
-              : `${chunks.map((c) => rangeText(layerNames, c.layers[0], c.layers[1], false)).join(' · ')} (${chunks.length} chunks, ${chunks.reduce((a, c) => a + c.layers[1] - c.layers[0], 0)} layers)`}
+        <span className="muted" data-testid={`stage-${k + 1}-layers`} title={layersText}>
+          {layersText}
         </span>
         {on.length > 1 && (
           <span className="replica-count" data-testid={`stage-${k + 1}-replicas`}>
