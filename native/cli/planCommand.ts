@@ -19,7 +19,7 @@ import {
   PlanError,
   type ScheduleComparison,
 } from '../planner/plan.js';
-import type { Plan } from '../planner/planSchema.js';
+import { PLAN_VERSION, type Plan } from '../planner/planSchema.js';
 import {
   choiceOption as choice,
   intOption,
@@ -232,7 +232,7 @@ export const planCommand: Command = {
     },
     json: {
       type: 'boolean',
-      description: 'print the plan as JSON (the plan file format, version 1)',
+      description: `print the plan as JSON (the plan file format, version ${PLAN_VERSION})`,
     },
     out: {
       type: 'string',

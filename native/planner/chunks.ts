@@ -38,11 +38,15 @@ export function interleavingProblem(req: {
     );
   const m = req.microbatches;
   if (req.stages === undefined) {
+    if (req.layers < 2 * v)
+      return (
+        `2 stages of ${v} chunks need ${2 * v} layers (one a chunk at least), but the model has ` +
+        `${req.layers}: use --chunks ${Math.max(1, Math.floor(req.layers / 2))} or fewer`
+      );
     if (stageCountsFor(req.layers, m, v, Infinity).length === 0)
       return (
-        `no stage count of 2 or more divides the ${m} micro-batches and leaves every one of its ` +
-        `${v} chunks a layer of the model's ${req.layers}: use --microbatches a multiple of 2, ` +
-        'or fewer --chunks'
+        `no stage count from 2 to ${Math.floor(req.layers / v)} (a layer for each of a stage's ${v} ` +
+        `chunks) divides the ${m} micro-batches: use --microbatches a multiple of 2, or fewer --chunks`
       );
     return null;
   }

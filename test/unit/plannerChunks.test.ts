@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, it } from 'node:test';
+import { planCommand } from '../../native/cli/planCommand.js';
 import { getModel } from '../../native/model/catalogue.js';
 import { modelCost } from '../../native/model/cost.js';
 import { clusterFromJson } from '../../native/planner/cluster.js';
@@ -197,5 +201,81 @@ describe('planning interleaved 1F1B', () => {
     assert.ok(compared.filter((c) => c !== inter).every((c) => c.chunks === undefined));
     const best = Math.max(...compared.map((c) => c.samplesPerSecond ?? 0));
     assert.equal(outcome.plan.prediction.samplesPerSecond, best);
+  });
+});
+
+describe('pipefitter plan --chunks', () => {
+  const cluster = () => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'pf-chunks-')), 'cluster.json');
+    fs.writeFileSync(
+      file,
+      JSON.stringify({
+        machines: ['a', 'b'].map((id) => ({ id, gflops: 40, memoryBytes: 8 * GiB })),
+        links: { default: { gbps: 100 } },
+      }),
+    );
+    return file;
+  };
+
+  async function capture(values: Record<string, string | boolean>) {
+    const [write, errWrite] = [process.stdout.write, process.stderr.write];
+    let out = '';
+    const sink = ((x: string) => ((out += x), true)) as typeof process.stdout.write;
+    process.stdout.write = process.stderr.write = sink;
+    try {
+      return { code: await planCommand.run(values, []), out };
+    } finally {
+      [process.stdout.write, process.stderr.write] = [write, errWrite];
+    }
+  }
+
+  it('prints each stage’s chunks and its stash in chunk-micro-batches', async () => {
+    const { code, out } = await capture({
+      model: 'deep-mlp',
+      cluster: cluster(),
+      schedule: 'interleaved-1f1b',
+      chunks: '3',
+    });
+    assert.equal(code, 0, out);
+    assert.match(out, /interleaved-1f1b \(3 chunks a stage\)/);
+    assert.match(out, /STASH \(MB×CHUNK\)/);
+    // Stage 1's row: three layer ranges.
+    assert.match(out, /^1 +\d+–\d+, \d+–\d+, \d+–\d+ /m);
+  });
+
+  it('says which schedules it compared, interleaving with its chunks', async () => {
+    const { code, out } = await capture({ model: 'deep-mlp', cluster: cluster() });
+    assert.equal(code, 0, out);
+    assert.match(out, /interleaved-1f1b \(2 chunks\)( \d+|: predicted)/);
+    const skipped = await capture({
+      model: 'deep-mlp',
+      cluster: cluster(),
+      microbatches: '3',
+      batch: '63',
+    });
+    assert.equal(skipped.code, 0, skipped.out);
+    assert.match(skipped.out, /interleaved-1f1b \(2 chunks\) not planned: no stage count/);
+  });
+
+  it('refuses --chunks with a schedule of one chunk a stage, and counts out of range', async () => {
+    await assert.rejects(
+      planCommand.run({ model: 'deep-mlp', cluster: cluster(), schedule: '1f1b', chunks: '2' }, []),
+      /--chunks applies to --schedule interleaved-1f1b only/,
+    );
+    await assert.rejects(
+      planCommand.run({ model: 'deep-mlp', cluster: cluster(), chunks: '0' }, []),
+      /--chunks must be an integer from 1 to 16, got "0"/,
+    );
+    const tooMany = await capture({
+      model: 'deep-mlp',
+      cluster: cluster(),
+      schedule: 'interleaved-1f1b',
+      chunks: '5',
+    });
+    assert.equal(tooMany.code, 1);
+    assert.match(
+      tooMany.out,
+      /pipefitter plan: 2 stages of 5 chunks need 10 layers .* has 9: use --chunks 4 or fewer/,
+    );
   });
 });
