@@ -24,6 +24,8 @@ export function interleavingProblem(req: {
   chunks?: number;
   stages?: number;
   microbatches: number;
+  /** Samples a step, so a suggested micro-batch count can divide it. */
+  batch?: number;
   layers: number;
   replicas?: number;
   maxReplicas?: number;
@@ -56,7 +58,7 @@ export function interleavingProblem(req: {
   if (m % p !== 0)
     return (
       `interleaved 1F1B needs the micro-batches (${m}) to be a multiple of the stages (${p}): ` +
-      `use --microbatches ${Math.max(p, Math.round(m / p) * p)}, or a stage count that divides ${m}`
+      `use --microbatches ${microbatchesFor(m, p, req.batch)}, or a stage count that divides ${m}`
     );
   if (req.layers < p * v)
     return (
@@ -64,6 +66,17 @@ export function interleavingProblem(req: {
       `${req.layers}: use --chunks ${Math.max(1, Math.floor(req.layers / p))} or fewer, or fewer --stages`
     );
   return null;
+}
+
+/**
+ * The micro-batch count to suggest for p stages: the first multiple of p from m up that divides the
+ * batch, or else the next multiple of p, saying the batch must follow.
+ */
+function microbatchesFor(m: number, p: number, batch: number | undefined): string {
+  const up = Math.ceil(m / p) * p;
+  if (batch === undefined) return String(up);
+  for (let q = up; q <= batch; q += p) if (batch % q === 0) return String(q);
+  return `${up} with a batch that is a multiple of ${up}`;
 }
 
 /**
