@@ -1,6 +1,8 @@
+import { formatBytes } from '../common/format.js';
 import { DEFAULT_CHUNKS, MAX_CHUNKS } from '../common/names.js';
 import type { ScheduleKind } from '../common/schemas.js';
-import type { Split } from './partitioner.js';
+import type { Machine } from './cluster.js';
+import type { Score, Split } from './partitioner.js';
 import { buildSchedule, peakHeldBy, type Schedule } from './schedule.js';
 import { StageCoster, type MemoryBreakdown, type PartitionProblem } from './stageCost.js';
 
@@ -165,4 +167,55 @@ export class ChunkCoster extends StageCoster {
     sum.total = sum.weights + sum.gradients + sum.optimizer + sum.activations;
     return sum;
   }
+}
+
+/** The stages of an interleaved split that do not fit their machine, at their exact peak. */
+export function chunkOverflows(c: ChunkCoster, split: Split, p: number, machines: Machine[]) {
+  return split.machines.slice(0, p).flatMap((m, k) => {
+    const needed = c.stageMemory(split, p, k).total;
+    const free = machines[m]!.memoryBytes;
+    return needed > free ? [{ stage: k, needed, free }] : [];
+  });
+}
+
+export function explainChunkOverflow(
+  c: ChunkCoster,
+  split: Split,
+  p: number,
+  machines: Machine[],
+): string {
+  const v = split.machines.length / p;
+  return chunkOverflows(c, split, p, machines)
+    .map(({ stage, needed, free }) => {
+      const ranges = Array.from({ length: v }, (_, ch) => chunkRange(split, p, stage, ch))
+        .map(([s, e]) => `${s}–${e - 1}`)
+        .join(', ');
+      return (
+        `stage ${stage + 1} (layers ${ranges}) needs ${formatBytes(needed)} ` +
+        `on ${machines[split.machines[stage]!]!.name}, which has ${formatBytes(free)} free`
+      );
+    })
+    .join('\n');
+}
+
+/**
+ * The bottleneck of an interleaved split per micro-batch: a stage's compute is its chunks' together
+ * (one machine runs them all), and a link direction carries every chunk's tensors that cross it.
+ */
+export function chunkScore(c: StageCoster, split: Split, p: number): Score {
+  const work = new Array<number>(p).fill(0);
+  const links = new Map<string, number>();
+  let sum = 0;
+  split.machines.forEach((m, j) => {
+    const t = c.computeSeconds(split.bounds[j]!, split.bounds[j + 1]!, m);
+    work[j % p] = work[j % p]! + t;
+    sum += t;
+    const next = split.machines[j + 1];
+    if (next === undefined) return;
+    const x = c.transferSeconds(split.bounds[j + 1]!, m, next);
+    const key = `${m}>${next}`;
+    links.set(key, (links.get(key) ?? 0) + x);
+    sum += x + c.latency(m, next);
+  });
+  return { max: Math.max(...work, ...links.values()), sum };
 }

@@ -16,7 +16,9 @@ import {
 import {
   ChunkCoster,
   chunkCount,
-  chunkRange,
+  chunkOverflows,
+  chunkScore,
+  explainChunkOverflow,
   interleavingProblem,
   repeatOrder,
   stageCountsFor,
@@ -29,7 +31,6 @@ import {
   searchBalanced,
   splitForOrder,
   uniformBounds,
-  type Score,
   type SearchResult,
   type Split,
 } from './partitioner.js';
@@ -408,52 +409,6 @@ function explainOverflow(c: StageCoster, split: Split, req: PlanRequest): string
   return lines.join('\n');
 }
 
-/** The stages of an interleaved split that do not fit their machine, at their exact peak. */
-function chunkOverflows(c: ChunkCoster, split: Split, p: number, req: PlanRequest) {
-  return split.machines.slice(0, p).flatMap((m, k) => {
-    const needed = c.stageMemory(split, p, k).total;
-    const free = req.cluster.machines[m]!.memoryBytes;
-    return needed > free ? [{ stage: k, needed, free }] : [];
-  });
-}
-
-function explainChunkOverflow(c: ChunkCoster, split: Split, p: number, req: PlanRequest): string {
-  const v = split.machines.length / p;
-  return chunkOverflows(c, split, p, req)
-    .map(({ stage, needed, free }) => {
-      const ranges = Array.from({ length: v }, (_, ch) => chunkRange(split, p, stage, ch))
-        .map(([s, e]) => `${s}–${e - 1}`)
-        .join(', ');
-      return (
-        `stage ${stage + 1} (layers ${ranges}) needs ${formatBytes(needed)} ` +
-        `on ${req.cluster.machines[split.machines[stage]!]!.name}, which has ${formatBytes(free)} free`
-      );
-    })
-    .join('\n');
-}
-
-/**
- * The bottleneck of an interleaved split per micro-batch: a stage's compute is its chunks' together
- * (one machine runs them all), and a link direction carries every chunk's tensors that cross it.
- */
-function chunkScore(c: StageCoster, split: Split, p: number): Score {
-  const work = new Array<number>(p).fill(0);
-  const links = new Map<string, number>();
-  let sum = 0;
-  split.machines.forEach((m, j) => {
-    const t = c.computeSeconds(split.bounds[j]!, split.bounds[j + 1]!, m);
-    work[j % p] = work[j % p]! + t;
-    sum += t;
-    const next = split.machines[j + 1];
-    if (next === undefined) return;
-    const x = c.transferSeconds(split.bounds[j + 1]!, m, next);
-    const key = `${m}>${next}`;
-    links.set(key, (links.get(key) ?? 0) + x);
-    sum += x + c.latency(m, next);
-  });
-  return { max: Math.max(...work, ...links.values()), sum };
-}
-
 /**
  * The best split of p stages of v chunks under the request's preset, or null when nothing fits. The
  * machine order is the one a split of one chunk a stage would take (costed with 1F1B's stash, the
@@ -468,7 +423,8 @@ function chunkSplitFor(
   const c = layout.c as ChunkCoster;
   const v = layout.chunks!;
   const P = p * v;
-  const fits = (split: Split) => ignoreMemory || chunkOverflows(c, split, p, req).length === 0;
+  const fits = (split: Split) =>
+    ignoreMemory || chunkOverflows(c, split, p, req.cluster.machines).length === 0;
   if (req.preset !== 'balanced') {
     const bounds =
       req.preset === 'uniform'
@@ -609,7 +565,7 @@ export function makePlan(req: PlanRequest): PlanOutcome {
     const why = !unfit
       ? ''
       : v > 1
-        ? explainChunkOverflow(c as ChunkCoster, unfit.split, p, req)
+        ? explainChunkOverflow(c as ChunkCoster, unfit.split, p, req.cluster.machines)
         : explainOverflow(c, unfit.split, req);
     const each = R > 1 ? ` of ${R} replicas each` : '';
     return {
