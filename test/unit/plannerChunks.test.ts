@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { describe, it } from 'node:test';
 import { planCommand } from '../../native/cli/planCommand.js';
+import { runPlanCommand, twoMachineClusterFile } from '../helpers/planCli.js';
 import { getModel } from '../../native/model/catalogue.js';
 import { modelCost } from '../../native/model/cost.js';
 import { clusterFromJson } from '../../native/planner/cluster.js';
@@ -205,29 +203,8 @@ describe('planning interleaved 1F1B', () => {
 });
 
 describe('pipefitter plan --chunks', () => {
-  const cluster = () => {
-    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'pf-chunks-')), 'cluster.json');
-    fs.writeFileSync(
-      file,
-      JSON.stringify({
-        machines: ['a', 'b'].map((id) => ({ id, gflops: 40, memoryBytes: 8 * GiB })),
-        links: { default: { gbps: 100 } },
-      }),
-    );
-    return file;
-  };
-
-  async function capture(values: Record<string, string | boolean>) {
-    const [write, errWrite] = [process.stdout.write, process.stderr.write];
-    let out = '';
-    const sink = ((x: string) => ((out += x), true)) as typeof process.stdout.write;
-    process.stdout.write = process.stderr.write = sink;
-    try {
-      return { code: await planCommand.run(values, []), out };
-    } finally {
-      [process.stdout.write, process.stderr.write] = [write, errWrite];
-    }
-  }
+  const cluster = twoMachineClusterFile;
+  const capture = runPlanCommand;
 
   it('prints each stage’s chunks and its stash in chunk-micro-batches', async () => {
     const { code, out } = await capture({
