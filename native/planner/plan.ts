@@ -618,8 +618,10 @@ export interface ScheduleComparison {
 
 /**
  * The plan for each schedule, and the fastest predicted one that fits (ties: the earlier in
- * SCHEDULE_KINDS, which lists the simpler first). When none fits, the outcome is 1F1B's, whose
- * explanation names what to change.
+ * SCHEDULE_KINDS, which lists the simpler first). Interleaving is planned with the request's chunks
+ * (or the default), and listed as skipped, with the reason, where the request rules it out (stage
+ * counts that do not divide the micro-batches, too few layers, replicas). When none fits, the outcome
+ * is 1F1B's, whose explanation names what to change.
  */
 export function makeFastestSchedulePlan(req: Omit<PlanRequest, 'schedule'>): {
   outcome: PlanOutcome;
