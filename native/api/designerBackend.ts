@@ -165,6 +165,23 @@ function prediction(plan: Plan, sim: SimulationResult, req: PlanRequest): Predic
   return { plan, machines: [...machines.values()], timeline, ...local };
 }
 
+/** The CLI's flags in a planner refusal as the designer's fields name them. */
+const FIELD_NOUNS: Record<string, string> = {
+  microbatches: 'micro-batches',
+  chunks: 'chunks',
+  stages: 'stages',
+};
+export function inDesignerWords(message: string): string {
+  return message
+    .replace('drop --replicas/--max-replicas', 'remove the stages’ replicas')
+    .replace(
+      /--(microbatches|chunks|stages) (\d+)/g,
+      (_, f: string, n: string) => `${n} ${FIELD_NOUNS[f]}`,
+    )
+    .replace(/--microbatches/g, 'a micro-batch count')
+    .replace(/--(chunks|stages|schedule)/g, '$1');
+}
+
 function request(
   ref: ModelRef,
   imported: ImportedModels,
@@ -249,7 +266,8 @@ export function designerHandlers(deps: {
         const { plan, simulation } = evaluateLayout(req, bounds, machineIds);
         return prediction(plan, simulation, req);
       } catch (err) {
-        if (err instanceof PlanError) throw new ApiError('bad-request', err.message);
+        if (err instanceof PlanError)
+          throw new ApiError('bad-request', inDesignerWords(err.message));
         throw err;
       }
     },
@@ -265,7 +283,8 @@ export function designerHandlers(deps: {
         if (!outcome.ok) throw new ApiError('failed', outcome.reason);
         return prediction(outcome.plan, outcome.simulation, req);
       } catch (err) {
-        if (err instanceof PlanError) throw new ApiError('bad-request', err.message);
+        if (err instanceof PlanError)
+          throw new ApiError('bad-request', inDesignerWords(err.message));
         throw err;
       }
     },

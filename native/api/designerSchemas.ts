@@ -6,6 +6,7 @@ import {
   ScheduleKindSchema,
   SyncSchema,
 } from '../common/schemas.js';
+import { MAX_CHUNKS } from '../common/names.js';
 import { ModelSpecSchema } from '../model/spec.js';
 import { PlanSchema } from '../planner/planSchema.js';
 
@@ -65,6 +66,11 @@ export const LayoutSettingsSchema = z.object({
    * settings saved before this choice read as they did.
    */
   sync: SyncSchema.optional(),
+  /**
+   * Chunks a stage holds under the interleaved schedule (ignored by the others); absent: the default
+   * (`DEFAULT_CHUNKS`), as `pipefitter plan` takes it.
+   */
+  chunks: z.number().int().min(1).max(MAX_CHUNKS).optional(),
 });
 export type LayoutSettings = z.infer<typeof LayoutSettingsSchema>;
 

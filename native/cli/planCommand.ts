@@ -2,7 +2,13 @@ import fs from 'node:fs';
 import { Coordinator } from '../coordinator/coordinator.js';
 import { DEFAULT_OPTIMIZER, DEFAULT_PRESET, DEFAULT_SCHEDULE } from '../common/defaults.js';
 import { formatBytes, wordList } from '../common/format.js';
-import { OPTIMIZER_NAMES, PLAN_PRESETS, SCHEDULE_KINDS } from '../common/names.js';
+import {
+  DEFAULT_CHUNKS,
+  MAX_CHUNKS,
+  OPTIMIZER_NAMES,
+  PLAN_PRESETS,
+  SCHEDULE_KINDS,
+} from '../common/names.js';
 import { ModelError } from '../model/modelError.js';
 import { resolveModel } from '../model/resolveModel.js';
 import { clusterFromJson, type Cluster } from '../planner/cluster.js';
@@ -13,7 +19,7 @@ import {
   PlanError,
   type ScheduleComparison,
 } from '../planner/plan.js';
-import type { Plan } from '../planner/planSchema.js';
+import { PLAN_VERSION, type Plan } from '../planner/planSchema.js';
 import {
   choiceOption as choice,
   intOption,
@@ -73,17 +79,26 @@ const { cluster: _namespace, ...discoveryOptions } = trustOptions;
 const ms = (s: number) =>
   s >= 1 ? `${s.toFixed(2)} s` : `${(s * 1000).toFixed(s < 0.01 ? 2 : 1)} ms`;
 
+/** "interleaved-1f1b (2 chunks)", or the schedule's name where it has one chunk a stage. */
+const scheduleName = (c: Pick<ScheduleComparison, 'schedule' | 'chunks'>) =>
+  c.chunks === undefined ? c.schedule : `${c.schedule} (${c.chunks} chunks)`;
+
 /** "schedule zb-h1: predicted 612 samples/s (fastest; 1f1b 580, gpipe 560)", for stderr. */
-function scheduleNote(chosen: string, compared: ScheduleComparison[]): string {
+export function scheduleNote(chosen: string, compared: ScheduleComparison[]): string {
+  const mine = compared.find((c) => c.schedule === chosen)!;
   const others = compared
-    .filter((c) => c.schedule !== chosen)
+    .filter((c) => c !== mine)
     .map((c) =>
-      c.samplesPerSecond === null
-        ? `${c.schedule} does not fit`
-        : `${c.schedule} ${c.samplesPerSecond.toFixed(0)}`,
+      c.skipped
+        ? `${scheduleName(c)} not planned: ${c.reason}`
+        : c.samplesPerSecond === null
+          ? `${scheduleName(c)} does not fit`
+          : `${scheduleName(c)} ${c.samplesPerSecond.toFixed(0)}`,
     );
-  const mine = compared.find((c) => c.schedule === chosen)!.samplesPerSecond!;
-  return `schedule ${chosen}: predicted ${mine.toFixed(0)} samples/s, the fastest (${others.join(', ')}); --schedule picks one`;
+  return (
+    `schedule ${scheduleName(mine)}: predicted ${mine.samplesPerSecond!.toFixed(0)} samples/s, ` +
+    `the fastest (${others.join('; ')}); --schedule picks one`
+  );
 }
 
 function printPlan(plan: Plan): void {
@@ -108,9 +123,12 @@ function printPlan(plan: Plan): void {
     ];
     return replicated ? [...row, s.replicas.length > 1 ? ms(p.allReduceSeconds ?? 0) : '–'] : row;
   });
+  const v = plan.stages[0]!.chunks.length;
   const out = [
     `Model ${plan.model.id} (${plan.model.layers} layers, ${plan.model.params.toLocaleString('en-US')} parameters), ` +
-      `batch ${plan.batch} in ${plan.microbatches} micro-batches, ${plan.schedule}, ${plan.optimizer}, preset ${plan.preset}`,
+      `batch ${plan.batch} in ${plan.microbatches} micro-batches, ${plan.schedule}` +
+      (v > 1 ? ` (${v} chunks a stage)` : '') +
+      `, ${plan.optimizer}, preset ${plan.preset}`,
     '',
     table(
       [
@@ -122,7 +140,8 @@ function printPlan(plan: Plan): void {
         'BWD/MB',
         'SEND/MB',
         'MEMORY (PEAK / FREE)',
-        'STASH',
+        // An interleaved stage holds (micro-batch, chunk) pairs, each a chunk's activations.
+        v > 1 ? 'STASH (MB×CHUNK)' : 'STASH',
         ...(replicated ? ['ALLREDUCE'] : []),
       ],
       rows,
@@ -143,7 +162,7 @@ export const planCommand: Command = {
   summary: "Split a model into pipeline stages over the lab's machines and predict its speed.",
   usage:
     'plan --model <id|model.json> [--cluster cluster.json | --discover SECONDS] [--stages N] [--batch B] ' +
-    `[--microbatches M] [--schedule ${SCHEDULE_KINDS.join('|')}] [--preset ${PLAN_PRESETS.join('|')}] ` +
+    `[--microbatches M] [--schedule ${SCHEDULE_KINDS.join('|')}] [--chunks V] [--preset ${PLAN_PRESETS.join('|')}] ` +
     `[--optimizer ${OPTIMIZER_NAMES.join('|')}] [--replicas R | --max-replicas R] [--json] [--out plan.json]`,
   options: {
     model: {
@@ -182,6 +201,14 @@ export const planCommand: Command = {
       valueName: 'kind',
       description: `${wordList(SCHEDULE_KINDS)} (default: the fastest predicted)`,
     },
+    chunks: {
+      type: 'string',
+      valueName: 'v',
+      description:
+        `with interleaved-1f1b: chunks (virtual stages) of non-adjacent layers each stage holds, ` +
+        `1–${MAX_CHUNKS} (default ${DEFAULT_CHUNKS}); the bubble shrinks by v for v× the messages. ` +
+        'Needs --microbatches a multiple of the stages',
+    },
     preset: {
       type: 'string',
       valueName: 'name',
@@ -205,7 +232,7 @@ export const planCommand: Command = {
     },
     json: {
       type: 'boolean',
-      description: 'print the plan as JSON (the plan file format, version 1)',
+      description: `print the plan as JSON (the plan file format, version ${PLAN_VERSION})`,
     },
     out: {
       type: 'string',
@@ -237,6 +264,11 @@ export const planCommand: Command = {
       values.schedule === undefined
         ? null
         : choice(values.schedule, 'schedule', SCHEDULE_KINDS, DEFAULT_SCHEDULE);
+    const chunks = intOption(values.chunks, 'chunks', 1, MAX_CHUNKS);
+    if (chunks !== undefined && schedule !== null && schedule !== 'interleaved-1f1b')
+      throw new UsageError(
+        `--chunks applies to --schedule interleaved-1f1b only (${schedule} holds one chunk a stage)`,
+      );
     const preset = choice(values.preset, 'preset', PLAN_PRESETS, DEFAULT_PRESET);
     const optimizer = choice(values.optimizer, 'optimizer', OPTIMIZER_NAMES, DEFAULT_OPTIMIZER);
     const discover = numberOption(values.discover, 'discover', 0, 3600);
@@ -268,6 +300,7 @@ export const planCommand: Command = {
         stages,
         replicas,
         maxReplicas,
+        chunks,
         batch,
         microbatches,
         optimizer,

@@ -14,11 +14,22 @@ import {
   type Link,
 } from './cluster.js';
 import {
+  ChunkCoster,
+  chunkCount,
+  chunkOverflows,
+  chunkScore,
+  explainChunkOverflow,
+  interleavingProblem,
+  repeatOrder,
+  stageCountsFor,
+} from './chunks.js';
+import {
   EXHAUSTIVE_MAX_MACHINES,
   balancedBounds,
   memoryOverflows,
   scoreSplit,
   searchBalanced,
+  splitForOrder,
   uniformBounds,
   type SearchResult,
   type Split,
@@ -77,6 +88,11 @@ export interface PlanRequest {
    * every step, so a step carries 1/H of the ring's time (weights and gradients are the same size).
    */
   syncEvery?: number;
+  /**
+   * Chunks (virtual stages) a stage holds under `interleaved-1f1b`, 1 to MAX_CHUNKS; absent:
+   * DEFAULT_CHUNKS. Other schedules hold one chunk a stage and ignore it.
+   */
+  chunks?: number;
 }
 
 export type PlanOutcome =
@@ -127,6 +143,7 @@ function checkRequest(req: PlanRequest): void {
         'choose a batch that is a multiple of --microbatches',
     );
   checkReplicas(req);
+  if (req.schedule === 'interleaved-1f1b') checkInterleaving(req);
   // One stage per machine holds where only one replica a stage is tried; replicas count places.
   if (req.stages !== undefined) {
     if (req.stages > M && replicaCounts(req).every((R) => R === 1))
@@ -141,6 +158,29 @@ function checkRequest(req: PlanRequest): void {
       );
   }
 }
+
+function checkInterleaving(req: PlanRequest): void {
+  const problem = interleavingProblem({ ...req, layers: req.model.layers.length });
+  if (problem) throw new PlanError(problem);
+  const v = chunkCount(req.schedule, req.chunks);
+  const M = req.cluster.machines.length;
+  if (req.stages !== undefined || interleavedCounts(req, v).length > 0) return;
+  if (M < 2)
+    throw new PlanError(
+      'interleaving needs at least 2 stages, one a machine, but the cluster has 1 machine: ' +
+        'add a machine, or choose another --schedule',
+    );
+  const most = Math.min(M, Math.floor(req.model.layers.length / v));
+  throw new PlanError(
+    `no stage count from 2 to ${most} (one stage a machine, a layer for each of a stage's ${v} ` +
+      `chunks) divides the ${req.microbatches} micro-batches: use --microbatches a multiple of ` +
+      `one of them, or choose another --schedule`,
+  );
+}
+
+/** The stage counts an interleaved plan of v chunks a stage may have on this cluster. */
+const interleavedCounts = (req: PlanRequest, v: number) =>
+  stageCountsFor(req.model.layers.length, req.microbatches, v, req.cluster.machines.length);
 
 /** The replica counts a request has the planner try: 1 to maxReplicas, or `replicas` (default 1). */
 function replicaCounts(req: PlanRequest): number[] {
@@ -184,6 +224,10 @@ function checkReplicas(req: PlanRequest): void {
 function stageCounts(req: PlanRequest, R: number): number[] {
   const n = req.model.layers.length;
   if (R > req.microbatches) return [];
+  if (req.schedule === 'interleaved-1f1b') {
+    const counts = interleavedCounts(req, chunkCount(req.schedule, req.chunks));
+    return req.stages === undefined ? counts : counts.filter((p) => p === req.stages);
+  }
   const most = Math.min(
     n,
     R === 1 ? req.cluster.machines.length : Math.floor(placeCount(req.cluster.machines) / R),
@@ -198,7 +242,10 @@ function stageCounts(req: PlanRequest, R: number): number[] {
  */
 interface Layout {
   c: StageCoster;
+  /** Where each stage's replicas run (one entry a stage, whatever its chunks). */
   replicasOf(split: Split): Slot[][];
+  /** Chunks a stage (virtual stages: the split has p·v of them); absent: 1. */
+  chunks?: number;
 }
 
 /**
@@ -225,6 +272,22 @@ function machineLayout(req: PlanRequest): Layout {
     replicasOf: (split) =>
       pinInTurn(
         split.machines.map((m) => [m]),
+        req,
+      ),
+  };
+}
+
+/**
+ * The cluster's machines for p stages of v chunks: the split is over p·v virtual stages, whose
+ * machines repeat the stages' (chunks.ts).
+ */
+function chunkLayout(req: PlanRequest, p: number, v: number): Layout {
+  return {
+    c: new ChunkCoster(problemOf(req), p, v),
+    chunks: v,
+    replicasOf: (split) =>
+      pinInTurn(
+        split.machines.slice(0, split.machines.length / v).map((m) => [m]),
         req,
       ),
   };
@@ -297,11 +360,15 @@ function withAllReduce(schedule: Schedule, replicas: Slot[][]): Schedule {
 /** Stage times, link times and the resources the stages share, as the simulator takes them. */
 function simulateSplit(layout: Layout, split: Split, req: PlanRequest): SimulationResult {
   const { c } = layout;
-  const p = split.machines.length;
+  const v = layout.chunks ?? 1;
+  // Times and boundaries per virtual stage (j = c·p + k); places per stage.
+  const P = split.machines.length;
+  const p = P / v;
   const replicas = layout.replicasOf(split);
   const placement = groupPlacements(replicas, req.cluster.machines);
-  const stages = split.machines.map((m, k): StageTimes => {
-    const [s, e] = [split.bounds[k]!, split.bounds[k + 1]!];
+  const stages = split.machines.map((m, j): StageTimes => {
+    const k = j % p;
+    const [s, e] = [split.bounds[j]!, split.bounds[j + 1]!];
     const weight = splitsBackward(req.schedule) ? c.weightGradSeconds(s, e, m) : 0;
     const times = {
       forward: c.forwardSeconds(s, e, m),
@@ -313,13 +380,13 @@ function simulateSplit(layout: Layout, split: Split, req: PlanRequest): Simulati
       ? { ...times, allReduce: stageAllReduce(c, split, k, replicas[k]!, req) }
       : times;
   });
-  const boundaries = Array.from({ length: p - 1 }, (_, k) => {
-    const [a, b] = [split.machines[k]!, split.machines[k + 1]!];
-    const t = c.transferSeconds(split.bounds[k + 1]!, a, b);
+  const boundaries = Array.from({ length: P - 1 }, (_, j) => {
+    const [a, b] = [split.machines[j]!, split.machines[j + 1]!];
+    const t = c.transferSeconds(split.bounds[j + 1]!, a, b);
     return { activationSeconds: t, gradientSeconds: t, latency: c.latency(a, b) };
   });
   return simulate({
-    schedule: withAllReduce(buildSchedule(req.schedule, p, req.microbatches), replicas),
+    schedule: withAllReduce(buildSchedule(req.schedule, p, req.microbatches, v), replicas),
     stages,
     boundaries,
     batchSize: req.batch,
@@ -340,6 +407,48 @@ function explainOverflow(c: StageCoster, split: Split, req: PlanRequest): string
     );
   });
   return lines.join('\n');
+}
+
+/**
+ * The best split of p stages of v chunks under the request's preset, or null when nothing fits. The
+ * machine order is the one a split of one chunk a stage would take (costed with 1F1B's stash, the
+ * nearest to interleaving's); for that order the DP splits the p·v virtual stages exactly.
+ */
+function chunkSplitFor(
+  layout: Layout,
+  p: number,
+  req: PlanRequest,
+  ignoreMemory = false,
+): SearchResult | null {
+  const c = layout.c as ChunkCoster;
+  const v = layout.chunks!;
+  const P = p * v;
+  const fits = (split: Split) =>
+    ignoreMemory || chunkOverflows(c, split, p, req.cluster.machines).length === 0;
+  if (req.preset !== 'balanced') {
+    const bounds =
+      req.preset === 'uniform'
+        ? uniformBounds(c.n, P)
+        : balancedBounds(
+            c.problem.layers.map((l) => l.params),
+            P,
+          );
+    const split = { bounds, machines: repeatOrder([...Array(p).keys()], v) };
+    if (!fits(split)) return null;
+    return { split, score: chunkScore(c, split, p), method: 'heuristic', evaluations: 1 };
+  }
+  const proxyReq = { ...req, schedule: '1f1b' as const };
+  const proxy = new StageCoster(problemOf(proxyReq));
+  const order = splitFor(proxy, p, proxyReq) ?? splitFor(proxy, p, proxyReq, true);
+  if (!order) return null;
+  const r = splitForOrder(c, repeatOrder(order.split.machines, v), { ignoreMemory });
+  if (!r || !fits(r.split)) return null;
+  return {
+    split: r.split,
+    score: chunkScore(c, r.split, p),
+    method: order.method,
+    evaluations: order.evaluations + 1,
+  };
 }
 
 function searchNote(
@@ -426,14 +535,18 @@ export function makePlan(req: PlanRequest): PlanOutcome {
         `and ${req.microbatches} micro-batches: use fewer --stages`,
     );
   const machines = machineLayout(req);
-  const layoutFor = (p: number, R: number) => (R === 1 ? machines : replicaLayout(req, p, R)!);
+  const v = chunkCount(req.schedule, req.chunks);
+  const layoutFor = (p: number, R: number) =>
+    v > 1 ? chunkLayout(req, p, v) : R === 1 ? machines : replicaLayout(req, p, R)!;
+  const search = (layout: Layout, p: number, ignoreMemory = false) =>
+    v > 1 ? chunkSplitFor(layout, p, req, ignoreMemory) : splitFor(layout.c, p, req, ignoreMemory);
 
   let best: { result: SearchResult; sim: SimulationResult; layout: Layout } | null = null;
   let evaluations = 0;
   for (const { R, counts } of tries)
     for (const p of counts) {
       const layout = layoutFor(p, R);
-      const result = splitFor(layout.c, p, req);
+      const result = search(layout, p);
       if (!result) continue;
       evaluations += result.evaluations;
       const sim = simulateSplit(layout, result.split, req);
@@ -446,9 +559,14 @@ export function makePlan(req: PlanRequest): PlanOutcome {
     // Explained for the fewest replicas tried (one, unless asked for more).
     const { R, counts } = tries[0]!;
     const p = req.stages ?? counts.at(-1)!;
-    const c = layoutFor(p, R).c;
-    const unfit = splitFor(c, p, req, true);
-    const why = unfit ? explainOverflow(c, unfit.split, req) : '';
+    const layout = layoutFor(p, R);
+    const c = layout.c;
+    const unfit = search(layout, p, true);
+    const why = !unfit
+      ? ''
+      : v > 1
+        ? explainChunkOverflow(c as ChunkCoster, unfit.split, p, req.cluster.machines)
+        : explainOverflow(c, unfit.split, req);
     const each = R > 1 ? ` of ${R} replicas each` : '';
     return {
       ok: false,
@@ -462,29 +580,48 @@ export function makePlan(req: PlanRequest): PlanOutcome {
   }
 
   const { result, sim, layout } = best;
-  const replicated = layout !== machines;
+  const replicated = layout !== machines && v === 1;
   const plan = planFile(req, layout, result.split, sim, result.score.max, {
     method: req.preset === 'balanced' ? result.method : 'preset',
     evaluations,
     stagesChosen: req.stages !== undefined ? 'requested' : 'auto',
     note:
       searchNote(result, layout.c.problem.machines.length, req.preset, replicated) +
-      replicaNote(req, layout.replicasOf(result.split)),
+      replicaNote(req, layout.replicasOf(result.split)) +
+      chunkNote(v, req.preset),
   });
   return { ok: true, plan, simulation: sim };
+}
+
+/** What the note says of chunks: how an interleaved plan's layers were split (nothing for one). */
+function chunkNote(v: number, preset: Preset): string {
+  if (v === 1) return '';
+  return (
+    `; ${v} chunks a stage (interleaved: virtual stage c·p + k is chunk c of stage k, on its machine), ` +
+    (preset === 'balanced'
+      ? 'machines ordered as for one chunk a stage, the chunks split exactly for that order'
+      : `the ${preset} preset's split into virtual stages`)
+  );
 }
 
 /** One schedule's outcome when the planner compares them: its predicted rate, or why none fits. */
 export interface ScheduleComparison {
   schedule: ScheduleKind;
+  /** Chunks a stage the schedule was planned with (interleaved only). */
+  chunks?: number;
   samplesPerSecond: number | null;
+  /** Why it has no rate: nothing fits, or (with `skipped`) the request rules the schedule out. */
   reason?: string;
+  /** True where the schedule was not planned at all (the reason says why), not planned and unfit. */
+  skipped?: boolean;
 }
 
 /**
  * The plan for each schedule, and the fastest predicted one that fits (ties: the earlier in
- * SCHEDULE_KINDS, which lists the simpler first). When none fits, the outcome is 1F1B's, whose
- * explanation names what to change.
+ * SCHEDULE_KINDS, which lists the simpler first). Interleaving is planned with the request's chunks
+ * (or the default), and listed as skipped, with the reason, where the request rules it out (stage
+ * counts that do not divide the micro-batches, too few layers, replicas). When none fits, the outcome
+ * is 1F1B's, whose explanation names what to change.
  */
 export function makeFastestSchedulePlan(req: Omit<PlanRequest, 'schedule'>): {
   outcome: PlanOutcome;
@@ -494,14 +631,30 @@ export function makeFastestSchedulePlan(req: Omit<PlanRequest, 'schedule'>): {
   let fallback: PlanOutcome | null = null;
   const compared: ScheduleComparison[] = [];
   for (const schedule of SCHEDULE_KINDS) {
+    const v = chunkCount(schedule, req.chunks);
+    const chunks = schedule === 'interleaved-1f1b' ? { chunks: v } : {};
+    if (schedule === 'interleaved-1f1b') {
+      // What rules interleaving out rules out only it: the other schedules still compete.
+      let skip: string | null = null;
+      try {
+        checkInterleaving({ ...req, schedule });
+      } catch (err) {
+        if (!(err instanceof PlanError)) throw err;
+        skip = err.message;
+      }
+      if (skip) {
+        compared.push({ schedule, ...chunks, samplesPerSecond: null, reason: skip, skipped: true });
+        continue;
+      }
+    }
     const outcome = makePlan({ ...req, schedule });
     if (!outcome.ok) {
-      compared.push({ schedule, samplesPerSecond: null, reason: outcome.reason });
+      compared.push({ schedule, ...chunks, samplesPerSecond: null, reason: outcome.reason });
       if (schedule === '1f1b') fallback = outcome;
       continue;
     }
     const rate = outcome.plan.prediction.samplesPerSecond;
-    compared.push({ schedule, samplesPerSecond: rate });
+    compared.push({ schedule, ...chunks, samplesPerSecond: rate });
     if (!best || rate > best.rate * (1 + 1e-9)) best = { outcome, rate };
   }
   return { outcome: best?.outcome ?? fallback ?? makePlan({ ...req, schedule: '1f1b' }), compared };
@@ -517,11 +670,19 @@ function planFile(
   search: Plan['search'],
 ): Plan {
   const { c } = layout;
-  const p = split.machines.length;
+  const v = layout.chunks ?? 1;
+  const p = split.machines.length / v;
   const cost = modelCost(req.model);
   const names = cost.layers.map((l) => l.name);
   const machines = req.cluster.machines;
   const replicas = layout.replicasOf(split);
+  // Stage k's virtual stages (its chunks, c·p + k) and the sum of a figure over them.
+  const virtual = (k: number) => Array.from({ length: v }, (_, ch) => ch * p + k);
+  const total = (k: number, f: (j: number, s: number, e: number, m: number) => number) =>
+    virtual(k).reduce(
+      (sum, j) => sum + f(j, split.bounds[j]!, split.bounds[j + 1]!, split.machines[j]!),
+      0,
+    );
   return {
     version: PLAN_VERSION,
     model: {
@@ -537,14 +698,15 @@ function planFile(
     schedule: req.schedule,
     optimizer: req.optimizer,
     preset: req.preset,
-    stages: split.machines.map((g, k) =>
+    stages: split.machines.slice(0, p).map((g, k) =>
       planStage(
-        [
-          {
-            layers: [split.bounds[k]!, split.bounds[k + 1]!],
-            layerNames: [names[split.bounds[k]!]!, names[split.bounds[k + 1]! - 1]!],
-          },
-        ],
+        virtual(k).map((j) => ({
+          layers: [split.bounds[j]!, split.bounds[j + 1]!] as [number, number],
+          layerNames: [names[split.bounds[j]!]!, names[split.bounds[j + 1]! - 1]!] as [
+            string,
+            string,
+          ],
+        })),
         replicas[k]!.map((r) => ({
           machineId: machines[r.machine]!.id,
           machineName: machines[r.machine]!.name,
@@ -559,22 +721,25 @@ function planFile(
       samplesPerSecond: sim.samplesPerSecond,
       bubble: Math.max(0, Math.min(1, sim.bubble)),
       bottleneckSeconds,
-      stages: split.machines.map((m, k) => {
-        const [s, e] = [split.bounds[k]!, split.bounds[k + 1]!];
-        const mem = c.memory(s, e, k, p);
-        const next = split.machines[k + 1];
-        const prev = split.machines[k - 1];
-        // A replicated stage's figures are its replicas' together (each micro-batch on one of them).
+      stages: split.machines.slice(0, p).map((_, k) => {
+        const mem =
+          v > 1
+            ? (c as ChunkCoster).stageMemory(split, p, k)
+            : c.memory(split.bounds[k]!, split.bounds[k + 1]!, k, p);
+        // A replicated stage's figures are its replicas' together (each micro-batch on one of them);
+        // an interleaved stage's, its chunks' together (a micro-batch passes each once).
         const group = replicas[k]!;
+        const send = (j: number, to: number | undefined, at: number) =>
+          to === undefined ? 0 : c.transferSeconds(at, split.machines[j]!, to);
         return {
-          forwardSeconds: c.forwardSeconds(s, e, m),
-          backwardSeconds: c.backwardSeconds(s, e, m),
-          optimizerStepSeconds: stepSeconds(c, s, e, m),
+          forwardSeconds: total(k, (_j, s, e, m) => c.forwardSeconds(s, e, m)),
+          backwardSeconds: total(k, (_j, s, e, m) => c.backwardSeconds(s, e, m)),
+          optimizerStepSeconds: total(k, (_j, s, e, m) => stepSeconds(c, s, e, m)),
           ...(group.length > 1
             ? { allReduceSeconds: stageAllReduce(c, split, k, group, req) }
             : {}),
-          sendActivationSeconds: next === undefined ? 0 : c.transferSeconds(e, m, next),
-          sendGradientSeconds: prev === undefined ? 0 : c.transferSeconds(s, m, prev),
+          sendActivationSeconds: total(k, (j, _s, e) => send(j, split.machines[j + 1], e)),
+          sendGradientSeconds: total(k, (j, s) => send(j, split.machines[j - 1], s)),
           memoryBytes: mem.total,
           memoryFreeBytes: Math.min(...group.map((r) => machines[r.machine]!.memoryBytes)),
           memory: {
@@ -583,12 +748,12 @@ function planFile(
             optimizer: mem.optimizer,
             activations: mem.activations,
           },
-          inFlightMicrobatches: inFlightMicrobatches(req.schedule, k, p, req.microbatches),
+          inFlightMicrobatches: inFlightMicrobatches(req.schedule, k, p, req.microbatches, v),
           busySeconds: sim.stages[k]!.busy,
           idleSeconds: sim.stages[k]!.idle,
           commSeconds: sim.stages[k]!.comm,
-          flopsPerMicrobatch: c.stageFlops(s, e),
-          params: c.paramCount(s, e),
+          flopsPerMicrobatch: total(k, (_j, s, e) => c.stageFlops(s, e)),
+          params: total(k, (_j, s, e) => c.paramCount(s, e)),
         };
       }),
     },
@@ -616,10 +781,18 @@ export function evaluateLayout(
     throw new PlanError(
       `the batch (${req.batch}) must split into ${req.microbatches} equal micro-batches`,
     );
-  if (bounds.length !== machineIds.length + 1 || bounds[0] !== 0 || bounds.at(-1) !== n)
+  // An interleaved layout may give its chunks' bounds (p·v + 1 of them) instead of its stages'.
+  const v = chunkCount(req.schedule, req.chunks);
+  const chunked = v > 1 && bounds.length === machineIds.length * v + 1;
+  if (
+    (bounds.length !== machineIds.length + 1 && !chunked) ||
+    bounds[0] !== 0 ||
+    bounds.at(-1) !== n
+  )
     throw new PlanError(`the stages must cover layers 0–${n - 1}, one machine per stage`);
   for (let k = 1; k < bounds.length; k++)
-    if (!(bounds[k]! > bounds[k - 1]!)) throw new PlanError(`stage ${k} has no layers`);
+    if (!(bounds[k]! > bounds[k - 1]!))
+      throw new PlanError(`${chunked ? 'chunk' : 'stage'} ${k} has no layers`);
   const index = new Map(req.cluster.machines.map((m, i) => [m.id, i]));
   const places = machineIds.map((ids, k) => {
     const list = typeof ids === 'string' ? [ids] : ids;
@@ -634,6 +807,7 @@ export function evaluateLayout(
       return i;
     });
   });
+  if (v > 1) return evaluateChunkedLayout(req, bounds, places, v);
   // One replica a stage is costed on the machines themselves, exactly as before replicas existed.
   const replicated = places.some((r) => r.length > 1);
   const layout = replicated
@@ -649,6 +823,46 @@ export function evaluateLayout(
     evaluations: 1,
     stagesChosen: 'requested',
     note: 'laid out by hand in the designer',
+  });
+  return { plan, simulation: sim };
+}
+
+/**
+ * A designer layout under an interleaved schedule: the stages' machines as chosen, their chunks as
+ * given (p·v + 1 bounds, a plan opened in the designer), or else split by cost for those machines
+ * (the planner's DP over the virtual stages; the stages' own bounds say nothing of the chunks).
+ */
+function evaluateChunkedLayout(
+  req: PlanRequest,
+  bounds: number[],
+  places: number[][],
+  v: number,
+): { plan: Plan; simulation: SimulationResult } {
+  const p = places.length;
+  const problem = interleavingProblem({
+    ...req,
+    stages: p,
+    layers: req.model.layers.length,
+    replicas: Math.max(...places.map((r) => r.length)),
+  });
+  if (problem) throw new PlanError(problem);
+  const layout = chunkLayout(req, p, v);
+  const order = repeatOrder(
+    places.map((r) => r[0]!),
+    v,
+  );
+  const given = bounds.length === p * v + 1;
+  const split: Split = given
+    ? { bounds, machines: order }
+    : splitForOrder(layout.c, order, { ignoreMemory: true })!.split;
+  const sim = simulateSplit(layout, split, req);
+  const plan = planFile(req, layout, split, sim, chunkScore(layout.c, split, p).max, {
+    method: 'preset',
+    evaluations: 1,
+    stagesChosen: 'requested',
+    note:
+      `laid out by hand in the designer; ${v} chunks a stage, ` +
+      (given ? 'as the plan gave them' : "split by cost for the stages' machines"),
   });
   return { plan, simulation: sim };
 }

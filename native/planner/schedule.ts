@@ -258,30 +258,54 @@ export function splitsBackward(kind: SimulatedScheduleKind): boolean {
 
 /**
  * The most micro-batches stage k holds at once under a schedule: from its F until the action that
- * releases the micro-batch (W where the schedule has W, else B).
+ * releases the micro-batch (W where the schedule has W, else B). For an interleaved schedule it counts
+ * (micro-batch, chunk) pairs: each holds one chunk's activations.
  */
 export function peakHeld(schedule: Schedule, k: number): number {
+  return peakHeldBy(schedule, k, () => 1);
+}
+
+/**
+ * The most stage k holds at once when a micro-batch held by chunk c weighs `weight(c)` (its chunk's
+ * activation bytes, say): chunks of one stage peak at different times, so the stage's peak is less
+ * than the sum of its chunks' peaks. A weight of 1 for one chunk and 0 for the others gives that
+ * chunk's own peak.
+ */
+export function peakHeldBy(
+  schedule: Schedule,
+  k: number,
+  weight: (chunk: number) => number,
+): number {
   const release = splitsBackward(schedule.kind) ? 'W' : 'B';
   let held = 0;
   let peak = 0;
   for (const a of schedule.actions[k]!) {
-    if (a.op === 'F') peak = Math.max(peak, ++held);
-    else if (a.op === release) held--;
+    if (a.op === 'F') peak = Math.max(peak, (held += weight(a.chunk ?? 0)));
+    else if (a.op === release) held -= weight(a.chunk ?? 0);
   }
   return peak;
 }
 
 const heldCache = new Map<string, number[]>();
 
-/** How many micro-batches' activations stage k of p holds at most under a schedule (its stash). */
-export function inFlightMicrobatches(kind: ScheduleKind, k: number, p: number, m: number): number {
+/**
+ * How many micro-batches' activations stage k of p holds at most under a schedule (its stash); with
+ * `chunks` > 1 (interleaved), how many (micro-batch, chunk) pairs, each a chunk's activations.
+ */
+export function inFlightMicrobatches(
+  kind: ScheduleKind,
+  k: number,
+  p: number,
+  m: number,
+  chunks = 1,
+): number {
   if (kind === 'gpipe') return m;
   if (kind === '1f1b') return Math.min(p - k, m);
   // The planner asks for every stage of many splits: build each schedule once.
-  const key = `${kind}:${p}:${m}`;
+  const key = `${kind}:${p}:${m}:${chunks}`;
   let held = heldCache.get(key);
   if (!held) {
-    const s = buildSchedule(kind, p, m);
+    const s = buildSchedule(kind, p, m, chunks);
     held = Array.from({ length: p }, (_, j) => peakHeld(s, j));
     if (heldCache.size > 256) heldCache.clear();
     heldCache.set(key, held);

@@ -9,6 +9,7 @@ import {
   DEFAULT_SCHEDULE,
 } from '../../native/common/defaults.js';
 import type { PlanFile } from '../../native/api/designerSchemas.js';
+import { DEFAULT_CHUNKS } from '../../native/common/names.js';
 
 export interface Placement {
   id: string;
@@ -30,6 +31,12 @@ export interface DesignDoc {
    */
   replicas: Placement[][];
   settings: LayoutSettings;
+  /**
+   * Under the interleaved schedule, the chunks' bounds in pipeline order (p·v + 1 of them) as a plan
+   * opened here gave them; absent, or for another stage or chunk count, the engine splits the chunks
+   * by cost for the stages' machines. `bounds` then only counts the stages.
+   */
+  chunkBounds?: number[];
 }
 
 export const DEFAULT_SETTINGS: LayoutSettings = {
@@ -155,6 +162,35 @@ export function stageMachineIds(d: DesignDoc, k: number): string | string[] | nu
   return ids.length === 1 ? ids[0]! : ids;
 }
 
+/** Chunks a stage holds under the document's schedule: 1 unless it interleaves. */
+export function chunkCount(settings: LayoutSettings): number {
+  return settings.schedule === 'interleaved-1f1b' ? (settings.chunks ?? DEFAULT_CHUNKS) : 1;
+}
+
+/**
+ * The bounds the prediction takes: the stages' (one chunk a stage, or chunks the engine splits), or
+ * the chunks' a plan gave, while they still fit the stage and chunk counts.
+ */
+export function boundsToPredict(d: DesignDoc): number[] {
+  const v = chunkCount(d.settings);
+  const c = d.chunkBounds;
+  return v > 1 && c?.length === stageCount(d) * v + 1 ? c : d.bounds;
+}
+
+/**
+ * Each layer's stage in a plan (interleaved: the stage of the chunk that holds it), or null where the
+ * plan does not cover the model once.
+ */
+export function stageOfLayers(plan: PlanFile): number[] | null {
+  const out = new Array<number>(plan.model.layers).fill(-1);
+  plan.stages.forEach((st, k) =>
+    st.chunks.forEach(({ layers: [s, e] }) => {
+      for (let i = s; i < e && i < out.length; i++) out[i] = k;
+    }),
+  );
+  return out.includes(-1) ? null : out;
+}
+
 export function setSettings(d: DesignDoc, patch: Partial<LayoutSettings>): DesignDoc {
   const settings = { ...d.settings, ...patch };
   if (JSON.stringify(settings) === JSON.stringify(d.settings)) return d;
@@ -166,37 +202,63 @@ export interface Layout {
   machines: (Placement | null)[];
   /** Each stage's further replicas; absent: none. */
   replicas?: Placement[][];
+  /** Interleaved: the chunks' bounds in pipeline order (see DesignDoc); absent: none given. */
+  chunkBounds?: number[];
 }
 
 /** A whole layout at once (Auto-partition, a loaded plan). */
 export function setLayout(d: DesignDoc, layout: Layout): DesignDoc {
+  // Chunk bounds belong to the layout they came with: another layout drops them.
+  const { chunkBounds: _, ...rest } = d;
   return {
-    ...d,
+    ...rest,
     bounds: layout.bounds.slice(),
     machines: layout.machines.slice(),
     replicas: layout.replicas?.map((r) => r.slice()) ?? layout.machines.map(() => []),
+    ...(layout.chunkBounds ? { chunkBounds: layout.chunkBounds.slice() } : {}),
   };
+}
+
+/** p stages over n layers, as even as whole layers go (the first ones take the remainder). */
+function evenBounds(n: number, p: number): number[] {
+  const b = [0];
+  for (let k = 0; k < p; k++) b.push(b[k]! + Math.floor(n / p) + (k < n % p ? 1 : 0));
+  return b;
 }
 
 /**
  * A plan's layout as the designer edits it: one layer range and the replicas' machines per stage,
  * read from the plan's chunks and replicas (which GPU of a machine a replica was pinned to is the
- * engine's to choose again). A plan with several chunks in a stage cannot be shown as stage rows yet,
- * and says so instead of losing them.
+ * engine's to choose again). An interleaved plan's stages each hold v chunks: those are kept as
+ * `chunkBounds` (pipeline order: chunk 0 of every stage, then chunk 1 …), and the stages' own
+ * bounds, which then only count the stages, are spread evenly. A plan whose stages hold different
+ * numbers of chunks is no schedule's, and says so instead of losing them.
  */
-export function layoutOfPlan(plan: PlanFile): Required<Layout> | { problem: string } {
+export function layoutOfPlan(
+  plan: PlanFile,
+): (Required<Omit<Layout, 'chunkBounds'>> & Pick<Layout, 'chunkBounds'>) | { problem: string } {
+  const v = plan.stages[0]!.chunks.length;
   for (const [k, st] of plan.stages.entries())
-    if (st.chunks.length > 1)
+    if (st.chunks.length !== v)
       return {
-        problem: `Stage ${k} of this plan holds ${st.chunks.length} layer ranges, which the designer cannot show yet.`,
+        problem: `Stage ${k + 1} of this plan holds ${st.chunks.length} layer ranges and stage 1 holds ${v}: the designer shows stages of equal chunk counts only.`,
       };
   const places = plan.stages.map((st) =>
     st.replicas.map((r) => ({ id: r.machineId, name: r.machineName })),
   );
-  return {
-    bounds: [0, ...plan.stages.map((st) => st.chunks[0]!.layers[1])],
+  const common = {
     machines: places.map((p) => p[0]!),
     replicas: places.map((p) => p.slice(1)),
+  };
+  if (v === 1)
+    return { bounds: [0, ...plan.stages.map((st) => st.chunks[0]!.layers[1])], ...common };
+  const chunkBounds = [0];
+  for (let c = 0; c < v; c++)
+    for (const st of plan.stages) chunkBounds.push(st.chunks[c]!.layers[1]);
+  return {
+    bounds: evenBounds(plan.model.layers, plan.stages.length),
+    chunkBounds,
+    ...common,
   };
 }
 

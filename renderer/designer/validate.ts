@@ -9,6 +9,7 @@ import {
   SyncSchema,
   type Sync,
 } from '../../native/common/schemas.js';
+import { MAX_CHUNKS } from '../../native/common/names.js';
 import { formatBytes } from '../format.js';
 import { stageMachines, stagesOn, type DesignDoc } from './planModel.js';
 
@@ -179,4 +180,19 @@ function localSgdProblem(doc: DesignDoc, plan: PlanFile | null): Problem | null 
       fix: 'Put every stage’s replicas on the same machines, in the same order, or sync every step.',
     };
   return null;
+}
+
+// ---- interleaving ----
+
+/** Fewest chunks the designer offers: one chunk a stage is plain 1F1B. */
+export const MIN_CHUNKS = 2;
+
+/** The chunks a stage typed in the designer, or why that is not a count it takes. */
+export function parseChunks(text: string): { chunks: number } | { problem: string } {
+  const t = text.trim();
+  const n = /^\d+$/.test(t) ? Number(t) : NaN;
+  if (n >= MIN_CHUNKS && n <= MAX_CHUNKS) return { chunks: n };
+  return {
+    problem: `Each stage holds from ${MIN_CHUNKS} to ${MAX_CHUNKS} chunks: a whole number${t ? `, not “${t.slice(0, 20)}”` : ''}.`,
+  };
 }

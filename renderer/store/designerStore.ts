@@ -10,6 +10,7 @@ import type {
 import type { PipefitterApi, RunSettings } from '../../native/api/types.js';
 import type { Sync } from '../../native/common/schemas.js';
 import {
+  boundsToPredict,
   commit,
   historyOf,
   layoutOfPlan,
@@ -138,7 +139,7 @@ async function predict(doc = designerStore.getState().history.present): Promise<
     const prediction = await api.predictLayout({
       model: model.ref,
       settings: doc.settings,
-      bounds: doc.bounds,
+      bounds: boundsToPredict(doc),
       machineIds: ids as (string | string[])[],
     });
     if (id !== seq) return;
@@ -279,12 +280,19 @@ export function loadPlan(plan: PlanFile): void {
     bounds: layout.bounds,
     machines: layout.machines,
     replicas: layout.replicas,
+    ...(layout.chunkBounds ? { chunkBounds: layout.chunkBounds } : {}),
     settings: {
       batch: plan.batch,
       microbatches: plan.microbatches,
       schedule: plan.schedule,
       optimizer: plan.optimizer,
       preset: plan.preset,
+      // The chunks a stage holds are the plan's (the designer's choice otherwise stays).
+      ...(plan.stages[0]!.chunks.length > 1
+        ? { chunks: plan.stages[0]!.chunks.length }
+        : s.history.present.settings.chunks !== undefined
+          ? { chunks: s.history.present.settings.chunks }
+          : {}),
       // A plan file does not say how its replicas sync (a run's settings do): the choice stays.
       ...(s.history.present.settings.sync ? { sync: s.history.present.settings.sync } : {}),
     },

@@ -9,7 +9,7 @@ import { StageList } from '../components/designer/StageList.js';
 import { useMachines } from '../components/designer/useMachines.js';
 import '../designer/designer.css';
 import { StartRunDialog } from '../components/run/StartRunDialog.js';
-import { setSettings } from '../designer/planModel.js';
+import { setSettings, stageOfLayers } from '../designer/planModel.js';
 import { formatRate } from '../designer/units.js';
 import { MAX_FILE_BYTES } from '../host/files.js';
 import { useApi } from '../hostContext.js';
@@ -120,6 +120,8 @@ export function DesignerView() {
   );
   // While the engine answers (a few ms), keep showing the last figures rather than flashing empty.
   const shown = prediction ?? (doc.machines.every((m) => m) ? stalePrediction : null);
+  // Interleaved layers take their colour from the chunks the prediction split.
+  const layerStages = useMemo(() => (shown ? stageOfLayers(shown.plan) : null), [shown]);
 
   return (
     <div className={`designer${fileOver ? ' file-over' : ''}`}>
@@ -240,7 +242,7 @@ export function DesignerView() {
           </div>
           {model.notes.length > 0 && <p className="muted">{model.notes.join(' ')}</p>}
           <div className="designer-grid">
-            <LayerColumn model={model} doc={doc} />
+            <LayerColumn model={model} doc={doc} layerStages={layerStages} />
             <StageList doc={doc} layerNames={layerNames} machines={machines} prediction={shown} />
             <MachinePanel
               doc={doc}

@@ -92,6 +92,38 @@ describe('designer API over the real ApiServer', () => {
     );
   });
 
+  it('interleaves: chunks split by cost on the stages, saved with the plan, refusals in the designer’s words', async () => {
+    const [a, b] = await ids();
+    const interleaved = { ...settings, schedule: 'interleaved-1f1b' as const, chunks: 2 };
+    const p = await ok<Prediction>('predictLayout', {
+      model: { catalogue: 'deep-mlp' },
+      settings: interleaved,
+      bounds: [0, 4, 9],
+      machineIds: [a, b],
+    });
+    assert.deepEqual(
+      p.plan.stages.map((s) => s.chunks.length),
+      [2, 2],
+    );
+    // The timeline names each chunk's actions: "F0.1" is micro-batch 0 through chunk 1.
+    assert.ok(p.timeline.some((t) => t.kind === 'compute' && t.label === 'F0.1'));
+    const saved = await ok<{ path: string }>('savePlan', { name: 'interleaved', plan: p.plan });
+    assert.equal(
+      parsePlan(JSON.parse(fs.readFileSync(saved.path, 'utf8'))).stages[1]!.chunks.length,
+      2,
+    );
+    // The plans test lists what it saved alone.
+    fs.rmSync(saved.path);
+    const refusal = await fails('predictLayout', {
+      model: { catalogue: 'deep-mlp' },
+      settings: { ...interleaved, chunks: 5 },
+      bounds: [0, 4, 9],
+      machineIds: [a, b],
+    });
+    assert.match(refusal, /need 10 layers .* use 4 chunks or fewer, or fewer stages/);
+    assert.doesNotMatch(refusal, /--/);
+  });
+
   it('auto-partitions over the machines it is given only', async () => {
     const [a, , c] = await ids();
     const p = await ok<Prediction>('autoPartition', {

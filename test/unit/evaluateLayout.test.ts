@@ -79,4 +79,45 @@ describe('evaluateLayout (a hand-made layout)', () => {
       /machine zulu is not in the cluster/,
     );
   });
+
+  it('interleaved: splits the chunks by cost for the stages’ machines, as the planner does, or takes them as given', () => {
+    const inter: PlanRequest = { ...req, schedule: 'interleaved-1f1b', chunks: 2 };
+    const auto = makePlan(inter);
+    assert.ok(auto.ok);
+    const ids = auto.plan.stages.map((s) => s.machineId);
+    // The stages' own bounds say nothing of the chunks: the split is the planner's for these machines.
+    const { plan } = evaluateLayout(inter, [0, 1, 9], ids);
+    assert.deepEqual(plan.stages, auto.plan.stages);
+    assert.deepEqual(plan.prediction, auto.plan.prediction);
+    assert.match(plan.search.note, /2 chunks a stage, split by cost/);
+    // p·v + 1 bounds are the chunks themselves, in pipeline order.
+    const given = evaluateLayout(inter, [0, 1, 2, 3, 9], ['a', 'b']).plan;
+    assert.deepEqual(
+      given.stages.map((s) => s.chunks.map((c) => c.layers)),
+      [
+        [
+          [0, 1],
+          [2, 3],
+        ],
+        [
+          [1, 2],
+          [3, 9],
+        ],
+      ],
+    );
+    assert.deepEqual(parsePlan(JSON.parse(JSON.stringify(given))), given);
+    // Several stages on one machine interleave too (they share its compute).
+    assert.equal(evaluateLayout(inter, [0, 4, 9], ['a', 'a']).plan.stages.length, 2);
+    const refusals: [Partial<PlanRequest>, number[], (string | string[])[], RegExp][] = [
+      [{ microbatches: 3, batch: 63 }, [0, 4, 9], ['a', 'b'], /multiple of the stages \(2\)/],
+      [{ chunks: 5 }, [0, 4, 9], ['a', 'b'], /need 10 layers/],
+      [{}, [0, 4, 9], [['a', 'b'], 'b'], /with replicas are not built/],
+      [{}, [0, 9], ['a'], /at least 2 stages/],
+    ];
+    for (const [over, bounds, machines, words] of refusals)
+      assert.throws(
+        () => evaluateLayout({ ...inter, ...over }, bounds, machines),
+        (e: unknown) => e instanceof PlanError && words.test(e.message),
+      );
+  });
 });

@@ -61,9 +61,14 @@ describe('makePlan', () => {
     assert.ok(outcome.ok);
     assert.deepEqual(
       compared.map((c) => c.schedule),
-      ['gpipe', '1f1b', 'zb-h1'],
+      ['gpipe', '1f1b', 'zb-h1', 'interleaved-1f1b'],
     );
-    const rates = compared.map((c) => c.samplesPerSecond!);
+    // 3 stages cannot interleave 8 micro-batches: skipped with the reason, the others still compete.
+    const inter = compared.at(-1)!;
+    assert.equal(inter.skipped, true);
+    assert.equal(inter.chunks, 2);
+    assert.match(inter.reason!, /micro-batches \(8\) to be a multiple of the stages \(3\)/);
+    const rates = compared.filter((c) => !c.skipped).map((c) => c.samplesPerSecond!);
     assert.equal(outcome.plan.prediction.samplesPerSecond, Math.max(...rates));
     // deep-mlp is a dense stack: W is apart, and ZB-H1 fills 1F1B's bubble with it.
     const zb = compared.find((c) => c.schedule === 'zb-h1')!.samplesPerSecond!;

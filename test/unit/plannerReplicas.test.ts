@@ -7,6 +7,7 @@ import type { Prediction } from '../../native/api/designerSchemas.js';
 import type { ApiResult } from '../../native/api/schemas.js';
 import { ApiServer } from '../../native/api/server.js';
 import { planCommand } from '../../native/cli/planCommand.js';
+import { runPlanCommand, twoMachineClusterFile } from '../helpers/planCli.js';
 import { getModel } from '../../native/model/catalogue.js';
 import { clusterFromJson, type ClusterJson } from '../../native/planner/cluster.js';
 import {
@@ -262,32 +263,8 @@ describe('the planner with replicas', () => {
 });
 
 describe('pipefitter plan --replicas / --max-replicas', () => {
-  const clusterFile = () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pf-replicas-'));
-    const file = path.join(dir, 'cluster.json');
-    fs.writeFileSync(
-      file,
-      JSON.stringify({
-        machines: ['a', 'b'].map((id) => ({ id, gflops: 40, memoryBytes: 8 * GiB })),
-        links: { default: { gbps: 100 } },
-      }),
-    );
-    return file;
-  };
-
-  async function capture(values: Record<string, string | boolean>) {
-    const write = process.stdout.write.bind(process.stdout);
-    const errWrite = process.stderr.write.bind(process.stderr);
-    let out = '';
-    process.stdout.write = ((s: string) => ((out += s), true)) as typeof process.stdout.write;
-    process.stderr.write = ((s: string) => ((out += s), true)) as typeof process.stderr.write;
-    try {
-      return { code: await planCommand.run(values, []), out };
-    } finally {
-      process.stdout.write = write;
-      process.stderr.write = errWrite;
-    }
-  }
+  const clusterFile = twoMachineClusterFile;
+  const capture = runPlanCommand;
 
   it('refuses values that are not positive integers, naming the option', async () => {
     const cluster = clusterFile();

@@ -8,6 +8,7 @@ import {
   interleaved1F1BSchedule,
   oneFOneBSchedule,
   peakHeld,
+  peakHeldBy,
   zbH1Schedule,
   type Action,
   type Schedule,
@@ -248,6 +249,75 @@ describe('schedules as data', () => {
       );
       // Megatron's warm-up: stage 0 holds 2(p − 1) + (v − 1)p + 1 chunk-micro-batches at most.
       assert.equal(inter.stages[0]!.peakStash, Math.min(2 * (p - 1) + (v - 1) * p + 1, m * v));
+    }
+  });
+
+  it('peak stash per stage as the papers give, in the schedule, the simulator and the planner’s count', () => {
+    const free = (n: number) =>
+      Array.from({ length: n }, () => ({ activationSeconds: 0, gradientSeconds: 0, latency: 0 }));
+    for (const [p, m, v] of [
+      [2, 4, 2],
+      [3, 6, 2],
+      [4, 8, 2],
+      [4, 8, 3],
+      [4, 16, 4],
+    ] as const) {
+      const peaks = (s: Schedule) => {
+        const n = s.stages * (s.chunks ?? 1);
+        const sim = simulate({
+          schedule: s,
+          stages: Array.from({ length: n }, () => ({
+            forward: 1,
+            backward: 1,
+            weight: 1,
+            step: 0,
+          })),
+          boundaries: free(n - 1),
+          batchSize: m,
+        });
+        const held = s.actions.map((_, k) => peakHeld(s, k));
+        assert.deepEqual(
+          sim.stages.map((st) => st.peakStash),
+          held,
+          `${s.kind}: the simulator holds what the schedule says`,
+        );
+        assert.deepEqual(
+          held,
+          held.map((_, k) => inFlightMicrobatches(s.kind, k, p, m, s.chunks ?? 1)),
+          `${s.kind}: the planner counts the same`,
+        );
+        return held;
+      };
+      const stages = [...Array(p).keys()];
+      // GPipe: every micro-batch at every stage; 1F1B: stage k holds p − k.
+      assert.deepEqual(
+        peaks(gpipeSchedule(p, m)),
+        stages.map(() => m),
+      );
+      assert.deepEqual(
+        peaks(oneFOneBSchedule(p, m)),
+        stages.map((k) => p - k),
+      );
+      // ZB-H1 (Qi et al.): 1F1B's peak memory, p micro-batches (W holds a stage's later ones longer).
+      assert.ok(peaks(zbH1Schedule(p, m)).every((h) => h <= p));
+      // Megatron's interleaving: stage k warms up with (v − 1)·p + 2(p − k − 1) chunk-forwards and
+      // holds one more, each a chunk's activations (1/v of a stage's with even chunks).
+      const inter = interleaved1F1BSchedule(p, m, v);
+      assert.deepEqual(
+        peaks(inter),
+        stages.map((k) => Math.min((v - 1) * p + 2 * (p - k - 1) + 1, m * v)),
+      );
+      // Chunks of a stage peak at different times: the stage's peak is at most the sum of its
+      // chunks' own peaks, and at least the largest of them.
+      for (const k of stages) {
+        const own = Array.from({ length: v }, (_, c) =>
+          peakHeldBy(inter, k, (x) => (x === c ? 1 : 0)),
+        );
+        const bytes = Array.from({ length: v }, (_, c) => 10 + c);
+        const joint = peakHeldBy(inter, k, (c) => bytes[c]!);
+        assert.ok(joint <= own.reduce((a, h, c) => a + h * bytes[c]!, 0));
+        assert.ok(joint >= Math.max(...own.map((h, c) => h * bytes[c]!)));
+      }
     }
   });
 });

@@ -1,6 +1,7 @@
 import { memo, useRef } from 'react';
 import type { DesignerModel } from '../../../native/api/designerSchemas.js';
 import {
+  chunkCount,
   moveBoundary,
   moveLayerToStage,
   stageOf,
@@ -75,14 +76,22 @@ function Boundary({ doc, k }: { doc: DesignDoc; k: number }) {
   );
 }
 
-/** The model as a column of layers, coloured by stage, with draggable stage boundaries between rows. */
+/**
+ * The model as a column of layers, coloured by stage, with draggable stage boundaries between rows.
+ * Interleaved, a stage's layers are its chunks, which the engine splits: the layers take the colour of
+ * the stage whose chunk holds them in the last prediction (`layerStages`), and nothing is dragged.
+ */
 export const LayerColumn = memo(function LayerColumn({
   model,
   doc,
+  layerStages,
 }: {
   model: DesignerModel;
   doc: DesignDoc;
+  /** Each layer's stage as last predicted, for interleaved layouts; null until predicted. */
+  layerStages?: number[] | null;
 }) {
+  const interleaved = chunkCount(doc.settings) > 1;
   const rows = doc.settings.batch / doc.settings.microbatches;
   const totalFlops = model.layers.reduce((a, l) => a + l.flops, 0) || 1;
   return (
@@ -100,7 +109,9 @@ export const LayerColumn = memo(function LayerColumn({
       <div className="layer-rows" style={{ height: model.layers.length * ROW_H }}>
         <ol className="layer-list">
           {model.layers.map((l, i) => {
-            const k = stageOf(doc, i);
+            // -1: not predicted yet (an interleaved layer's stage comes from the prediction).
+            const k = interleaved ? (layerStages?.[i] ?? -1) : stageOf(doc, i);
+            const color = k < 0 ? 'var(--muted)' : stageColor(k);
             const share = l.flops / totalFlops;
             return (
               <li
@@ -108,9 +119,14 @@ export const LayerColumn = memo(function LayerColumn({
                 className="layer-row"
                 style={{ height: ROW_H }}
                 data-stage={k}
-                aria-label={`Layer ${l.name}, stage ${k + 1}`}
-                title="Drag onto a neighbouring stage to move it there"
+                aria-label={`Layer ${l.name}${k < 0 ? '' : `, stage ${k + 1}`}`}
+                title={
+                  interleaved
+                    ? 'Interleaved: the chunks are split by cost, not dragged'
+                    : 'Drag onto a neighbouring stage to move it there'
+                }
                 onPointerDown={(e) =>
+                  !interleaved &&
                   startDrag(e, {
                     label: l.name,
                     targets: '[data-drop-stage]',
@@ -121,7 +137,7 @@ export const LayerColumn = memo(function LayerColumn({
                   })
                 }
               >
-                <span className="stage-strip" style={{ background: stageColor(k) }} />
+                <span className="stage-strip" style={{ background: color }} />
                 <span className="layer-name">{l.name}</span>
                 <span className="muted">{l.className}</span>
                 <span className="muted">[{l.outputShape.join('×')}]</span>
@@ -129,15 +145,14 @@ export const LayerColumn = memo(function LayerColumn({
                 <span>{formatCount(l.flops)}</span>
                 <span>{formatBytes(l.weightBytes + l.stashBytes * rows)}</span>
                 <span className="share-bar" title={`${(share * 100).toFixed(1)} % of compute`}>
-                  <span style={{ width: `${share * 100}%`, background: stageColor(k) }} />
+                  <span style={{ width: `${share * 100}%`, background: color }} />
                 </span>
               </li>
             );
           })}
         </ol>
-        {doc.bounds.slice(1).map((_, i) => (
-          <Boundary key={i + 1} doc={doc} k={i + 1} />
-        ))}
+        {!interleaved &&
+          doc.bounds.slice(1).map((_, i) => <Boundary key={i + 1} doc={doc} k={i + 1} />)}
       </div>
     </section>
   );

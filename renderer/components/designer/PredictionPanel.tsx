@@ -9,6 +9,15 @@ const WIDTH = 600;
 
 const isAllReduce = (t: TimelineBar) => t.label === 'ALLREDUCE';
 
+/** The chunk an interleaved action works on: "F3.1" is micro-batch 3 through chunk 1 (else 0). */
+const chunkOfLabel = (label: string) => Number(/^[A-Z]+\d+\.(\d+)/.exec(label)?.[1] ?? 0);
+
+/** "F3.1 (micro-batch 3, chunk 1)" for a chunk's action; other labels as they are. */
+function describeLabel(label: string): string {
+  const m = /^([A-Z_]+)(\d+)\.(\d+)/.exec(label);
+  return m ? `${label} (micro-batch ${m[2]}, chunk ${m[3]})` : label;
+}
+
 /** "every 5 steps (local SGD)"; "every step (local SGD)" for H = 1. */
 const localSgdWords = (h: number) => `every ${h === 1 ? 'step' : `${h} steps`} (local SGD)`;
 
@@ -26,6 +35,7 @@ function Timeline({ prediction }: { prediction: Prediction }) {
     (t) => (t.kind !== 'transfer' || isAllReduce(t)) && t.end > t.start,
   );
   const allReduces = bars.filter(isAllReduce);
+  const chunks = prediction.plan.stages[0]?.chunks.length ?? 1;
   return (
     <>
       <svg
@@ -34,7 +44,7 @@ function Timeline({ prediction }: { prediction: Prediction }) {
         preserveAspectRatio="none"
         style={{ height: p * ROW + 4 }}
         role="img"
-        aria-label={`Simulated timeline of one step: ${formatSeconds(step)}; grey is waiting${allReduces.length ? ', dark is the replicas’ all-reduce' : ''}`}
+        aria-label={`Simulated timeline of one step: ${formatSeconds(step)}; grey is waiting${allReduces.length ? ', dark is the replicas’ all-reduce' : ''}${chunks > 1 ? `; each stage runs its ${chunks} chunks in turn, a later chunk's bars outlined dashed (F3.1 is micro-batch 3 through chunk 1)` : ''}`}
         data-testid="timeline"
       >
         {bars.map((t, i) =>
@@ -68,10 +78,17 @@ function Timeline({ prediction }: { prediction: Prediction }) {
                       ? 0.4
                       : 1
               }
-              stroke={t.label.startsWith('W') ? stageColor(t.stage) : undefined}
-              strokeWidth={t.label.startsWith('W') ? 0.5 : undefined}
+              stroke={
+                t.label.startsWith('W') || chunkOfLabel(t.label) > 0
+                  ? stageColor(t.stage)
+                  : undefined
+              }
+              strokeWidth={t.label.startsWith('W') || chunkOfLabel(t.label) > 0 ? 0.5 : undefined}
+              strokeDasharray={chunkOfLabel(t.label) > 0 ? '2 1' : undefined}
+              data-label={t.label}
+              data-stage={t.stage}
             >
-              <title>{`stage ${t.stage + 1} ${t.label} ${formatSeconds(t.end - t.start)}`}</title>
+              <title>{`stage ${t.stage + 1} ${describeLabel(t.label)} ${formatSeconds(t.end - t.start)}`}</title>
             </rect>
           ),
         )}

@@ -1,11 +1,14 @@
 import { useState } from 'react';
 import type { LayoutSettings } from '../../../native/api/designerSchemas.js';
 import type { OptimizerName, ScheduleKind, Sync } from '../../../native/common/schemas.js';
-import { setSettings } from '../../designer/planModel.js';
+import { MAX_CHUNKS } from '../../../native/common/names.js';
+import { chunkCount, setSettings } from '../../designer/planModel.js';
 import {
   DEFAULT_SYNC_EVERY,
   localSgd,
   MAX_SYNC_EVERY,
+  MIN_CHUNKS,
+  parseChunks,
   parseSyncEvery,
   syncEveryOf,
 } from '../../designer/validate.js';
@@ -105,6 +108,51 @@ function SyncField({ settings }: { settings: LayoutSettings }) {
   );
 }
 
+/**
+ * Chunks a stage holds under the interleaved schedule. Checked as typed, so a bad count is said at
+ * once and stays in the field to be fixed; committed on Enter or leaving the field. Keyed by the
+ * count: undo shows the count it restores.
+ */
+function ChunksField({ chunks }: { chunks: number }) {
+  const [problem, setProblem] = useState<string | null>(null);
+  const commitFrom = (el: HTMLInputElement) => {
+    const r = parseChunks(el.value);
+    if ('problem' in r) return setProblem(r.problem);
+    setProblem(null);
+    edit((d) => setSettings(d, { chunks: r.chunks }));
+  };
+  return (
+    <>
+      <label
+        className="designer-setting"
+        title="Each stage holds this many chunks of non-adjacent layers (stage k: chunks k, p + k, …): the bubble shrinks by as much, for as many more messages. The micro-batches must be a multiple of the stages."
+      >
+        <span>Chunks</span>
+        <input
+          type="number"
+          min={MIN_CHUNKS}
+          max={MAX_CHUNKS}
+          step={1}
+          defaultValue={chunks}
+          aria-label="Chunks per stage"
+          aria-invalid={problem !== null}
+          onChange={(e) => {
+            const r = parseChunks(e.currentTarget.value);
+            setProblem('problem' in r ? r.problem : null);
+          }}
+          onBlur={(e) => commitFrom(e.currentTarget)}
+          onKeyDown={(e) => e.key === 'Enter' && commitFrom(e.currentTarget)}
+        />
+      </label>
+      {problem && (
+        <span className="error" role="alert" data-testid="chunks-error">
+          {problem}
+        </span>
+      )}
+    </>
+  );
+}
+
 /** Commits on Enter or leaving the field, so typing "128" is one undo step, not three. */
 function NumberField({
   label,
@@ -160,6 +208,9 @@ export function SettingsBar({ settings }: { settings: LayoutSettings }) {
           ))}
         </select>
       </label>
+      {settings.schedule === 'interleaved-1f1b' && (
+        <ChunksField key={chunkCount(settings)} chunks={chunkCount(settings)} />
+      )}
       <label className="designer-setting">
         <span>Optimizer</span>
         <select

@@ -4,6 +4,7 @@ import type { DesignerMachine } from '../../designer/machines.js';
 import {
   addReplica,
   addStage,
+  chunkCount,
   placeStage,
   removeReplica,
   removeStage,
@@ -97,7 +98,13 @@ interface LaneProps {
   layerNames: string[];
   machines: DesignerMachine[];
   canRemove: boolean;
+  /** Interleaved: the stage's chunks as last predicted (null until one is); absent: one chunk. */
+  chunks?: { layers: [number, number] }[] | null;
 }
+
+/** "dense_1 … dense_4 (4 layers)", or the one layer's name. */
+const rangeText = (names: string[], s: number, e: number, count = true) =>
+  e - s === 1 ? names[s] : `${names[s]} … ${names[e - 1]}${count ? ` (${e - s} layers)` : ''}`;
 
 /** One stage, memoised on plain values: a drop re-renders only the lanes it changed. */
 const StageLane = memo(function StageLane({
@@ -110,10 +117,18 @@ const StageLane = memo(function StageLane({
   layerNames,
   machines,
   canRemove,
+  chunks,
 }: LaneProps) {
   const byId = (id: string | undefined) => machines.find((x) => x.id === id);
   const missing = m && !byId(m.id);
   const on = m ? [m, ...replicas] : [];
+  const layersText =
+    chunks === undefined
+      ? rangeText(layerNames, s, e)
+      : chunks === null
+        ? 'chunks split when predicted'
+        : `${chunks.map((c) => rangeText(layerNames, c.layers[0], c.layers[1], false)).join(' · ')} ` +
+          `(${chunks.length} chunks, ${chunks.reduce((a, c) => a + c.layers[1] - c.layers[0], 0)} layers)`;
   return (
     <li
       className="stage-lane"
@@ -144,10 +159,8 @@ const StageLane = memo(function StageLane({
         >
           Stage {k + 1}
         </button>
-        <span className="muted" data-testid={`stage-${k + 1}-layers`}>
-          {e - s === 1
-            ? layerNames[s]
-            : `${layerNames[s]} … ${layerNames[e - 1]} (${e - s} layers)`}
+        <span className="muted" data-testid={`stage-${k + 1}-layers`} title={layersText}>
+          {layersText}
         </span>
         {on.length > 1 && (
           <span className="replica-count" data-testid={`stage-${k + 1}-replicas`}>
@@ -242,6 +255,15 @@ const NO_REPLICAS: Placement[] = [];
 
 /** One lane per stage: its layers, its machines (select, drop, + replica), and its predicted times. */
 export const StageList = memo(function StageList({ doc, layerNames, machines, prediction }: Props) {
+  const v = chunkCount(doc.settings);
+  // Chunks from the last prediction, while it has this many stages and chunks.
+  const predicted = prediction?.plan.stages;
+  const chunksOf = (k: number) =>
+    v === 1
+      ? undefined
+      : predicted?.length === doc.machines.length && predicted[k]!.chunks.length === v
+        ? predicted[k]!.chunks
+        : null;
   return (
     <section className="stage-list" aria-label="Stages">
       <header className="panel-head">
@@ -255,6 +277,13 @@ export const StageList = memo(function StageList({ doc, layerNames, machines, pr
           Add stage
         </button>
       </header>
+      {v > 1 && (
+        <p className="muted" data-testid="chunks-note">
+          Interleaved: each stage holds {v} chunks (stage k: chunks k, p + k, …), split by cost for
+          the stages’ machines. Dragging layers and boundaries moves stages with one chunk a stage
+          only; add or remove stages, or change machines, here.
+        </p>
+      )}
       <ol>
         {doc.machines.map((m, k) => (
           <StageLane
@@ -268,6 +297,7 @@ export const StageList = memo(function StageList({ doc, layerNames, machines, pr
             layerNames={layerNames}
             machines={machines}
             canRemove={doc.machines.length > 1}
+            chunks={chunksOf(k)}
           />
         ))}
       </ol>
