@@ -13,6 +13,8 @@ import {
 } from '../common/defaults.js';
 import {
   BACKEND_PREFERENCES,
+  DEFAULT_CHUNKS,
+  MAX_CHUNKS,
   ON_FAILURE_POLICIES,
   OPTIMIZER_NAMES,
   SCHEDULE_KINDS,
@@ -110,6 +112,13 @@ export const trainCommand: Command = {
       type: 'string',
       valueName: SCHEDULE_KINDS.join('|'),
       description: `micro-batch schedule (default ${DEFAULT_SCHEDULE})`,
+    },
+    chunks: {
+      type: 'string',
+      valueName: 'V',
+      description:
+        `with interleaved-1f1b: chunks of non-adjacent layers each stage holds, 1–${MAX_CHUNKS} ` +
+        `(default ${DEFAULT_CHUNKS}); needs --microbatches a multiple of the stages. A plan file says its own`,
     },
     batch: { type: 'string', valueName: 'B', description: 'mini-batch size (default 64)' },
     microbatches: {
@@ -213,6 +222,15 @@ export const trainCommand: Command = {
       SCHEDULE_KINDS,
       plan?.schedule ?? DEFAULT_SCHEDULE,
     );
+    const chunks = intOption(values.chunks, 'chunks', 1, MAX_CHUNKS);
+    if (chunks !== undefined && plan)
+      throw new UsageError(
+        '--chunks is for a run the planner lays out; a plan file says its chunks itself',
+      );
+    if (chunks !== undefined && schedule !== 'interleaved-1f1b')
+      throw new UsageError(
+        `--chunks applies to --schedule interleaved-1f1b only (${schedule} holds one chunk a stage)`,
+      );
     const batch = intOption(values.batch, 'batch', 1, 1 << 20) ?? plan?.batch ?? 64;
     const microbatches =
       intOption(values.microbatches, 'microbatches', 1, 4096) ?? plan?.microbatches ?? 4;
@@ -330,14 +348,17 @@ export const trainCommand: Command = {
           batch,
           microbatches,
           schedule,
+          ...(chunks === undefined ? {} : { chunks }),
           optimizer: optimizerName,
           preset: DEFAULT_PRESET,
         });
         if (!outcome.ok) throw new PlanError(outcome.reason);
         const planned = runnableStages(outcome.plan);
         runPlan = outcome.plan;
+        const layers = (s: (typeof planned)[number]) =>
+          s.chunks.map((c) => `${c.start}–${c.end - 1}`).join(', ');
         say(
-          `plan: ${planned.map((s, k) => `stage ${k} layers ${s.start}–${s.end - 1} on ${s.replicas.map((p) => p.machineName).join(', ')}`).join('; ')}; predicted ${outcome.plan.prediction.samplesPerSecond.toFixed(0)} samples/s`,
+          `plan: ${planned.map((s, k) => `stage ${k} layers ${layers(s)} on ${s.replicas.map((p) => p.machineName).join(', ')}`).join('; ')}; predicted ${outcome.plan.prediction.samplesPerSecond.toFixed(0)} samples/s`,
         );
       }
       // The command's options win over a plan file's own (the planned plan has them already).

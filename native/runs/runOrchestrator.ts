@@ -10,6 +10,7 @@ import { machinesNotOnline, type MachineWording } from '../coordinator/runPrefli
 import { clusterFromNodes } from '../coordinator/nodesToCluster.js';
 import {
   hasReplicas,
+  chunkCount,
   replicaCount,
   workersOf,
   type RunCheckpoint,
@@ -17,7 +18,7 @@ import {
   type RunStagePlacement,
   type RunState,
 } from '../coordinator/runSpec.js';
-import { makePlan } from '../planner/plan.js';
+import { makePlan, PlanError, type PlanOutcome, type PlanRequest } from '../planner/plan.js';
 import { CheckpointCopies } from './checkpointCopies.js';
 import type { NamedWeight } from '../pipeline/stageExecutor.js';
 import { ControlType } from '../protocol/version.js';
@@ -164,6 +165,16 @@ function sameStages(a: RunStagePlacement[], b: RunStagePlacement[]): boolean {
         JSON.stringify(s.replicas ?? []) === JSON.stringify(b[k]!.replicas ?? []),
     )
   );
+}
+
+/** The planner's outcome, with a request it refuses outright as a reason too. */
+function planOrReason(req: PlanRequest): PlanOutcome {
+  try {
+    return makePlan(req);
+  } catch (err) {
+    if (err instanceof PlanError) return { ok: false, reason: err.message };
+    throw err;
+  }
 }
 
 /** How often a run restarts from its checkpoints before a lost stage fails it after all. */
@@ -474,7 +485,7 @@ export class RunOrchestrator extends EventEmitter<OrchestratorEvents> {
     const s = this.current;
     // A replicated run is re-planned with replication on the table, up to what it had.
     const replicas = Math.max(...s.stages.map(replicaCount));
-    const outcome = makePlan({
+    const request: PlanRequest = {
       model: s.model,
       source: 'catalogue',
       path: null,
@@ -484,9 +495,19 @@ export class RunOrchestrator extends EventEmitter<OrchestratorEvents> {
       batch: s.batch,
       microbatches: s.microbatches,
       schedule: s.schedule,
+      // An interleaved run keeps its chunks a stage where the machines left allow them.
+      ...(s.schedule === 'interleaved-1f1b' ? { chunks: chunkCount(s.stages) } : {}),
       optimizer: s.optimizer.name,
       preset: 'balanced',
-    });
+    };
+    let outcome = planOrReason(request);
+    // Fewer machines may leave no stage count that interleaving can use (one machine, or micro-
+    // batches no stage count divides): the run goes on under 1F1B, the same training.
+    if (!outcome.ok && s.schedule === 'interleaved-1f1b') {
+      const { chunks: _, ...rest } = request;
+      const flat = planOrReason({ ...rest, schedule: '1f1b' });
+      if (flat.ok) outcome = flat;
+    }
     if (!outcome.ok) return `no plan fits the machines left: ${outcome.reason}`;
     return {
       stages: planRunStages(outcome.plan),

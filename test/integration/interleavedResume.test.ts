@@ -80,7 +80,7 @@ describe('interleaved runs resume from their checkpoints', () => {
     assert.equal(maxAbsDiff(lost.weights, clean.weights), 0, 'bit for bit');
   });
 
-  it('momentum, 3 stages × 2 chunks: a lost machine → re-planned onto the 2 left from the driver’s copy, within 1e-4', async () => {
+  it('momentum, 3 stages × 2 chunks: a lost machine → re-planned as 2 stages × 2 chunks from the driver’s copy, within 1e-4', async () => {
     const ids = agents.map((a) => a.ready.nodeId);
     const momentum: OptimizerSpec = { name: 'momentum', learningRate: 0.01, momentum: 0.9 };
     const clean = await train(spec(interleaved(ids), momentum));
@@ -95,6 +95,11 @@ describe('interleaved runs resume from their checkpoints', () => {
     assert.equal(resumed.length, 1, 'resumed once');
     const r = resumed[0]!;
     assert.match(r.reason, /re-planned without il-3 onto 2 machines/);
+    assert.deepEqual(
+      r.stages.map((s) => s.chunks?.length),
+      [2, 2],
+      'still interleaved: 2 stages of 2 chunks',
+    );
     assert.ok(r.fromStep >= EVERY && r.fromStep <= 2 * EVERY, `from a copy: ${r.fromStep}`);
     assert.equal(lost.events.filter((e) => e.type === 'step').at(-1)!.step, STEPS - 1);
     const diff = maxAbsDiff(lost.weights, clean.weights);
