@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
+import type { RunEventRecord } from '../../native/common/runEvents.js';
 import { parsePlan } from '../../native/planner/planSchema.js';
 import { stopAgent, testBeaconPort, type RunningAgent } from '../helpers/agents.js';
 import { centre, drag, measuredAgent } from '../helpers/designerPage.js';
@@ -41,7 +42,7 @@ describe('Designer: interleaved 1F1B in browser mode, two real agents', () => {
   const bubble = async () =>
     Number(((await page.getByTestId('predicted-bubble').textContent()) ?? '').replace(' %', ''));
 
-  it('splits two stages into chunks, shows them and their actions, refuses in words, saves them', async () => {
+  it('splits two stages into chunks, shows them and their actions, refuses in words, saves them, and trains them', async () => {
     await page.goto(web.url);
     await page.getByRole('button', { name: 'Designer' }).click();
     await page.getByRole('combobox', { name: 'Model' }).selectOption('deep-mlp');
@@ -130,6 +131,42 @@ describe('Designer: interleaved 1F1B in browser mode, two real agents', () => {
       (t) => document.querySelector('[data-testid="stage-1-layers"]')?.textContent === t,
       before,
       { timeout: 10_000 },
+    );
+
+    // Run from the designer: each stage process holds its two chunks, and the run's timeline shows
+    // the actions of chunk 1 as well as chunk 0's.
+    const start = page.getByRole('button', { name: 'Start run…', disabled: false });
+    await start.waitFor({ timeout: 10_000 });
+    await start.click();
+    const dialog = page.getByRole('dialog', { name: 'Start a run' });
+    await dialog.waitFor();
+    await dialog.getByLabel('Name').fill('interleaved from the designer');
+    await dialog.getByLabel('epochs or steps').selectOption('steps');
+    await dialog.getByLabel('number of steps').fill('6');
+    await dialog.getByRole('button', { name: 'Start' }).click();
+    await page.getByTestId('run-page').waitFor({ timeout: 60_000 });
+    await page
+      .locator('[data-testid="run-page"][data-status="completed"]')
+      .waitFor({ timeout: 180_000 });
+    for (const k of [0, 1])
+      for (const c of [0, 1])
+        assert.ok(
+          (await page
+            .locator(`[data-testid="timeline-stage"][data-stage="${k}"] rect[data-chunk="${c}"]`)
+            .count()) >= 1,
+          `stage ${k} shows chunk ${c}'s actions`,
+        );
+    const runs = fs.readdirSync(path.join(web.stateDir, 'runs'));
+    const started = fs
+      .readFileSync(path.join(web.stateDir, 'runs', runs[0]!, 'run.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { kind: string; event?: RunEventRecord })
+      .flatMap((r) => (r.kind === 'event' && r.event?.type === 'started' ? [r.event] : []))[0];
+    assert.ok(started?.type === 'started');
+    assert.deepEqual(
+      started.stages.map((st) => st.chunks?.length),
+      [2, 2],
     );
   });
 });
