@@ -1,4 +1,12 @@
-import type { BackendName, BackendReport, SpeedReport } from '../protocol/inventorySchemas.js';
+import { OPTIMIZER_KERNELS_PER_VARIABLE } from '../model/cost.js';
+import { OPTIMIZER_NAMES } from '../common/names.js';
+import type { OptimizerName } from '../common/schemas.js';
+import type {
+  BackendName,
+  BackendReport,
+  SpeedOverhead,
+  SpeedReport,
+} from '../protocol/inventorySchemas.js';
 import { BACKEND_ORDER } from './initBackend.js';
 import type { Tf } from './tfTypes.js';
 import { loadBackend } from './loadBackend.js';
@@ -68,6 +76,7 @@ export async function measureMatMulSpeed(
   const gflops = (2 * m * k * n * iterations) / seconds / 1e9;
   // The pure-JS backend would take minutes over the curve; it gets the headline figure only.
   const curve = backend === 'cpu' ? undefined : await measureTrainingCurve(tf, k, n);
+  const overhead = backend === 'cpu' ? undefined : await measureOverhead(tf);
   return {
     backend,
     gpu,
@@ -77,8 +86,86 @@ export async function measureMatMulSpeed(
     measuredAt: Date.now(),
     durationMs: Math.round(seconds * 1000),
     ...(curve ? { curve } : {}),
+    ...(overhead ? { overhead } : {}),
   };
 }
+
+/** Best of `rounds` windows of `times` calls of `f`, in seconds per call, after one warm-up call. */
+async function bestSeconds(f: () => Promise<void>, times: number, rounds = 5): Promise<number> {
+  await f();
+  let best = Infinity;
+  for (let r = 0; r < rounds; r++) {
+    const t0 = performance.now();
+    for (let i = 0; i < times; i++) await f();
+    best = Math.min(best, (performance.now() - t0) / times);
+  }
+  return best / 1000;
+}
+
+/** Elements of the vector the optimizer step is measured on: a dense layer's worth (1024 × 1024). */
+const STEP_PROBE_SIZE = 1 << 20;
+
+/**
+ * What a backend costs beyond the products the curve times, which small layers, recurrent layers (a
+ * kernel chain per time step) and the optimizer are mostly made of: each kernel's launch on a tensor
+ * too small to matter (a chain of KERNEL_CHAIN adds against one add; on wasm this is the JavaScript
+ * of tfjs's engine, tens of microseconds, on a GPU the dispatch), the read-back that ends every F and
+ * B that sends a tensor, and each optimizer's update per parameter (elementwise, memory-bound: on
+ * wasm about ten times what its FLOPs at the product rate would say).
+ */
+export async function measureOverhead(tf: Tf): Promise<SpeedOverhead> {
+  const KERNEL_CHAIN = 64;
+  const x = tf.ones([4, 4]);
+  const chain = async (kernels: number) => {
+    let y = tf.add(x, x);
+    for (let i = 1; i < kernels; i++) {
+      const next = tf.add(y, x);
+      y.dispose();
+      y = next;
+    }
+    await y.data();
+    y.dispose();
+  };
+  const one = await bestSeconds(() => chain(1), 40);
+  const many = await bestSeconds(() => chain(KERNEL_CHAIN), 10);
+  x.dispose();
+  const kernelSeconds = Math.max(0, (many - one) / (KERNEL_CHAIN - 1));
+  const grad = tf.ones([STEP_PROBE_SIZE]);
+  const stepSecondsPerParam = {} as Record<OptimizerName, number>;
+  for (const name of OPTIMIZER_NAMES) {
+    const v = tf.variable(tf.zeros([STEP_PROBE_SIZE]));
+    const opt =
+      name === 'sgd'
+        ? tf.train.sgd(0.001)
+        : name === 'momentum'
+          ? tf.train.momentum(0.001, 0.9)
+          : tf.train.adam(0.001);
+    const seconds = await bestSeconds(
+      async () => {
+        opt.applyGradients([{ name: v.name, tensor: grad }]);
+        // One element read back waits for the update (a GPU queues it) without timing a copy of all.
+        const first = tf.slice(v, 0, 1);
+        await first.data();
+        first.dispose();
+      },
+      3,
+      3,
+    );
+    // The update's launches are charged per variable (OPTIMIZER_KERNELS_PER_VARIABLE): not twice.
+    const launches = OPTIMIZER_KERNELS_PER_VARIABLE[name] * kernelSeconds;
+    stepSecondsPerParam[name] = sig(Math.max(0, seconds - launches) / STEP_PROBE_SIZE);
+    opt.dispose();
+    v.dispose();
+  }
+  grad.dispose();
+  return {
+    kernelSeconds: sig(kernelSeconds),
+    readbackSeconds: sig(Math.max(0, one - kernelSeconds)),
+    stepSecondsPerParam,
+  };
+}
+
+const sig = (x: number) => Number(x.toPrecision(3));
 
 export const CURVE_ROWS = [16, 32, 64, 128, 256, 512, 1024] as const;
 

@@ -38,6 +38,7 @@ export function machineFromNode(
     gflops: speed.gflops,
     memoryBytes: memory,
     ...(speed.curve ? { speedCurve: speed.curve } : {}),
+    ...('overhead' in speed && speed.overhead ? { overhead: speed.overhead } : {}),
     ...(inv
       ? {
           backend: speed.backend,
