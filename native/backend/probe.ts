@@ -8,6 +8,7 @@ import type {
   SpeedReport,
 } from '../protocol/inventorySchemas.js';
 import { BACKEND_ORDER } from './initBackend.js';
+import type { Scalar, Tensor } from '@tensorflow/tfjs-core';
 import type { Tf } from './tfTypes.js';
 import { loadBackend } from './loadBackend.js';
 
@@ -107,29 +108,20 @@ const STEP_PROBE_SIZE = 1 << 20;
 
 /**
  * What a backend costs beyond the products the curve times, which small layers, recurrent layers (a
- * kernel chain per time step) and the optimizer are mostly made of: each kernel's launch on a tensor
- * too small to matter (a chain of KERNEL_CHAIN adds against one add; on wasm this is the JavaScript
- * of tfjs's engine, tens of microseconds, on a GPU the dispatch), the read-back that ends every F and
- * B that sends a tensor, and each optimizer's update per parameter (elementwise, memory-bound: on
- * wasm about ten times what its FLOPs at the product rate would say).
+ * chain of kernels per time step) and the optimizer are mostly made of: each kernel's launch, the
+ * read-back that ends every F and B that sends a tensor, and each optimizer's update per parameter
+ * (elementwise and memory-bound: on wasm about ten times what its FLOPs at the product rate say).
  */
 export async function measureOverhead(tf: Tf): Promise<SpeedOverhead> {
-  const KERNEL_CHAIN = 64;
+  const kernelSeconds = await measureKernelSeconds(tf);
   const x = tf.ones([4, 4]);
-  const chain = async (kernels: number) => {
-    let y = tf.add(x, x);
-    for (let i = 1; i < kernels; i++) {
-      const next = tf.add(y, x);
-      y.dispose();
-      y = next;
-    }
+  // One tiny kernel and its read-back: the read-back, give or take a launch.
+  const readbackSeconds = await bestSeconds(async () => {
+    const y = tf.add(x, x);
     await y.data();
     y.dispose();
-  };
-  const one = await bestSeconds(() => chain(1), 40);
-  const many = await bestSeconds(() => chain(KERNEL_CHAIN), 10);
+  }, 40);
   x.dispose();
-  const kernelSeconds = Math.max(0, (many - one) / (KERNEL_CHAIN - 1));
   const grad = tf.ones([STEP_PROBE_SIZE]);
   const stepSecondsPerParam = {} as Record<OptimizerName, number>;
   for (const name of OPTIMIZER_NAMES) {
@@ -140,17 +132,13 @@ export async function measureOverhead(tf: Tf): Promise<SpeedOverhead> {
         : name === 'momentum'
           ? tf.train.momentum(0.001, 0.9)
           : tf.train.adam(0.001);
-    const seconds = await bestSeconds(
-      async () => {
-        opt.applyGradients([{ name: v.name, tensor: grad }]);
-        // One element read back waits for the update (a GPU queues it) without timing a copy of all.
-        const first = tf.slice(v, 0, 1);
-        await first.data();
-        first.dispose();
-      },
-      3,
-      3,
-    );
+    const seconds = await bestSeconds(async () => {
+      opt.applyGradients([{ name: v.name, tensor: grad }]);
+      // One element read back waits for the update (a GPU queues it) without timing a copy of all.
+      const first = tf.slice(v, 0, 1);
+      await first.data();
+      first.dispose();
+    }, 4);
     // The update's launches are charged per variable (OPTIMIZER_KERNELS_PER_VARIABLE): not twice.
     const launches = OPTIMIZER_KERNELS_PER_VARIABLE[name] * kernelSeconds;
     stepSecondsPerParam[name] = sig(Math.max(0, seconds - launches) / STEP_PROBE_SIZE);
@@ -160,9 +148,43 @@ export async function measureOverhead(tf: Tf): Promise<SpeedOverhead> {
   grad.dispose();
   return {
     kernelSeconds: sig(kernelSeconds),
-    readbackSeconds: sig(Math.max(0, one - kernelSeconds)),
+    readbackSeconds: sig(readbackSeconds),
     stepSecondsPerParam,
   };
+}
+
+/**
+ * Seconds per kernel as a stage pays it: a small GRU trained as a recomputing stage trains (forward
+ * and backward in one autodiff call), at two sequence lengths, the difference in time over the
+ * difference in kernels (tf.profile counts them). A chain of bare adds says two to four times less on
+ * wasm: layers' and autodiff's JavaScript around each kernel is most of its cost, and a stage's
+ * kernels all run through them. Sizes are tiny, so FLOPs do not count.
+ */
+async function measureKernelSeconds(tf: Tf): Promise<number> {
+  const [SHORT, LONG] = [4, 20];
+  const gru = tf.layers.gru({ units: 8 });
+  const inputs = [SHORT, LONG].map((t) => tf.randomUniform([4, t, 8]));
+  // The first apply builds its weights, which the gradients are then taken for.
+  tf.dispose(gru.apply(inputs[0]!) as Tensor);
+  const weights = gru.trainableWeights.map((w) => w.read());
+  const run = async (x: Tensor) => {
+    const { value, grads } = tf
+      .engine()
+      .gradients(
+        () => tf.sum(gru.apply(x, { training: true }) as Tensor) as Scalar,
+        [x, ...weights],
+      );
+    await grads[0]!.data();
+    value.dispose();
+    tf.dispose(grads);
+  };
+  const kernels = async (x: Tensor) => (await tf.profile(() => run(x))).kernels.length;
+  const [kShort, kLong] = [await kernels(inputs[0]!), await kernels(inputs[1]!)];
+  const tShort = await bestSeconds(() => run(inputs[0]!), 10);
+  const tLong = await bestSeconds(() => run(inputs[1]!), 3);
+  tf.dispose(inputs);
+  gru.dispose();
+  return kLong > kShort ? Math.max(0, (tLong - tShort) / (kLong - kShort)) : 0;
 }
 
 const sig = (x: number) => Number(x.toPrecision(3));

@@ -44,9 +44,21 @@ export function machineFromNode(
           backend: speed.backend,
           ...(isGpuBackend(speed.backend) ? { gpus: Math.max(1, inv.gpus.length) } : {}),
           ...(cores > 0 ? { cores } : {}),
+          ...(inv.hostname ? { host: hostOf(inv) } : {}),
         }
       : {}),
   };
+}
+
+/**
+ * Which computer an agent runs on: its hostname and its network cards' MACs (two lab machines may
+ * share a default hostname, never a MAC). Agents started side by side on one computer share it.
+ */
+function hostOf(inv: NonNullable<NodeRecord['inventory']>['static']): string {
+  const macs = (inv.network ?? [])
+    .filter((n) => !n.internal && n.mac && n.mac !== '00:00:00:00:00:00')
+    .map((n) => n.mac);
+  return [inv.hostname, ...[...new Set(macs)].sort()].join(' ');
 }
 
 export function clusterFromNodes(

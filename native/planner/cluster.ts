@@ -21,6 +21,11 @@ export interface Machine {
   gpus?: number;
   /** CPU cores (physical where known): how many single-threaded stages run side by side. */
   cores?: number;
+  /**
+   * The computer it runs on, where several agents share one (local agents): they share its cores
+   * and GPUs. Absent: a computer of its own.
+   */
+  host?: string;
   /** Its backend's measured costs beyond FLOPs (SpeedReport.overhead); absent: FLOPs only. */
   overhead?: SpeedOverhead;
 }
@@ -36,9 +41,10 @@ export function computeResource(
   machine: Machine,
   gpu: number | null,
 ): { id: string; capacity: number } {
-  if (trainsOnGpu(machine)) return { id: `${machine.id}/gpu${gpu ?? 0}`, capacity: 1 };
-  if (machine.backend === 'tensorflow') return { id: `${machine.id}/cpu`, capacity: 1 };
-  return { id: `${machine.id}/cpu`, capacity: Math.max(1, machine.cores ?? 1) };
+  const at = machine.host === undefined ? machine.id : `host:${machine.host}`;
+  if (trainsOnGpu(machine)) return { id: `${at}/gpu${gpu ?? 0}`, capacity: 1 };
+  if (machine.backend === 'tensorflow') return { id: `${at}/cpu`, capacity: 1 };
+  return { id: `${at}/cpu`, capacity: Math.max(1, machine.cores ?? 1) };
 }
 
 /** GPUs a stage on this machine may be pinned to (0 when its stages do not train on a GPU). */
@@ -106,6 +112,11 @@ export const ClusterJsonSchema = z.object({
         backend: BackendNameSchema.optional(),
         gpus: z.number().int().nonnegative().optional(),
         cores: z.number().int().positive().optional(),
+        host: z
+          .string()
+          .min(1)
+          .optional()
+          .describe('machines naming one host share its cores and GPUs (agents on one computer)'),
         overhead: z
           .object({
             kernelUs: z.number().nonnegative().max(10_000).describe('one kernel launch, in µs'),
