@@ -8,7 +8,7 @@ import type {
   SpeedReport,
 } from '../protocol/inventorySchemas.js';
 import { BACKEND_ORDER } from './initBackend.js';
-import type { Scalar, Tensor } from '@tensorflow/tfjs-core';
+import type { Scalar, Tensor, Tensor4D } from '@tensorflow/tfjs-core';
 import type { Tf } from './tfTypes.js';
 import { loadBackend } from './loadBackend.js';
 
@@ -147,6 +147,7 @@ export async function measureOverhead(tf: Tf): Promise<SpeedOverhead> {
   }
   grad.dispose();
   return {
+    poolGradSecondsPerElement: sig(await measurePoolGrad(tf)),
     kernelSeconds: sig(kernelSeconds),
     readbackSeconds: sig(readbackSeconds),
     stepSecondsPerParam,
@@ -185,6 +186,25 @@ async function measureKernelSeconds(tf: Tf): Promise<number> {
   tf.dispose(inputs);
   gru.dispose();
   return kLong > kShort ? Math.max(0, (tLong - tShort) / (kLong - kShort)) : 0;
+}
+
+/**
+ * A 2×2 max pooling's backward (its forward again, as a recomputing stage runs it, and the
+ * gradient), per input element, on an MNIST-sized feature map.
+ */
+async function measurePoolGrad(tf: Tf): Promise<number> {
+  const x = tf.randomUniform([4, 28, 28, 16]);
+  const seconds = await bestSeconds(async () => {
+    const { value, grads } = tf
+      .engine()
+      .gradients(() => tf.sum(tf.maxPool(x as Tensor4D, 2, 2, 'valid')) as Scalar, [x]);
+    await grads[0]!.data();
+    value.dispose();
+    tf.dispose(grads);
+  }, 5);
+  const n = x.size;
+  x.dispose();
+  return seconds / n;
 }
 
 const sig = (x: number) => Number(x.toPrecision(3));

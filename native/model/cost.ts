@@ -45,6 +45,11 @@ export interface LayerCost {
   kernels: { forward: number; backward: number };
   /** Trainable weight tensors: the optimizer launches its kernels once per tensor. */
   variables: number;
+  /**
+   * Elements per sample a windowed pooling's backward writes (its input): charged at the backend's
+   * measured rate for that gradient, which on wasm is hundreds of times its FLOPs at the product rate.
+   */
+  poolGradElements: number;
 }
 
 export interface ModelCost {
@@ -100,6 +105,8 @@ interface Counts {
   kernels?: [number, number];
   /** Weight tensors; absent: one where the layer has weights. */
   variables?: number;
+  /** LayerCost.poolGradElements; absent: 0. */
+  poolGrad?: number;
   params: number;
   trainable?: number;
   forward: number;
@@ -166,7 +173,7 @@ function counts(
       // One comparison or add per window element; backward routes or spreads each output's gradient.
       const [ph, pw] = pairOption(c.poolSize, [2, 2]);
       const f = outN * ph * pw;
-      return { params: 0, forward: f, backward: f, kernels: KERNELS.Pooling };
+      return { params: 0, forward: f, backward: f, kernels: KERNELS.Pooling, poolGrad: inN };
     }
     case 'GlobalAveragePooling2D':
     case 'GlobalMaxPooling2D':
@@ -253,6 +260,7 @@ export function layerCost(layer: LayerSpec, index: number, inputShape: number[])
     weightBytes: k.params * BYTES_PER_ELEMENT,
     kernels: { forward: k.kernels?.[0] ?? 1, backward: k.kernels?.[1] ?? 1 },
     variables: trainableParams === 0 ? 0 : (k.variables ?? 1),
+    poolGradElements: k.poolGrad ?? 0,
   };
 }
 

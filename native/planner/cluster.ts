@@ -132,6 +132,12 @@ export const ClusterJsonSchema = z.object({
                 adam: z.number().nonnegative().max(1000),
               })
               .describe("each optimizer's update per trainable parameter, in ns"),
+            poolGradNsPerElement: z
+              .number()
+              .nonnegative()
+              .max(10_000)
+              .default(0)
+              .describe("a pooling's backward per input element, in ns"),
           })
           .optional(),
       }),
@@ -157,6 +163,7 @@ function overheadFromJson(o: NonNullable<ClusterJson['machines'][number]['overhe
     kernelSeconds: o.kernelUs / 1e6,
     readbackSeconds: o.readbackUs / 1e6,
     stepSecondsPerParam: { sgd: ns.sgd / 1e9, momentum: ns.momentum / 1e9, adam: ns.adam / 1e9 },
+    poolGradSecondsPerElement: o.poolGradNsPerElement / 1e9,
   };
 }
 

@@ -27,6 +27,8 @@ export interface PlannerLayer {
   kernels?: { forward: number; backward: number };
   /** Trainable weight tensors; absent: none counted. */
   variables?: number;
+  /** Elements a pooling's backward writes per sample (LayerCost.poolGradElements); absent: 0. */
+  poolGradElements?: number;
 }
 
 /** Everything that fixes the cost of a stage, apart from its layers, machine and position. */
@@ -72,6 +74,7 @@ export class StageCoster {
   private readonly kernelsF: Float64Array;
   private readonly kernelsB: Float64Array;
   private readonly variables: Float64Array;
+  private readonly poolGrad: Float64Array;
 
   constructor(readonly problem: PartitionProblem) {
     const L = problem.layers;
@@ -93,6 +96,7 @@ export class StageCoster {
     this.kernelsF = prefix((l) => l.kernels?.forward ?? 0);
     this.kernelsB = prefix((l) => l.kernels?.backward ?? 0);
     this.variables = prefix((l) => l.variables ?? 0);
+    this.poolGrad = prefix((l) => l.poolGradElements ?? 0);
   }
 
   /** Whether the stage runs B by recomputing its forward (it holds a layer that keeps no tape). */
@@ -120,12 +124,12 @@ export class StageCoster {
   }
 
   /**
-   * Seconds of F's and B's fixed costs together: B launches its layers' backward kernels, the
-   * forward's again where it recomputes, the loss's on the last stage, and reads back the gradient
-   * it sends (none on the first stage). What makes a stage of many small or recurrent layers slower
-   * than its FLOPs say.
+   * Seconds of F and B beyond their FLOPs at the product rate, together: B launches its layers'
+   * backward kernels, the forward's again where it recomputes, the loss's on the last stage, reads
+   * back the gradient it sends (none on the first stage), and runs its poolings' backward. What makes
+   * a stage of many small, recurrent or pooling layers slower than its FLOPs say.
    */
-  fixedComputeSeconds(start: number, end: number, m: number): number {
+  extraComputeSeconds(start: number, end: number, m: number): number {
     const o = this.problem.machines[m]!.overhead;
     if (!o) return 0;
     const kf = this.kernelsF[end]! - this.kernelsF[start]!;
@@ -134,7 +138,11 @@ export class StageCoster {
       this.kernelsB[start]! +
       (this.recomputes(start, end) ? kf : 0) +
       (end === this.n ? LOSS_KERNELS : 0);
-    const back = kb * o.kernelSeconds + (start > 0 ? o.readbackSeconds : 0);
+    const pooling =
+      (this.poolGrad[end]! - this.poolGrad[start]!) *
+      this.microbatchSize *
+      o.poolGradSecondsPerElement;
+    const back = kb * o.kernelSeconds + (start > 0 ? o.readbackSeconds : 0) + pooling;
     return this.forwardFixed(start, end, m) + back;
   }
 
@@ -160,7 +168,7 @@ export class StageCoster {
   computeSeconds(start: number, end: number, m: number): number {
     return (
       this.stageFlops(start, end) / (this.problem.machines[m]!.gflops * 1e9) +
-      this.fixedComputeSeconds(start, end, m)
+      this.extraComputeSeconds(start, end, m)
     );
   }
 

@@ -54,7 +54,8 @@ export type BackendReport = z.infer<typeof BackendReportSchema>;
 
 /**
  * What the backend costs beyond the curve's products (probe.ts measureOverhead): one kernel's launch,
- * one read-back of a small result to the host, and each optimizer's update per parameter. Bounded so
+ * one read-back of a small result to the host, each optimizer's update per parameter, and a pooling's
+ * backward per element. Bounded so
  * that a broken measurement cannot make a machine look a thousand times slower than any is.
  */
 export const SpeedOverheadSchema = z.object({
@@ -65,6 +66,8 @@ export const SpeedOverheadSchema = z.object({
     momentum: z.number().nonnegative().max(1e-6),
     adam: z.number().nonnegative().max(1e-6),
   }),
+  /** A max pooling's backward, per input element. */
+  poolGradSecondsPerElement: z.number().nonnegative().max(1e-5),
 });
 export type SpeedOverhead = z.infer<typeof SpeedOverheadSchema>;
 

@@ -13,6 +13,7 @@ const overhead = {
   kernelSeconds: 20e-6,
   readbackSeconds: 50e-6,
   stepSecondsPerParam: { sgd: 1e-9, momentum: 2e-9, adam: 5e-9 },
+  poolGradSecondsPerElement: 20e-9,
 };
 
 function coster(model: ModelSpec, machine: Partial<Machine>, batch = 64, microbatches = 4) {
@@ -71,6 +72,16 @@ describe('fixed costs in the cost model', () => {
     // The first stage sends no gradient back: F's read-back only.
     const first = c.computeSeconds(0, 5, 0) - bare.computeSeconds(0, 5, 0);
     assert.ok(Math.abs(first - overhead.readbackSeconds) < 1e-12);
+  });
+
+  it("a pooling's backward is charged per element it writes, beyond its FLOPs", () => {
+    const model = getModel('mnist-cnn');
+    const bare = coster(model, { overhead: { ...overhead, poolGradSecondsPerElement: 0 } });
+    const c = coster(model, { overhead });
+    // Stage [0, 2): conv_1 and pool_1, whose backward writes its 28×28×16 input per sample.
+    const extra = c.computeSeconds(0, 2, 0) - bare.computeSeconds(0, 2, 0);
+    assert.ok(Math.abs(extra - 16 * 28 * 28 * 16 * overhead.poolGradSecondsPerElement) < 1e-12);
+    assert.equal(c.forwardSeconds(0, 2, 0), bare.forwardSeconds(0, 2, 0));
   });
 
   it("a recurrent layer's kernels grow with its time steps", () => {

@@ -83,6 +83,7 @@ describe('machines from discovered agents', () => {
       kernelSeconds: 1e-5,
       readbackSeconds: 1e-5,
       stepSecondsPerParam: { sgd: 1e-9, momentum: 2e-9, adam: 8e-9 },
+      poolGradSecondsPerElement: 2e-8,
     };
     const staticOf = (hostname: string, mac: string) => ({
       hostname,
