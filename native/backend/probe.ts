@@ -145,8 +145,16 @@ export async function measureOverhead(tf: Tf): Promise<SpeedOverhead> {
     opt.dispose();
     v.dispose();
   }
+  // Elementwise work (a recurrent layer's gates): one add over the step vector, per element.
+  const elementSeconds = await bestSeconds(async () => {
+    const y = tf.add(grad, grad);
+    const first = tf.slice(y, 0, 1);
+    await first.data();
+    tf.dispose([y, first]);
+  }, 5);
   grad.dispose();
   return {
+    elementSeconds: sig(elementSeconds / STEP_PROBE_SIZE),
     poolGradSecondsPerElement: sig(await measurePoolGrad(tf)),
     kernelSeconds: sig(kernelSeconds),
     readbackSeconds: sig(readbackSeconds),
@@ -155,11 +163,11 @@ export async function measureOverhead(tf: Tf): Promise<SpeedOverhead> {
 }
 
 /**
- * Seconds per kernel as a stage pays it: a small GRU trained as a recomputing stage trains (forward
- * and backward in one autodiff call), at two sequence lengths, the difference in time over the
- * difference in kernels (tf.profile counts them). A chain of bare adds says two to four times less on
- * wasm: layers' and autodiff's JavaScript around each kernel is most of its cost, and a stage's
- * kernels all run through them. Sizes are tiny, so FLOPs do not count.
+ * Seconds per kernel launch as a stage pays it: a tiny GRU trained as a recomputing stage trains
+ * (forward and backward in one autodiff call), at two sequence lengths, the difference in time over
+ * the difference in kernels (tf.profile counts them). A chain of bare adds says up to two times less
+ * on wasm: layers' and autodiff's JavaScript around each kernel is part of its launch. Sizes are
+ * tiny, so neither FLOPs nor elements count (elementSeconds has those).
  */
 async function measureKernelSeconds(tf: Tf): Promise<number> {
   const [SHORT, LONG] = [4, 20];

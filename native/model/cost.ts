@@ -50,6 +50,11 @@ export interface LayerCost {
    * measured rate for that gradient, which on wasm is hundreds of times its FLOPs at the product rate.
    */
   poolGradElements: number;
+  /**
+   * Elements per sample the layer's elementwise kernels touch, forward and backward alone, where the
+   * FLOPs leave them out and they are not small: a recurrent layer's gates, every time step.
+   */
+  elementwise: { forward: number; backward: number };
 }
 
 export interface ModelCost {
@@ -107,6 +112,8 @@ interface Counts {
   variables?: number;
   /** LayerCost.poolGradElements; absent: 0. */
   poolGrad?: number;
+  /** LayerCost.elementwise; absent: none. */
+  elementwise?: [number, number];
   params: number;
   trainable?: number;
   forward: number;
@@ -233,6 +240,8 @@ function counts(
         internal,
         // tfjs runs a recurrent layer as a loop of small kernels, one chain per time step.
         kernels: [KERNELS_PER_STEP[cls][0] * t, KERNELS_PER_STEP[cls][1] * t],
+        // Each of those kernels works on one gate's [rows, units] (the counts' order of magnitude).
+        elementwise: [KERNELS_PER_STEP[cls][0] * t * u, KERNELS_PER_STEP[cls][1] * t * u],
         variables: bias ? 3 : 2,
       };
     }
@@ -261,6 +270,7 @@ export function layerCost(layer: LayerSpec, index: number, inputShape: number[])
     kernels: { forward: k.kernels?.[0] ?? 1, backward: k.kernels?.[1] ?? 1 },
     variables: trainableParams === 0 ? 0 : (k.variables ?? 1),
     poolGradElements: k.poolGrad ?? 0,
+    elementwise: { forward: k.elementwise?.[0] ?? 0, backward: k.elementwise?.[1] ?? 0 },
   };
 }
 

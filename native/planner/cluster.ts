@@ -132,6 +132,12 @@ export const ClusterJsonSchema = z.object({
                 adam: z.number().nonnegative().max(1000),
               })
               .describe("each optimizer's update per trainable parameter, in ns"),
+            elementNs: z
+              .number()
+              .nonnegative()
+              .max(1000)
+              .default(0)
+              .describe('an elementwise kernel per element, in ns'),
             poolGradNsPerElement: z
               .number()
               .nonnegative()
@@ -164,6 +170,7 @@ function overheadFromJson(o: NonNullable<ClusterJson['machines'][number]['overhe
     readbackSeconds: o.readbackUs / 1e6,
     stepSecondsPerParam: { sgd: ns.sgd / 1e9, momentum: ns.momentum / 1e9, adam: ns.adam / 1e9 },
     poolGradSecondsPerElement: o.poolGradNsPerElement / 1e9,
+    elementSeconds: o.elementNs / 1e9,
   };
 }
 

@@ -29,6 +29,8 @@ export interface PlannerLayer {
   variables?: number;
   /** Elements a pooling's backward writes per sample (LayerCost.poolGradElements); absent: 0. */
   poolGradElements?: number;
+  /** Elements per sample of its elementwise kernels (LayerCost.elementwise); absent: none. */
+  elementwise?: { forward: number; backward: number };
 }
 
 /** Everything that fixes the cost of a stage, apart from its layers, machine and position. */
@@ -75,6 +77,8 @@ export class StageCoster {
   private readonly kernelsB: Float64Array;
   private readonly variables: Float64Array;
   private readonly poolGrad: Float64Array;
+  private readonly elementsF: Float64Array;
+  private readonly elementsB: Float64Array;
 
   constructor(readonly problem: PartitionProblem) {
     const L = problem.layers;
@@ -97,6 +101,8 @@ export class StageCoster {
     this.kernelsB = prefix((l) => l.kernels?.backward ?? 0);
     this.variables = prefix((l) => l.variables ?? 0);
     this.poolGrad = prefix((l) => l.poolGradElements ?? 0);
+    this.elementsF = prefix((l) => l.elementwise?.forward ?? 0);
+    this.elementsB = prefix((l) => l.elementwise?.backward ?? 0);
   }
 
   /** Whether the stage runs B by recomputing its forward (it holds a layer that keeps no tape). */
@@ -120,29 +126,38 @@ export class StageCoster {
     const o = this.problem.machines[m]!.overhead;
     if (!o || this.forwardInB(start, end)) return 0;
     const kernels = this.kernelsF[end]! - this.kernelsF[start]!;
-    return kernels * o.kernelSeconds + (end < this.n ? o.readbackSeconds : 0);
+    const elements = (this.elementsF[end]! - this.elementsF[start]!) * this.microbatchSize;
+    return (
+      kernels * o.kernelSeconds +
+      elements * o.elementSeconds +
+      (end < this.n ? o.readbackSeconds : 0)
+    );
   }
 
   /**
    * Seconds of F and B beyond their FLOPs at the product rate, together: B launches its layers'
-   * backward kernels, the forward's again where it recomputes, the loss's on the last stage, reads
-   * back the gradient it sends (none on the first stage), and runs its poolings' backward. What makes
-   * a stage of many small, recurrent or pooling layers slower than its FLOPs say.
+   * backward kernels (and their elementwise work), the forward's again where it recomputes, the
+   * loss's on the last stage, reads back the gradient it sends (none on the first stage), and runs
+   * its poolings' backward. What makes a stage of many small, recurrent or pooling layers slower
+   * than its FLOPs say.
    */
   extraComputeSeconds(start: number, end: number, m: number): number {
     const o = this.problem.machines[m]!.overhead;
     if (!o) return 0;
+    const again = this.recomputes(start, end);
     const kf = this.kernelsF[end]! - this.kernelsF[start]!;
     const kb =
       this.kernelsB[end]! -
       this.kernelsB[start]! +
-      (this.recomputes(start, end) ? kf : 0) +
+      (again ? kf : 0) +
       (end === this.n ? LOSS_KERNELS : 0);
-    const pooling =
-      (this.poolGrad[end]! - this.poolGrad[start]!) *
-      this.microbatchSize *
-      o.poolGradSecondsPerElement;
-    const back = kb * o.kernelSeconds + (start > 0 ? o.readbackSeconds : 0) + pooling;
+    const ef = this.elementsF[end]! - this.elementsF[start]!;
+    const eb = this.elementsB[end]! - this.elementsB[start]! + (again ? ef : 0);
+    const pooling = (this.poolGrad[end]! - this.poolGrad[start]!) * o.poolGradSecondsPerElement;
+    const back =
+      kb * o.kernelSeconds +
+      (eb * o.elementSeconds + pooling) * this.microbatchSize +
+      (start > 0 ? o.readbackSeconds : 0);
     return this.forwardFixed(start, end, m) + back;
   }
 

@@ -66,6 +66,8 @@ export const SpeedOverheadSchema = z.object({
     momentum: z.number().nonnegative().max(1e-6),
     adam: z.number().nonnegative().max(1e-6),
   }),
+  /** An elementwise kernel (an add) per element: what a recurrent layer's gates cost. */
+  elementSeconds: z.number().nonnegative().max(1e-6),
   /** A max pooling's backward, per input element. */
   poolGradSecondsPerElement: z.number().nonnegative().max(1e-5),
 });

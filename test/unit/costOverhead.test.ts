@@ -14,6 +14,7 @@ const overhead = {
   readbackSeconds: 50e-6,
   stepSecondsPerParam: { sgd: 1e-9, momentum: 2e-9, adam: 5e-9 },
   poolGradSecondsPerElement: 20e-9,
+  elementSeconds: 1e-9,
 };
 
 function coster(model: ModelSpec, machine: Partial<Machine>, batch = 64, microbatches = 4) {
@@ -90,6 +91,14 @@ describe('fixed costs in the cost model', () => {
     assert.equal(gru(32).forward, 4 * gru(8).forward);
     assert.equal(gru(32).backward, 4 * gru(8).backward);
     assert.ok(gru(32).backward > gru(32).forward);
+    const el = (t: number) =>
+      layerCost({ className: 'GRU', config: { units: 16 } }, 1, [t, 8]).elementwise;
+    assert.equal(el(32).forward, 4 * el(8).forward);
+    // Dense layers' elementwise work is in their FLOPs (bias) or fused into the product.
+    assert.deepEqual(layerCost({ className: 'Dense', config: { units: 4 } }, 0, [8]).elementwise, {
+      forward: 0,
+      backward: 0,
+    });
   });
 
   it("a recomputing last stage's F only stashes: its forward is charged to B", () => {
@@ -137,6 +146,7 @@ describe('the measured overhead as data', () => {
       { ...overhead, stepSecondsPerParam: { sgd: 1e-9, momentum: 1e-9 } },
       { ...overhead, stepSecondsPerParam: { ...overhead.stepSecondsPerParam, adam: 0.01 } },
       { kernelSeconds: 1e-5 },
+      { ...overhead, elementSeconds: 1e-3 },
     ])
       assert.equal(SpeedReportSchema.safeParse({ ...report, overhead: bad }).success, false);
   });

@@ -84,6 +84,7 @@ describe('machines from discovered agents', () => {
       readbackSeconds: 1e-5,
       stepSecondsPerParam: { sgd: 1e-9, momentum: 2e-9, adam: 8e-9 },
       poolGradSecondsPerElement: 2e-8,
+      elementSeconds: 1e-9,
     };
     const staticOf = (hostname: string, mac: string) => ({
       hostname,
