@@ -9,6 +9,7 @@ import type {
 } from '../protocol/inventorySchemas.js';
 import { BACKEND_ORDER } from './initBackend.js';
 import type { Scalar, Tensor, Tensor4D } from '@tensorflow/tfjs-core';
+import type * as Zmq from 'zeromq';
 import type { Tf } from './tfTypes.js';
 import { loadBackend } from './loadBackend.js';
 
@@ -78,6 +79,7 @@ export async function measureMatMulSpeed(
   // The pure-JS backend would take minutes over the curve; it gets the headline figure only.
   const curve = backend === 'cpu' ? undefined : await measureTrainingCurve(tf, k, n);
   const overhead = backend === 'cpu' ? undefined : await measureOverhead(tf);
+  const loopback = overhead ? await measureLoopback() : null;
   return {
     backend,
     gpu,
@@ -87,7 +89,7 @@ export async function measureMatMulSpeed(
     measuredAt: Date.now(),
     durationMs: Math.round(seconds * 1000),
     ...(curve ? { curve } : {}),
-    ...(overhead ? { overhead } : {}),
+    ...(overhead ? { overhead: loopback ? { ...overhead, loopback } : overhead } : {}),
   };
 }
 
@@ -170,7 +172,7 @@ export async function measureOverhead(tf: Tf): Promise<SpeedOverhead> {
  * tiny, so neither FLOPs nor elements count (elementSeconds has those).
  */
 async function measureKernelSeconds(tf: Tf): Promise<number> {
-  const [SHORT, LONG] = [4, 20];
+  const [SHORT, LONG] = [4, 36];
   const gru = tf.layers.gru({ units: 8 });
   const inputs = [SHORT, LONG].map((t) => tf.randomUniform([4, t, 8]));
   // The first apply builds its weights, which the gradients are then taken for.
@@ -189,8 +191,8 @@ async function measureKernelSeconds(tf: Tf): Promise<number> {
   };
   const kernels = async (x: Tensor) => (await tf.profile(() => run(x))).kernels.length;
   const [kShort, kLong] = [await kernels(inputs[0]!), await kernels(inputs[1]!)];
-  const tShort = await bestSeconds(() => run(inputs[0]!), 10);
-  const tLong = await bestSeconds(() => run(inputs[1]!), 3);
+  const tShort = await bestSeconds(() => run(inputs[0]!), 10, 7);
+  const tLong = await bestSeconds(() => run(inputs[1]!), 3, 7);
   tf.dispose(inputs);
   gru.dispose();
   return kLong > kShort ? Math.max(0, (tLong - tShort) / (kLong - kShort)) : 0;
@@ -213,6 +215,49 @@ async function measurePoolGrad(tf: Tf): Promise<number> {
   const n = x.size;
   x.dispose();
   return seconds / n;
+}
+
+/**
+ * The link between two agents on this computer, as stages use it: CurveZMQ over loopback, a small
+ * message's send-to-receive (the latency) and a 1 MiB one's beyond that (the rate). Null where
+ * ZeroMQ cannot be loaded here (the planner then keeps its default link).
+ */
+export async function measureLoopback(): Promise<{
+  latencySeconds: number;
+  bytesPerSecond: number;
+} | null> {
+  let zmq: typeof Zmq;
+  try {
+    zmq = await import('zeromq');
+  } catch {
+    return null;
+  }
+  const server = zmq.curveKeyPair();
+  const client = zmq.curveKeyPair();
+  const pull = new zmq.Pull({ curveServer: true, curveSecretKey: server.secretKey });
+  const push = new zmq.Push({
+    curveServerKey: server.publicKey,
+    curvePublicKey: client.publicKey,
+    curveSecretKey: client.secretKey,
+  });
+  try {
+    await pull.bind('tcp://127.0.0.1:*');
+    push.connect(pull.lastEndpoint!);
+    const once = (payload: Buffer) => async () => {
+      await push.send(payload);
+      await pull.receive();
+    };
+    const MIB = 1 << 20;
+    const small = await bestSeconds(once(Buffer.alloc(64)), 20);
+    const large = await bestSeconds(once(Buffer.alloc(MIB)), 3);
+    return {
+      latencySeconds: sig(small),
+      bytesPerSecond: sig(MIB / Math.max(large - small, 1e-6)),
+    };
+  } finally {
+    push.close();
+    pull.close();
+  }
 }
 
 const sig = (x: number) => Number(x.toPrecision(3));

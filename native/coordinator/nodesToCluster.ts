@@ -1,6 +1,12 @@
 import { isGpuBackend } from '../common/names.js';
 import type { NodeRecord } from './nodeRecord.js';
-import { DEFAULT_LINK, type Cluster, type Machine } from '../planner/cluster.js';
+import {
+  DEFAULT_LINK,
+  pairKey,
+  type Cluster,
+  type Link,
+  type Machine,
+} from '../planner/cluster.js';
 
 /**
  * Machines from discovered agents: measured speed on the backend the agent will train with, and the
@@ -61,6 +67,25 @@ function hostOf(inv: NonNullable<NodeRecord['inventory']>['static']): string {
   return [inv.hostname, ...[...new Set(macs)].sort()].join(' ');
 }
 
+/**
+ * Agents on one computer talk over loopback, which their speed probes measured (the slower of the
+ * two figures holds); other pairs keep the default link.
+ */
+function sameHostLinks(machines: Machine[]): Map<string, Link> {
+  const links = new Map<string, Link>();
+  machines.forEach((a, i) => {
+    for (const b of machines.slice(i + 1)) {
+      const [la, lb] = [a.overhead?.loopback, b.overhead?.loopback];
+      if (a.host === undefined || a.host !== b.host || !la || !lb) continue;
+      links.set(pairKey(a.id, b.id), {
+        bytesPerSecond: Math.min(la.bytesPerSecond, lb.bytesPerSecond),
+        latencySeconds: Math.max(la.latencySeconds, lb.latencySeconds),
+      });
+    }
+  });
+  return links;
+}
+
 export function clusterFromNodes(
   nodes: NodeRecord[],
   opts: { assumeUnmeasured?: boolean } = {},
@@ -90,5 +115,9 @@ export function clusterFromNodes(
       );
     }
   }
-  return { cluster: { machines, defaultLink: DEFAULT_LINK, links: new Map() }, skipped, assumed };
+  return {
+    cluster: { machines, defaultLink: DEFAULT_LINK, links: sameHostLinks(machines) },
+    skipped,
+    assumed,
+  };
 }

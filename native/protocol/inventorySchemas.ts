@@ -70,6 +70,13 @@ export const SpeedOverheadSchema = z.object({
   elementSeconds: z.number().nonnegative().max(1e-6),
   /** A max pooling's backward, per input element. */
   poolGradSecondsPerElement: z.number().nonnegative().max(1e-5),
+  /** The link to another agent on this computer (CurveZMQ over loopback); absent: not measured. */
+  loopback: z
+    .object({
+      latencySeconds: z.number().nonnegative().max(1),
+      bytesPerSecond: z.number().positive(),
+    })
+    .optional(),
 });
 export type SpeedOverhead = z.infer<typeof SpeedOverheadSchema>;
 

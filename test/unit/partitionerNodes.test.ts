@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { NodeRecord } from '../../native/coordinator/nodeRecord.js';
 import { clusterFromNodes } from '../../native/coordinator/nodesToCluster.js';
-import { computeResource } from '../../native/planner/cluster.js';
+import { computeResource, DEFAULT_LINK, linkBetween } from '../../native/planner/cluster.js';
 import type { Inventory } from '../../native/protocol/inventorySchemas.js';
 
 function node(over: Partial<NodeRecord>): NodeRecord {
@@ -106,7 +106,8 @@ describe('machines from discovered agents', () => {
     });
     const inv = (hostname: string, mac: string) =>
       ({ static: staticOf(hostname, mac) }) as unknown as Inventory;
-    const speed = { ...node({}).speed!, overhead };
+    const loopback = { latencySeconds: 5e-5, bytesPerSecond: 4e8 };
+    const speed = { ...node({}).speed!, overhead: { ...overhead, loopback } };
     const { cluster } = clusterFromNodes([
       node({ id: 'a', telemetry, speed, inventory: inv('ws', 'aa:01') }),
       node({ id: 'b', telemetry, speed, inventory: inv('ws', 'aa:01') }),
@@ -114,7 +115,10 @@ describe('machines from discovered agents', () => {
       node({ id: 'c', telemetry, speed, inventory: inv('ws', 'bb:02') }),
     ]);
     const [a, b, c] = cluster.machines;
-    assert.deepEqual(a!.overhead, overhead);
+    assert.deepEqual(a!.overhead, { ...overhead, loopback });
+    // a and b talk over loopback at its measured figures; c over the default link.
+    assert.deepEqual(linkBetween(cluster, 'a', 'b'), loopback);
+    assert.deepEqual(linkBetween(cluster, 'a', 'c'), DEFAULT_LINK);
     assert.equal(a!.host, b!.host);
     assert.notEqual(a!.host, c!.host);
     const ra = computeResource(a!, null);
