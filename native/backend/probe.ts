@@ -1,5 +1,18 @@
-import type { BackendName, BackendReport, SpeedReport } from '../protocol/inventorySchemas.js';
+import { OPTIMIZER_KERNELS_PER_VARIABLE } from '../model/cost.js';
+import { OPTIMIZER_NAMES } from '../common/names.js';
+import type { OptimizerName } from '../common/schemas.js';
+import type {
+  BackendName,
+  BackendReport,
+  SpeedOverhead,
+  SpeedReport,
+} from '../protocol/inventorySchemas.js';
 import { BACKEND_ORDER } from './initBackend.js';
+import type { Scalar, Tensor, Tensor4D } from '@tensorflow/tfjs-core';
+import { execFile } from 'node:child_process';
+import os from 'node:os';
+import type * as Zmq from 'zeromq';
+import { selfCommand } from '../util/selfCommand.js';
 import type { Tf } from './tfTypes.js';
 import { loadBackend } from './loadBackend.js';
 
@@ -68,6 +81,11 @@ export async function measureMatMulSpeed(
   const gflops = (2 * m * k * n * iterations) / seconds / 1e9;
   // The pure-JS backend would take minutes over the curve; it gets the headline figure only.
   const curve = backend === 'cpu' ? undefined : await measureTrainingCurve(tf, k, n);
+  const overhead = backend === 'cpu' ? undefined : await measureOverhead(tf);
+  const loopback = overhead ? await measureLoopback() : null;
+  // Single-threaded backends run one stage per core: how many really run side by side.
+  const parallelCapacity =
+    backend === 'wasm' ? await measureParallelCapacity(backend, os.cpus().length) : null;
   return {
     backend,
     gpu,
@@ -77,8 +95,252 @@ export async function measureMatMulSpeed(
     measuredAt: Date.now(),
     durationMs: Math.round(seconds * 1000),
     ...(curve ? { curve } : {}),
+    ...(overhead
+      ? {
+          overhead: {
+            ...overhead,
+            ...(loopback ? { loopback } : {}),
+            ...(parallelCapacity ? { parallelCapacity } : {}),
+          },
+        }
+      : {}),
   };
 }
+
+/** Best of `rounds` windows of `times` calls of `f`, in seconds per call, after one warm-up call. */
+async function bestSeconds(f: () => Promise<void>, times: number, rounds = 5): Promise<number> {
+  await f();
+  let best = Infinity;
+  for (let r = 0; r < rounds; r++) {
+    const t0 = performance.now();
+    for (let i = 0; i < times; i++) await f();
+    best = Math.min(best, (performance.now() - t0) / times);
+  }
+  return best / 1000;
+}
+
+/** Elements of the vector the optimizer step is measured on: a dense layer's worth (1024 × 1024). */
+const STEP_PROBE_SIZE = 1 << 20;
+
+/**
+ * What a backend costs beyond the products the curve times, which small layers, recurrent layers (a
+ * chain of kernels per time step) and the optimizer are mostly made of: each kernel's launch, the
+ * read-back that ends every F and B that sends a tensor, and each optimizer's update per parameter
+ * (elementwise and memory-bound: on wasm about ten times what its FLOPs at the product rate say).
+ */
+export async function measureOverhead(tf: Tf): Promise<SpeedOverhead> {
+  const kernelSeconds = await measureKernelSeconds(tf);
+  const x = tf.ones([4, 4]);
+  // One tiny kernel and its read-back: the read-back, give or take a launch.
+  const readbackSeconds = await bestSeconds(async () => {
+    const y = tf.add(x, x);
+    await y.data();
+    y.dispose();
+  }, 40);
+  x.dispose();
+  const grad = tf.ones([STEP_PROBE_SIZE]);
+  const stepSecondsPerParam = {} as Record<OptimizerName, number>;
+  for (const name of OPTIMIZER_NAMES) {
+    const v = tf.variable(tf.zeros([STEP_PROBE_SIZE]));
+    const opt =
+      name === 'sgd'
+        ? tf.train.sgd(0.001)
+        : name === 'momentum'
+          ? tf.train.momentum(0.001, 0.9)
+          : tf.train.adam(0.001);
+    const seconds = await bestSeconds(async () => {
+      opt.applyGradients([{ name: v.name, tensor: grad }]);
+      // One element read back waits for the update (a GPU queues it) without timing a copy of all.
+      const first = tf.slice(v, 0, 1);
+      await first.data();
+      first.dispose();
+    }, 4);
+    // The update's launches are charged per variable (OPTIMIZER_KERNELS_PER_VARIABLE): not twice.
+    const launches = OPTIMIZER_KERNELS_PER_VARIABLE[name] * kernelSeconds;
+    stepSecondsPerParam[name] = sig(Math.max(0, seconds - launches) / STEP_PROBE_SIZE);
+    opt.dispose();
+    v.dispose();
+  }
+  // Elementwise work (a recurrent layer's gates): one add over the step vector, per element.
+  const elementSeconds = await bestSeconds(async () => {
+    const y = tf.add(grad, grad);
+    const first = tf.slice(y, 0, 1);
+    await first.data();
+    tf.dispose([y, first]);
+  }, 5);
+  grad.dispose();
+  return {
+    elementSeconds: sig(elementSeconds / STEP_PROBE_SIZE),
+    poolGradSecondsPerElement: sig(await measurePoolGrad(tf)),
+    kernelSeconds: sig(kernelSeconds),
+    readbackSeconds: sig(readbackSeconds),
+    stepSecondsPerParam,
+  };
+}
+
+/**
+ * Seconds per kernel launch as a stage pays it: a tiny GRU trained as a recomputing stage trains
+ * (forward and backward in one autodiff call), at two sequence lengths, the difference in time over
+ * the difference in kernels (tf.profile counts them). A chain of bare adds says up to two times less
+ * on wasm: layers' and autodiff's JavaScript around each kernel is part of its launch. Sizes are
+ * tiny, so neither FLOPs nor elements count (elementSeconds has those).
+ */
+async function measureKernelSeconds(tf: Tf): Promise<number> {
+  const [SHORT, LONG] = [4, 36];
+  const gru = tf.layers.gru({ units: 8 });
+  const inputs = [SHORT, LONG].map((t) => tf.randomUniform([4, t, 8]));
+  // The first apply builds its weights, which the gradients are then taken for.
+  tf.dispose(gru.apply(inputs[0]!) as Tensor);
+  const weights = gru.trainableWeights.map((w) => w.read());
+  const run = async (x: Tensor) => {
+    const { value, grads } = tf
+      .engine()
+      .gradients(
+        () => tf.sum(gru.apply(x, { training: true }) as Tensor) as Scalar,
+        [x, ...weights],
+      );
+    await grads[0]!.data();
+    value.dispose();
+    tf.dispose(grads);
+  };
+  const kernels = async (x: Tensor) => (await tf.profile(() => run(x))).kernels.length;
+  const [kShort, kLong] = [await kernels(inputs[0]!), await kernels(inputs[1]!)];
+  const tShort = await bestSeconds(() => run(inputs[0]!), 10, 7);
+  const tLong = await bestSeconds(() => run(inputs[1]!), 3, 7);
+  tf.dispose(inputs);
+  gru.dispose();
+  return kLong > kShort ? Math.max(0, (tLong - tShort) / (kLong - kShort)) : 0;
+}
+
+/**
+ * A 2×2 max pooling's backward (its forward again, as a recomputing stage runs it, and the
+ * gradient), per input element, on an MNIST-sized feature map.
+ */
+async function measurePoolGrad(tf: Tf): Promise<number> {
+  const x = tf.randomUniform([4, 28, 28, 16]);
+  const seconds = await bestSeconds(async () => {
+    const { value, grads } = tf
+      .engine()
+      .gradients(() => tf.sum(tf.maxPool(x as Tensor4D, 2, 2, 'valid')) as Scalar, [x]);
+    await grads[0]!.data();
+    value.dispose();
+    tf.dispose(grads);
+  }, 5);
+  const n = x.size;
+  x.dispose();
+  return seconds / n;
+}
+
+/**
+ * The link between two agents on this computer, as stages use it: CurveZMQ over loopback, a small
+ * message's send-to-receive (the latency) and a 1 MiB one's beyond that (the rate). Null where
+ * ZeroMQ cannot be loaded here (the planner then keeps its default link).
+ */
+export async function measureLoopback(): Promise<{
+  latencySeconds: number;
+  bytesPerSecond: number;
+} | null> {
+  let zmq: typeof Zmq;
+  try {
+    zmq = await import('zeromq');
+  } catch {
+    return null;
+  }
+  const server = zmq.curveKeyPair();
+  const client = zmq.curveKeyPair();
+  const pull = new zmq.Pull({ curveServer: true, curveSecretKey: server.secretKey });
+  const push = new zmq.Push({
+    curveServerKey: server.publicKey,
+    curvePublicKey: client.publicKey,
+    curveSecretKey: client.secretKey,
+  });
+  try {
+    await pull.bind('tcp://127.0.0.1:*');
+    push.connect(pull.lastEndpoint!);
+    const once = (payload: Buffer) => async () => {
+      await push.send(payload);
+      await pull.receive();
+    };
+    const MIB = 1 << 20;
+    const small = await bestSeconds(once(Buffer.alloc(64)), 20);
+    const large = await bestSeconds(once(Buffer.alloc(MIB)), 3);
+    return {
+      latencySeconds: sig(small),
+      bytesPerSecond: sig(MIB / Math.max(large - small, 1e-6)),
+    };
+  } finally {
+    push.close();
+    pull.close();
+  }
+}
+
+/** How long each process of measureParallelCapacity multiplies, and how long they get to load. */
+const PRODUCT_WINDOW_MS = 500;
+const PRODUCT_LOAD_MS = 2500;
+
+/**
+ * GFLOP/s of the headline product in a window that starts at `startAt` (epoch ms), after loading and
+ * a warm-up: processes given one `startAt` measure side by side.
+ */
+export async function measureProductAt(backend: BackendName, startAt: number): Promise<number> {
+  const loaded = await loadBackend(backend);
+  if (!loaded.ok) throw new Error(`${backend}: ${loaded.reason}`);
+  const { tf } = loaded;
+  const [m, k, n] = [512, 1024, 1024];
+  const a = tf.randomUniform([m, k]);
+  const b = tf.randomUniform([k, n]);
+  const run = async () => {
+    const c = tf.matMul(a, b);
+    await c.data();
+    c.dispose();
+  };
+  await run();
+  await new Promise((r) => setTimeout(r, Math.max(0, startAt - Date.now())));
+  const t0 = performance.now();
+  let it = 0;
+  do {
+    await run();
+    it++;
+  } while (performance.now() - t0 < PRODUCT_WINDOW_MS);
+  tf.dispose([a, b]);
+  return (2 * m * k * n * it) / ((performance.now() - t0) / 1000) / 1e9;
+}
+
+/**
+ * How many processes of this backend this computer runs side by side at full speed: the product in
+ * `threads` processes at once against one alone. A virtual machine's cores may be hyperthreads of
+ * one or shared with its neighbours (two wasm processes on this project's "2-core" VM: 0.9× one; a
+ * busy loop of scalar JavaScript there says 2×, so it must be the product). Agents on one computer
+ * share this many cores in the simulator. Null where the processes fail.
+ */
+export async function measureParallelCapacity(
+  backend: BackendName,
+  threads: number,
+): Promise<number | null> {
+  if (threads <= 1) return 1;
+  const once = (startAt: number) =>
+    new Promise<number>((resolve, reject) => {
+      const [cmd, args] = selfCommand('__backend-worker', 'product', backend, String(startAt));
+      execFile(cmd, args, { timeout: 60_000 }, (err, out) => {
+        const gflops = Number(String(out).trim().split('\n').pop());
+        if (err || !(gflops > 0)) reject(err ?? new Error('no product rate'));
+        else resolve(gflops);
+      });
+    });
+  const together = (n: number) => {
+    const startAt = Date.now() + PRODUCT_LOAD_MS;
+    return Promise.all(Array.from({ length: n }, () => once(startAt)));
+  };
+  try {
+    const [alone] = await together(1);
+    const all = await together(threads);
+    return sig(all.reduce((x, y) => x + y, 0) / alone!);
+  } catch {
+    return null;
+  }
+}
+
+const sig = (x: number) => Number(x.toPrecision(3));
 
 export const CURVE_ROWS = [16, 32, 64, 128, 256, 512, 1024] as const;
 

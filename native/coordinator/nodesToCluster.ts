@@ -1,6 +1,12 @@
 import { isGpuBackend } from '../common/names.js';
 import type { NodeRecord } from './nodeRecord.js';
-import { DEFAULT_LINK, type Cluster, type Machine } from '../planner/cluster.js';
+import {
+  DEFAULT_LINK,
+  pairKey,
+  type Cluster,
+  type Link,
+  type Machine,
+} from '../planner/cluster.js';
 
 /**
  * Machines from discovered agents: measured speed on the backend the agent will train with, and the
@@ -31,21 +37,59 @@ export function machineFromNode(
   // What the simulator shares between stages on one machine (its GPUs, or its cores) comes from the
   // inventory; without one the machine is planned as one compute resource.
   const inv = n.inventory?.static;
-  const cores = inv ? inv.cpu.physicalCores || inv.cpu.cores : 0;
+  const listed = inv ? inv.cpu.physicalCores || inv.cpu.cores : 0;
+  // What the computer really runs side by side, where its probe measured it (a VM's cores may not).
+  const measured = 'overhead' in speed ? speed.overhead?.parallelCapacity : undefined;
+  const cores =
+    listed > 0 && measured !== undefined
+      ? Math.min(listed, Math.max(1, Math.round(measured)))
+      : listed;
   return {
     id: n.id,
     name: n.name,
     gflops: speed.gflops,
     memoryBytes: memory,
     ...(speed.curve ? { speedCurve: speed.curve } : {}),
+    ...('overhead' in speed && speed.overhead ? { overhead: speed.overhead } : {}),
     ...(inv
       ? {
           backend: speed.backend,
           ...(isGpuBackend(speed.backend) ? { gpus: Math.max(1, inv.gpus.length) } : {}),
           ...(cores > 0 ? { cores } : {}),
+          ...(inv.hostname ? { host: hostOf(inv) } : {}),
         }
       : {}),
   };
+}
+
+/**
+ * Which computer an agent runs on: its hostname and its network cards' MACs (two lab machines may
+ * share a default hostname, never a MAC). Agents started side by side on one computer share it.
+ */
+function hostOf(inv: NonNullable<NodeRecord['inventory']>['static']): string {
+  const macs = (inv.network ?? [])
+    .filter((n) => !n.internal && n.mac && n.mac !== '00:00:00:00:00:00')
+    .map((n) => n.mac);
+  return [inv.hostname, ...[...new Set(macs)].sort()].join(' ');
+}
+
+/**
+ * Agents on one computer talk over loopback, which their speed probes measured (the slower of the
+ * two figures holds); other pairs keep the default link.
+ */
+function sameHostLinks(machines: Machine[]): Map<string, Link> {
+  const links = new Map<string, Link>();
+  machines.forEach((a, i) => {
+    for (const b of machines.slice(i + 1)) {
+      const [la, lb] = [a.overhead?.loopback, b.overhead?.loopback];
+      if (a.host === undefined || a.host !== b.host || !la || !lb) continue;
+      links.set(pairKey(a.id, b.id), {
+        bytesPerSecond: Math.min(la.bytesPerSecond, lb.bytesPerSecond),
+        latencySeconds: Math.max(la.latencySeconds, lb.latencySeconds),
+      });
+    }
+  });
+  return links;
 }
 
 export function clusterFromNodes(
@@ -77,5 +121,9 @@ export function clusterFromNodes(
       );
     }
   }
-  return { cluster: { machines, defaultLink: DEFAULT_LINK, links: new Map() }, skipped, assumed };
+  return {
+    cluster: { machines, defaultLink: DEFAULT_LINK, links: sameHostLinks(machines) },
+    skipped,
+    assumed,
+  };
 }

@@ -37,6 +37,24 @@ export interface LayerCost {
   activationBytes: number;
   stashBytes: number;
   weightBytes: number;
+  /**
+   * Backend kernels one micro-batch launches through the layer, whatever its size: its forward, and
+   * its backward alone (a stage that recomputes runs the forward's again inside B). What a small or
+   * recurrent layer costs beyond its FLOPs, at the machine's measured cost per kernel.
+   */
+  kernels: { forward: number; backward: number };
+  /** Trainable weight tensors: the optimizer launches its kernels once per tensor. */
+  variables: number;
+  /**
+   * Elements per sample a windowed pooling's backward writes (its input): charged at the backend's
+   * measured rate for that gradient, which on wasm is hundreds of times its FLOPs at the product rate.
+   */
+  poolGradElements: number;
+  /**
+   * Elements per sample the layer's elementwise kernels touch, forward and backward alone, where the
+   * FLOPs leave them out and they are not small: a recurrent layer's gates, every time step.
+   */
+  elementwise: { forward: number; backward: number };
 }
 
 export interface ModelCost {
@@ -51,9 +69,51 @@ export interface ModelCost {
   backwardFlops: number;
 }
 
+/**
+ * Kernels per micro-batch [forward, backward] by layer type, as the stage executor runs them on wasm
+ * (counted with tf.profile over one micro-batch of a one-layer stage; tfjs launches the same kernels
+ * on every backend). Backward excludes the forward a recomputing stage runs again inside B.
+ */
+const KERNELS = {
+  // matMul, bias add, activation; back: the activation's gradient, dx, dW, the bias sum, accumulate.
+  Dense: [3, 5],
+  Conv2D: [2, 14],
+  Pooling: [1, 3],
+  View: [1, 2],
+  Embedding: [6, 10],
+  // Not profiled: the mask and scale forward, the masked gradient back.
+  Dropout: [3, 2],
+  // Not profiled: mean, variance, normalise, scale and shift; about twice that back.
+  Normalization: [8, 16],
+} satisfies Record<string, [number, number]>;
+
+/**
+ * Kernels per time step [forward, backward] of a recurrent layer. GRU profiled (32 steps: 1125
+ * forward, 3771 backward); LSTM and SimpleRNN scaled from it by their gates (not profiled).
+ */
+const KERNELS_PER_STEP: Record<'SimpleRNN' | 'LSTM' | 'GRU', [number, number]> = {
+  SimpleRNN: [12, 40],
+  LSTM: [44, 150],
+  GRU: [35, 118],
+};
+
+/**
+ * Kernels the last stage adds to each B: the loss, its scaling and its gradient back to the output
+ * (profiled: 48 for a one-Dense last stage, of which 5 are the Dense's own).
+ */
+export const LOSS_KERNELS = 43;
+
 const prod = (s: number[]) => s.reduce((a, b) => a * b, 1);
 
 interface Counts {
+  /** Kernels forward and backward (LayerCost.kernels); absent: one each. */
+  kernels?: [number, number];
+  /** Weight tensors; absent: one where the layer has weights. */
+  variables?: number;
+  /** LayerCost.poolGradElements; absent: 0. */
+  poolGrad?: number;
+  /** LayerCost.elementwise; absent: none. */
+  elementwise?: [number, number];
   params: number;
   trainable?: number;
   forward: number;
@@ -80,7 +140,13 @@ function counts(
       const rows = outN / u;
       const mm = 2 * rows * n * u;
       const b = bias ? rows * u : 0;
-      return { params: n * u + (bias ? u : 0), forward: mm + b, backward: 2 * mm + b };
+      return {
+        params: n * u + (bias ? u : 0),
+        forward: mm + b,
+        backward: 2 * mm + b,
+        kernels: KERNELS.Dense,
+        variables: bias ? 2 : 1,
+      };
     }
     case 'Conv2D': {
       const [kh, kw] = pairOption(c.kernelSize, [0, 0]);
@@ -88,33 +154,51 @@ function counts(
       const f = out[2]!;
       const mm = 2 * outN * kh * kw * cin;
       const b = bias ? outN : 0;
-      return { params: kh * kw * cin * f + (bias ? f : 0), forward: mm + b, backward: 2 * mm + b };
+      return {
+        params: kh * kw * cin * f + (bias ? f : 0),
+        forward: mm + b,
+        backward: 2 * mm + b,
+        kernels: KERNELS.Conv2D,
+        variables: bias ? 2 : 1,
+      };
     }
     case 'DepthwiseConv2D': {
       const [kh, kw] = pairOption(c.kernelSize, [0, 0]);
       const cout = out[2]!;
       const mm = 2 * outN * kh * kw;
       const b = bias ? outN : 0;
-      return { params: kh * kw * cout + (bias ? cout : 0), forward: mm + b, backward: 2 * mm + b };
+      return {
+        params: kh * kw * cout + (bias ? cout : 0),
+        forward: mm + b,
+        backward: 2 * mm + b,
+        kernels: KERNELS.Conv2D,
+        variables: bias ? 2 : 1,
+      };
     }
     case 'MaxPooling2D':
     case 'AveragePooling2D': {
       // One comparison or add per window element; backward routes or spreads each output's gradient.
       const [ph, pw] = pairOption(c.poolSize, [2, 2]);
       const f = outN * ph * pw;
-      return { params: 0, forward: f, backward: f };
+      return { params: 0, forward: f, backward: f, kernels: KERNELS.Pooling, poolGrad: inN };
     }
     case 'GlobalAveragePooling2D':
     case 'GlobalMaxPooling2D':
       return { params: 0, forward: inN, backward: inN };
     case 'Flatten':
     case 'Reshape':
-      return { params: 0, forward: 0, backward: 0, view: true };
+      return { params: 0, forward: 0, backward: 0, view: true, kernels: KERNELS.View };
     case 'Activation':
       return { params: 0, forward: outN, backward: outN };
     case 'Dropout':
       // The mask is a float32 tensor the size of the output, kept for backward.
-      return { params: 0, forward: 2 * outN, backward: outN, internal: outN * BYTES_PER_ELEMENT };
+      return {
+        params: 0,
+        forward: 2 * outN,
+        backward: outN,
+        internal: outN * BYTES_PER_ELEMENT,
+        kernels: KERNELS.Dropout,
+      };
     case 'BatchNormalization':
     case 'LayerNormalization': {
       // Per element: mean and variance (3), normalise (2), scale and shift (2); backward about twice.
@@ -127,13 +211,15 @@ function counts(
         forward: 7 * outN,
         backward: 14 * outN,
         internal: outN * BYTES_PER_ELEMENT,
+        kernels: KERNELS.Normalization,
+        variables: (c.center !== false ? 1 : 0) + (c.scale !== false ? 1 : 0),
       };
     }
     case 'Embedding': {
       // A gather forward and a scatter-add backward: one FLOP-equivalent per output element.
       const v = c.inputDim as number;
       const d = c.outputDim as number;
-      return { params: v * d, forward: outN, backward: outN };
+      return { params: v * d, forward: outN, backward: outN, kernels: KERNELS.Embedding };
     }
     case 'SimpleRNN':
     case 'LSTM':
@@ -152,6 +238,11 @@ function counts(
         forward: mm + b,
         backward: 2 * mm + b,
         internal,
+        // tfjs runs a recurrent layer as a loop of small kernels, one chain per time step.
+        kernels: [KERNELS_PER_STEP[cls][0] * t, KERNELS_PER_STEP[cls][1] * t],
+        // Each of those kernels works on one gate's [rows, units] (the counts' order of magnitude).
+        elementwise: [KERNELS_PER_STEP[cls][0] * t * u, KERNELS_PER_STEP[cls][1] * t * u],
+        variables: bias ? 3 : 2,
       };
     }
   }
@@ -176,6 +267,10 @@ export function layerCost(layer: LayerSpec, index: number, inputShape: number[])
     activationBytes,
     stashBytes: k.view ? 0 : activationBytes + (k.internal ?? 0),
     weightBytes: k.params * BYTES_PER_ELEMENT,
+    kernels: { forward: k.kernels?.[0] ?? 1, backward: k.kernels?.[1] ?? 1 },
+    variables: trainableParams === 0 ? 0 : (k.variables ?? 1),
+    poolGradElements: k.poolGrad ?? 0,
+    elementwise: { forward: k.elementwise?.[0] ?? 0, backward: k.elementwise?.[1] ?? 0 },
   };
 }
 
@@ -206,6 +301,16 @@ export function modelCost(spec: Pick<ModelSpec, 'id' | 'inputShape' | 'layers'>)
 export function optimizerStateBytes(trainableParams: number, optimizer: OptimizerName): number {
   return trainableParams * STATE_SLOTS[optimizer] * BYTES_PER_ELEMENT;
 }
+
+/**
+ * Kernels one optimizer update launches per weight tensor, whatever its size (adam profiled: 16, with
+ * 4 a step besides; sgd and momentum scaled from it by their state).
+ */
+export const OPTIMIZER_KERNELS_PER_VARIABLE: Record<OptimizerName, number> = {
+  sgd: 4,
+  momentum: 8,
+  adam: 16,
+};
 
 /** FLOPs of one optimizer update over this many trainable parameters. */
 export function optimizerStepFlops(trainableParams: number, optimizer: OptimizerName): number {

@@ -1,5 +1,9 @@
 import { z } from 'zod';
-import { BackendNameSchema, type BackendName } from '../protocol/inventorySchemas.js';
+import {
+  BackendNameSchema,
+  type BackendName,
+  type SpeedOverhead,
+} from '../protocol/inventorySchemas.js';
 import { isGpuBackend } from '../common/names.js';
 import { speedOnCurve } from '../util/speedCurve.js';
 
@@ -17,6 +21,13 @@ export interface Machine {
   gpus?: number;
   /** CPU cores (physical where known): how many single-threaded stages run side by side. */
   cores?: number;
+  /**
+   * The computer it runs on, where several agents share one (local agents): they share its cores
+   * and GPUs. Absent: a computer of its own.
+   */
+  host?: string;
+  /** Its backend's measured costs beyond FLOPs (SpeedReport.overhead); absent: FLOPs only. */
+  overhead?: SpeedOverhead;
 }
 
 /**
@@ -30,9 +41,10 @@ export function computeResource(
   machine: Machine,
   gpu: number | null,
 ): { id: string; capacity: number } {
-  if (trainsOnGpu(machine)) return { id: `${machine.id}/gpu${gpu ?? 0}`, capacity: 1 };
-  if (machine.backend === 'tensorflow') return { id: `${machine.id}/cpu`, capacity: 1 };
-  return { id: `${machine.id}/cpu`, capacity: Math.max(1, machine.cores ?? 1) };
+  const at = machine.host === undefined ? machine.id : `host:${machine.host}`;
+  if (trainsOnGpu(machine)) return { id: `${at}/gpu${gpu ?? 0}`, capacity: 1 };
+  if (machine.backend === 'tensorflow') return { id: `${at}/cpu`, capacity: 1 };
+  return { id: `${at}/cpu`, capacity: Math.max(1, machine.cores ?? 1) };
 }
 
 /** GPUs a stage on this machine may be pinned to (0 when its stages do not train on a GPU). */
@@ -100,6 +112,40 @@ export const ClusterJsonSchema = z.object({
         backend: BackendNameSchema.optional(),
         gpus: z.number().int().nonnegative().optional(),
         cores: z.number().int().positive().optional(),
+        host: z
+          .string()
+          .min(1)
+          .optional()
+          .describe('machines naming one host share its cores and GPUs (agents on one computer)'),
+        overhead: z
+          .object({
+            kernelUs: z.number().nonnegative().max(10_000).describe('one kernel launch, in µs'),
+            readbackUs: z
+              .number()
+              .nonnegative()
+              .max(100_000)
+              .describe('reading a small result back to the host, in µs'),
+            stepNsPerParam: z
+              .object({
+                sgd: z.number().nonnegative().max(1000),
+                momentum: z.number().nonnegative().max(1000),
+                adam: z.number().nonnegative().max(1000),
+              })
+              .describe("each optimizer's update per trainable parameter, in ns"),
+            elementNs: z
+              .number()
+              .nonnegative()
+              .max(1000)
+              .default(0)
+              .describe('an elementwise kernel per element, in ns'),
+            poolGradNsPerElement: z
+              .number()
+              .nonnegative()
+              .max(10_000)
+              .default(0)
+              .describe("a pooling's backward per input element, in ns"),
+          })
+          .optional(),
       }),
     )
     .min(1),
@@ -116,6 +162,17 @@ const toLink = (l: { gbps: number; latencyMs: number }): Link => ({
   bytesPerSecond: (l.gbps * 1e9) / 8,
   latencySeconds: l.latencyMs / 1000,
 });
+
+function overheadFromJson(o: NonNullable<ClusterJson['machines'][number]['overhead']>) {
+  const ns = o.stepNsPerParam;
+  return {
+    kernelSeconds: o.kernelUs / 1e6,
+    readbackSeconds: o.readbackUs / 1e6,
+    stepSecondsPerParam: { sgd: ns.sgd / 1e9, momentum: ns.momentum / 1e9, adam: ns.adam / 1e9 },
+    poolGradSecondsPerElement: o.poolGradNsPerElement / 1e9,
+    elementSeconds: o.elementNs / 1e9,
+  };
+}
 
 /** Validates a parsed cluster.json; errors say which field is wrong. */
 export function clusterFromJson(value: unknown, source = 'cluster.json'): Cluster {
@@ -139,7 +196,11 @@ export function clusterFromJson(value: unknown, source = 'cluster.json'): Cluste
     links.set(pairKey(p.a, p.b), toLink(p));
   }
   return {
-    machines: r.data.machines.map((m) => ({ ...m, name: m.name ?? m.id })),
+    machines: r.data.machines.map(({ overhead, ...m }) => ({
+      ...m,
+      name: m.name ?? m.id,
+      ...(overhead ? { overhead: overheadFromJson(overhead) } : {}),
+    })),
     defaultLink: r.data.links?.default ? toLink(r.data.links.default) : DEFAULT_LINK,
     links,
   };

@@ -83,7 +83,7 @@ class SplitDP {
     const perSecond = (c.problem.machines[m]!.gflops * 1e9) / c.microbatchSize;
     if (k === 0) {
       for (let i = lo; i <= hi; i++) {
-        const t = (flops[i]! + c.recomputeFlops(0, i)) / perSecond;
+        const t = (flops[i]! + c.recomputeFlops(0, i)) / perSecond + c.extraComputeSeconds(0, i, m);
         if (t > cap) break;
         if (c.memoryTotal(0, i, 0, p) > free) continue;
         mx[i] = t;
@@ -105,7 +105,8 @@ class SplitDP {
       const fi = flops[i]!;
       for (let j = i - 1; j >= k; j--) {
         // Grows as j falls (recompute too), so the break below stays valid.
-        const t = (fi - flops[j]! + c.recomputeFlops(j, i)) / perSecond;
+        const t =
+          (fi - flops[j]! + c.recomputeFlops(j, i)) / perSecond + c.extraComputeSeconds(j, i, m);
         if (t > cap) break; // a longer stage only costs more
         const before = pmx[j]!;
         if (before === Infinity) continue;

@@ -1,5 +1,7 @@
 import {
   BYTES_PER_ELEMENT,
+  LOSS_KERNELS,
+  OPTIMIZER_KERNELS_PER_VARIABLE,
   optimizerStateBytes,
   optimizerStepFlops,
   type OptimizerName,
@@ -21,6 +23,14 @@ export interface PlannerLayer {
    * standard activation): a stage holding one, unless it is the last, recomputes its forward in B.
    */
   keepsActivations?: boolean;
+  /** Kernels per micro-batch (model/cost's LayerCost.kernels); absent: none counted. */
+  kernels?: { forward: number; backward: number };
+  /** Trainable weight tensors; absent: none counted. */
+  variables?: number;
+  /** Elements a pooling's backward writes per sample (LayerCost.poolGradElements); absent: 0. */
+  poolGradElements?: number;
+  /** Elements per sample of its elementwise kernels (LayerCost.elementwise); absent: none. */
+  elementwise?: { forward: number; backward: number };
 }
 
 /** Everything that fixes the cost of a stage, apart from its layers, machine and position. */
@@ -63,6 +73,12 @@ export class StageCoster {
   private readonly params: Float64Array;
   /** Prefix counts of layers that force a forward recompute (see PlannerLayer.keepsActivations). */
   readonly recomputing: Float64Array;
+  private readonly kernelsF: Float64Array;
+  private readonly kernelsB: Float64Array;
+  private readonly variables: Float64Array;
+  private readonly poolGrad: Float64Array;
+  private readonly elementsF: Float64Array;
+  private readonly elementsB: Float64Array;
 
   constructor(readonly problem: PartitionProblem) {
     const L = problem.layers;
@@ -81,6 +97,68 @@ export class StageCoster {
     this.stash = prefix((l) => l.stashBytes);
     this.params = prefix((l) => l.params);
     this.recomputing = prefix((l) => (l.keepsActivations === false ? 1 : 0));
+    this.kernelsF = prefix((l) => l.kernels?.forward ?? 0);
+    this.kernelsB = prefix((l) => l.kernels?.backward ?? 0);
+    this.variables = prefix((l) => l.variables ?? 0);
+    this.poolGrad = prefix((l) => l.poolGradElements ?? 0);
+    this.elementsF = prefix((l) => l.elementwise?.forward ?? 0);
+    this.elementsB = prefix((l) => l.elementwise?.backward ?? 0);
+  }
+
+  /** Whether the stage runs B by recomputing its forward (it holds a layer that keeps no tape). */
+  private recomputes(start: number, end: number): boolean {
+    return this.recomputing[end]! > this.recomputing[start]!;
+  }
+
+  /**
+   * A recomputing last stage's F only stashes its input: its forward runs in B, with the loss
+   * (StageExecutor.forward/backwardLoss).
+   */
+  private forwardInB(start: number, end: number): boolean {
+    return end === this.n && this.recomputes(start, end);
+  }
+
+  /**
+   * Seconds of F's fixed costs on machine m: a launch per kernel, and the read-back of the output
+   * it sends (none on the last stage). Zero where the machine's overhead is not measured.
+   */
+  private forwardFixed(start: number, end: number, m: number): number {
+    const o = this.problem.machines[m]!.overhead;
+    if (!o || this.forwardInB(start, end)) return 0;
+    const kernels = this.kernelsF[end]! - this.kernelsF[start]!;
+    const elements = (this.elementsF[end]! - this.elementsF[start]!) * this.microbatchSize;
+    return (
+      kernels * o.kernelSeconds +
+      elements * o.elementSeconds +
+      (end < this.n ? o.readbackSeconds : 0)
+    );
+  }
+
+  /**
+   * Seconds of F and B beyond their FLOPs at the product rate, together: B launches its layers'
+   * backward kernels (and their elementwise work), the forward's again where it recomputes, the
+   * loss's on the last stage, reads back the gradient it sends (none on the first stage), and runs
+   * its poolings' backward. What makes a stage of many small, recurrent or pooling layers slower
+   * than its FLOPs say.
+   */
+  extraComputeSeconds(start: number, end: number, m: number): number {
+    const o = this.problem.machines[m]!.overhead;
+    if (!o) return 0;
+    const again = this.recomputes(start, end);
+    const kf = this.kernelsF[end]! - this.kernelsF[start]!;
+    const kb =
+      this.kernelsB[end]! -
+      this.kernelsB[start]! +
+      (again ? kf : 0) +
+      (end === this.n ? LOSS_KERNELS : 0);
+    const ef = this.elementsF[end]! - this.elementsF[start]!;
+    const eb = this.elementsB[end]! - this.elementsB[start]! + (again ? ef : 0);
+    const pooling = (this.poolGrad[end]! - this.poolGrad[start]!) * o.poolGradSecondsPerElement;
+    const back =
+      kb * o.kernelSeconds +
+      (eb * o.elementSeconds + pooling) * this.microbatchSize +
+      (start > 0 ? o.readbackSeconds : 0);
+    return this.forwardFixed(start, end, m) + back;
   }
 
   /**
@@ -103,12 +181,16 @@ export class StageCoster {
 
   /** Seconds of forward + backward (with any recompute) for one micro-batch on machine m. */
   computeSeconds(start: number, end: number, m: number): number {
-    return this.stageFlops(start, end) / (this.problem.machines[m]!.gflops * 1e9);
+    return (
+      this.stageFlops(start, end) / (this.problem.machines[m]!.gflops * 1e9) +
+      this.extraComputeSeconds(start, end, m)
+    );
   }
 
   forwardSeconds(start: number, end: number, m: number): number {
+    if (this.forwardInB(start, end)) return 0;
     const f = (this.fwd[end]! - this.fwd[start]!) * this.microbatchSize;
-    return f / (this.problem.machines[m]!.gflops * 1e9);
+    return f / (this.problem.machines[m]!.gflops * 1e9) + this.forwardFixed(start, end, m);
   }
 
   backwardSeconds(start: number, end: number, m: number): number {
@@ -127,10 +209,20 @@ export class StageCoster {
     return (Math.max(0, backward) * this.microbatchSize) / (this.problem.machines[m]!.gflops * 1e9);
   }
 
-  /** The optimizer update over the stage's parameters, once per step. */
+  /**
+   * The optimizer update over the stage's parameters, once per step: elementwise work at the
+   * machine's measured rate per parameter plus its kernels per weight tensor; by FLOPs at the product
+   * rate where that is not measured (which, being memory-bound, it is about ten times slower than).
+   */
   stepSeconds(start: number, end: number, m: number): number {
     const t = this.trainable[end]! - this.trainable[start]!;
-    return optimizerStepFlops(t, this.problem.optimizer) / (this.problem.machines[m]!.gflops * 1e9);
+    const machine = this.problem.machines[m]!;
+    const o = machine.overhead;
+    const opt = this.problem.optimizer;
+    if (!o) return optimizerStepFlops(t, opt) / (machine.gflops * 1e9);
+    const launches =
+      (this.variables[end]! - this.variables[start]!) * OPTIMIZER_KERNELS_PER_VARIABLE[opt];
+    return t * o.stepSecondsPerParam[opt] + launches * o.kernelSeconds;
   }
 
   paramCount(start: number, end: number): number {

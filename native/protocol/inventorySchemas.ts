@@ -52,6 +52,39 @@ export const BackendReportSchema = z.object({
 });
 export type BackendReport = z.infer<typeof BackendReportSchema>;
 
+/**
+ * What the backend costs beyond the curve's products (probe.ts measureOverhead): one kernel's launch,
+ * one read-back of a small result to the host, each optimizer's update per parameter, and a pooling's
+ * backward per element. Bounded so
+ * that a broken measurement cannot make a machine look a thousand times slower than any is.
+ */
+export const SpeedOverheadSchema = z.object({
+  kernelSeconds: z.number().nonnegative().max(0.01),
+  readbackSeconds: z.number().nonnegative().max(0.1),
+  stepSecondsPerParam: z.object({
+    sgd: z.number().nonnegative().max(1e-6),
+    momentum: z.number().nonnegative().max(1e-6),
+    adam: z.number().nonnegative().max(1e-6),
+  }),
+  /** An elementwise kernel (an add) per element: what a recurrent layer's gates cost. */
+  elementSeconds: z.number().nonnegative().max(1e-6),
+  /** A max pooling's backward, per input element. */
+  poolGradSecondsPerElement: z.number().nonnegative().max(1e-5),
+  /**
+   * How many processes of this backend the computer runs side by side at full speed (probe.ts
+   * measureParallelCapacity); absent: not measured.
+   */
+  parallelCapacity: z.number().positive().max(4096).optional(),
+  /** The link to another agent on this computer (CurveZMQ over loopback); absent: not measured. */
+  loopback: z
+    .object({
+      latencySeconds: z.number().nonnegative().max(1),
+      bytesPerSecond: z.number().positive(),
+    })
+    .optional(),
+});
+export type SpeedOverhead = z.infer<typeof SpeedOverheadSchema>;
+
 export const SpeedReportSchema = z.object({
   backend: BackendNameSchema,
   gflops: z.number().nonnegative(),
@@ -65,6 +98,8 @@ export const SpeedReportSchema = z.object({
   curve: z
     .array(z.object({ rows: z.number().int().positive(), gflops: z.number().nonnegative() }))
     .optional(),
+  /** Fixed and elementwise costs (absent in reports cached before they were measured). */
+  overhead: SpeedOverheadSchema.optional(),
   /** The GPU measured (nvidia-smi's index) when the measuring process was pinned to one. */
   gpu: z.number().int().nonnegative().nullable().optional(),
   /** The device that did the work: a GPU adapter's name, or null for the CPU. */

@@ -6,11 +6,14 @@
 // p·m/(m+p−1) of single-process (1.88× for m = 16, p = 2).
 // Goals on a 2-core machine: best configuration ≥ 1.75× single-process; every configuration within
 // 10% of its prediction. Then data parallelism (1 stage × 2 replicas; BENCH_DP_ONLY=1 for only that):
-// goal ≥ 95% of the machine's parallel capacity, prediction within 10%.
+// goal ≥ 95% of the machine's parallel capacity, prediction within 10%. Then a line per catalogue
+// model, measured against predicted (BENCH_MODELS_ONLY=1 for only those; BENCH_MODEL_STAGES=1,2,3 and
+// BENCH_MODEL_SCHEDULES=gpipe,1f1b,zb-h1 for more than 2 stages of 1F1B): goal within 10% each.
 import { execFile } from 'node:child_process';
 import os from 'node:os';
 import { initBackend } from '../../native/backend/initBackend.js';
 import { SCHEDULE_KINDS } from '../../native/common/names.js';
+import type { ScheduleKind } from '../../native/planner/schedule.js';
 import { Coordinator } from '../../native/coordinator/coordinator.js';
 import { RunController } from '../../native/coordinator/runController.js';
 import { openDataset } from '../../native/data/openDataset.js';
@@ -95,6 +98,14 @@ const beaconPort = testBeaconPort();
 agents.push(
   ...(await Promise.all(['bench-a', 'bench-b'].map((name) => startAgent({ name, beaconPort })))),
 );
+// The per-model lines' stage counts and schedules (BENCH_MODEL_STAGES=1,2,3,
+// BENCH_MODEL_SCHEDULES=gpipe,1f1b,zb-h1): one local agent a stage, so 3 stages start a third.
+const modelStages = (process.env.BENCH_MODEL_STAGES ?? '2').split(',').map(Number);
+const modelSchedules = (process.env.BENCH_MODEL_SCHEDULES ?? '1f1b').split(',') as ScheduleKind[];
+for (const sc of modelSchedules)
+  if (!SCHEDULE_KINDS.includes(sc))
+    throw new Error(`BENCH_MODEL_SCHEDULES: unknown schedule ${sc}`);
+if (Math.max(...modelStages) > 2) agents.push(await startAgent({ name: 'bench-c', beaconPort }));
 // startAgent passes --no-benchmark; ask each agent for its speed (with the micro-batch curve) now.
 const coordinator = new Coordinator({ stateDir: tempDir(), token: TEST_TOKEN, discover: false });
 await coordinator.start();
@@ -263,11 +274,19 @@ try {
     }
   }
 
-  // Every catalogue model on the same two agents, planned as a user would (2 stages, 1F1B, the
-  // batch its catalogue entry suggests): measured against predicted, and where the time goes.
-  if (!dpOnly) console.log('per model (2 stages, 1F1B, 4 micro-batches):');
+  // Every catalogue model on the local agents, planned as a user would (by default 2 stages, 1F1B,
+  // the batch its catalogue entry suggests): measured against predicted, and where the time goes.
+  if (!dpOnly)
+    console.log(
+      `per model (${modelStages.join(', ')} stages on as many local agents, ${modelSchedules.join(', ')}, 4 micro-batches):`,
+    );
   const fits: { model: string; fit: number }[] = [];
-  for (const m of dpOnly ? [] : listModels()) {
+  const configs = dpOnly
+    ? []
+    : modelStages.flatMap((stages) =>
+        modelSchedules.flatMap((schedule) => listModels().map((m) => ({ m, stages, schedule }))),
+      );
+  for (const { m, stages, schedule } of configs) {
     const batch = m.id === 'deep-mlp' ? 256 : 64;
     const { cluster } = clusterFromNodes(coordinator.nodes());
     const outcome = makePlan({
@@ -275,10 +294,10 @@ try {
       source: 'catalogue',
       path: null,
       cluster,
-      stages: 2,
+      stages,
       batch,
       microbatches: 4,
-      schedule: '1f1b',
+      schedule,
       optimizer: 'adam',
       preset: 'balanced',
     });
@@ -294,7 +313,7 @@ try {
         end: st.end,
         nodeId: st.placement.machineId,
       })),
-      schedule: '1f1b',
+      schedule,
       microbatches: 4,
       batch,
       optimizer,
@@ -303,7 +322,7 @@ try {
       backend: 'wasm',
     });
     const at: number[] = [];
-    const busy = [0, 0];
+    const busy = new Array<number>(stages).fill(0);
     run.on('event', (e) => {
       if (e.type !== 'step') return;
       at.push(performance.now());
@@ -315,11 +334,12 @@ try {
     const measured = ((at.length - WARMUP) * batch) / ((at.at(-1)! - at[WARMUP - 1]!) / 1000);
     const predicted = plan.prediction.samplesPerSecond;
     const fit = measured / predicted;
-    fits.push({ model: m.id, fit });
+    const label = `${m.id} ${stages}×${schedule}`;
+    fits.push({ model: label, fit });
     const steady = at.length - WARMUP;
     const stepMs = (at.at(-1)! - at[WARMUP - 1]!) / steady;
     console.log(
-      `  ${m.id.padEnd(9)} batch ${String(batch).padStart(3)}: measured ${measured.toFixed(0).padStart(6)} /s, predicted ${predicted.toFixed(0).padStart(6)} /s, measured/predicted ${(fit * 100).toFixed(0).padStart(4)}%; ` +
+      `  ${label.padEnd(16)} batch ${String(batch).padStart(3)}: measured ${measured.toFixed(0).padStart(6)} /s, predicted ${predicted.toFixed(0).padStart(6)} /s, measured/predicted ${(fit * 100).toFixed(0).padStart(4)}%; ` +
         `step ${stepMs.toFixed(1)} ms (predicted ${(plan.prediction.stepSeconds * 1000).toFixed(1)}), stages busy ${busy.map((b) => (b / steady).toFixed(1)).join(' / ')} ms (predicted ${plan.prediction.stages.map((st) => (st.busySeconds * 1000).toFixed(1)).join(' / ')})`,
     );
   }

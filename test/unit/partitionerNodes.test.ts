@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { NodeRecord } from '../../native/coordinator/nodeRecord.js';
 import { clusterFromNodes } from '../../native/coordinator/nodesToCluster.js';
+import { computeResource, DEFAULT_LINK, linkBetween } from '../../native/planner/cluster.js';
+import type { Inventory } from '../../native/protocol/inventorySchemas.js';
 
 function node(over: Partial<NodeRecord>): NodeRecord {
   return {
@@ -74,5 +76,70 @@ describe('machines from discovered agents', () => {
     assert.equal(skipped.length, 2);
     assert.match(skipped.join('\n'), /ws-03: no measured speed/);
     assert.match(skipped.join('\n'), /ws-04: unreachable/);
+  });
+
+  it('agents on one computer share its cores; the measured overhead comes along', () => {
+    const overhead = {
+      kernelSeconds: 1e-5,
+      readbackSeconds: 1e-5,
+      stepSecondsPerParam: { sgd: 1e-9, momentum: 2e-9, adam: 8e-9 },
+      poolGradSecondsPerElement: 2e-8,
+      elementSeconds: 1e-9,
+    };
+    const staticOf = (hostname: string, mac: string) => ({
+      hostname,
+      os: { platform: 'linux', distro: 'x', release: '1', arch: 'x64' },
+      cpu: { manufacturer: 'x', brand: 'x', cores: 4, physicalCores: 2, speedGHz: 3 },
+      memory: { totalBytes: 16e9 },
+      network: [
+        {
+          name: 'lo',
+          ip4: '127.0.0.1',
+          netmask: '255.0.0.0',
+          mac: '00:00:00:00:00:00',
+          internal: true,
+        },
+        { name: 'eth0', ip4: '10.0.0.1', netmask: '255.255.255.0', mac, internal: false },
+      ],
+      gpus: [],
+      gpuNote: null,
+    });
+    const inv = (hostname: string, mac: string) =>
+      ({ static: staticOf(hostname, mac) }) as unknown as Inventory;
+    const loopback = { latencySeconds: 5e-5, bytesPerSecond: 4e8 };
+    const speed = { ...node({}).speed!, overhead: { ...overhead, loopback } };
+    const { cluster } = clusterFromNodes([
+      node({ id: 'a', telemetry, speed, inventory: inv('ws', 'aa:01') }),
+      node({ id: 'b', telemetry, speed, inventory: inv('ws', 'aa:01') }),
+      // The same default hostname on another computer: not shared.
+      node({ id: 'c', telemetry, speed, inventory: inv('ws', 'bb:02') }),
+    ]);
+    const [a, b, c] = cluster.machines;
+    assert.deepEqual(a!.overhead, { ...overhead, loopback });
+    // a and b talk over loopback at its measured figures; c over the default link.
+    assert.deepEqual(linkBetween(cluster, 'a', 'b'), loopback);
+    assert.deepEqual(linkBetween(cluster, 'a', 'c'), DEFAULT_LINK);
+    assert.equal(a!.host, b!.host);
+    assert.notEqual(a!.host, c!.host);
+    const ra = computeResource(a!, null);
+    assert.deepEqual(ra, computeResource(b!, null));
+    assert.equal(ra.capacity, 2);
+    // Where the probe found two processes run at 0.8× one (a VM's hyperthreads), one core it is.
+    const slow = clusterFromNodes([
+      node({
+        id: 'v',
+        telemetry,
+        speed: { ...speed, overhead: { ...speed.overhead, parallelCapacity: 0.8 } },
+        inventory: inv('vm', 'cc:03'),
+      }),
+    ]).cluster.machines[0]!;
+    assert.equal(slow.cores, 1);
+    assert.equal(computeResource(slow, null).capacity, 1);
+    assert.notEqual(computeResource(c!, null).id, ra.id);
+    // Without a host each machine is a computer of its own, as before.
+    assert.notEqual(
+      computeResource({ ...a!, host: undefined }, null).id,
+      computeResource({ ...b!, host: undefined }, null).id,
+    );
   });
 });
