@@ -9,10 +9,7 @@ import type {
 } from '../protocol/inventorySchemas.js';
 import { BACKEND_ORDER } from './initBackend.js';
 import type { Scalar, Tensor, Tensor4D } from '@tensorflow/tfjs-core';
-import { execFile } from 'node:child_process';
-import os from 'node:os';
 import type * as Zmq from 'zeromq';
-import { selfCommand } from '../util/selfCommand.js';
 import type { Tf } from './tfTypes.js';
 import { loadBackend } from './loadBackend.js';
 
@@ -83,9 +80,6 @@ export async function measureMatMulSpeed(
   const curve = backend === 'cpu' ? undefined : await measureTrainingCurve(tf, k, n);
   const overhead = backend === 'cpu' ? undefined : await measureOverhead(tf);
   const loopback = overhead ? await measureLoopback() : null;
-  // Single-threaded backends run one stage per core: how many really run side by side.
-  const parallelCapacity =
-    backend === 'wasm' ? await measureParallelCapacity(backend, os.cpus().length) : null;
   return {
     backend,
     gpu,
@@ -95,15 +89,7 @@ export async function measureMatMulSpeed(
     measuredAt: Date.now(),
     durationMs: Math.round(seconds * 1000),
     ...(curve ? { curve } : {}),
-    ...(overhead
-      ? {
-          overhead: {
-            ...overhead,
-            ...(loopback ? { loopback } : {}),
-            ...(parallelCapacity ? { parallelCapacity } : {}),
-          },
-        }
-      : {}),
+    ...(overhead ? { overhead: loopback ? { ...overhead, loopback } : overhead } : {}),
   };
 }
 
@@ -271,72 +257,6 @@ export async function measureLoopback(): Promise<{
   } finally {
     push.close();
     pull.close();
-  }
-}
-
-/** How long each process of measureParallelCapacity multiplies, and how long they get to load. */
-const PRODUCT_WINDOW_MS = 500;
-const PRODUCT_LOAD_MS = 2500;
-
-/**
- * GFLOP/s of the headline product in a window that starts at `startAt` (epoch ms), after loading and
- * a warm-up: processes given one `startAt` measure side by side.
- */
-export async function measureProductAt(backend: BackendName, startAt: number): Promise<number> {
-  const loaded = await loadBackend(backend);
-  if (!loaded.ok) throw new Error(`${backend}: ${loaded.reason}`);
-  const { tf } = loaded;
-  const [m, k, n] = [512, 1024, 1024];
-  const a = tf.randomUniform([m, k]);
-  const b = tf.randomUniform([k, n]);
-  const run = async () => {
-    const c = tf.matMul(a, b);
-    await c.data();
-    c.dispose();
-  };
-  await run();
-  await new Promise((r) => setTimeout(r, Math.max(0, startAt - Date.now())));
-  const t0 = performance.now();
-  let it = 0;
-  do {
-    await run();
-    it++;
-  } while (performance.now() - t0 < PRODUCT_WINDOW_MS);
-  tf.dispose([a, b]);
-  return (2 * m * k * n * it) / ((performance.now() - t0) / 1000) / 1e9;
-}
-
-/**
- * How many processes of this backend this computer runs side by side at full speed: the product in
- * `threads` processes at once against one alone. A virtual machine's cores may be hyperthreads of
- * one or shared with its neighbours (two wasm processes on this project's "2-core" VM: 0.9× one; a
- * busy loop of scalar JavaScript there says 2×, so it must be the product). Agents on one computer
- * share this many cores in the simulator. Null where the processes fail.
- */
-export async function measureParallelCapacity(
-  backend: BackendName,
-  threads: number,
-): Promise<number | null> {
-  if (threads <= 1) return 1;
-  const once = (startAt: number) =>
-    new Promise<number>((resolve, reject) => {
-      const [cmd, args] = selfCommand('__backend-worker', 'product', backend, String(startAt));
-      execFile(cmd, args, { timeout: 60_000 }, (err, out) => {
-        const gflops = Number(String(out).trim().split('\n').pop());
-        if (err || !(gflops > 0)) reject(err ?? new Error('no product rate'));
-        else resolve(gflops);
-      });
-    });
-  const together = (n: number) => {
-    const startAt = Date.now() + PRODUCT_LOAD_MS;
-    return Promise.all(Array.from({ length: n }, () => once(startAt)));
-  };
-  try {
-    const [alone] = await together(1);
-    const all = await together(threads);
-    return sig(all.reduce((x, y) => x + y, 0) / alone!);
-  } catch {
-    return null;
   }
 }
 

@@ -37,13 +37,7 @@ export function machineFromNode(
   // What the simulator shares between stages on one machine (its GPUs, or its cores) comes from the
   // inventory; without one the machine is planned as one compute resource.
   const inv = n.inventory?.static;
-  const listed = inv ? inv.cpu.physicalCores || inv.cpu.cores : 0;
-  // What the computer really runs side by side, where its probe measured it (a VM's cores may not).
-  const measured = 'overhead' in speed ? speed.overhead?.parallelCapacity : undefined;
-  const cores =
-    listed > 0 && measured !== undefined
-      ? Math.min(listed, Math.max(1, Math.round(measured)))
-      : listed;
+  const cores = inv ? inv.cpu.physicalCores || inv.cpu.cores : 0;
   return {
     id: n.id,
     name: n.name,

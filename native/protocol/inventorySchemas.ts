@@ -70,11 +70,6 @@ export const SpeedOverheadSchema = z.object({
   elementSeconds: z.number().nonnegative().max(1e-6),
   /** A max pooling's backward, per input element. */
   poolGradSecondsPerElement: z.number().nonnegative().max(1e-5),
-  /**
-   * How many processes of this backend the computer runs side by side at full speed (probe.ts
-   * measureParallelCapacity); absent: not measured.
-   */
-  parallelCapacity: z.number().positive().max(4096).optional(),
   /** The link to another agent on this computer (CurveZMQ over loopback); absent: not measured. */
   loopback: z
     .object({
