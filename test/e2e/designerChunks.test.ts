@@ -1,76 +1,53 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import { describe, it } from 'node:test';
 import type { RunEventRecord } from '../../native/common/runEvents.js';
 import { parsePlan } from '../../native/planner/planSchema.js';
-import { stopAgent, testBeaconPort, type RunningAgent } from '../helpers/agents.js';
-import { centre, drag, measuredAgent } from '../helpers/designerPage.js';
-import { startWeb, type RunningWeb } from '../helpers/web.js';
-import { launchChromium } from './browser.js';
-
-const ARTIFACTS = path.resolve(import.meta.dirname, '../artifacts');
+import { ARTIFACTS, centre, drag, useDesignerLab } from '../helpers/designerPage.js';
 
 describe('Designer: interleaved 1F1B in browser mode, two real agents', () => {
-  const beaconPort = testBeaconPort();
-  let browser: Browser;
-  let agents: RunningAgent[] = [];
-  let web: RunningWeb;
-  let page: Page;
+  const lab = useDesignerLab([
+    ['alpha', 20],
+    ['bravo', 20],
+  ]);
 
-  before(async () => {
-    fs.mkdirSync(ARTIFACTS, { recursive: true });
-    browser = await launchChromium();
-    agents = await Promise.all([
-      measuredAgent('alpha', 20, beaconPort),
-      measuredAgent('bravo', 20, beaconPort),
-    ]);
-    web = await startWeb({ beaconPort });
-    page = await browser.newPage({ viewport: { width: 1440, height: 1000 } });
-    page.on('pageerror', (e) => console.error('page error:', e.message));
-  });
-  after(async () => {
-    await page?.close();
-    await browser?.close();
-    await web?.stop();
-    await Promise.all(agents.map((a) => stopAgent(a)));
-  });
-
-  const stageText = (k: number) => page.getByTestId(`stage-${k}-layers`).textContent();
-  const chunksField = () => page.getByRole('spinbutton', { name: 'Chunks per stage' });
+  const stageText = (k: number) => lab.page.getByTestId(`stage-${k}-layers`).textContent();
+  const chunksField = () => lab.page.getByRole('spinbutton', { name: 'Chunks per stage' });
   const bubble = async () =>
-    Number(((await page.getByTestId('predicted-bubble').textContent()) ?? '').replace(' %', ''));
+    Number(
+      ((await lab.page.getByTestId('predicted-bubble').textContent()) ?? '').replace(' %', ''),
+    );
 
   it('splits two stages into chunks, shows them and their actions, refuses in words, saves them, and trains them', async () => {
-    await page.goto(web.url);
-    await page.getByRole('button', { name: 'Designer' }).click();
-    await page.getByRole('combobox', { name: 'Model' }).selectOption('deep-mlp');
-    await page.getByRole('listitem', { name: 'Layer dense_1, stage 1' }).waitFor();
-    const card = (n: string) => page.getByRole('group', { name: `Machine ${n}` });
+    await lab.page.goto(lab.web.url);
+    await lab.page.getByRole('button', { name: 'Designer' }).click();
+    await lab.page.getByRole('combobox', { name: 'Model' }).selectOption('deep-mlp');
+    await lab.page.getByRole('listitem', { name: 'Layer dense_1, stage 1' }).waitFor();
+    const card = (n: string) => lab.page.getByRole('group', { name: `Machine ${n}` });
     await card('alpha').waitFor({ timeout: 10_000 });
     await card('bravo').waitFor({ timeout: 10_000 });
 
     // Two stages, on alpha and bravo, under 1F1B first.
-    await page.getByTestId('boundary-end').focus();
-    await page.keyboard.press('ArrowUp');
+    await lab.page.getByTestId('boundary-end').focus();
+    await lab.page.keyboard.press('ArrowUp');
     for (const [k, n] of [
       [1, 'alpha'],
       [2, 'bravo'],
     ] as const)
       await drag(
-        page,
-        page.getByRole('button', { name: `Drag stage ${k} onto a machine` }),
+        lab.page,
+        lab.page.getByRole('button', { name: `Drag stage ${k} onto a machine` }),
         await centre(card(n)),
       );
-    await page.getByTestId('predicted-bubble').waitFor({ timeout: 10_000 });
+    await lab.page.getByTestId('predicted-bubble').waitFor({ timeout: 10_000 });
     assert.equal(await chunksField().count(), 0, 'no Chunks setting for 1F1B');
     const oneF = await bubble();
 
     // Interleaved: 2 chunks a stage by default, split by cost; nothing to drag.
-    await page.getByRole('combobox', { name: 'Schedule' }).selectOption('interleaved-1f1b');
+    await lab.page.getByRole('combobox', { name: 'Schedule' }).selectOption('interleaved-1f1b');
     assert.equal(await chunksField().inputValue(), '2');
-    await page.waitForFunction(
+    await lab.page.waitForFunction(
       () =>
         / \(2 chunks, \d+ layers\)$/.test(
           document.querySelector('[data-testid="stage-1-layers"]')?.textContent ?? '',
@@ -80,36 +57,36 @@ describe('Designer: interleaved 1F1B in browser mode, two real agents', () => {
     );
     assert.match((await stageText(1)) ?? '', /^dense_1.* · .*\(2 chunks, \d+ layers\)$/);
     assert.match((await stageText(2)) ?? '', /dense_out \(2 chunks, \d+ layers\)$/);
-    await page.getByTestId('chunks-note').waitFor();
-    assert.equal(await page.getByTestId('boundary-end').count(), 0, 'no boundaries to drag');
+    await lab.page.getByTestId('chunks-note').waitFor();
+    assert.equal(await lab.page.getByTestId('boundary-end').count(), 0, 'no boundaries to drag');
     // The timeline names each chunk's actions.
-    await page.locator('[data-testid="timeline"] rect[data-label="F0.1"]').first().waitFor();
+    await lab.page.locator('[data-testid="timeline"] rect[data-label="F0.1"]').first().waitFor();
     assert.ok((await bubble()) < oneF, 'a smaller bubble than 1F1B');
-    assert.equal(await page.getByTestId('problems').count(), 0);
-    await page.screenshot({ path: path.join(ARTIFACTS, 'designer-interleaved-1440x1000.png') });
+    assert.equal(await lab.page.getByTestId('problems').count(), 0);
+    await lab.page.screenshot({ path: path.join(ARTIFACTS, 'designer-interleaved-1440x1000.png') });
 
     // Checked as typed: 1 chunk is not interleaving.
     await chunksField().fill('1');
-    await page.getByTestId('chunks-error').waitFor();
-    assert.match((await page.getByTestId('chunks-error').textContent()) ?? '', /from 2 to 16/);
+    await lab.page.getByTestId('chunks-error').waitFor();
+    assert.match((await lab.page.getByTestId('chunks-error').textContent()) ?? '', /from 2 to 16/);
     // 5 chunks of 2 stages need 10 layers: the planner's words, no prediction, no crash.
     await chunksField().fill('5');
     await chunksField().press('Enter');
-    await page.getByTestId('no-prediction').waitFor({ timeout: 10_000 });
+    await lab.page.getByTestId('no-prediction').waitFor({ timeout: 10_000 });
     assert.match(
-      (await page.getByTestId('no-prediction').textContent()) ?? '',
+      (await lab.page.getByTestId('no-prediction').textContent()) ?? '',
       /need 10 layers .* use 4 chunks or fewer/,
     );
     // Undo: back to 2 chunks and a prediction.
-    await page.getByRole('button', { name: 'Undo' }).click();
-    await page.getByTestId('predicted-bubble').waitFor({ timeout: 10_000 });
+    await lab.page.getByRole('button', { name: 'Undo' }).click();
+    await lab.page.getByTestId('predicted-bubble').waitFor({ timeout: 10_000 });
     assert.equal(await chunksField().inputValue(), '2');
 
     // Saved, the plan carries each stage's chunks.
-    await page.getByRole('textbox', { name: 'Plan name' }).fill('interleaved');
-    await page.getByRole('button', { name: 'Save plan' }).click();
-    await page.getByTestId('save-status').waitFor();
-    const file = path.join(web.stateDir, 'plans', 'interleaved.json');
+    await lab.page.getByRole('textbox', { name: 'Plan name' }).fill('interleaved');
+    await lab.page.getByRole('button', { name: 'Save plan' }).click();
+    await lab.page.getByTestId('save-status').waitFor();
+    const file = path.join(lab.web.stateDir, 'plans', 'interleaved.json');
     const saved = parsePlan(JSON.parse(fs.readFileSync(file, 'utf8')), file);
     assert.equal(saved.schedule, 'interleaved-1f1b');
     assert.deepEqual(
@@ -122,12 +99,12 @@ describe('Designer: interleaved 1F1B in browser mode, two real agents', () => {
 
     // Opened again after a reload: the same chunks, predicted as they were.
     const before = await stageText(1);
-    await page.reload();
-    await page.getByRole('button', { name: 'Designer' }).click();
-    await page.getByRole('button', { name: 'Open plan interleaved' }).click();
-    await page.getByTestId('predicted-bubble').waitFor({ timeout: 10_000 });
+    await lab.page.reload();
+    await lab.page.getByRole('button', { name: 'Designer' }).click();
+    await lab.page.getByRole('button', { name: 'Open plan interleaved' }).click();
+    await lab.page.getByTestId('predicted-bubble').waitFor({ timeout: 10_000 });
     assert.equal(await chunksField().inputValue(), '2');
-    await page.waitForFunction(
+    await lab.page.waitForFunction(
       (t) => document.querySelector('[data-testid="stage-1-layers"]')?.textContent === t,
       before,
       { timeout: 10_000 },
@@ -135,30 +112,30 @@ describe('Designer: interleaved 1F1B in browser mode, two real agents', () => {
 
     // Run from the designer: each stage process holds its two chunks, and the run's timeline shows
     // the actions of chunk 1 as well as chunk 0's.
-    const start = page.getByRole('button', { name: 'Start run…', disabled: false });
+    const start = lab.page.getByRole('button', { name: 'Start run…', disabled: false });
     await start.waitFor({ timeout: 10_000 });
     await start.click();
-    const dialog = page.getByRole('dialog', { name: 'Start a run' });
+    const dialog = lab.page.getByRole('dialog', { name: 'Start a run' });
     await dialog.waitFor();
     await dialog.getByLabel('Name').fill('interleaved from the designer');
     await dialog.getByLabel('epochs or steps').selectOption('steps');
     await dialog.getByLabel('number of steps').fill('6');
     await dialog.getByRole('button', { name: 'Start' }).click();
-    await page.getByTestId('run-page').waitFor({ timeout: 60_000 });
-    await page
+    await lab.page.getByTestId('run-page').waitFor({ timeout: 60_000 });
+    await lab.page
       .locator('[data-testid="run-page"][data-status="completed"]')
       .waitFor({ timeout: 180_000 });
     for (const k of [0, 1])
       for (const c of [0, 1])
         assert.ok(
-          (await page
+          (await lab.page
             .locator(`[data-testid="timeline-stage"][data-stage="${k}"] rect[data-chunk="${c}"]`)
             .count()) >= 1,
           `stage ${k} shows chunk ${c}'s actions`,
         );
-    const runs = fs.readdirSync(path.join(web.stateDir, 'runs'));
+    const runs = fs.readdirSync(path.join(lab.web.stateDir, 'runs'));
     const started = fs
-      .readFileSync(path.join(web.stateDir, 'runs', runs[0]!, 'run.jsonl'), 'utf8')
+      .readFileSync(path.join(lab.web.stateDir, 'runs', runs[0]!, 'run.jsonl'), 'utf8')
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as { kind: string; event?: RunEventRecord })

@@ -1,7 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Locator, Page } from 'playwright-core';
-import { startAgent, tempDir, type RunningAgent } from './agents.js';
+import { after, before } from 'node:test';
+import type { Browser, Locator, Page } from 'playwright-core';
+import { launchChromium } from '../e2e/browser.js';
+import { startAgent, stopAgent, tempDir, testBeaconPort, type RunningAgent } from './agents.js';
+import { startWeb, type RunningWeb } from './web.js';
 
 /**
  * An agent whose speed is already measured (a cached speed.json, as a real agent keeps after its first
@@ -40,3 +43,40 @@ export async function centre(l: Locator): Promise<{ x: number; y: number }> {
   const b = (await l.boundingBox())!;
   return { x: b.x + b.width / 2, y: b.y + b.height / 2 };
 }
+
+/** What `useDesignerLab` sets up before a file's tests. */
+export interface DesignerLab {
+  browser: Browser;
+  agents: RunningAgent[];
+  web: RunningWeb;
+  page: Page;
+}
+
+/**
+ * Agents of measured speeds (`[name, GFLOP/s]`), browser mode's web server beside them, and a 1440×1000
+ * Chromium page (page errors printed), set up before the enclosing suite's tests and torn down after.
+ */
+export function useDesignerLab(speeds: [string, number][]): DesignerLab {
+  const lab = { agents: [] as RunningAgent[] } as DesignerLab;
+  const beaconPort = testBeaconPort();
+  before(async () => {
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+    lab.browser = await launchChromium();
+    lab.agents.push(
+      ...(await Promise.all(speeds.map(([name, g]) => measuredAgent(name, g, beaconPort)))),
+    );
+    lab.web = await startWeb({ beaconPort });
+    lab.page = await lab.browser.newPage({ viewport: { width: 1440, height: 1000 } });
+    lab.page.on('pageerror', (e) => console.error('page error:', e.message));
+  });
+  after(async () => {
+    await lab.page?.close();
+    await lab.browser?.close();
+    await lab.web?.stop();
+    await Promise.all(lab.agents.map((a) => stopAgent(a)));
+  });
+  return lab;
+}
+
+/** Where e2e tests leave their screenshots. */
+export const ARTIFACTS = path.resolve(import.meta.dirname, '../artifacts');
