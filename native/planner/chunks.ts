@@ -65,9 +65,22 @@ export function interleavingProblem(req: {
   if (req.layers < p * v)
     return (
       `${p} stages of ${v} chunks need ${p * v} layers (one a chunk at least), but the model has ` +
-      `${req.layers}: use --chunks ${Math.max(1, Math.floor(req.layers / p))} or fewer, or fewer --stages`
+      `${req.layers}: ` +
+      fewerChunksOrStages(req.layers, p, v)
     );
   return null;
+}
+
+/**
+ * What to change when p stages of v chunks want more layers than the model has. Fewer than 2 chunks a
+ * stage is no interleaving, so past that only fewer stages help, and a model of fewer than 4 layers
+ * (2 stages of 2 chunks) cannot interleave at all.
+ */
+function fewerChunksOrStages(layers: number, p: number, v: number): string {
+  if (layers >= 2 * p) return `use --chunks ${Math.floor(layers / p)} or fewer, or fewer --stages`;
+  if (Math.floor(layers / v) >= 2) return `use --stages ${Math.floor(layers / v)} or fewer`;
+  if (layers >= 4) return `use --stages 2 with --chunks ${Math.floor(layers / 2)}`;
+  return 'too few layers to interleave (2 stages of 2 chunks need 4): choose another --schedule';
 }
 
 /**

@@ -159,6 +159,15 @@ describe('planning interleaved 1F1B', () => {
   it('refuses in words what it cannot interleave', () => {
     refused(request({ stages: 2, microbatches: 3, batch: 63 }), /multiple of the stages \(2\)/);
     refused(request({ stages: 2, chunks: 5 }), /need 10 layers.*has 9: use --chunks 4/);
+    // Past 2 chunks a stage only fewer stages help; a 3-layer model cannot interleave at all.
+    refused(
+      request({ stages: 6, microbatches: 6, batch: 60 }, 6),
+      /6 stages of 2 chunks need 12 layers.*has 9: use --stages 4 or fewer$/,
+    );
+    refused(
+      request({ model: getModel('mnist-mlp'), stages: 3, microbatches: 6, batch: 60 }, 3),
+      /3 stages of 2 chunks need 6 layers.*has 3: too few layers to interleave \(2 stages of 2 chunks need 4\): choose another --schedule/,
+    );
     for (const chunks of [0, 1.5, 17])
       refused(request({ chunks }), /chunks must be a whole number from 1 to 16/);
     refused(
