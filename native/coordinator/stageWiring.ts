@@ -5,6 +5,7 @@ import type { ResultTypes } from '../protocol/controlSchemas.js';
 import { ControlType } from '../protocol/version.js';
 import type { Coordinator } from './coordinator.js';
 import { joinOptimizerState } from '../pipeline/optimizerStateSlices.js';
+import { neighbourStage } from '../planner/schedule.js';
 import {
   chunkCount,
   chunksOf,
@@ -136,10 +137,9 @@ export async function configureStages(
   const weightAt = prefix(perLayer);
   const varAt = prefix(trainablePerLayer);
   const p = spec.stages.length;
-  // Round the ends too where the stages hold several chunks: the last stage feeds the first.
-  const wraps = chunkCount(spec.stages) > 1;
+  const v = chunkCount(spec.stages);
   const neighbours = (a: number, b: number) =>
-    Math.abs(a - b) <= 1 || (wraps && Math.abs(a - b) === p - 1);
+    a === b || neighbourStage('next', a, p, v) === b || neighbourStage('previous', a, p, v) === b;
   const requests = spec.stages.map((s, k) => {
     // A stage's weights and optimizer state: its chunks', chunk 0 first.
     const ranges = chunksOf(s);
@@ -229,13 +229,13 @@ export async function connectNeighbours(
   };
   const indexOf = (stage: number, replica: number) =>
     workers.findIndex((w) => w.stage === stage && w.replica === replica);
-  const p = spec.stages.length;
-  // Stages of several chunks form a ring: the last stage's next is the first.
-  const nextOf = (k: number) => (k + 1 < p ? k + 1 : chunkCount(spec.stages) > 1 ? 0 : -1);
+  const [p, v] = [spec.stages.length, chunkCount(spec.stages)];
   await Promise.all(
     workers.map((w, i) => {
+      // Stages of several chunks form a ring: the last stage's next is the first.
+      const nextStage = neighbourStage('next', w.stage, p, v);
       const next = workers.flatMap((n, j) =>
-        n.stage === nextOf(w.stage) ? [peer(j, spawned[j]!.port)] : [],
+        n.stage === nextStage ? [peer(j, spawned[j]!.port)] : [],
       );
       const count = replicaCount(spec.stages[w.stage]!);
       const r = count > 1 ? indexOf(w.stage, (w.replica + 1) % count) : -1;

@@ -18,6 +18,7 @@ import {
 } from './checkpointFile.js';
 import { StageChunks } from './stageChunks.js';
 import { StageExecutor } from './stageExecutor.js';
+import { neighbourStage } from '../planner/schedule.js';
 import { ReplicaRouting } from './replicaRouting.js';
 import { ringAllReduce } from './ringAllReduce.js';
 import {
@@ -140,21 +141,14 @@ export class StageHost extends EventEmitter<HostEvents> {
     this.accept(c, prev, from.replica, frames, ['act', 'vact']);
   }
 
-  /**
-   * The stage whose activations this one takes, and the one it sends its own to: the neighbours in
-   * the pipeline, and round the ends where the stages hold several chunks (the last stage's chunk c
-   * feeds the first stage's chunk c + 1). null past an end.
-   */
+  /** The stage whose activations this one takes (round the ends where stages hold chunks). */
   private static previousStage(c: Configured): number | null {
-    const { stageIndex: k, stages: p } = c.cfg;
-    if (k > 0) return k - 1;
-    return c.chunks.execs.length > 1 ? p - 1 : null;
+    return neighbourStage('previous', c.cfg.stageIndex, c.cfg.stages, c.chunks.execs.length);
   }
 
+  /** The stage this one sends its activations to. */
   private static nextStage(c: Configured): number | null {
-    const { stageIndex: k, stages: p } = c.cfg;
-    if (k < p - 1) return k + 1;
-    return c.chunks.execs.length > 1 ? 0 : null;
+    return neighbourStage('next', c.cfg.stageIndex, c.cfg.stages, c.chunks.execs.length);
   }
 
   /**
@@ -405,8 +399,7 @@ export class StageHost extends EventEmitter<HostEvents> {
           chunks: slices.length,
           nextOwner: (mb) => routing.owner(k + 1, mb),
           previous: (mb) => {
-            // Round the ends (chunks): stage 0's gradients go back to the last stage.
-            const prev = k > 0 ? k - 1 : slices.length > 1 ? cfg.stages - 1 : null;
+            const prev = neighbourStage('previous', k, cfg.stages, slices.length);
             return prev === null ? null : stageRoutingId(prev, routing.owner(prev, mb));
           },
         },

@@ -93,6 +93,22 @@ export function neighbourOf(
   return { stage: s % p, chunk: Math.floor(s / p) };
 }
 
+/**
+ * The stage that stage k of p takes activations from (`previous`) or sends its own to (`next`): its
+ * neighbour in the pipeline, and round the ends where the stages hold several chunks (the last
+ * stage's chunk c feeds the first stage's chunk c + 1); null past an end.
+ */
+export function neighbourStage(
+  dir: 'next' | 'previous',
+  k: number,
+  p: number,
+  v: number,
+): number | null {
+  const s = k + (dir === 'next' ? 1 : -1);
+  if (s >= 0 && s < p) return s;
+  return v > 1 ? (s + p) % p : null;
+}
+
 /** A forward with its receive before and send after, as stage k of p does it. */
 function forward(k: number, p: number, mb: number): Action[] {
   return [

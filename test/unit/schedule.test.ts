@@ -6,6 +6,7 @@ import {
   gpipeSchedule,
   inFlightMicrobatches,
   interleaved1F1BSchedule,
+  neighbourStage,
   oneFOneBSchedule,
   peakHeld,
   peakHeldBy,
@@ -319,5 +320,27 @@ describe('schedules as data', () => {
         assert.ok(joint >= Math.max(...own.map((h, c) => h * bytes[c]!)));
       }
     }
+  });
+
+  it('names each stage’s neighbours, round the ends only where the stages hold several chunks', () => {
+    const around = (p: number, v: number) =>
+      Array.from({ length: p }, (_, k) => [
+        neighbourStage('previous', k, p, v),
+        neighbourStage('next', k, p, v),
+      ]);
+    assert.deepEqual(around(3, 1), [
+      [null, 1],
+      [0, 2],
+      [1, null],
+    ]);
+    assert.deepEqual(around(3, 2), [
+      [2, 1],
+      [0, 2],
+      [1, 0],
+    ]);
+    assert.deepEqual(around(2, 2), [
+      [1, 1],
+      [0, 0],
+    ]);
   });
 });
