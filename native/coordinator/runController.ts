@@ -2,10 +2,10 @@ import { EventEmitter } from 'node:events';
 import type { Tf } from '../backend/tfTypes.js';
 import type { RunEvent } from '../common/runEvents.js';
 import type { NamedWeight } from '../pipeline/stageExecutor.js';
-import type { StageEvent } from '../pipeline/stageProtocol.js';
+import { chunkSlices, type StageEvent } from '../pipeline/stageProtocol.js';
 import type { Coordinator } from './coordinator.js';
 import { preflightRun } from './runPreflight.js';
-import { chunksOf, replicaCount, workersOf, type RunSpec, type StageWorker } from './runSpec.js';
+import { replicaCount, workersOf, type RunSpec, type StageWorker } from './runSpec.js';
 import type { StageLink } from './stageLink.js';
 import {
   askStageEnd,
@@ -126,8 +126,8 @@ export class RunController extends EventEmitter<RunEvents> {
             host: coordinator.registry.get(w.nodeId)!.endpoint.host,
             backend: configured[i]!.backend,
             layers: [s.start, s.end] as [number, number],
-            ...(chunksOf(s).length > 1
-              ? { chunks: chunksOf(s).map((c) => [c.start, c.end] as [number, number]) }
+            ...(chunkSlices(s).length > 1
+              ? { chunks: chunkSlices(s).map((c) => [c.start, c.end] as [number, number]) }
               : {}),
             pid: spawned[i]!.pid,
           };

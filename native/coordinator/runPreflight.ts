@@ -1,3 +1,4 @@
+import { chunkSlices } from '../pipeline/stageProtocol.js';
 import { checkDatasetFits } from '../data/datasetFit.js';
 import { checkLossFits } from '../model/losses.js';
 import type { ModelSpec } from '../model/spec.js';
@@ -5,8 +6,7 @@ import type { ScheduleKind, Sync } from '../common/schemas.js';
 import type { NodeRecord } from './nodeRecord.js';
 import type { Registry } from './registry.js';
 import {
-  chunkCount,
-  chunksOf,
+  chunksOfRun,
   hasReplicas,
   replicaCount,
   workersOf,
@@ -94,13 +94,13 @@ export function preflightRun(
   if (stages.length === 0) throw new Error('the plan has no stages');
   checkChunks(run);
   const p = stages.length;
-  const v = chunkCount(stages);
+  const v = chunksOfRun(stages);
   stages.forEach((s, k) => {
-    for (const [c, ch] of chunksOf(s).entries()) {
+    for (const [c, ch] of chunkSlices(s).entries()) {
       // Virtual stage c·p + k starts where the one before it ends (chunk c − 1 of the last stage).
       const before = c * p + k - 1;
       const expectStart =
-        before < 0 ? 0 : chunksOf(stages[before % p]!)[Math.floor(before / p)]!.end;
+        before < 0 ? 0 : chunkSlices(stages[before % p]!)[Math.floor(before / p)]!.end;
       if (ch.start !== expectStart || ch.end <= ch.start)
         throw new Error(
           `${v > 1 ? `stage ${k} chunk ${c}` : `stage ${k}`} covers layers [${ch.start}, ${ch.end}), expected to start at ${expectStart}`,
@@ -114,7 +114,7 @@ export function preflightRun(
   const places = workersOf(stages).map((w) => ({ stage: w.stage, machineId: w.nodeId }));
   const [problem] = machinesNotOnline(registry, places, 'run');
   if (problem) throw new Error(problem);
-  const end = chunksOf(stages.at(-1)!).at(-1)!.end;
+  const end = chunkSlices(stages.at(-1)!).at(-1)!.end;
   if (end !== model.layers.length)
     throw new Error(`the stages cover ${end} of the model's ${model.layers.length} layers`);
 }
@@ -126,7 +126,7 @@ function checkChunks(run: {
   microbatches?: number;
 }): void {
   const { stages } = run;
-  const counts = stages.map((s) => chunksOf(s).length);
+  const counts = stages.map((s) => chunkSlices(s).length);
   const v = Math.max(...counts);
   if (v === 1) return;
   if (counts.some((c) => c !== v))

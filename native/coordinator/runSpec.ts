@@ -1,6 +1,7 @@
 import type { BackendPreference, OnFailure, ScheduleKind, Sync } from '../common/schemas.js';
 import type { ModelSpec } from '../model/spec.js';
 import type { NamedArray } from '../pipeline/checkpointFile.js';
+import { chunkSlices } from '../pipeline/stageProtocol.js';
 import type { OptimizerSpec } from '../pipeline/optimizer.js';
 
 /** One more place a stage runs (data parallelism): a machine, and a GPU of it. */
@@ -28,13 +29,9 @@ export interface RunStagePlacement {
   chunks?: { start: number; end: number }[];
 }
 
-/** A stage's chunks' layer ranges, chunk 0 first (one unless the schedule interleaves). */
-export const chunksOf = (s: RunStagePlacement): { start: number; end: number }[] =>
-  s.chunks ?? [{ start: s.start, end: s.end }];
-
 /** Chunks per stage of a run (the same for every stage; 1 unless interleaved). */
-export const chunkCount = (stages: RunStagePlacement[]): number =>
-  Math.max(...stages.map((s) => chunksOf(s).length));
+export const chunksOfRun = (stages: RunStagePlacement[]): number =>
+  Math.max(...stages.map((s) => chunkSlices(s).length));
 
 /** One process of a run: replica `replica` of stage `stage`, and where it runs. */
 export interface StageWorker {

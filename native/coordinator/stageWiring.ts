@@ -1,19 +1,12 @@
 import type { Tf } from '../backend/tfTypes.js';
 import { buildModel } from '../model/build.js';
-import type { StageEvent } from '../pipeline/stageProtocol.js';
+import { chunkSlices, type StageEvent } from '../pipeline/stageProtocol.js';
 import type { ResultTypes } from '../protocol/controlSchemas.js';
 import { ControlType } from '../protocol/version.js';
 import type { Coordinator } from './coordinator.js';
 import { joinOptimizerState } from '../pipeline/optimizerStateSlices.js';
 import { neighbourStage } from '../planner/schedule.js';
-import {
-  chunkCount,
-  chunksOf,
-  replicaCount,
-  workersOf,
-  type RunSpec,
-  type StageWorker,
-} from './runSpec.js';
+import { chunksOfRun, replicaCount, workersOf, type RunSpec, type StageWorker } from './runSpec.js';
 import { StageLink } from './stageLink.js';
 
 /** Where a spawned stage host listens, and its process. */
@@ -137,12 +130,12 @@ export async function configureStages(
   const weightAt = prefix(perLayer);
   const varAt = prefix(trainablePerLayer);
   const p = spec.stages.length;
-  const v = chunkCount(spec.stages);
+  const v = chunksOfRun(spec.stages);
   const neighbours = (a: number, b: number) =>
     a === b || neighbourStage('next', a, p, v) === b || neighbourStage('previous', a, p, v) === b;
   const requests = spec.stages.map((s, k) => {
     // A stage's weights and optimizer state: its chunks', chunk 0 first.
-    const ranges = chunksOf(s);
+    const ranges = chunkSlices(s);
     const mine = ranges.flatMap((r) => all.slice(weightAt[r.start], weightAt[r.end]));
     const optimizerState = state
       ? joinOptimizerState(
@@ -176,7 +169,7 @@ export async function configureStages(
           model: spec.model,
           start: s.start,
           end: s.end,
-          ...(chunksOf(s).length > 1 ? { chunks: chunksOf(s) } : {}),
+          ...(chunkSlices(s).length > 1 ? { chunks: chunkSlices(s) } : {}),
           schedule: spec.schedule,
           microbatches: spec.microbatches,
           batch: spec.batch,
@@ -229,7 +222,7 @@ export async function connectNeighbours(
   };
   const indexOf = (stage: number, replica: number) =>
     workers.findIndex((w) => w.stage === stage && w.replica === replica);
-  const [p, v] = [spec.stages.length, chunkCount(spec.stages)];
+  const [p, v] = [spec.stages.length, chunksOfRun(spec.stages)];
   await Promise.all(
     workers.map((w, i) => {
       // Stages of several chunks form a ring: the last stage's next is the first.

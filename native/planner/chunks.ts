@@ -1,6 +1,5 @@
 import { formatBytes } from '../common/format.js';
 import { DEFAULT_CHUNKS, MAX_CHUNKS } from '../common/names.js';
-import type { ScheduleKind } from '../common/schemas.js';
 import type { Machine } from './cluster.js';
 import type { Score, Split } from './partitioner.js';
 import { buildSchedule, peakHeldBy, type Schedule } from './schedule.js';
@@ -12,11 +11,6 @@ import { StageCoster, type MemoryBreakdown, type PartitionProblem } from './stag
  * stage k, on stage k's machine. A split over virtual stages is a `Split` whose machines repeat the
  * stages' order v times, so the partitioner's exact DP splits it as it splits stages.
  */
-
-/** Chunks a stage holds under a schedule: the request's (or the default) where it interleaves, else 1. */
-export function chunkCount(schedule: ScheduleKind, chunks: number | undefined): number {
-  return schedule === 'interleaved-1f1b' ? (chunks ?? DEFAULT_CHUNKS) : 1;
-}
 
 /**
  * Why an interleaved request cannot be planned, in words with what to change, or null. `stages`

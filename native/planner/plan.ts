@@ -1,3 +1,4 @@
+import { chunksPerStage } from '../common/defaults.js';
 import { formatBytes } from '../common/format.js';
 import type { PlanPreset } from '../common/schemas.js';
 import { modelCost, type OptimizerName } from '../model/cost.js';
@@ -15,7 +16,6 @@ import {
 } from './cluster.js';
 import {
   ChunkCoster,
-  chunkCount,
   chunkOverflows,
   chunkScore,
   explainChunkOverflow,
@@ -162,7 +162,7 @@ function checkRequest(req: PlanRequest): void {
 function checkInterleaving(req: PlanRequest): void {
   const problem = interleavingProblem({ ...req, layers: req.model.layers.length });
   if (problem) throw new PlanError(problem);
-  const v = chunkCount(req.schedule, req.chunks);
+  const v = chunksPerStage(req.schedule, req.chunks);
   const M = req.cluster.machines.length;
   if (req.stages !== undefined || interleavedCounts(req, v).length > 0) return;
   if (M < 2)
@@ -225,7 +225,7 @@ function stageCounts(req: PlanRequest, R: number): number[] {
   const n = req.model.layers.length;
   if (R > req.microbatches) return [];
   if (req.schedule === 'interleaved-1f1b') {
-    const counts = interleavedCounts(req, chunkCount(req.schedule, req.chunks));
+    const counts = interleavedCounts(req, chunksPerStage(req.schedule, req.chunks));
     return req.stages === undefined ? counts : counts.filter((p) => p === req.stages);
   }
   const most = Math.min(
@@ -535,7 +535,7 @@ export function makePlan(req: PlanRequest): PlanOutcome {
         `and ${req.microbatches} micro-batches: use fewer --stages`,
     );
   const machines = machineLayout(req);
-  const v = chunkCount(req.schedule, req.chunks);
+  const v = chunksPerStage(req.schedule, req.chunks);
   const layoutFor = (p: number, R: number) =>
     v > 1 ? chunkLayout(req, p, v) : R === 1 ? machines : replicaLayout(req, p, R)!;
   const search = (layout: Layout, p: number, ignoreMemory = false) =>
@@ -631,7 +631,7 @@ export function makeFastestSchedulePlan(req: Omit<PlanRequest, 'schedule'>): {
   let fallback: PlanOutcome | null = null;
   const compared: ScheduleComparison[] = [];
   for (const schedule of SCHEDULE_KINDS) {
-    const v = chunkCount(schedule, req.chunks);
+    const v = chunksPerStage(schedule, req.chunks);
     const chunks = schedule === 'interleaved-1f1b' ? { chunks: v } : {};
     if (schedule === 'interleaved-1f1b') {
       // What rules interleaving out rules out only it: the other schedules still compete.
@@ -782,7 +782,7 @@ export function evaluateLayout(
       `the batch (${req.batch}) must split into ${req.microbatches} equal micro-batches`,
     );
   // An interleaved layout may give its chunks' bounds (p·v + 1 of them) instead of its stages'.
-  const v = chunkCount(req.schedule, req.chunks);
+  const v = chunksPerStage(req.schedule, req.chunks);
   const chunked = v > 1 && bounds.length === machineIds.length * v + 1;
   if (
     (bounds.length !== machineIds.length + 1 && !chunked) ||

@@ -10,7 +10,7 @@ import { machinesNotOnline, type MachineWording } from '../coordinator/runPrefli
 import { clusterFromNodes } from '../coordinator/nodesToCluster.js';
 import {
   hasReplicas,
-  chunkCount,
+  chunksOfRun,
   replicaCount,
   workersOf,
   type RunCheckpoint,
@@ -496,7 +496,7 @@ export class RunOrchestrator extends EventEmitter<OrchestratorEvents> {
       microbatches: s.microbatches,
       schedule: s.schedule,
       // An interleaved run keeps its chunks a stage where the machines left allow them.
-      ...(s.schedule === 'interleaved-1f1b' ? { chunks: chunkCount(s.stages) } : {}),
+      ...(s.schedule === 'interleaved-1f1b' ? { chunks: chunksOfRun(s.stages) } : {}),
       optimizer: s.optimizer.name,
       preset: 'balanced',
     };

@@ -9,7 +9,7 @@ import {
   DEFAULT_SCHEDULE,
 } from '../../native/common/defaults.js';
 import type { PlanFile } from '../../native/api/designerSchemas.js';
-import { DEFAULT_CHUNKS } from '../../native/common/names.js';
+import { chunksPerStage } from '../../native/common/defaults.js';
 
 export interface Placement {
   id: string;
@@ -164,7 +164,7 @@ export function stageMachineIds(d: DesignDoc, k: number): string | string[] | nu
 
 /** Chunks a stage holds under the document's schedule: 1 unless it interleaves. */
 export function chunkCount(settings: LayoutSettings): number {
-  return settings.schedule === 'interleaved-1f1b' ? (settings.chunks ?? DEFAULT_CHUNKS) : 1;
+  return chunksPerStage(settings.schedule, settings.chunks);
 }
 
 /**
