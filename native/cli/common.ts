@@ -2,6 +2,8 @@ import path from 'node:path';
 import { defaultStateRoot } from '../agent/stateDir.js';
 import { isValidToken, loadOrCreateToken, readTokenFile } from '../trust/token.js';
 import { Coordinator } from '../coordinator/coordinator.js';
+import { MAX_CHUNKS } from '../common/names.js';
+import type { ScheduleKind } from '../common/schemas.js';
 import { intOption, UsageError, type Command } from './command.js';
 
 export const trustOptions = {
@@ -81,4 +83,17 @@ export async function startLabCoordinator(values: Record<string, unknown>): Prom
   );
   await coordinator.start();
   return coordinator;
+}
+
+/**
+ * `--chunks V` as `plan` and `train` take it: 1 to MAX_CHUNKS, and only with the interleaved schedule
+ * (`schedule` null: not chosen yet, the planner compares them all).
+ */
+export function chunksOption(value: unknown, schedule: ScheduleKind | null): number | undefined {
+  const chunks = intOption(value, 'chunks', 1, MAX_CHUNKS);
+  if (chunks !== undefined && schedule !== null && schedule !== 'interleaved-1f1b')
+    throw new UsageError(
+      `--chunks applies to --schedule interleaved-1f1b only (${schedule} holds one chunk a stage)`,
+    );
+  return chunks;
 }

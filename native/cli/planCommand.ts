@@ -27,7 +27,7 @@ import {
   UsageError,
   type Command,
 } from './command.js';
-import { resolveToken, stateDirFrom, trustOptions } from './common.js';
+import { chunksOption, resolveToken, stateDirFrom, trustOptions } from './common.js';
 import { table } from '../util/format.js';
 
 function readCluster(file: string): Cluster {
@@ -264,11 +264,7 @@ export const planCommand: Command = {
       values.schedule === undefined
         ? null
         : choice(values.schedule, 'schedule', SCHEDULE_KINDS, DEFAULT_SCHEDULE);
-    const chunks = intOption(values.chunks, 'chunks', 1, MAX_CHUNKS);
-    if (chunks !== undefined && schedule !== null && schedule !== 'interleaved-1f1b')
-      throw new UsageError(
-        `--chunks applies to --schedule interleaved-1f1b only (${schedule} holds one chunk a stage)`,
-      );
+    const chunks = chunksOption(values.chunks, schedule);
     const preset = choice(values.preset, 'preset', PLAN_PRESETS, DEFAULT_PRESET);
     const optimizer = choice(values.optimizer, 'optimizer', OPTIMIZER_NAMES, DEFAULT_OPTIMIZER);
     const discover = numberOption(values.discover, 'discover', 0, 3600);

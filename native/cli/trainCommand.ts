@@ -37,7 +37,7 @@ import type { RunSettings } from '../runs/runSchemas.js';
 import { chooseDriver, followToEnd } from './hostedRun.js';
 import { RunPrinter } from './runPrinter.js';
 import { choiceOption, intOption, numberOption, UsageError, type Command } from './command.js';
-import { resolveToken, stateDirFrom, trustOptions } from './common.js';
+import { chunksOption, resolveToken, stateDirFrom, trustOptions } from './common.js';
 import { LocalAgents } from './localAgents.js';
 
 const { cluster: _namespace, ...discoveryOptions } = trustOptions;
@@ -222,14 +222,11 @@ export const trainCommand: Command = {
       SCHEDULE_KINDS,
       plan?.schedule ?? DEFAULT_SCHEDULE,
     );
-    const chunks = intOption(values.chunks, 'chunks', 1, MAX_CHUNKS);
+    // With a plan file the plan's refusal comes first, as it says more.
+    const chunks = chunksOption(values.chunks, plan ? null : schedule);
     if (chunks !== undefined && plan)
       throw new UsageError(
         '--chunks is for a run the planner lays out; a plan file says its chunks itself',
-      );
-    if (chunks !== undefined && schedule !== 'interleaved-1f1b')
-      throw new UsageError(
-        `--chunks applies to --schedule interleaved-1f1b only (${schedule} holds one chunk a stage)`,
       );
     const batch = intOption(values.batch, 'batch', 1, 1 << 20) ?? plan?.batch ?? 64;
     const microbatches =
