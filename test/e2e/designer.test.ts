@@ -3,7 +3,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { parsePlan } from '../../native/planner/planSchema.js';
-import { ARTIFACTS, centre, drag, useDesignerLab } from '../helpers/designerPage.js';
+import {
+  ARTIFACTS,
+  centre,
+  drag,
+  machineCard,
+  openDesigner,
+  useDesignerLab,
+} from '../helpers/designerPage.js';
 import { trainPlanLocally } from '../helpers/cliTraining.js';
 import { bigModelJson } from '../helpers/bigModel.js';
 
@@ -25,13 +32,7 @@ describe('Designer in browser mode, two real agents', () => {
     );
 
   it('lays out deep-mlp on two machines by dragging, predicts, auto-partitions, undoes, saves and loads', async () => {
-    await lab.page.goto(lab.web.url);
-    await lab.page.getByRole('button', { name: 'Designer' }).click();
-    await lab.page.getByRole('combobox', { name: 'Model' }).selectOption('deep-mlp');
-    await lab.page.getByRole('listitem', { name: 'Layer dense_1, stage 1' }).waitFor();
-    // Both machines are listed once their agents answer.
-    await lab.page.getByRole('group', { name: 'Machine alpha' }).waitFor({ timeout: 10_000 });
-    await lab.page.getByRole('group', { name: 'Machine bravo' }).waitFor({ timeout: 10_000 });
+    await openDesigner(lab, 'deep-mlp');
 
     // Drag the model's end boundary up to the gap after dense_2: two stages.
     const row3 = await lab.page.getByRole('listitem', { name: /^Layer dense_3,/ }).boundingBox();
@@ -43,7 +44,7 @@ describe('Designer in browser mode, two real agents', () => {
     assert.equal(await stageText(2), 'dense_3 … dense_out (7 layers)');
 
     // Each stage onto a different machine card.
-    const card = (n: string) => lab.page.getByRole('group', { name: `Machine ${n}` });
+    const card = (n: string) => machineCard(lab.page, n);
     await drag(
       lab.page,
       lab.page.getByRole('button', { name: 'Drag stage 1 onto a machine' }),
@@ -222,7 +223,7 @@ describe('Designer in browser mode, two real agents', () => {
     await drag(
       lab.page,
       lab.page.getByRole('button', { name: 'Drag stage 1 onto a machine' }),
-      await centre(lab.page.getByRole('group', { name: 'Machine alpha' })),
+      await centre(machineCard(lab.page, 'alpha')),
     );
     await lab.page.getByTestId('predicted-throughput').waitFor({ timeout: 30_000 });
     assert.match((await throughput()) ?? '', /samples\/s$/);

@@ -4,7 +4,14 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { RunEventRecord } from '../../native/common/runEvents.js';
 import { parsePlan } from '../../native/planner/planSchema.js';
-import { ARTIFACTS, centre, drag, useDesignerLab } from '../helpers/designerPage.js';
+import {
+  ARTIFACTS,
+  centre,
+  drag,
+  machineCard,
+  openDesigner,
+  useDesignerLab,
+} from '../helpers/designerPage.js';
 
 describe('Designer: interleaved 1F1B in browser mode, two real agents', () => {
   const lab = useDesignerLab([
@@ -20,13 +27,8 @@ describe('Designer: interleaved 1F1B in browser mode, two real agents', () => {
     );
 
   it('splits two stages into chunks, shows them and their actions, refuses in words, saves them, and trains them', async () => {
-    await lab.page.goto(lab.web.url);
-    await lab.page.getByRole('button', { name: 'Designer' }).click();
-    await lab.page.getByRole('combobox', { name: 'Model' }).selectOption('deep-mlp');
-    await lab.page.getByRole('listitem', { name: 'Layer dense_1, stage 1' }).waitFor();
-    const card = (n: string) => lab.page.getByRole('group', { name: `Machine ${n}` });
-    await card('alpha').waitFor({ timeout: 10_000 });
-    await card('bravo').waitFor({ timeout: 10_000 });
+    await openDesigner(lab, 'deep-mlp');
+    const card = (n: string) => machineCard(lab.page, n);
 
     // Two stages, on alpha and bravo, under 1F1B first.
     await lab.page.getByTestId('boundary-end').focus();

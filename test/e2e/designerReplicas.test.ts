@@ -4,7 +4,14 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { RunEventRecord } from '../../native/common/runEvents.js';
 import { parsePlan } from '../../native/planner/planSchema.js';
-import { ARTIFACTS, centre, drag, useDesignerLab } from '../helpers/designerPage.js';
+import {
+  ARTIFACTS,
+  centre,
+  drag,
+  machineCard,
+  openDesigner,
+  useDesignerLab,
+} from '../helpers/designerPage.js';
 
 const STEPS = 30;
 
@@ -23,13 +30,8 @@ describe('Designer replicas in browser mode, two real agents', () => {
     lab.page.locator('[data-testid="timeline"] rect[data-op="ALLREDUCE"]');
 
   it('adds a replica by dropping a stage on a second machine, removes it, adds it by keyboard, and trains on both', async () => {
-    await lab.page.goto(lab.web.url);
-    await lab.page.getByRole('button', { name: 'Designer' }).click();
-    await lab.page.getByRole('combobox', { name: 'Model' }).selectOption('mnist-mlp');
-    await lab.page.getByRole('listitem', { name: 'Layer dense_1, stage 1' }).waitFor();
-    const card = (n: string) => lab.page.getByRole('group', { name: `Machine ${n}` });
-    await card('alpha').waitFor({ timeout: 10_000 });
-    await card('bravo').waitFor({ timeout: 10_000 });
+    await openDesigner(lab, 'mnist-mlp');
+    const card = (n: string) => machineCard(lab.page, n);
 
     // Two stages: dense_1 … dense_2 on alpha, dense_3 on bravo (plain drops move a stage, as ever).
     await lab.page.getByTestId('boundary-end').focus();

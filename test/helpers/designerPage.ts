@@ -80,3 +80,20 @@ export function useDesignerLab(speeds: [string, number][]): DesignerLab {
 
 /** Where e2e tests leave their screenshots. */
 export const ARTIFACTS = path.resolve(import.meta.dirname, '../artifacts');
+
+/** A machine's card in the designer. */
+export const machineCard = (page: Page, name: string): Locator =>
+  page.getByRole('group', { name: `Machine ${name}` });
+
+/**
+ * Opens the designer on `model` and waits for its first layer and for every agent's machine card
+ * (listed once the agent answers).
+ */
+export async function openDesigner(lab: DesignerLab, model: string): Promise<void> {
+  await lab.page.goto(lab.web.url);
+  await lab.page.getByRole('button', { name: 'Designer' }).click();
+  await lab.page.getByRole('combobox', { name: 'Model' }).selectOption(model);
+  await lab.page.getByRole('listitem', { name: 'Layer dense_1, stage 1' }).waitFor();
+  for (const a of lab.agents)
+    await machineCard(lab.page, a.ready.name).waitFor({ timeout: 10_000 });
+}
