@@ -55,6 +55,16 @@ export interface LayerCost {
    * FLOPs leave them out and they are not small: a recurrent layer's gates, every time step.
    */
   elementwise: { forward: number; backward: number };
+  /**
+   * FLOPs per sample of the backward's input gradient (dx), which a first stage skips for its first
+   * trainable layer: nothing upstream wants it.
+   */
+  inputGradFlops: number;
+  /**
+   * Weight elements its product kernels prepare (XNNPACK packs a matrix the first time it multiplies
+   * by it): after every optimizer step the new weights are packed again, once, by the step's first F.
+   */
+  packedParams: number;
 }
 
 export interface ModelCost {
@@ -114,6 +124,10 @@ interface Counts {
   poolGrad?: number;
   /** LayerCost.elementwise; absent: none. */
   elementwise?: [number, number];
+  /** LayerCost.inputGradFlops; absent: 0. */
+  inputGrad?: number;
+  /** LayerCost.packedParams; absent: 0. */
+  packed?: number;
   params: number;
   trainable?: number;
   forward: number;
@@ -146,6 +160,8 @@ function counts(
         backward: 2 * mm + b,
         kernels: KERNELS.Dense,
         variables: bias ? 2 : 1,
+        inputGrad: mm,
+        packed: n * u,
       };
     }
     case 'Conv2D': {
@@ -160,6 +176,8 @@ function counts(
         backward: 2 * mm + b,
         kernels: KERNELS.Conv2D,
         variables: bias ? 2 : 1,
+        inputGrad: mm,
+        packed: kh * kw * cin * f,
       };
     }
     case 'DepthwiseConv2D': {
@@ -173,6 +191,8 @@ function counts(
         backward: 2 * mm + b,
         kernels: KERNELS.Conv2D,
         variables: bias ? 2 : 1,
+        inputGrad: mm,
+        packed: kh * kw * cout,
       };
     }
     case 'MaxPooling2D':
@@ -243,6 +263,9 @@ function counts(
         // Each of those kernels works on one gate's [rows, units] (the counts' order of magnitude).
         elementwise: [KERNELS_PER_STEP[cls][0] * t * u, KERNELS_PER_STEP[cls][1] * t * u],
         variables: bias ? 3 : 2,
+        // The input's share of dx: the recurrent share flows back through time whatever the stage.
+        inputGrad: 2 * t * gates * u * f,
+        packed: gates * (f * u + u * u),
       };
     }
   }
@@ -271,6 +294,8 @@ export function layerCost(layer: LayerSpec, index: number, inputShape: number[])
     variables: trainableParams === 0 ? 0 : (k.variables ?? 1),
     poolGradElements: k.poolGrad ?? 0,
     elementwise: { forward: k.elementwise?.[0] ?? 0, backward: k.elementwise?.[1] ?? 0 },
+    inputGradFlops: k.inputGrad ?? 0,
+    packedParams: trainableParams === 0 ? 0 : (k.packed ?? 0),
   };
 }
 

@@ -83,7 +83,7 @@ class SplitDP {
     const perSecond = (c.problem.machines[m]!.gflops * 1e9) / c.microbatchSize;
     if (k === 0) {
       for (let i = lo; i <= hi; i++) {
-        const t = (flops[i]! + c.recomputeFlops(0, i)) / perSecond + c.extraComputeSeconds(0, i, m);
+        const t = c.computeSeconds(0, i, m);
         if (t > cap) break;
         if (c.memoryTotal(0, i, 0, p) > free) continue;
         mx[i] = t;

@@ -31,6 +31,10 @@ export interface PlannerLayer {
   poolGradElements?: number;
   /** Elements per sample of its elementwise kernels (LayerCost.elementwise); absent: none. */
   elementwise?: { forward: number; backward: number };
+  /** LayerCost.inputGradFlops; absent: 0. */
+  inputGradFlops?: number;
+  /** LayerCost.packedParams; absent: 0. */
+  packedParams?: number;
 }
 
 /** Everything that fixes the cost of a stage, apart from its layers, machine and position. */
@@ -79,6 +83,12 @@ export class StageCoster {
   private readonly poolGrad: Float64Array;
   private readonly elementsF: Float64Array;
   private readonly elementsB: Float64Array;
+  private readonly packed: Float64Array;
+  /**
+   * Per-sample FLOPs a first stage [0, end) skips: the input gradients of its layers up to the first
+   * that has weights (autodiff and the dense path only differentiate towards the weights).
+   */
+  private readonly skippedByFirst: Float64Array;
 
   constructor(readonly problem: PartitionProblem) {
     const L = problem.layers;
@@ -103,6 +113,11 @@ export class StageCoster {
     this.poolGrad = prefix((l) => l.poolGradElements ?? 0);
     this.elementsF = prefix((l) => l.elementwise?.forward ?? 0);
     this.elementsB = prefix((l) => l.elementwise?.backward ?? 0);
+    this.packed = prefix((l) => l.packedParams ?? 0);
+    const firstTrainable = L.findIndex((l) => l.trainableParams > 0);
+    this.skippedByFirst = prefix((l) => l.inputGradFlops ?? 0).map((_, end, a) =>
+      firstTrainable < 0 ? 0 : a[Math.min(end, firstTrainable + 1)]!,
+    );
   }
 
   /** Whether the stage runs B by recomputing its forward (it holds a layer that keeps no tape). */
@@ -173,10 +188,20 @@ export class StageCoster {
 
   /** Floating-point operations of one micro-batch's forward + backward over [start, end). */
   stageFlops(start: number, end: number): number {
+    const skipped = start === 0 ? this.skippedByFirst[end]! : 0;
     return (
-      (this.flops[end]! - this.flops[start]! + this.recomputeFlops(start, end)) *
+      (this.flops[end]! - this.flops[start]! + this.recomputeFlops(start, end) - skipped) *
       this.microbatchSize
     );
+  }
+
+  /**
+   * Seconds the step's first F (or, where the forward runs in B, the first B) spends preparing weights
+   * the optimizer just changed (the backend's measured repack rate; 0 where not measured).
+   */
+  prepareSeconds(start: number, end: number, m: number): number {
+    const rate = this.problem.machines[m]!.overhead?.repackSecondsPerParam ?? 0;
+    return (this.packed[end]! - this.packed[start]!) * rate;
   }
 
   /** Seconds of forward + backward (with any recompute) for one micro-batch on machine m. */

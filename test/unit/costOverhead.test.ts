@@ -125,6 +125,48 @@ describe('fixed costs in the cost model', () => {
   });
 });
 
+describe('what a step costs beyond its FLOPs and launches', () => {
+  it("a first stage skips its first layer's input gradient; any other stage computes it", () => {
+    const model = getModel('mnist-mlp');
+    const c = coster(model, {});
+    const [d1] = modelCost(model).layers;
+    const rows = c.microbatchSize;
+    // [0, 1) and the same layer costed as a later stage differ by exactly its dx product.
+    const all = (d1!.forwardFlops + d1!.backwardFlops) * rows;
+    assert.equal(c.stageFlops(0, 1), all - d1!.inputGradFlops * rows);
+    assert.equal(d1!.inputGradFlops, 2 * 784 * 512);
+    // Layers after the first trainable one keep their input gradients.
+    const [, d2, d3] = modelCost(model).layers;
+    const rest =
+      (d2!.forwardFlops + d2!.backwardFlops + d3!.forwardFlops + d3!.backwardFlops) * rows;
+    assert.equal(c.stageFlops(0, 3) - c.stageFlops(0, 1), rest);
+    assert.equal(c.stageFlops(1, 3), rest);
+  });
+
+  it("a first stage's convolution skips its dx too (whatever else its B recomputes)", () => {
+    const model = getModel('mnist-cnn');
+    const c = coster(model, {});
+    const conv = modelCost(model).layers[0]!;
+    assert.equal(conv.className, 'Conv2D');
+    assert.ok(conv.inputGradFlops > 0);
+    const full = (conv.forwardFlops + conv.backwardFlops) * c.microbatchSize;
+    const again = c.recomputeFlops(0, 1) * c.microbatchSize;
+    assert.equal(c.stageFlops(0, 1), full + again - conv.inputGradFlops * c.microbatchSize);
+    assert.equal(c.stageFlops(1, 2) + c.stageFlops(0, 1), c.stageFlops(0, 2));
+  });
+
+  it('weights the optimizer changed are prepared once a step, at the measured rate per element', () => {
+    const model = getModel('mnist-mlp');
+    const c = coster(model, { overhead: { ...overhead, repackSecondsPerParam: 4e-9 } });
+    // Kernels only (784·512, 512·256, 256·10): biases are not packed.
+    const kernels = 784 * 512 + 512 * 256 + 256 * 10;
+    assert.ok(Math.abs(c.prepareSeconds(0, 3, 0) - kernels * 4e-9) < 1e-12);
+    assert.ok(Math.abs(c.prepareSeconds(1, 3, 0) - (512 * 256 + 256 * 10) * 4e-9) < 1e-12);
+    // Not measured (a report cached before it was): nothing charged.
+    assert.equal(coster(model, { overhead }).prepareSeconds(0, 3, 0), 0);
+  });
+});
+
 describe('the measured overhead as data', () => {
   const report = {
     backend: 'wasm',
