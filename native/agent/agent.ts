@@ -173,7 +173,12 @@ export class Agent extends EventEmitter<AgentEvents> {
     return (
       working.length > 0 &&
       working.every((name) =>
-        this.speeds.some((s) => s.backend === name && (name === 'cpu' || s.curve)),
+        // A report from before the repack cost was measured is measured again.
+        this.speeds.some(
+          (s) =>
+            s.backend === name &&
+            (name === 'cpu' || (s.curve && s.overhead?.repackSecondsPerParam !== undefined)),
+        ),
       )
     );
   }

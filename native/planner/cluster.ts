@@ -144,6 +144,12 @@ export const ClusterJsonSchema = z.object({
               .max(10_000)
               .default(0)
               .describe("a pooling's backward per input element, in ns"),
+            repackNsPerParam: z
+              .number()
+              .nonnegative()
+              .max(1000)
+              .default(0)
+              .describe('preparing a weight element the optimizer changed, once a step, in ns'),
           })
           .optional(),
       }),
@@ -171,6 +177,7 @@ function overheadFromJson(o: NonNullable<ClusterJson['machines'][number]['overhe
     stepSecondsPerParam: { sgd: ns.sgd / 1e9, momentum: ns.momentum / 1e9, adam: ns.adam / 1e9 },
     poolGradSecondsPerElement: o.poolGradNsPerElement / 1e9,
     elementSeconds: o.elementNs / 1e9,
+    repackSecondsPerParam: o.repackNsPerParam / 1e9,
   };
 }
 

@@ -375,6 +375,7 @@ function simulateSplit(layout: Layout, split: Split, req: PlanRequest): Simulati
       backward: c.backwardSeconds(s, e, m) - weight,
       weight,
       step: stepSeconds(c, s, e, m),
+      prepare: c.prepareSeconds(s, e, m),
     };
     return replicas[k]!.length > 1
       ? { ...times, allReduce: stageAllReduce(c, split, k, replicas[k]!, req) }

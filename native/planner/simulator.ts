@@ -21,6 +21,11 @@ export interface StageTimes {
    * absent: 0 (one replica).
    */
   allReduce?: number;
+  /**
+   * Once a step, the first F (or, where F does no work, the first B) re-prepares the weights the
+   * last STEP changed (the backend's repack); absent: 0.
+   */
+  prepare?: number;
 }
 
 /**
@@ -158,6 +163,13 @@ export function simulate(input: SimulationInput): SimulationResult {
   const split = splitsBackward(schedule.kind);
 
   const clock = new Array<number>(p).fill(0);
+  // Virtual stages whose weights the step has prepared (StageTimes.prepare).
+  const prepared = new Set<number>();
+  const withPrepare = (j: number, t: StageTimes, seconds: number, forward: boolean) => {
+    if (prepared.has(j) || (forward && t.forward === 0)) return seconds;
+    prepared.add(j);
+    return seconds + (t.prepare ?? 0);
+  };
   const pc = new Array<number>(p).fill(0);
   const stash = new Array<number>(p).fill(0);
   const stats: StageStats[] = Array.from({ length: p }, () => ({
@@ -243,15 +255,16 @@ export function simulate(input: SimulationInput): SimulationResult {
   /** Runs stage k's next action (it is ready). */
   const step = (k: number): void => {
     const a = schedule.actions[k]![pc[k]!]!;
-    const t = stages[(a.chunk ?? 0) * p + k]!;
+    const j = (a.chunk ?? 0) * p + k;
+    const t = stages[j]!;
     switch (a.op) {
       case 'F':
-        compute(k, a, t.forward);
+        compute(k, a, withPrepare(j, t, t.forward, true));
         stash[k]!++;
         stats[k]!.peakStash = Math.max(stats[k]!.peakStash, stash[k]!);
         break;
       case 'B':
-        compute(k, a, t.backward);
+        compute(k, a, withPrepare(j, t, t.backward, false));
         if (!split) stash[k]!--;
         break;
       case 'W':

@@ -70,6 +70,11 @@ export const SpeedOverheadSchema = z.object({
   elementSeconds: z.number().nonnegative().max(1e-6),
   /** A max pooling's backward, per input element. */
   poolGradSecondsPerElement: z.number().nonnegative().max(1e-5),
+  /**
+   * A weight matrix's first product after the optimizer changed it, beyond the product, per element:
+   * what the backend spends preparing (packing) new weights. Absent in reports cached before.
+   */
+  repackSecondsPerParam: z.number().nonnegative().max(1e-6).optional(),
   /** The link to another agent on this computer (CurveZMQ over loopback); absent: not measured. */
   loopback: z
     .object({

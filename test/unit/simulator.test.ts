@@ -116,6 +116,44 @@ describe('pipeline simulator', () => {
     close(r.stepSeconds, 1 + 1 + 1 + 1 + 4);
   });
 
+  it("charges re-preparing the weights once a step, to each stage's first F", () => {
+    const m = 4;
+    const base = simulate({
+      schedule: buildSchedule('1f1b', 2, m),
+      stages: uniform(2),
+      boundaries: free(2),
+      batchSize: 1,
+    });
+    const r = simulate({
+      schedule: buildSchedule('1f1b', 2, m),
+      stages: uniform(2).map((t) => ({ ...t, prepare: 0.5 })),
+      boundaries: free(2),
+      batchSize: 1,
+    });
+    // Both stages' first forwards are on the critical path: 0.5 s each, once, not per micro-batch.
+    close(r.stepSeconds, base.stepSeconds + 1);
+    const f0 = r.timeline.filter((e) => e.kind === 'compute' && e.label === 'F0');
+    assert.deepEqual(
+      f0.map((e) => e.end - e.start),
+      [1.5, 1.5],
+    );
+    const f1 = r.timeline.filter((e) => e.kind === 'compute' && e.label === 'F1');
+    assert.deepEqual(
+      f1.map((e) => e.end - e.start),
+      [1, 1],
+    );
+  });
+
+  it('a stage whose F does no work prepares its weights in its first B', () => {
+    const r = simulate({
+      schedule: gpipeSchedule(1, 2),
+      stages: [{ forward: 0, backward: 2, step: 0, prepare: 0.5 }],
+      boundaries: [],
+      batchSize: 1,
+    });
+    close(r.stepSeconds, 2 + 2 + 0.5);
+  });
+
   it('reports a deadlock instead of hanging', () => {
     const bad: Schedule = {
       kind: 'gpipe',
