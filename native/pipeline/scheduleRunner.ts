@@ -131,8 +131,26 @@ export class ScheduleRunner {
     const losses: tfc.Scalar[] = [];
     let busyMs = 0;
     let commMs = 0;
+    // Sends are not waited for: the stage goes on computing while the tensor leaves (the transport
+    // keeps each socket's order), as the simulator has it. A failed send fails the step at the next
+    // action, or ends the receive that would otherwise wait for a reply that cannot come.
+    const sending: Promise<void>[] = [];
+    let sendError: Error | null = null;
+    let failSend: (e: Error) => void = () => {};
+    const sendFailed = new Promise<never>((_, reject) => (failSend = reject));
+    sendFailed.catch(() => {});
+    const send = (p: Promise<void>) =>
+      sending.push(
+        p.catch((err: Error) => {
+          sendError ??= err;
+          failSend(err);
+        }),
+      );
+    const recv = (kind: 'act' | 'grad', mb: number, c: number) =>
+      Promise.race([this.transport.recv(kind, step, mb, c), sendFailed]);
     const t0 = performance.now();
     for (const a of this.actions) {
+      if (sendError) throw sendError;
       const start = performance.now() - t0;
       const mb = 'mb' in a ? a.mb : -1;
       const c = a.chunk ?? 0;
@@ -140,7 +158,7 @@ export class ScheduleRunner {
       const at = slot(c, mb);
       switch (a.op) {
         case 'RECV_ACT':
-          received.set(at, await this.transport.recv('act', step, a.mb, c));
+          received.set(at, await recv('act', a.mb, c));
           break;
         case 'F': {
           const input = exec.isFirst
@@ -155,11 +173,11 @@ export class ScheduleRunner {
         }
         case 'SEND_ACT': {
           const out = take(outputs, at, `SEND_ACT(${a.mb}) before F(${a.mb})`);
-          await this.transport.send('act', step, a.mb, out, c);
+          send(this.transport.send('act', step, a.mb, out, c));
           break;
         }
         case 'RECV_GRAD':
-          grads.set(at, await this.transport.recv('grad', step, a.mb, c));
+          grads.set(at, await recv('grad', a.mb, c));
           break;
         case 'B': {
           let dx: tfc.Tensor | null;
@@ -182,7 +200,7 @@ export class ScheduleRunner {
         }
         case 'SEND_GRAD': {
           const dx = take(dxs, at, `SEND_GRAD(${a.mb}) before B(${a.mb})`);
-          await this.transport.send('grad', step, a.mb, dx, c);
+          send(this.transport.send('grad', step, a.mb, dx, c));
           break;
         }
         case 'W':
@@ -201,6 +219,8 @@ export class ScheduleRunner {
       else commMs += end - start;
       timings.push({ op: a.op, mb, ...(c > 0 ? { chunk: c } : {}), start, end });
     }
+    await Promise.all(sending);
+    if (sendError) throw sendError;
     let loss = 0;
     // Summed on the host in micro-batch order, as the losses were produced.
     for (const l of await Promise.all(losses.map((t) => t.data()))) loss += l[0]!;
