@@ -31,8 +31,14 @@ export class LinkCache {
 
   constructor(private readonly file: string | null) {
     if (!file) return;
-    // A file from another version or damaged by hand is no cache at all, never an error.
-    const parsed = FileSchema.safeParse(readJsonFile<unknown>(file));
+    // A file from another version, damaged or unreadable is no cache at all, never an error.
+    let raw: unknown;
+    try {
+      raw = readJsonFile<unknown>(file);
+    } catch {
+      return;
+    }
+    const parsed = FileSchema.safeParse(raw);
     if (parsed.success) for (const e of parsed.data.links) this.entries.set(pairKey(e.a, e.b), e);
   }
 
@@ -86,6 +92,10 @@ export class LinkCache {
   private save(): void {
     if (!this.file) return;
     const links = [...this.entries.values()];
-    writeFileAtomic(this.file, JSON.stringify({ links }, null, 2) + '\n', 0o644);
+    try {
+      writeFileAtomic(this.file, JSON.stringify({ links }, null, 2) + '\n', 0o644);
+    } catch {
+      // A full or read-only disk costs the next coordinator a measurement; this one keeps its copy.
+    }
   }
 }
