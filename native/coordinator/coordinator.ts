@@ -15,6 +15,7 @@ import type { NodeRecord, NodeSource } from './nodeRecord.js';
 import { LinkCache, type LinkEntry } from './linkCache.js';
 import { hostOfNode } from './nodesToCluster.js';
 import { DEFAULT_LINK, pairKey, type Link } from '../planner/cluster.js';
+import { formatLink } from '../common/format.js';
 import {
   DEFAULT_TIMINGS,
   Registry,
@@ -535,26 +536,34 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
    */
   async measureLinks(
     ids: Iterable<string>,
-    o: { budgetMs?: number; log?: (line: string) => void } = {},
+    o: {
+      budgetMs?: number;
+      log?: (line: string) => void;
+      /** Only the pairs with this node. */
+      involving?: string;
+      /** Measure again what is cached. */
+      force?: boolean;
+    } = {},
   ): Promise<Map<string, Link>> {
     const log = o.log ?? ((line: string) => this.emit('log', line));
     const deadline = Date.now() + (o.budgetMs ?? 10_000);
     const nodes = [...new Set(ids)]
       .map((id) => this.registry.get(id))
       .filter((n): n is NodeRecord => n?.state === 'online');
-    const fallback = `planned as the default link (${describeLink(DEFAULT_LINK)})`;
+    const fallback = `planned as the default link (${formatLink(DEFAULT_LINK)})`;
     for (const [i, a] of nodes.entries()) {
       for (const b of nodes.slice(i + 1)) {
         const [ha, hb] = [hostOfNode(a), hostOfNode(b)];
         if (ha !== undefined && ha === hb) continue;
-        if (this.linkCache.fresh(a, b)) continue;
+        if (o.involving !== undefined && a.id !== o.involving && b.id !== o.involving) continue;
+        if (!o.force && this.linkCache.fresh(a, b)) continue;
         if (Date.now() > deadline) {
           log(`link ${a.name} ⇄ ${b.name} not measured (out of time): ${fallback}`);
           continue;
         }
         try {
-          const e = await this.measureLink(a.id, b.id);
-          log(`link ${a.name} ⇄ ${b.name}: ${describeLink(e)}`);
+          const e = await this.measureLink(a.id, b.id, { force: o.force ?? false });
+          log(`link ${a.name} ⇄ ${b.name}: ${formatLink(e)}`);
         } catch (err) {
           log(`link ${a.name} ⇄ ${b.name} not measured (${(err as Error).message}): ${fallback}`);
         }
@@ -578,12 +587,4 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     this.links.clear();
     await this.listener?.stop();
   }
-}
-
-/** "0.31 ms, 940 Mbit/s" */
-export function describeLink(l: Link): string {
-  const mbit = (l.bytesPerSecond * 8) / 1e6;
-  const rate =
-    mbit >= 1000 ? `${(mbit / 1000).toPrecision(3)} Gbit/s` : `${mbit.toPrecision(3)} Mbit/s`;
-  return `${(l.latencySeconds * 1000).toPrecision(2)} ms, ${rate}`;
 }

@@ -476,10 +476,12 @@ export class RunOrchestrator extends EventEmitter<OrchestratorEvents> {
   private planOver(
     use: (nodeId: string) => boolean,
   ): { stages: RunStagePlacement[]; samplesPerSecond: number; assumed: string[] } | string {
-    const { cluster, skipped, assumed } = clusterFromNodes(
-      this.coordinator.nodes().filter((n) => use(n.id)),
-      { assumeUnmeasured: true },
-    );
+    const nodes = this.coordinator.nodes().filter((n) => use(n.id));
+    // Links measured before (a re-plan goes on now: it measures nothing new).
+    const { cluster, skipped, assumed } = clusterFromNodes(nodes, {
+      assumeUnmeasured: true,
+      links: this.coordinator.measuredLinks(nodes),
+    });
     if (cluster.machines.length === 0)
       return `no machine is left to plan on${skipped.length ? ` (${skipped.join('; ')})` : ''}`;
     const s = this.current;

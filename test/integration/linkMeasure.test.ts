@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -12,6 +12,7 @@ import { linkBetween, pairKey } from '../../native/planner/cluster.js';
 import { MAX_LINK_ECHO_CHARS } from '../../native/protocol/limits.js';
 import { ControlType, ErrorCode } from '../../native/protocol/version.js';
 import {
+  CLI,
   startAgent,
   stopAgent,
   tempDir,
@@ -145,6 +146,43 @@ describe(
       assert.equal(cluster.machines.length, 2);
       assert.notEqual(cluster.machines[0]!.host, cluster.machines[1]!.host);
       assert.deepEqual(linkBetween(cluster, a.id, b.id), link);
+    });
+
+    it('`pipefitter nodes --links --json` measures and prints the link', async () => {
+      const stdout = await new Promise<string>((resolve, reject) => {
+        execFile(
+          process.execPath,
+          [
+            CLI,
+            'nodes',
+            '--json',
+            '--links',
+            '--beacon-port',
+            String(testBeaconPort()),
+            ...lan.hosts.flatMap((h) => ['--peer', `${h.address}:47801`]),
+            '--wait',
+            '10',
+            '--min-nodes',
+            '2',
+            '--state-dir',
+            tempDir(),
+            '--token',
+            TEST_TOKEN,
+          ],
+          { timeout: 30_000 },
+          (err, out, errOut) =>
+            err ? reject(new Error(`${err.message}\n${errOut}`)) : resolve(out),
+        );
+      });
+      const out = JSON.parse(stdout) as {
+        nodes: NodeRecord[];
+        links: { a: string; b: string; latencySeconds: number; bytesPerSecond: number }[];
+      };
+      assert.equal(out.nodes.length, 2);
+      assert.equal(out.links.length, 1);
+      const [l] = out.links;
+      assert.deepEqual([l!.a, l!.b].sort(), ['host-1', 'host-2']);
+      assert.ok(l!.latencySeconds > 0 && Number.isFinite(l!.bytesPerSecond));
     });
 
     it('an agent refuses an oversize echo in words over the real socket', async () => {
