@@ -56,7 +56,8 @@ export function clusterBackend(
     ...designerHandlers({
       nodes: () => coordinator.nodes(),
       links: () => coordinator.measuredLinks(),
-      measureLinks: (ids) => coordinator.measureLinks(ids),
+      // A person waits on Auto-partition: pairs left after 3 s are planned at the default link.
+      measureLinks: (ids) => coordinator.measureLinks(ids, { budgetMs: 3000 }),
       plansDir: deps.plansDir,
     }),
     async listNodes() {
