@@ -27,6 +27,8 @@ import {
   isRunControlRequest,
   type ControlRequest,
   type HelloResult,
+  type LinkMeasurement,
+  type LinkPeer,
   type RunControlRequest,
 } from '../protocol/controlSchemas.js';
 import {
@@ -46,6 +48,7 @@ import { sweepStaleCheckpoints } from '../pipeline/checkpointSweep.js';
 import { loadOrCreateNodeId } from './stateDir.js';
 import { TelemetryPublisher } from './telemetryPublisher.js';
 import { StageProcesses } from './stageProcesses.js';
+import { measureLinkTo } from './linkProbe.js';
 import { AGENT_VERSION } from '../version.js';
 
 export const DEFAULT_CONTROL_PORT = 47801;
@@ -140,6 +143,10 @@ export class Agent extends EventEmitter<AgentEvents> {
   private readonly stages = new StageProcesses();
   private bindAddress = '0.0.0.0';
   private runHost: RunHostPort | null = null;
+  /** Told in hello, so a coordinator knows a restart (and its links measured before it are stale). */
+  private readonly startedAt = Date.now();
+  /** A measurement under way: one at a time, so they do not measure each other (and sockets stay few). */
+  private linkMeasuring: string | null = null;
 
   constructor(private readonly opts: AgentOptions) {
     super();
@@ -366,6 +373,7 @@ export class Agent extends EventEmitter<AgentEvents> {
           ],
           telemetryPort: this.telemetryPort,
           agentVersion: AGENT_VERSION,
+          startedAt: this.startedAt,
         } satisfies HelloResult;
       case ControlType.Join:
         this.trusted.add(req.publicKey, `joined ${new Date().toISOString()}`);
@@ -403,6 +411,28 @@ export class Agent extends EventEmitter<AgentEvents> {
         return { stopped: await this.stages.stop(req.runId) };
       case ControlType.StageStatus:
         return this.stages.status(req.runId, req.stageIndex, req.waitMs, req.replica);
+      case ControlType.LinkEcho:
+        return { chars: req.data.length };
+      case ControlType.LinkMeasure:
+        return this.measureLink(req.peer);
+    }
+  }
+
+  private async measureLink(peer: LinkPeer): Promise<LinkMeasurement> {
+    const where = `${peer.host}:${peer.controlPort}`;
+    if (this.linkMeasuring)
+      throw new ControlFailure(
+        ErrorCode.Busy,
+        `already measuring the link to ${this.linkMeasuring}: ask again when it is done`,
+      );
+    this.linkMeasuring = where;
+    try {
+      // The lab key: every agent of the lab admits it, as it admits the coordinator that holds the token.
+      return await measureLinkTo(peer, labKeyPair(this.opts.token));
+    } catch (err) {
+      throw new ControlFailure(ErrorCode.Internal, (err as Error).message);
+    } finally {
+      this.linkMeasuring = null;
     }
   }
 

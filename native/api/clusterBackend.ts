@@ -53,7 +53,13 @@ export function clusterBackend(
   };
 
   const handlers: Omit<ApiHandlers, RunOperationName> = {
-    ...designerHandlers({ nodes: () => coordinator.nodes(), plansDir: deps.plansDir }),
+    ...designerHandlers({
+      nodes: () => coordinator.nodes(),
+      links: () => coordinator.measuredLinks(),
+      // A person waits on Auto-partition: pairs left after 3 s are planned at the default link.
+      measureLinks: (ids) => coordinator.measureLinks(ids, { budgetMs: 3000 }),
+      plansDir: deps.plansDir,
+    }),
     async listNodes() {
       return {
         nodes: coordinator.nodes(),
@@ -67,7 +73,13 @@ export function clusterBackend(
     async benchmarkNode({ id }) {
       if (!coordinator.registry.get(id))
         throw new ApiError('bad-request', `no machine with id ${id}`);
-      return { speed: await coordinator.benchmark(id) };
+      const speed = await coordinator.benchmark(id);
+      // "Measure" means now: the machine's links to the other computers are timed again too.
+      await coordinator.measureLinks(
+        coordinator.nodes().map((n) => n.id),
+        { involving: id, force: true },
+      );
+      return { speed };
     },
     async joinInfo() {
       const beaconPort = deps.beaconPort ?? DEFAULT_BEACON_PORT;

@@ -7,7 +7,7 @@ import { getModel, listModels } from '../model/catalogue.js';
 import { importModelJson } from '../model/importModelJson.js';
 import { ModelError } from '../model/modelError.js';
 import type { ModelSpec } from '../model/spec.js';
-import type { Cluster } from '../planner/cluster.js';
+import type { Cluster, Link } from '../planner/cluster.js';
 import { clusterFromNodes } from '../coordinator/nodesToCluster.js';
 import { evaluateLayout, makePlan, PlanError, type PlanRequest } from '../planner/plan.js';
 import { parsePlan, type Plan } from '../planner/planSchema.js';
@@ -119,8 +119,12 @@ function specOf(
 }
 
 /** Why a machine the layout names cannot be planned on, in the registry's words. */
-function clusterFor(nodes: () => NodeRecord[], ids: string[]): Cluster {
-  const { cluster, skipped } = clusterFromNodes(nodes());
+function clusterFor(
+  nodes: () => NodeRecord[],
+  links: () => ReadonlyMap<string, Link>,
+  ids: string[],
+): Cluster {
+  const { cluster, skipped } = clusterFromNodes(nodes(), { links: links() });
   const known = new Set(cluster.machines.map((m) => m.id));
   for (const id of ids)
     if (!known.has(id)) {
@@ -235,11 +239,16 @@ function keepImportedFile(dir: string, text: string, fileName: string): string {
  */
 export function designerHandlers(deps: {
   nodes: () => NodeRecord[];
+  /** Links measured between agents (the coordinator's cache); none: every pair the default link. */
+  links?: () => ReadonlyMap<string, Link>;
+  /** Measures the links among these machines where none is cached (never rejects). */
+  measureLinks?: (ids: string[]) => Promise<unknown>;
   plansDir: string;
   /** Where imported model.json files are kept, so a plan made from one can be run (and run again). */
   modelsDir?: string;
 }): Pick<ApiHandlers, DesignerOps> {
   const { nodes, plansDir } = deps;
+  const links = deps.links ?? (() => new Map<string, Link>());
   const modelsDir = deps.modelsDir ?? path.join(path.dirname(plansDir), 'models');
   const imported = new ImportedModels();
   return {
@@ -261,7 +270,7 @@ export function designerHandlers(deps: {
       }
     },
     async predictLayout({ model, settings, bounds, machineIds }) {
-      const req = request(model, imported, settings, clusterFor(nodes, machineIds.flat()));
+      const req = request(model, imported, settings, clusterFor(nodes, links, machineIds.flat()));
       try {
         const { plan, simulation } = evaluateLayout(req, bounds, machineIds);
         return prediction(plan, simulation, req);
@@ -272,7 +281,9 @@ export function designerHandlers(deps: {
       }
     },
     async autoPartition({ model, settings, machineIds }) {
-      const all = clusterFor(nodes, machineIds);
+      // The plan a run will start from: the links between its computers, measured where not cached.
+      await deps.measureLinks?.(machineIds);
+      const all = clusterFor(nodes, links, machineIds);
       const chosen = new Set(machineIds);
       const cluster = { ...all, machines: all.machines.filter((m) => chosen.has(m.id)) };
       if (cluster.machines.length === 0)

@@ -1,9 +1,20 @@
 import type { NodeRecord } from '../coordinator/nodeRecord.js';
 import { numberOption, intOption, type Command } from './command.js';
 import { startLabCoordinator, trustOptions } from './common.js';
-import { formatAgo, formatBytes } from '../common/format.js';
+import { formatAgo, formatBytes, formatLink } from '../common/format.js';
 import { table } from '../util/format.js';
 import { gpuDrives } from '../backend/backendChoice.js';
+import { pairKey, type Link } from '../planner/cluster.js';
+
+/** Each measured pair once, by the nodes' names. */
+function linkRows(nodes: NodeRecord[], links: Map<string, Link>) {
+  return nodes.flatMap((a, i) =>
+    nodes.slice(i + 1).flatMap((b) => {
+      const l = links.get(pairKey(a.id, b.id));
+      return l ? [{ a: a.name, b: b.name, aId: a.id, bId: b.id, ...l }] : [];
+    }),
+  );
+}
 
 function nodeRow(n: NodeRecord, now: number): string[] {
   const inv = n.inventory?.static;
@@ -49,12 +60,17 @@ function nodeRow(n: NodeRecord, now: number): string[] {
 export const nodesCommand: Command = {
   name: 'nodes',
   summary: "Find the lab's agents for a few seconds and print what was found.",
-  usage: 'nodes [--wait SECONDS] [--json] [--peer host:port]…',
+  usage: 'nodes [--wait SECONDS] [--json] [--links] [--peer host:port]…',
   options: {
     wait: { type: 'string', valueName: 'seconds', description: 'how long to listen (default 3)' },
     json: {
       type: 'boolean',
       description: 'print one JSON object per node (an array) instead of a table',
+    },
+    links: {
+      type: 'boolean',
+      description:
+        'also measure the links between agents on different computers (cached for an hour) and print them; with --json the output is { nodes, links }',
     },
     peer: {
       type: 'string',
@@ -87,6 +103,12 @@ export const nodesCommand: Command = {
         });
       }
     });
+    const links = values.links
+      ? await coordinator.measureLinks(
+          coordinator.nodes().map((n) => n.id),
+          { log: (line) => process.stderr.write(`${line}\n`) },
+        )
+      : null;
     const nodes = coordinator.nodes();
     const strangers = coordinator.strangers();
     await coordinator.stop();
@@ -96,7 +118,8 @@ export const nodesCommand: Command = {
         `${s.beacons} unauthenticated beacon${s.beacons === 1 ? '' : 's'} from ${s.address} (another lab token, an older Pipefitter, or a stranger): ignored\n`,
       );
     if (values.json) {
-      process.stdout.write(JSON.stringify(nodes, null, 2) + '\n');
+      const out = links ? { nodes, links: linkRows(nodes, links) } : nodes;
+      process.stdout.write(JSON.stringify(out, null, 2) + '\n');
     } else if (nodes.length === 0) {
       process.stdout.write(
         `No agents found in cluster "${coordinator.cluster}" within ${waitS} s.\n` +
@@ -112,6 +135,22 @@ export const nodesCommand: Command = {
       );
       for (const n of nodes.filter((x) => x.conflict || x.stateReason))
         process.stdout.write(`${n.name}: ${n.conflict ?? n.stateReason}\n`);
+      if (links) {
+        const rows = linkRows(nodes, links);
+        process.stdout.write(
+          rows.length
+            ? '\n' +
+                table(
+                  ['LINK', 'LATENCY', 'RATE'],
+                  rows.map((r) => {
+                    const [latency, rate] = formatLink(r).split(', ');
+                    return [`${r.a} ⇄ ${r.b}`, latency!, rate!];
+                  }),
+                ) +
+                '\n'
+            : '\nNo link between agents on different computers was measured.\n',
+        );
+      }
     }
     return 0;
   },

@@ -62,9 +62,13 @@ async function discoverCluster(values: Record<string, unknown>, seconds: number)
   });
   await coordinator.start();
   await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+  const links = await coordinator.measureLinks(
+    coordinator.nodes().map((n) => n.id),
+    { log: (line) => process.stderr.write(`${line}\n`) },
+  );
   const nodes = coordinator.nodes();
   await coordinator.stop();
-  const { cluster, skipped } = clusterFromNodes(nodes);
+  const { cluster, skipped } = clusterFromNodes(nodes, { links });
   for (const s of skipped) process.stderr.write(`skipped ${s}\n`);
   if (cluster.machines.length === 0)
     throw new UsageError(

@@ -329,7 +329,12 @@ export const trainCommand: Command = {
           `--local: the plan's split and replicas are kept, its stages run on ${localAgents.agents.length} local agents`,
         );
       } else {
-        const { cluster, skipped } = clusterFromNodes(coordinator.nodes());
+        // The links between the computers the plan may use, where not measured in the last hour.
+        const links = await coordinator.measureLinks(
+          coordinator.nodes().map((n) => n.id),
+          { log: say },
+        );
+        const { cluster, skipped } = clusterFromNodes(coordinator.nodes(), { links });
         skipped.forEach((s) => say(`skipped ${s}`));
         if (cluster.machines.length === 0) throw new Error('no usable agent was found');
         const outcome = makePlan({

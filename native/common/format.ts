@@ -42,3 +42,11 @@ export function wordList(words: readonly string[], last = 'or'): string {
     ? words.join('')
     : `${words.slice(0, -1).join(', ')} ${last} ${words[words.length - 1]}`;
 }
+
+/** A link's latency and rate: "0.11 ms, 755 Mbit/s". */
+export function formatLink(l: { latencySeconds: number; bytesPerSecond: number }): string {
+  const mbit = (l.bytesPerSecond * 8) / 1e6;
+  const rate =
+    mbit >= 1000 ? `${(mbit / 1000).toPrecision(3)} Gbit/s` : `${mbit.toPrecision(3)} Mbit/s`;
+  return `${(l.latencySeconds * 1000).toPrecision(2)} ms, ${rate}`;
+}

@@ -12,6 +12,10 @@ import { readJsonFile, writeFileAtomic } from '../util/fsAtomic.js';
 import { NodeLink, RequestError, type ControlPayloads } from './nodeLink.js';
 import type { ResultTypes } from '../protocol/controlSchemas.js';
 import type { NodeRecord, NodeSource } from './nodeRecord.js';
+import { LinkCache, type LinkEntry } from './linkCache.js';
+import { hostOfNode } from './nodesToCluster.js';
+import { DEFAULT_LINK, pairKey, type Link } from '../planner/cluster.js';
+import { formatLink } from '../common/format.js';
 import {
   DEFAULT_TIMINGS,
   Registry,
@@ -109,6 +113,9 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     tooManyUnansweredFromAddress: 0,
     socketErrors: 0,
   };
+  private readonly linkCache: LinkCache;
+  /** Link measurements under way, by pairKey: a second caller waits for the first's. */
+  private readonly linkMeasurements = new Map<string, Promise<LinkEntry>>();
   /** Where each node that has never answered was announced from, and when it was last announced. */
   private readonly unanswered = new Map<string, { from: string; lastAnnounced: number }>();
 
@@ -122,6 +129,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     this.beaconKey = opts.token !== undefined ? beaconKey(opts.token) : undefined;
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
     this.peersFile = path.join(dir, 'peers.json');
+    this.linkCache = new LinkCache(path.join(dir, 'links.json'));
     this.registry = new Registry(opts.timings ?? DEFAULT_TIMINGS);
     this.registry.on('change', (c) => this.emit('change', c));
   }
@@ -350,6 +358,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
             telemetryPort: hello.telemetryPort,
             agentVersion: hello.agentVersion,
             rttMs: Date.now() - sentAt,
+            ...(hello.startedAt === undefined ? {} : { startedAt: hello.startedAt }),
           },
           Date.now(),
         );
@@ -497,6 +506,75 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     const speed = await link.request(ControlType.Benchmark, { force }, 120_000);
     this.registry.speedReceived(id, speed);
     return speed;
+  }
+
+  /**
+   * The link between two agents: the first measures it to the second, over the network (cached per
+   * pair; `force` measures again). Rejects with why it could not be measured.
+   */
+  async measureLink(aId: string, bId: string, o: { force?: boolean } = {}): Promise<LinkEntry> {
+    const [a, b] = [this.registry.get(aId), this.registry.get(bId)];
+    if (!a || !b) throw new Error(`no node ${a ? bId : aId}`);
+    if (aId === bId) throw new Error('a link needs two different nodes');
+    const cached = o.force ? null : this.linkCache.fresh(a, b);
+    if (cached) return cached;
+    const key = pairKey(aId, bId);
+    const running = this.linkMeasurements.get(key);
+    if (running) return running;
+    const measuring = this.request(aId, ControlType.LinkMeasure, { peer: b.endpoint }, 5000)
+      .then((link) => this.linkCache.set(a, b, link))
+      .finally(() => this.linkMeasurements.delete(key));
+    this.linkMeasurements.set(key, measuring);
+    return measuring;
+  }
+
+  /**
+   * Measures the links between the online nodes among `ids` that run on different computers, where
+   * none is cached, one pair at a time (measurements that share a network measure each other), for
+   * at most `budgetMs` in all. Never rejects: a pair that cannot be measured keeps the default link,
+   * and `log` is told why. Resolves with every fresh link among them, for clusterFromNodes.
+   */
+  async measureLinks(
+    ids: Iterable<string>,
+    o: {
+      budgetMs?: number;
+      log?: (line: string) => void;
+      /** Only the pairs with this node. */
+      involving?: string;
+      /** Measure again what is cached. */
+      force?: boolean;
+    } = {},
+  ): Promise<Map<string, Link>> {
+    const log = o.log ?? ((line: string) => this.emit('log', line));
+    const deadline = Date.now() + (o.budgetMs ?? 10_000);
+    const nodes = [...new Set(ids)]
+      .map((id) => this.registry.get(id))
+      .filter((n): n is NodeRecord => n?.state === 'online');
+    const fallback = `planned as the default link (${formatLink(DEFAULT_LINK)})`;
+    for (const [i, a] of nodes.entries()) {
+      for (const b of nodes.slice(i + 1)) {
+        const [ha, hb] = [hostOfNode(a), hostOfNode(b)];
+        if (ha !== undefined && ha === hb) continue;
+        if (o.involving !== undefined && a.id !== o.involving && b.id !== o.involving) continue;
+        if (!o.force && this.linkCache.fresh(a, b)) continue;
+        if (Date.now() > deadline) {
+          log(`link ${a.name} ⇄ ${b.name} not measured (out of time): ${fallback}`);
+          continue;
+        }
+        try {
+          const e = await this.measureLink(a.id, b.id, { force: o.force ?? false });
+          log(`link ${a.name} ⇄ ${b.name}: ${formatLink(e)}`);
+        } catch (err) {
+          log(`link ${a.name} ⇄ ${b.name} not measured (${(err as Error).message}): ${fallback}`);
+        }
+      }
+    }
+    return this.linkCache.linksAmong(nodes);
+  }
+
+  /** The fresh measured links among `nodes` (all known nodes by default), keyed by pairKey. */
+  measuredLinks(nodes: NodeRecord[] = this.nodes()): Map<string, Link> {
+    return this.linkCache.linksAmong(nodes);
   }
 
   async stop(): Promise<void> {

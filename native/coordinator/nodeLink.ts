@@ -5,6 +5,7 @@ import {
   ControlReplySchema,
   ResultSchemas,
   type ControlReply,
+  type LinkPeer,
   type ResultTypes,
 } from '../protocol/controlSchemas.js';
 import { TelemetrySampleSchema, type TelemetrySample } from '../protocol/inventorySchemas.js';
@@ -69,6 +70,8 @@ export type ControlPayloads = {
   [ControlType.RunCheckpoint]: { runId: string; step: number; stage: number; offset: number };
   [ControlType.RunResume]: { runId: string };
   [ControlType.RunReplan]: { runId: string };
+  [ControlType.LinkEcho]: { data: string };
+  [ControlType.LinkMeasure]: { peer: LinkPeer };
 };
 
 /**

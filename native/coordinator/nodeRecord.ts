@@ -32,6 +32,8 @@ export interface NodeRecord {
   stateSince: number;
   telemetryPort: number | null;
   agentVersion: string | null;
+  /** When the agent process started, from its hello (absent or null: not said, an older agent). */
+  agentStartedAt?: number | null;
   inventory: Inventory | null;
   telemetry: TelemetrySample | null;
   speed: SpeedReport | null;

@@ -67,17 +67,30 @@ function hostOf(inv: NonNullable<NodeRecord['inventory']>['static']): string {
   return [inv.hostname, ...[...new Set(macs)].sort()].join(' ');
 }
 
+/** The computer an agent runs on, where its inventory says (see hostOf). */
+export function hostOfNode(n: NodeRecord): string | undefined {
+  const inv = n.inventory?.static;
+  return inv?.hostname ? hostOf(inv) : undefined;
+}
+
 /**
  * Agents on one computer talk over loopback, which their speed probes measured (the slower of the
- * two figures holds); other pairs keep the default link.
+ * two figures holds). Pairs on different computers take the link measured between them (`measured`,
+ * keyed by pairKey), else the default link.
  */
-function sameHostLinks(machines: Machine[]): Map<string, Link> {
+function machineLinks(machines: Machine[], measured: ReadonlyMap<string, Link>): Map<string, Link> {
   const links = new Map<string, Link>();
   machines.forEach((a, i) => {
     for (const b of machines.slice(i + 1)) {
+      const key = pairKey(a.id, b.id);
+      if (a.host === undefined || a.host !== b.host) {
+        const m = measured.get(key);
+        if (m) links.set(key, m);
+        continue;
+      }
       const [la, lb] = [a.overhead?.loopback, b.overhead?.loopback];
-      if (a.host === undefined || a.host !== b.host || !la || !lb) continue;
-      links.set(pairKey(a.id, b.id), {
+      if (!la || !lb) continue;
+      links.set(key, {
         bytesPerSecond: Math.min(la.bytesPerSecond, lb.bytesPerSecond),
         latencySeconds: Math.max(la.latencySeconds, lb.latencySeconds),
       });
@@ -86,9 +99,13 @@ function sameHostLinks(machines: Machine[]): Map<string, Link> {
   return links;
 }
 
+/**
+ * `links`: links measured between agents (Coordinator.measuredLinks), keyed by pairKey; used for
+ * pairs on different computers only, where nothing else measured them.
+ */
 export function clusterFromNodes(
   nodes: NodeRecord[],
-  opts: { assumeUnmeasured?: boolean } = {},
+  opts: { assumeUnmeasured?: boolean; links?: ReadonlyMap<string, Link> } = {},
 ): { cluster: Cluster; skipped: string[]; assumed: string[] } {
   const machines: Machine[] = [];
   const skipped: string[] = [];
@@ -116,7 +133,11 @@ export function clusterFromNodes(
     }
   }
   return {
-    cluster: { machines, defaultLink: DEFAULT_LINK, links: sameHostLinks(machines) },
+    cluster: {
+      machines,
+      defaultLink: DEFAULT_LINK,
+      links: machineLinks(machines, opts.links ?? new Map()),
+    },
     skipped,
     assumed,
   };

@@ -95,6 +95,7 @@ export class Registry extends EventEmitter<RegistryEvents> {
         stateSince: now,
         telemetryPort: null,
         agentVersion: null,
+        agentStartedAt: null,
         inventory: null,
         telemetry: null,
         speed: null,
@@ -140,7 +141,13 @@ export class Registry extends EventEmitter<RegistryEvents> {
 
   helloAnswered(
     id: string,
-    h: { name: string; telemetryPort: number; agentVersion: string; rttMs: number },
+    h: {
+      name: string;
+      telemetryPort: number;
+      agentVersion: string;
+      rttMs: number;
+      startedAt?: number;
+    },
     now: number,
   ): void {
     const node = this.nodes.get(id);
@@ -148,6 +155,7 @@ export class Registry extends EventEmitter<RegistryEvents> {
     node.name = h.name;
     node.telemetryPort = h.telemetryPort;
     node.agentVersion = h.agentVersion;
+    node.agentStartedAt = h.startedAt ?? null;
     node.rttMs = h.rttMs;
     node.lastSeen = now;
     this.setState(node, 'online', null, now);

@@ -2,8 +2,10 @@ import { z } from 'zod';
 import { BackendPreferenceSchema } from '../common/schemas.js';
 import { Capability, ControlType, ErrorCode } from './version.js';
 import { InventorySchema, SpeedReportSchema } from './inventorySchemas.js';
+import { MAX_LINK_ECHO_CHARS } from './limits.js';
 
 const Envelope = { v: z.number().int(), id: z.string().min(1).max(64) };
+const CurvePublicKeySchema = z.string().regex(/^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/);
 
 export const HelloRequestSchema = z
   .object({ ...Envelope, type: z.literal(ControlType.Hello) })
@@ -13,7 +15,7 @@ export const JoinRequestSchema = z
   .object({
     ...Envelope,
     type: z.literal(ControlType.Join),
-    publicKey: z.string().regex(/^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/),
+    publicKey: CurvePublicKeySchema,
   })
   .strict();
 export const PingRequestSchema = z
@@ -136,6 +138,33 @@ export const RunReplanRequestSchema = z
   .object({ ...Envelope, type: z.literal(ControlType.RunReplan), runId: RunIdSchema })
   .strict();
 
+/** Bytes another agent sends to time the link; only their size comes back, so the rate is one way. */
+export const LinkEchoRequestSchema = z
+  .object({
+    ...Envelope,
+    type: z.literal(ControlType.LinkEcho),
+    data: z
+      .string()
+      .max(MAX_LINK_ECHO_CHARS, {
+        error: (issue) =>
+          `${String((issue.input as string).length)} characters, more than the ${MAX_LINK_ECHO_CHARS} a link.echo may carry`,
+      })
+      .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64'),
+  })
+  .strict();
+/** The agent to measure the link to, as the coordinator reaches it. */
+export const LinkPeerSchema = z
+  .object({
+    host: z.string().regex(/^[A-Za-z0-9.:%-]{1,253}$/, 'must be a host name or an IP address'),
+    controlPort: z.number().int().min(1).max(65535),
+    publicKey: CurvePublicKeySchema,
+  })
+  .strict();
+export type LinkPeer = z.infer<typeof LinkPeerSchema>;
+export const LinkMeasureRequestSchema = z
+  .object({ ...Envelope, type: z.literal(ControlType.LinkMeasure), peer: LinkPeerSchema })
+  .strict();
+
 export const ControlRequestSchema = z.discriminatedUnion('type', [
   HelloRequestSchema,
   JoinRequestSchema,
@@ -154,6 +183,8 @@ export const ControlRequestSchema = z.discriminatedUnion('type', [
   RunCheckpointRequestSchema,
   RunResumeRequestSchema,
   RunReplanRequestSchema,
+  LinkEchoRequestSchema,
+  LinkMeasureRequestSchema,
 ]);
 export type ControlRequest = z.infer<typeof ControlRequestSchema>;
 /** The requests a run host answers (the agent hands them on). */
@@ -184,6 +215,8 @@ export const HelloResultSchema = z.object({
   capabilities: z.array(z.enum(Capability)),
   telemetryPort: z.number().int(),
   agentVersion: z.string(),
+  /** When the agent process started (ms since the epoch); absent from agents before link measurement. */
+  startedAt: z.number().int().nonnegative().optional(),
 });
 export type HelloResult = z.infer<typeof HelloResultSchema>;
 export const JoinResultSchema = z.object({ authorized: z.literal(true) });
@@ -223,6 +256,13 @@ export const RunCheckpointResultSchema = RunFileResultSchema;
 export const RunResumeResultSchema = z.object({ runId: RunIdSchema, fromStep: z.number().int() });
 /** What the re-plan will do (or why there is nothing to do), in words. */
 export const RunReplanResultSchema = z.object({ message: z.string().max(2000) });
+export const LinkEchoResultSchema = z.object({ chars: z.number().int().nonnegative() });
+/** One direction's figures stand for both: the planner's links are symmetric. */
+export const LinkMeasureResultSchema = z.object({
+  latencySeconds: z.number().positive().max(60),
+  bytesPerSecond: z.number().positive().max(1e13),
+});
+export type LinkMeasurement = z.infer<typeof LinkMeasureResultSchema>;
 
 export interface ResultTypes {
   [ControlType.Hello]: z.infer<typeof HelloResultSchema>;
@@ -242,6 +282,8 @@ export interface ResultTypes {
   [ControlType.RunCheckpoint]: z.infer<typeof RunCheckpointResultSchema>;
   [ControlType.RunResume]: z.infer<typeof RunResumeResultSchema>;
   [ControlType.RunReplan]: z.infer<typeof RunReplanResultSchema>;
+  [ControlType.LinkEcho]: z.infer<typeof LinkEchoResultSchema>;
+  [ControlType.LinkMeasure]: LinkMeasurement;
 }
 
 export const ResultSchemas = {
@@ -262,6 +304,8 @@ export const ResultSchemas = {
   [ControlType.RunCheckpoint]: RunCheckpointResultSchema,
   [ControlType.RunResume]: RunResumeResultSchema,
   [ControlType.RunReplan]: RunReplanResultSchema,
+  [ControlType.LinkEcho]: LinkEchoResultSchema,
+  [ControlType.LinkMeasure]: LinkMeasureResultSchema,
 } as const;
 
 export const ControlErrorSchema = z.object({ code: z.enum(ErrorCode), message: z.string() });

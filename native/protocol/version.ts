@@ -35,6 +35,10 @@ export enum ControlType {
   RunResume = 'run.resume',
   /** Move a run this agent drives onto the layout planned over the machines online now. */
   RunReplan = 'run.replan',
+  /** A bounded payload, answered with its size only: what another agent times to measure the link. */
+  LinkEcho = 'link.echo',
+  /** Measure the link from this agent to another (latency and rate over their control sockets). */
+  LinkMeasure = 'link.measure',
 }
 
 /** Telemetry topics an agent publishes (agent PUB → coordinator SUB). */

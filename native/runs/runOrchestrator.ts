@@ -225,6 +225,7 @@ export class RunOrchestrator extends EventEmitter<OrchestratorEvents> {
   private planned: PlannedMove | null = null;
   /** Planned re-plans so far: they do not count against MAX_RESUMES. */
   private replans = 0;
+  private linksMeasured = false;
 
   /** `takeover`: the run was driven elsewhere until now; `start` resumes it from `takeover.state`. */
   constructor(
@@ -257,6 +258,16 @@ export class RunOrchestrator extends EventEmitter<OrchestratorEvents> {
 
   private onEvent(c: RunController, e: RunEvent): void {
     if (c !== this.controller) return;
+    if (e.type === 'started' && !this.linksMeasured) {
+      this.linksMeasured = true;
+      // For the re-plans to come (which go on at once and measure nothing): the links between the
+      // machines online, where this coordinator has none cached. In the background, never failing
+      // the run; each figure, or why it is the default link, goes into the run's log.
+      void this.coordinator.measureLinks(
+        this.coordinator.nodes().map((n) => n.id),
+        { log: (message) => this.emit('event', { type: 'log', message }) },
+      );
+    }
     if (e.type === 'checkpoint') {
       this.checkpointsSeen++;
       const checkpoint = { step: e.step, stages: e.stages };
@@ -476,10 +487,12 @@ export class RunOrchestrator extends EventEmitter<OrchestratorEvents> {
   private planOver(
     use: (nodeId: string) => boolean,
   ): { stages: RunStagePlacement[]; samplesPerSecond: number; assumed: string[] } | string {
-    const { cluster, skipped, assumed } = clusterFromNodes(
-      this.coordinator.nodes().filter((n) => use(n.id)),
-      { assumeUnmeasured: true },
-    );
+    const nodes = this.coordinator.nodes().filter((n) => use(n.id));
+    // Links measured before (a re-plan goes on now: it measures nothing new).
+    const { cluster, skipped, assumed } = clusterFromNodes(nodes, {
+      assumeUnmeasured: true,
+      links: this.coordinator.measuredLinks(nodes),
+    });
     if (cluster.machines.length === 0)
       return `no machine is left to plan on${skipped.length ? ` (${skipped.join('; ')})` : ''}`;
     const s = this.current;

@@ -5,8 +5,11 @@ import { execFileSync } from 'node:child_process';
  * addresses inside these namespaces are used; nothing leaves the machine.
  */
 export interface TestLan {
-  hosts: { ns: string; iface: string; address: string }[];
+  /** `veth`: the host's cable's end on the bridge, in this (the test's) namespace. */
+  hosts: { ns: string; iface: string; address: string; veth: string }[];
   subnet: string;
+  /** The bridge joining the hosts, in this namespace (give it an address to reach them from here). */
+  bridge: string;
   destroy(): void;
 }
 
@@ -79,11 +82,11 @@ export function createTestLan(count: number): TestLan {
       );
       ip('-n', ns, 'link', 'set', 'lan0', 'up');
       ip('-n', ns, 'link', 'set', 'lo', 'up');
-      hosts.push({ ns, iface: 'lan0', address });
+      hosts.push({ ns, iface: 'lan0', address, veth: hostSide });
     }
   } catch (err) {
     destroy();
     throw err;
   }
-  return { hosts, subnet, destroy };
+  return { hosts, subnet, bridge, destroy };
 }

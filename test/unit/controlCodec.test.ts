@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseControlRequest } from '../../native/protocol/controlCodec.js';
-import { MAX_CONTROL_MESSAGE_BYTES } from '../../native/protocol/limits.js';
+import { MAX_CONTROL_MESSAGE_BYTES, MAX_LINK_ECHO_CHARS } from '../../native/protocol/limits.js';
 import { ControlReplySchema, HelloResultSchema } from '../../native/protocol/controlSchemas.js';
 import { TelemetrySampleSchema } from '../../native/protocol/inventorySchemas.js';
 import { ControlType, ErrorCode, PROTOCOL_VERSION } from '../../native/protocol/version.js';
@@ -97,6 +97,81 @@ describe('control request parsing', () => {
     const r = parseControlRequest(Buffer.alloc(MAX_CONTROL_MESSAGE_BYTES + 1, 0x20));
     assert.ok(!r.ok && r.code === ErrorCode.Malformed && /exceeds/.test(r.message));
   });
+});
+
+describe('link requests', () => {
+  const echo = (data: unknown) =>
+    parseControlRequest(enc({ v: PROTOCOL_VERSION, id: 'e', type: ControlType.LinkEcho, data }));
+  const peer = {
+    host: '10.0.0.2',
+    controlPort: 47801,
+    publicKey: 'rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7',
+  };
+  const measure = (p: unknown) =>
+    parseControlRequest(
+      enc({ v: PROTOCOL_VERSION, id: 'm', type: ControlType.LinkMeasure, peer: p }),
+    );
+
+  it('accepts an echo of base64 up to the limit, and a peer to measure', () => {
+    const r = echo('A'.repeat(MAX_LINK_ECHO_CHARS));
+    assert.ok(r.ok && r.request.type === ControlType.LinkEcho);
+    assert.equal(r.request.data.length, MAX_LINK_ECHO_CHARS);
+    assert.ok(echo('').ok);
+    assert.ok(echo('aGk=').ok);
+    const m = measure(peer);
+    assert.ok(m.ok && m.request.type === ControlType.LinkMeasure);
+    assert.deepEqual(m.request.peer, peer);
+  });
+
+  it('refuses an echo over the limit, saying the size and the limit', () => {
+    const r = echo('A'.repeat(MAX_LINK_ECHO_CHARS + 4));
+    assert.ok(!r.ok);
+    assert.equal(r.code, ErrorCode.InvalidPayload);
+    assert.equal(r.id, 'e');
+    assert.match(
+      r.message,
+      new RegExp(
+        `invalid link\\.echo: data: ${MAX_LINK_ECHO_CHARS + 4} characters, more than the ${MAX_LINK_ECHO_CHARS} a link\\.echo may carry`,
+      ),
+    );
+  });
+
+  const malformed: [string, () => ReturnType<typeof echo>, RegExp][] = [
+    [
+      'an echo of no data',
+      () => parseControlRequest(enc({ v: PROTOCOL_VERSION, id: 'e', type: ControlType.LinkEcho })),
+      /data/,
+    ],
+    ['an echo of a number', () => echo(12), /data/],
+    ['an echo that is not base64', () => echo('not base64!'), /data: must be base64/],
+    [
+      'an echo with more fields',
+      () =>
+        parseControlRequest(
+          enc({ v: PROTOCOL_VERSION, id: 'e', type: ControlType.LinkEcho, data: '', reply: 'x' }),
+        ),
+      /reply/,
+    ],
+    [
+      'a peer without a key',
+      () => measure({ host: '10.0.0.2', controlPort: 47801 }),
+      /peer\.publicKey/,
+    ],
+    ['a peer on port 0', () => measure({ ...peer, controlPort: 0 }), /peer\.controlPort/],
+    [
+      'a peer whose host would change the endpoint',
+      () => measure({ ...peer, host: '10.0.0.2:1;tcp://x' }),
+      /peer\.host: must be a host name or an IP address/,
+    ],
+  ];
+  for (const [what, parse, message] of malformed) {
+    it(`refuses ${what} in words`, () => {
+      const r = parse();
+      assert.ok(!r.ok);
+      assert.equal(r.code, ErrorCode.InvalidPayload);
+      assert.match(r.message, message);
+    });
+  }
 });
 
 describe('reply and telemetry schemas', () => {

@@ -2,7 +2,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { NodeRecord } from '../../native/coordinator/nodeRecord.js';
 import { clusterFromNodes } from '../../native/coordinator/nodesToCluster.js';
-import { computeResource, DEFAULT_LINK, linkBetween } from '../../native/planner/cluster.js';
+import {
+  computeResource,
+  DEFAULT_LINK,
+  linkBetween,
+  pairKey,
+} from '../../native/planner/cluster.js';
 import type { Inventory } from '../../native/protocol/inventorySchemas.js';
 
 function node(over: Partial<NodeRecord>): NodeRecord {
@@ -125,6 +130,25 @@ describe('machines from discovered agents', () => {
     assert.deepEqual(ra, computeResource(b!, null));
     assert.equal(ra.capacity, 2);
     assert.notEqual(computeResource(c!, null).id, ra.id);
+    // A link measured between computers is used for that pair only; one measured between agents on
+    // one computer does not replace their loopback figures.
+    const measured = { latencySeconds: 3e-3, bytesPerSecond: 5e7 };
+    const withLinks = clusterFromNodes(
+      [
+        node({ id: 'a', telemetry, speed, inventory: inv('ws', 'aa:01') }),
+        node({ id: 'b', telemetry, speed, inventory: inv('ws', 'aa:01') }),
+        node({ id: 'c', telemetry, speed, inventory: inv('ws', 'bb:02') }),
+      ],
+      {
+        links: new Map([
+          [pairKey('a', 'c'), measured],
+          [pairKey('a', 'b'), measured],
+        ]),
+      },
+    ).cluster;
+    assert.deepEqual(linkBetween(withLinks, 'a', 'c'), measured);
+    assert.deepEqual(linkBetween(withLinks, 'b', 'c'), DEFAULT_LINK);
+    assert.deepEqual(linkBetween(withLinks, 'a', 'b'), loopback);
     // Without a host each machine is a computer of its own, as before.
     assert.notEqual(
       computeResource({ ...a!, host: undefined }, null).id,
