@@ -139,13 +139,17 @@ export class ScheduleRunner {
     let failSend: (e: Error) => void = () => {};
     const sendFailed = new Promise<never>((_, reject) => (failSend = reject));
     sendFailed.catch(() => {});
-    const send = (p: Promise<void>) =>
+    const send = async (p: Promise<void>) => {
       sending.push(
         p.catch((err: Error) => {
           sendError ??= err;
           failSend(err);
         }),
       );
+      // The transport hands the tensor to its socket a promise hop later: one turn of the event loop
+      // lets it go now, not after the next F or B, which hold the thread (wasm computes on it).
+      await new Promise<void>((r) => setImmediate(r));
+    };
     const recv = (kind: 'act' | 'grad', mb: number, c: number) =>
       Promise.race([this.transport.recv(kind, step, mb, c), sendFailed]);
     const t0 = performance.now();
@@ -173,7 +177,7 @@ export class ScheduleRunner {
         }
         case 'SEND_ACT': {
           const out = take(outputs, at, `SEND_ACT(${a.mb}) before F(${a.mb})`);
-          send(this.transport.send('act', step, a.mb, out, c));
+          await send(this.transport.send('act', step, a.mb, out, c));
           break;
         }
         case 'RECV_GRAD':
@@ -200,7 +204,7 @@ export class ScheduleRunner {
         }
         case 'SEND_GRAD': {
           const dx = take(dxs, at, `SEND_GRAD(${a.mb}) before B(${a.mb})`);
-          send(this.transport.send('grad', step, a.mb, dx, c));
+          await send(this.transport.send('grad', step, a.mb, dx, c));
           break;
         }
         case 'W':
