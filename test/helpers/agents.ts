@@ -1,4 +1,4 @@
-import type { ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -6,6 +6,23 @@ import { spawnUntilReady } from '../../native/util/readyLine.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 export const CLI = path.join(ROOT, 'bin', 'pipefitter.js');
+
+/**
+ * Runs the CLI to its end and resolves with its stdout (in network namespace `netns`, where given);
+ * a failure or a run past `timeoutMs` rejects with its stderr.
+ */
+export function runCli(
+  args: string[],
+  opts: { netns?: string; timeoutMs?: number } = {},
+): Promise<string> {
+  const cmd = [process.execPath, CLI, ...args];
+  const [file, ...rest] = opts.netns ? ['ip', 'netns', 'exec', opts.netns, ...cmd] : cmd;
+  return new Promise((resolve, reject) =>
+    execFile(file!, rest, { timeout: opts.timeoutMs ?? 30_000 }, (err, out, errOut) =>
+      err ? reject(new Error(`${err.message}\n${errOut}`)) : resolve(out),
+    ),
+  );
+}
 export const TEST_TOKEN = 'pf1.0123456789abcdef0123456789abcdef';
 
 export function tempDir(prefix = 'pf-test-'): string {

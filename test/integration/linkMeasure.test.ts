@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -12,7 +12,7 @@ import { linkBetween, pairKey } from '../../native/planner/cluster.js';
 import { MAX_LINK_ECHO_CHARS } from '../../native/protocol/limits.js';
 import { ControlType, ErrorCode } from '../../native/protocol/version.js';
 import {
-  CLI,
+  runCli,
   startAgent,
   stopAgent,
   tempDir,
@@ -149,31 +149,22 @@ describe(
     });
 
     it('`pipefitter nodes --links --json` measures and prints the link', async () => {
-      const stdout = await new Promise<string>((resolve, reject) => {
-        execFile(
-          process.execPath,
-          [
-            CLI,
-            'nodes',
-            '--json',
-            '--links',
-            '--beacon-port',
-            String(testBeaconPort()),
-            ...lan.hosts.flatMap((h) => ['--peer', `${h.address}:47801`]),
-            '--wait',
-            '10',
-            '--min-nodes',
-            '2',
-            '--state-dir',
-            tempDir(),
-            '--token',
-            TEST_TOKEN,
-          ],
-          { timeout: 30_000 },
-          (err, out, errOut) =>
-            err ? reject(new Error(`${err.message}\n${errOut}`)) : resolve(out),
-        );
-      });
+      const stdout = await runCli([
+        'nodes',
+        '--json',
+        '--links',
+        '--beacon-port',
+        String(testBeaconPort()),
+        ...lan.hosts.flatMap((h) => ['--peer', `${h.address}:47801`]),
+        '--wait',
+        '10',
+        '--min-nodes',
+        '2',
+        '--state-dir',
+        tempDir(),
+        '--token',
+        TEST_TOKEN,
+      ]);
       const out = JSON.parse(stdout) as {
         nodes: NodeRecord[];
         links: { a: string; b: string; latencySeconds: number; bytesPerSecond: number }[];

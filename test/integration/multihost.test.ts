@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import type { NodeRecord } from '../../native/coordinator/nodeRecord.js';
 import {
-  CLI,
+  runCli,
   startAgent,
   stopAgent,
   tempDir,
@@ -48,31 +47,21 @@ describe(
       );
       const coordinatorHost = lan.hosts[3]!;
       const started = Date.now();
-      const stdout = await new Promise<string>((resolve, reject) => {
-        execFile(
-          'ip',
-          [
-            'netns',
-            'exec',
-            coordinatorHost.ns,
-            process.execPath,
-            CLI,
-            'nodes',
-            '--json',
-            '--wait',
-            '8',
-            '--min-nodes',
-            '3',
-            '--state-dir',
-            tempDir(),
-            '--token',
-            TEST_TOKEN,
-          ],
-          { timeout: 30_000 },
-          (err, out, errOut) =>
-            err ? reject(new Error(`${err.message}\n${errOut}`)) : resolve(out),
-        );
-      });
+      const stdout = await runCli(
+        [
+          'nodes',
+          '--json',
+          '--wait',
+          '8',
+          '--min-nodes',
+          '3',
+          '--state-dir',
+          tempDir(),
+          '--token',
+          TEST_TOKEN,
+        ],
+        { netns: coordinatorHost.ns },
+      );
       const nodes = JSON.parse(stdout) as NodeRecord[];
       console.log(
         `coordinator found ${nodes.length} hosts in ${Date.now() - started} ms (process start included)`,
