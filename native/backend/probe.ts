@@ -93,16 +93,26 @@ export async function measureMatMulSpeed(
   };
 }
 
-/** Best of `rounds` windows of `times` calls of `f`, in seconds per call, after one warm-up call. */
-async function bestSeconds(f: () => Promise<void>, times: number, rounds = 5): Promise<number> {
+/**
+ * The median of `rounds` windows of `times` calls of `f`, in seconds per call, after one warm-up
+ * call. The median, not the best: stages meet the machine's typical speed, and the best of several
+ * windows on a shared machine is a lucky one (predictions made from it were too fast). One odd
+ * window either way does not move it.
+ */
+async function typicalSeconds(f: () => Promise<void>, times: number, rounds = 5): Promise<number> {
   await f();
-  let best = Infinity;
+  const windows: number[] = [];
   for (let r = 0; r < rounds; r++) {
     const t0 = performance.now();
     for (let i = 0; i < times; i++) await f();
-    best = Math.min(best, (performance.now() - t0) / times);
+    windows.push((performance.now() - t0) / times);
   }
-  return best / 1000;
+  return median(windows) / 1000;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 }
 
 /** Elements of the vector the optimizer step is measured on: a dense layer's worth (1024 × 1024). */
@@ -118,7 +128,7 @@ export async function measureOverhead(tf: Tf): Promise<SpeedOverhead> {
   const kernelSeconds = await measureKernelSeconds(tf);
   const x = tf.ones([4, 4]);
   // One tiny kernel and its read-back: the read-back, give or take a launch.
-  const readbackSeconds = await bestSeconds(async () => {
+  const readbackSeconds = await typicalSeconds(async () => {
     const y = tf.add(x, x);
     await y.data();
     y.dispose();
@@ -134,7 +144,7 @@ export async function measureOverhead(tf: Tf): Promise<SpeedOverhead> {
         : name === 'momentum'
           ? tf.train.momentum(0.001, 0.9)
           : tf.train.adam(0.001);
-    const seconds = await bestSeconds(async () => {
+    const seconds = await typicalSeconds(async () => {
       opt.applyGradients([{ name: v.name, tensor: grad }]);
       // One element read back waits for the update (a GPU queues it) without timing a copy of all.
       const first = tf.slice(v, 0, 1);
@@ -147,17 +157,15 @@ export async function measureOverhead(tf: Tf): Promise<SpeedOverhead> {
     opt.dispose();
     v.dispose();
   }
-  // Elementwise work (a recurrent layer's gates): one add over the step vector, per element.
-  const elementSeconds = await bestSeconds(async () => {
-    const y = tf.add(grad, grad);
-    const first = tf.slice(y, 0, 1);
-    await first.data();
-    tf.dispose([y, first]);
-  }, 5);
+  // Elementwise work (a recurrent layer's gates): what a chain of adds costs per element beyond its
+  // launches, at the sizes gates have (thousands of elements, in cache). A streaming add over a
+  // megabyte-sized vector measured anything from 0.7 to 3.4 ns an element from run to run here, as
+  // fresh heap pages came and went, and made recurrent models' predictions swing by a third.
+  const elementSeconds = await measureElementSeconds(tf);
   grad.dispose();
   return {
     repackSecondsPerParam: sig(await measureRepack(tf)),
-    elementSeconds: sig(elementSeconds / STEP_PROBE_SIZE),
+    elementSeconds: sig(elementSeconds),
     poolGradSecondsPerElement: sig(await measurePoolGrad(tf)),
     kernelSeconds: sig(kernelSeconds),
     readbackSeconds: sig(readbackSeconds),
@@ -192,11 +200,42 @@ async function measureKernelSeconds(tf: Tf): Promise<number> {
   };
   const kernels = async (x: Tensor) => (await tf.profile(() => run(x))).kernels.length;
   const [kShort, kLong] = [await kernels(inputs[0]!), await kernels(inputs[1]!)];
-  const tShort = await bestSeconds(() => run(inputs[0]!), 10, 7);
-  const tLong = await bestSeconds(() => run(inputs[1]!), 3, 7);
+  const tShort = await typicalSeconds(() => run(inputs[0]!), 10, 7);
+  const tLong = await typicalSeconds(() => run(inputs[1]!), 3, 7);
   tf.dispose(inputs);
   gru.dispose();
   return kLong > kShort ? Math.max(0, (tLong - tShort) / (kLong - kShort)) : 0;
+}
+
+/**
+ * Seconds per element of an elementwise kernel on cache-sized tensors: a chain of 20 adds over 64 Ki
+ * elements against the same over 4 Ki, the difference over the elements between them (the launches
+ * cancel out). Each size is read back once, as a step of a recurrent layer is not.
+ */
+async function measureElementSeconds(tf: Tf): Promise<number> {
+  const [SMALL, LARGE, CHAIN] = [1 << 12, 1 << 16, 20];
+  const chainOf = (n: number) => {
+    const x = tf.ones([n]);
+    return {
+      x,
+      run: async () => {
+        let y = x;
+        for (let i = 0; i < CHAIN; i++) {
+          const next = tf.add(y, x);
+          if (y !== x) y.dispose();
+          y = next;
+        }
+        const first = tf.slice(y, 0, 1);
+        await first.data();
+        tf.dispose([y, first]);
+      },
+    };
+  };
+  const [small, large] = [chainOf(SMALL), chainOf(LARGE)];
+  const tSmall = await typicalSeconds(small.run, 20, 7);
+  const tLarge = await typicalSeconds(large.run, 20, 7);
+  tf.dispose([small.x, large.x]);
+  return Math.max(0, tLarge - tSmall) / (CHAIN * (LARGE - SMALL));
 }
 
 /**
@@ -237,7 +276,6 @@ async function measureRepack(tf: Tf): Promise<number> {
   }
   tf.dispose([w, g, x, bias, gb]);
   opt.dispose();
-  const median = (a: number[]) => a.sort((p, q) => p - q)[a.length >> 1]!;
   return Math.max(0, median(afterUpdate) - median(unchanged)) / 1000 / (2 * N * N);
 }
 
@@ -247,7 +285,7 @@ async function measureRepack(tf: Tf): Promise<number> {
  */
 async function measurePoolGrad(tf: Tf): Promise<number> {
   const x = tf.randomUniform([4, 28, 28, 16]);
-  const seconds = await bestSeconds(async () => {
+  const seconds = await typicalSeconds(async () => {
     const { value, grads } = tf
       .engine()
       .gradients(() => tf.sum(tf.maxPool(x as Tensor4D, 2, 2, 'valid')) as Scalar, [x]);
@@ -291,8 +329,8 @@ export async function measureLoopback(): Promise<{
       await pull.receive();
     };
     const MIB = 1 << 20;
-    const small = await bestSeconds(once(Buffer.alloc(64)), 20);
-    const large = await bestSeconds(once(Buffer.alloc(MIB)), 3);
+    const small = await typicalSeconds(once(Buffer.alloc(64)), 20);
+    const large = await typicalSeconds(once(Buffer.alloc(MIB)), 3);
     return {
       latencySeconds: sig(small),
       bytesPerSecond: sig(MIB / Math.max(large - small, 1e-6)),
@@ -309,7 +347,7 @@ export const CURVE_ROWS = [16, 32, 64, 128, 256, 512, 1024] as const;
 
 /**
  * GFLOP/s of one dense layer's training products at each micro-batch size: y = x·W, dW = xᵀ·dy,
- * dx = dy·Wᵀ (6·rows·k·n FLOPs), each size the best of three 100 ms windows after a warm-up.
+ * dx = dy·Wᵀ (6·rows·k·n FLOPs), each size the median of three 100 ms windows after a warm-up.
  */
 async function measureTrainingCurve(
   tf: Tf,
@@ -329,9 +367,9 @@ async function measureTrainingCurve(
     };
     await once();
     await once();
-    // Best of three short windows: a one-off hiccup (GC, another process) must not make a machine
-    // look slow to the planner for as long as the figure is cached.
-    let best = Infinity;
+    // The median of three short windows: a one-off hiccup (GC, another process) must not make a
+    // machine look slow to the planner for as long as the figure is cached, nor a lucky one fast.
+    const windows: number[] = [];
     for (let round = 0; round < 3; round++) {
       const t0 = performance.now();
       let it = 0;
@@ -339,11 +377,15 @@ async function measureTrainingCurve(
         await once();
         it++;
       } while (performance.now() - t0 < 100 && it < 500);
-      best = Math.min(best, (performance.now() - t0) / it);
+      windows.push((performance.now() - t0) / it);
     }
+    const typical = median(windows);
     x.dispose();
     dy.dispose();
-    out.push({ rows, gflops: Math.round(((6 * rows * k * n) / (best / 1000) / 1e9) * 100) / 100 });
+    out.push({
+      rows,
+      gflops: Math.round(((6 * rows * k * n) / (typical / 1000) / 1e9) * 100) / 100,
+    });
   }
   w.dispose();
   return out;
