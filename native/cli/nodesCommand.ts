@@ -1,19 +1,18 @@
 import type { NodeRecord } from '../coordinator/nodeRecord.js';
 import { numberOption, intOption, type Command } from './command.js';
 import { startLabCoordinator, trustOptions } from './common.js';
-import { formatAgo, formatBytes, formatLink } from '../common/format.js';
+import { formatAgo, formatBytes, formatLatency, formatRate } from '../common/format.js';
 import { table } from '../util/format.js';
 import { gpuDrives } from '../backend/backendChoice.js';
 import { pairKey, type Link } from '../planner/cluster.js';
+import { unorderedPairs } from '../util/pairs.js';
 
 /** Each measured pair once, by the nodes' names. */
 function linkRows(nodes: NodeRecord[], links: Map<string, Link>) {
-  return nodes.flatMap((a, i) =>
-    nodes.slice(i + 1).flatMap((b) => {
-      const l = links.get(pairKey(a.id, b.id));
-      return l ? [{ a: a.name, b: b.name, aId: a.id, bId: b.id, ...l }] : [];
-    }),
-  );
+  return [...unorderedPairs(nodes)].flatMap(([a, b]) => {
+    const l = links.get(pairKey(a.id, b.id));
+    return l ? [{ a: a.name, b: b.name, aId: a.id, bId: b.id, ...l }] : [];
+  });
 }
 
 function nodeRow(n: NodeRecord, now: number): string[] {
@@ -142,10 +141,11 @@ export const nodesCommand: Command = {
             ? '\n' +
                 table(
                   ['LINK', 'LATENCY', 'RATE'],
-                  rows.map((r) => {
-                    const [latency, rate] = formatLink(r).split(', ');
-                    return [`${r.a} ⇄ ${r.b}`, latency!, rate!];
-                  }),
+                  rows.map((r) => [
+                    `${r.a} ⇄ ${r.b}`,
+                    formatLatency(r.latencySeconds),
+                    formatRate(r.bytesPerSecond),
+                  ]),
                 ) +
                 '\n'
             : '\nNo link between agents on different computers was measured.\n',

@@ -43,10 +43,18 @@ export function wordList(words: readonly string[], last = 'or'): string {
     : `${words.slice(0, -1).join(', ')} ${last} ${words[words.length - 1]}`;
 }
 
+/** A link's one-way latency: "0.11 ms". */
+export function formatLatency(seconds: number): string {
+  return `${(seconds * 1000).toPrecision(2)} ms`;
+}
+
+/** A link's rate in bits: "755 Mbit/s", "1.25 Gbit/s". */
+export function formatRate(bytesPerSecond: number): string {
+  const mbit = (bytesPerSecond * 8) / 1e6;
+  return mbit >= 1000 ? `${(mbit / 1000).toPrecision(3)} Gbit/s` : `${mbit.toPrecision(3)} Mbit/s`;
+}
+
 /** A link's latency and rate: "0.11 ms, 755 Mbit/s". */
 export function formatLink(l: { latencySeconds: number; bytesPerSecond: number }): string {
-  const mbit = (l.bytesPerSecond * 8) / 1e6;
-  const rate =
-    mbit >= 1000 ? `${(mbit / 1000).toPrecision(3)} Gbit/s` : `${mbit.toPrecision(3)} Mbit/s`;
-  return `${(l.latencySeconds * 1000).toPrecision(2)} ms, ${rate}`;
+  return `${formatLatency(l.latencySeconds)}, ${formatRate(l.bytesPerSecond)}`;
 }

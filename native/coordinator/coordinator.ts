@@ -9,6 +9,7 @@ import { loadOrCreateKeyPair, type CurveKeyPair } from '../trust/keyPair.js';
 import { beaconKey, labKeyPair } from '../trust/token.js';
 import type { StrangerSummary } from '../discovery/strangerLog.js';
 import { readJsonFile, writeFileAtomic } from '../util/fsAtomic.js';
+import { unorderedPairs } from '../util/pairs.js';
 import { NodeLink, RequestError, type ControlPayloads } from './nodeLink.js';
 import type { ResultTypes } from '../protocol/controlSchemas.js';
 import type { NodeRecord, NodeSource } from './nodeRecord.js';
@@ -551,22 +552,20 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       .map((id) => this.registry.get(id))
       .filter((n): n is NodeRecord => n?.state === 'online');
     const fallback = `planned as the default link (${formatLink(DEFAULT_LINK)})`;
-    for (const [i, a] of nodes.entries()) {
-      for (const b of nodes.slice(i + 1)) {
-        const [ha, hb] = [hostOfNode(a), hostOfNode(b)];
-        if (ha !== undefined && ha === hb) continue;
-        if (o.involving !== undefined && a.id !== o.involving && b.id !== o.involving) continue;
-        if (!o.force && this.linkCache.fresh(a, b)) continue;
-        if (Date.now() > deadline) {
-          log(`link ${a.name} ⇄ ${b.name} not measured (out of time): ${fallback}`);
-          continue;
-        }
-        try {
-          const e = await this.measureLink(a.id, b.id, { force: o.force ?? false });
-          log(`link ${a.name} ⇄ ${b.name}: ${formatLink(e)}`);
-        } catch (err) {
-          log(`link ${a.name} ⇄ ${b.name} not measured (${(err as Error).message}): ${fallback}`);
-        }
+    for (const [a, b] of unorderedPairs(nodes)) {
+      const [ha, hb] = [hostOfNode(a), hostOfNode(b)];
+      if (ha !== undefined && ha === hb) continue;
+      if (o.involving !== undefined && a.id !== o.involving && b.id !== o.involving) continue;
+      if (!o.force && this.linkCache.fresh(a, b)) continue;
+      if (Date.now() > deadline) {
+        log(`link ${a.name} ⇄ ${b.name} not measured (out of time): ${fallback}`);
+        continue;
+      }
+      try {
+        const e = await this.measureLink(a.id, b.id, { force: o.force ?? false });
+        log(`link ${a.name} ⇄ ${b.name}: ${formatLink(e)}`);
+      } catch (err) {
+        log(`link ${a.name} ⇄ ${b.name} not measured (${(err as Error).message}): ${fallback}`);
       }
     }
     return this.linkCache.linksAmong(nodes);

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { pairKey, type Link } from '../planner/cluster.js';
 import { LinkMeasureResultSchema } from '../protocol/controlSchemas.js';
 import { readJsonFile, writeFileAtomic } from '../util/fsAtomic.js';
+import { unorderedPairs } from '../util/pairs.js';
 import type { NodeRecord } from './nodeRecord.js';
 
 /** A measurement older than this is taken again: a lab's network changes (a switch, a cable, load). */
@@ -76,16 +77,14 @@ export class LinkCache {
   /** The fresh links among `nodes`, keyed by pairKey, as clusterFromNodes takes them. */
   linksAmong(nodes: NodeRecord[], now = Date.now()): Map<string, Link> {
     const out = new Map<string, Link>();
-    nodes.forEach((a, i) => {
-      for (const b of nodes.slice(i + 1)) {
-        const e = this.fresh(a, b, now);
-        if (e)
-          out.set(pairKey(a.id, b.id), {
-            latencySeconds: e.latencySeconds,
-            bytesPerSecond: e.bytesPerSecond,
-          });
-      }
-    });
+    for (const [a, b] of unorderedPairs(nodes)) {
+      const e = this.fresh(a, b, now);
+      if (e)
+        out.set(pairKey(a.id, b.id), {
+          latencySeconds: e.latencySeconds,
+          bytesPerSecond: e.bytesPerSecond,
+        });
+    }
     return out;
   }
 

@@ -1,5 +1,6 @@
 import { isGpuBackend } from '../common/names.js';
 import type { NodeRecord } from './nodeRecord.js';
+import { unorderedPairs } from '../util/pairs.js';
 import {
   DEFAULT_LINK,
   pairKey,
@@ -80,22 +81,20 @@ export function hostOfNode(n: NodeRecord): string | undefined {
  */
 function machineLinks(machines: Machine[], measured: ReadonlyMap<string, Link>): Map<string, Link> {
   const links = new Map<string, Link>();
-  machines.forEach((a, i) => {
-    for (const b of machines.slice(i + 1)) {
-      const key = pairKey(a.id, b.id);
-      if (a.host === undefined || a.host !== b.host) {
-        const m = measured.get(key);
-        if (m) links.set(key, m);
-        continue;
-      }
-      const [la, lb] = [a.overhead?.loopback, b.overhead?.loopback];
-      if (!la || !lb) continue;
-      links.set(key, {
-        bytesPerSecond: Math.min(la.bytesPerSecond, lb.bytesPerSecond),
-        latencySeconds: Math.max(la.latencySeconds, lb.latencySeconds),
-      });
+  for (const [a, b] of unorderedPairs(machines)) {
+    const key = pairKey(a.id, b.id);
+    if (a.host === undefined || a.host !== b.host) {
+      const m = measured.get(key);
+      if (m) links.set(key, m);
+      continue;
     }
-  });
+    const [la, lb] = [a.overhead?.loopback, b.overhead?.loopback];
+    if (!la || !lb) continue;
+    links.set(key, {
+      bytesPerSecond: Math.min(la.bytesPerSecond, lb.bytesPerSecond),
+      latencySeconds: Math.max(la.latencySeconds, lb.latencySeconds),
+    });
+  }
   return links;
 }
 
