@@ -107,6 +107,21 @@ export async function startAgent(spec: AgentSpec): Promise<RunningAgent> {
   return { proc: child, ready, stateDir, exited, output: () => log };
 }
 
+/**
+ * An agent on each namespace host of a test LAN, named host-1, host-2, …, on the default control port
+ * (each namespace has its own port space) and bound to the host's interface.
+ */
+export function startHostAgents(
+  hosts: readonly { ns: string; iface: string }[],
+  beaconPort: number,
+): Promise<RunningAgent[]> {
+  return Promise.all(
+    hosts.map((h, i) =>
+      startAgent({ name: `host-${i + 1}`, beaconPort, netns: h.ns, iface: h.iface, port: 47801 }),
+    ),
+  );
+}
+
 export async function stopAgent(
   a: RunningAgent,
   signal: NodeJS.Signals = 'SIGTERM',

@@ -13,7 +13,7 @@ import { MAX_LINK_ECHO_CHARS } from '../../native/protocol/limits.js';
 import { ControlType, ErrorCode } from '../../native/protocol/version.js';
 import {
   runCli,
-  startAgent,
+  startHostAgents,
   stopAgent,
   tempDir,
   testBeaconPort,
@@ -75,19 +75,7 @@ describe(
       const gateway = lan.subnet.replace(/\.0\/24$/, '.1');
       execFileSync('ip', ['addr', 'add', `${gateway}/24`, 'dev', lan.bridge]);
       const beaconPort = testBeaconPort();
-      agents.push(
-        ...(await Promise.all(
-          lan.hosts.map((h, i) =>
-            startAgent({
-              name: `host-${i + 1}`,
-              beaconPort,
-              netns: h.ns,
-              iface: h.iface,
-              port: 47801,
-            }),
-          ),
-        )),
-      );
+      agents.push(...(await startHostAgents(lan.hosts, beaconPort)));
       stateDir = tempDir();
       coordinator = new Coordinator({ stateDir, token: TEST_TOKEN, discover: false });
       await coordinator.start();

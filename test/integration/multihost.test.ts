@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import type { NodeRecord } from '../../native/coordinator/nodeRecord.js';
 import {
   runCli,
-  startAgent,
+  startHostAgents,
   stopAgent,
   tempDir,
   TEST_TOKEN,
@@ -32,19 +32,7 @@ describe(
     it('a coordinator in a fourth namespace discovers agents in three others by broadcast', async () => {
       const beaconPort = 47800; // the real default: each namespace has its own port space
       const agentHosts = lan.hosts.slice(0, 3);
-      agents.push(
-        ...(await Promise.all(
-          agentHosts.map((h, i) =>
-            startAgent({
-              name: `host-${i + 1}`,
-              beaconPort,
-              netns: h.ns,
-              iface: h.iface,
-              port: 47801,
-            }),
-          ),
-        )),
-      );
+      agents.push(...(await startHostAgents(agentHosts, beaconPort)));
       const coordinatorHost = lan.hosts[3]!;
       const started = Date.now();
       const stdout = await runCli(
