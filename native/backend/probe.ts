@@ -200,11 +200,21 @@ async function measureKernelSeconds(tf: Tf): Promise<number> {
   };
   const kernels = async (x: Tensor) => (await tf.profile(() => run(x))).kernels.length;
   const [kShort, kLong] = [await kernels(inputs[0]!), await kernels(inputs[1]!)];
-  const tShort = await typicalSeconds(() => run(inputs[0]!), 10, 7);
-  const tLong = await typicalSeconds(() => run(inputs[1]!), 3, 7);
+  // Short and long windows alternate, each pair giving one figure, and the median of the pairs
+  // counts: a drift in the machine's speed during the probe then moves both of a pair alike. Timed
+  // apart, the two sizes' medians put the figure anywhere from 4.4 to 7.6 µs from run to run here.
+  // Stages run warm: the first few hundred GRU steps here still run autodiff's JavaScript unoptimised
+  // (the first figure a process took came out a third higher than its later ones).
+  for (let i = 0; i < 8; i++) await run(inputs[1]!);
+  const perKernel: number[] = [];
+  for (let r = 0; r < 9; r++) {
+    const tShort = await typicalSeconds(() => run(inputs[0]!), 10, 1);
+    const tLong = await typicalSeconds(() => run(inputs[1]!), 3, 1);
+    perKernel.push((tLong - tShort) / Math.max(1, kLong - kShort));
+  }
   tf.dispose(inputs);
   gru.dispose();
-  return kLong > kShort ? Math.max(0, (tLong - tShort) / (kLong - kShort)) : 0;
+  return kLong > kShort ? Math.max(0, median(perKernel)) : 0;
 }
 
 /**

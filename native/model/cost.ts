@@ -65,6 +65,12 @@ export interface LayerCost {
    * by it): after every optimizer step the new weights are packed again, once, by the step's first F.
    */
   packedParams: number;
+  /**
+   * Weight elements the layer's products pack afresh in every forward pass, whatever the step: a GRU
+   * splits its recurrent kernel at every time step (tfjs-layers' GRUCell), and each slice is a new
+   * tensor to the backend, which packs it again (t · 3u² a pass).
+   */
+  slicedParams: number;
 }
 
 export interface ModelCost {
@@ -128,6 +134,8 @@ interface Counts {
   inputGrad?: number;
   /** LayerCost.packedParams; absent: 0. */
   packed?: number;
+  /** LayerCost.slicedParams; absent: 0. */
+  sliced?: number;
   params: number;
   trainable?: number;
   forward: number;
@@ -265,7 +273,9 @@ function counts(
         variables: bias ? 3 : 2,
         // The input's share of dx: the recurrent share flows back through time whatever the stage.
         inputGrad: 2 * t * gates * u * f,
-        packed: gates * (f * u + u * u),
+        // GRU packs only its input kernel once a step: the recurrent one is sliced every time step.
+        packed: cls === 'GRU' ? gates * f * u : gates * (f * u + u * u),
+        sliced: cls === 'GRU' ? t * gates * u * u : 0,
       };
     }
   }
@@ -296,6 +306,7 @@ export function layerCost(layer: LayerSpec, index: number, inputShape: number[])
     elementwise: { forward: k.elementwise?.[0] ?? 0, backward: k.elementwise?.[1] ?? 0 },
     inputGradFlops: k.inputGrad ?? 0,
     packedParams: trainableParams === 0 ? 0 : (k.packed ?? 0),
+    slicedParams: k.sliced ?? 0,
   };
 }
 

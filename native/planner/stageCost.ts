@@ -35,6 +35,8 @@ export interface PlannerLayer {
   inputGradFlops?: number;
   /** LayerCost.packedParams; absent: 0. */
   packedParams?: number;
+  /** LayerCost.slicedParams; absent: 0. */
+  slicedParams?: number;
 }
 
 /** Everything that fixes the cost of a stage, apart from its layers, machine and position. */
@@ -84,6 +86,7 @@ export class StageCoster {
   private readonly elementsF: Float64Array;
   private readonly elementsB: Float64Array;
   private readonly packed: Float64Array;
+  private readonly sliced: Float64Array;
   /**
    * Per-sample FLOPs a first stage [0, end) skips: the input gradients of its layers up to the first
    * that has weights (autodiff and the dense path only differentiate towards the weights).
@@ -114,6 +117,7 @@ export class StageCoster {
     this.elementsF = prefix((l) => l.elementwise?.forward ?? 0);
     this.elementsB = prefix((l) => l.elementwise?.backward ?? 0);
     this.packed = prefix((l) => l.packedParams ?? 0);
+    this.sliced = prefix((l) => l.slicedParams ?? 0);
     const firstTrainable = L.findIndex((l) => l.trainableParams > 0);
     this.skippedByFirst = prefix((l) => l.inputGradFlops ?? 0).map((_, end, a) =>
       firstTrainable < 0 ? 0 : a[Math.min(end, firstTrainable + 1)]!,
@@ -134,8 +138,9 @@ export class StageCoster {
   }
 
   /**
-   * Seconds of F's fixed costs on machine m: a launch per kernel, and the read-back of the output
-   * it sends (none on the last stage). Zero where the machine's overhead is not measured.
+   * Seconds of F's fixed costs on machine m: a launch per kernel, the weight slices it packs afresh,
+   * and the read-back of the output it sends (none on the last stage). Zero where the machine's
+   * overhead is not measured.
    */
   private forwardFixed(start: number, end: number, m: number): number {
     const o = this.problem.machines[m]!.overhead;
@@ -145,8 +150,15 @@ export class StageCoster {
     return (
       kernels * o.kernelSeconds +
       elements * o.elementSeconds +
+      this.slicedSeconds(start, end, m) +
       (end < this.n ? o.readbackSeconds : 0)
     );
+  }
+
+  /** Seconds a forward pass over [start, end) packs weight slices in (LayerCost.slicedParams). */
+  private slicedSeconds(start: number, end: number, m: number): number {
+    const rate = this.problem.machines[m]!.overhead?.repackSecondsPerParam ?? 0;
+    return (this.sliced[end]! - this.sliced[start]!) * rate;
   }
 
   /**
@@ -171,6 +183,7 @@ export class StageCoster {
     const pooling = (this.poolGrad[end]! - this.poolGrad[start]!) * o.poolGradSecondsPerElement;
     const back =
       kb * o.kernelSeconds +
+      (again ? this.slicedSeconds(start, end, m) : 0) +
       (eb * o.elementSeconds + pooling) * this.microbatchSize +
       (start > 0 ? o.readbackSeconds : 0);
     return this.forwardFixed(start, end, m) + back;

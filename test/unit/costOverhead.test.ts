@@ -165,6 +165,30 @@ describe('what a step costs beyond its FLOPs and launches', () => {
     // Not measured (a report cached before it was): nothing charged.
     assert.equal(coster(model, { overhead }).prepareSeconds(0, 3, 0), 0);
   });
+
+  it("a GRU packs its recurrent kernel's slices every time step, and its input kernel once a step", () => {
+    const gru = layerCost({ className: 'GRU', config: { units: 16 } }, 1, [32, 8]);
+    assert.equal(gru.slicedParams, 32 * 3 * 16 * 16);
+    assert.equal(gru.packedParams, 3 * 8 * 16);
+    // LSTM reads its recurrent kernel whole: packed once a step with the rest.
+    const lstm = layerCost({ className: 'LSTM', config: { units: 16 } }, 1, [32, 8]);
+    assert.equal(lstm.slicedParams, 0);
+    assert.equal(lstm.packedParams, 4 * (8 * 16 + 16 * 16));
+
+    // char-gru [embedding, gru, dense]: the GRU's slices are charged to each forward pass, which a
+    // stage ending at the GRU runs in F and again in B (it recomputes), and a last stage in B only.
+    const model = getModel('char-gru');
+    const rate = 4e-9;
+    const sliced = modelCost(model).layers[1]!.slicedParams * rate;
+    assert.ok(sliced > 0);
+    const withRate = coster(model, { overhead: { ...overhead, repackSecondsPerParam: rate } });
+    const without = coster(model, { overhead });
+    const near = (a: number, b: number) => Math.abs(a - b) < 1e-12;
+    assert.ok(near(withRate.forwardSeconds(0, 2, 0) - without.forwardSeconds(0, 2, 0), sliced));
+    assert.ok(near(withRate.computeSeconds(0, 2, 0) - without.computeSeconds(0, 2, 0), 2 * sliced));
+    assert.equal(withRate.forwardSeconds(0, 3, 0), 0);
+    assert.ok(near(withRate.computeSeconds(0, 3, 0) - without.computeSeconds(0, 3, 0), sliced));
+  });
 });
 
 describe('the measured overhead as data', () => {
