@@ -242,10 +242,15 @@ async function measureElementSeconds(tf: Tf): Promise<number> {
     };
   };
   const [small, large] = [chainOf(SMALL), chainOf(LARGE)];
-  const tSmall = await typicalSeconds(small.run, 20, 7);
-  const tLarge = await typicalSeconds(large.run, 20, 7);
+  // In alternating pairs, as the kernel cost is (timed apart, the figure doubled between probes).
+  const perElement: number[] = [];
+  for (let r = 0; r < 9; r++) {
+    const tSmall = await typicalSeconds(small.run, 20, 1);
+    const tLarge = await typicalSeconds(large.run, 20, 1);
+    perElement.push((tLarge - tSmall) / (CHAIN * (LARGE - SMALL)));
+  }
   tf.dispose([small.x, large.x]);
-  return Math.max(0, tLarge - tSmall) / (CHAIN * (LARGE - SMALL));
+  return Math.max(0, median(perElement));
 }
 
 /**
@@ -357,7 +362,7 @@ export const CURVE_ROWS = [16, 32, 64, 128, 256, 512, 1024] as const;
 
 /**
  * GFLOP/s of one dense layer's training products at each micro-batch size: y = x·W, dW = xᵀ·dy,
- * dx = dy·Wᵀ (6·rows·k·n FLOPs), each size the median of three 100 ms windows after a warm-up.
+ * dx = dy·Wᵀ (6·rows·k·n FLOPs), each size the median of five 60 ms windows after a warm-up.
  */
 async function measureTrainingCurve(
   tf: Tf,
@@ -365,8 +370,7 @@ async function measureTrainingCurve(
   n: number,
 ): Promise<{ rows: number; gflops: number }[]> {
   const w = tf.randomUniform([k, n]);
-  const out: { rows: number; gflops: number }[] = [];
-  for (const rows of CURVE_ROWS) {
+  const sizes = CURVE_ROWS.map((rows) => {
     const x = tf.randomUniform([rows, k]);
     const dy = tf.randomUniform([rows, n]);
     // One read-back per step, as a stage does: the three products queue on a GPU back to back.
@@ -375,28 +379,34 @@ async function measureTrainingCurve(
       await Promise.all(ys.map((y) => y.data()));
       tf.dispose(ys);
     };
-    await once();
-    await once();
-    // The median of three short windows: a one-off hiccup (GC, another process) must not make a
-    // machine look slow to the planner for as long as the figure is cached, nor a lucky one fast.
-    const windows: number[] = [];
-    for (let round = 0; round < 3; round++) {
+    return { rows, x, dy, once, windows: [] as number[] };
+  });
+  for (const s of sizes) {
+    await s.once();
+    await s.once();
+  }
+  // The median of five short windows a size, the sizes taken in turn round after round: a one-off
+  // hiccup (GC, another process) must not make a machine look slow to the planner for as long as
+  // the figure is cached, nor a lucky one fast, and a drift in this shared machine's speed during
+  // the probe reaches every size alike (three windows a size, one size after another, put the
+  // 16-row figure anywhere between 11 and 19 GFLOP/s from one probe to the next here).
+  for (let round = 0; round < 5; round++)
+    for (const s of sizes) {
       const t0 = performance.now();
       let it = 0;
       do {
-        await once();
+        await s.once();
         it++;
-      } while (performance.now() - t0 < 100 && it < 500);
-      windows.push((performance.now() - t0) / it);
+      } while (performance.now() - t0 < 60 && it < 300);
+      s.windows.push((performance.now() - t0) / it);
     }
-    const typical = median(windows);
-    x.dispose();
-    dy.dispose();
-    out.push({
-      rows,
-      gflops: Math.round(((6 * rows * k * n) / (typical / 1000) / 1e9) * 100) / 100,
-    });
-  }
+  const out = sizes.map((s) => {
+    tf.dispose([s.x, s.dy]);
+    return {
+      rows: s.rows,
+      gflops: Math.round(((6 * s.rows * k * n) / (median(s.windows) / 1000) / 1e9) * 100) / 100,
+    };
+  });
   w.dispose();
   return out;
 }
