@@ -12,6 +12,7 @@ interface Header {
   tag: number;
   round: number;
   segment: number;
+  offset: number;
   length: number;
 }
 
@@ -24,7 +25,15 @@ function parseHeader(frame: Buffer | undefined): Header {
   }
   const o = h as Partial<Header> | null;
   const int = (x: unknown) => typeof x === 'number' && Number.isInteger(x) && x >= 0;
-  if (!o || !int(o.v) || !int(o.tag) || !int(o.round) || !int(o.segment) || !int(o.length))
+  if (
+    !o ||
+    !int(o.v) ||
+    !int(o.tag) ||
+    !int(o.round) ||
+    !int(o.segment) ||
+    !int(o.offset) ||
+    !int(o.length)
+  )
     throw new Error(`a malformed ring message header: ${frame?.toString('utf8').slice(0, 200)}`);
   if (o.v !== PROTOCOL_VERSION)
     throw new Error(`a ring message of protocol ${o.v}, not ${PROTOCOL_VERSION}`);
@@ -116,6 +125,7 @@ export class ZmqRingLink implements RingLink {
       tag: m.tag,
       round: m.round,
       segment: m.segment,
+      offset: m.offset,
       length: m.data.length,
     });
     const bytes = Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength);
@@ -146,7 +156,13 @@ export class ZmqRingLink implements RingLink {
         // Copied out: the frame's bytes need not be 4-byte aligned for a Float32Array view.
         const data = new Float32Array(h.length);
         Buffer.from(data.buffer).set(body);
-        const m: RingMessage = { tag: h.tag, round: h.round, segment: h.segment, data };
+        const m: RingMessage = {
+          tag: h.tag,
+          round: h.round,
+          segment: h.segment,
+          offset: h.offset,
+          data,
+        };
         const w = this.waiting.shift();
         if (w) w.resolve(m);
         else this.queue.push(m);

@@ -38,7 +38,7 @@ process.on('message', (ask: Ask) => {
         const data = new Float32Array(ask.bytes / 4);
         if (rank === 0) {
           for (let i = 0; i <= ask.iterations; i++)
-            await link.send({ tag: 0, round: i, segment: 0, data });
+            await link.send({ tag: 0, round: i, segment: 0, offset: 0, data });
           process.send!({ ms: 0 });
         } else if (rank === 1) {
           await link.recv();

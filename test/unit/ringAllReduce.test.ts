@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ringAllReduce, segmentStart } from '../../native/pipeline/ringAllReduce.js';
+import {
+  RING_CHUNK_VALUES,
+  ringAllReduce,
+  segmentStart,
+} from '../../native/pipeline/ringAllReduce.js';
 import { ZmqRingLink } from '../../native/pipeline/zmqRingLink.js';
 
 /** n ranks' links over real ZeroMQ sockets on loopback, each connected to the next. */
@@ -25,15 +29,27 @@ function vector(rank: number, length: number): Float32Array {
 }
 
 describe('ring all-reduce over ZeroMQ', () => {
-  it('equals a plain sum for 2–8 ranks, odd sizes and vectors shorter than the ring', async () => {
+  it('equals a plain sum for 2–8 ranks, odd sizes and vectors shorter than the ring, whole or in pieces', async () => {
     for (const n of [2, 3, 4, 5, 8]) {
       const links = await ring(n);
       try {
-        for (const length of [0, 1, n - 1, 7, 1001, 65_537]) {
+        for (const [length, chunk] of [
+          [0, RING_CHUNK_VALUES],
+          [1, RING_CHUNK_VALUES],
+          [n - 1, RING_CHUNK_VALUES],
+          [7, RING_CHUNK_VALUES],
+          [1001, RING_CHUNK_VALUES],
+          [65_537, RING_CHUNK_VALUES],
+          // Segments of several pieces, the last one short, and pieces of one value.
+          [65_537, 1000],
+          [3 * n + 1, 1],
+        ] as const) {
           const data = links.map((_, r) => vector(r, length));
           const expected = new Float64Array(length);
           for (const d of data) for (let i = 0; i < length; i++) expected[i]! += d[i]!;
-          await Promise.all(links.map((l, r) => ringAllReduce(data[r]!, r, n, l, length)));
+          await Promise.all(
+            links.map((l, r) => ringAllReduce(data[r]!, r, n, l, length + chunk, chunk)),
+          );
           for (let r = 0; r < n; r++)
             for (let i = 0; i < length; i++) {
               const tol = 1e-5 * Math.max(1, Math.abs(expected[i]!)) * n;
@@ -86,6 +102,10 @@ describe('ring all-reduce over ZeroMQ', () => {
         ringAllReduce(new Float32Array(4), 2, 2, a!),
         /rank 2 is not one of 0 … 1/,
       );
+      await assert.rejects(
+        ringAllReduce(new Float32Array(4), 0, 2, a!, 0, 0),
+        /a ring message carries ≥ 1 value, got 0/,
+      );
     } finally {
       a!.close();
       b!.close();
@@ -93,7 +113,7 @@ describe('ring all-reduce over ZeroMQ', () => {
     const [small, other] = await ring(2, 64);
     try {
       await assert.rejects(
-        small!.send({ tag: 0, round: 0, segment: 0, data: new Float32Array(17) }),
+        small!.send({ tag: 0, round: 0, segment: 0, offset: 0, data: new Float32Array(17) }),
         /a ring segment of 68 bytes is over 64/,
       );
     } finally {
