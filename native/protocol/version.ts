@@ -1,5 +1,8 @@
-/** Wire protocol constants. Bump PROTOCOL_VERSION on any incompatible change to a message or frame. */
-export const PROTOCOL_VERSION = 1;
+/**
+ * Wire protocol constants. Bump PROTOCOL_VERSION on any incompatible change to a message or frame
+ * (2: ring messages name their piece's offset).
+ */
+export const PROTOCOL_VERSION = 2;
 
 /** Control requests an agent answers (coordinator DEALER → agent ROUTER). */
 export enum ControlType {
