@@ -82,6 +82,11 @@ export class RunData {
   readonly resumptions: Resumption[] = [];
   /** Local SGD: the steps after which the replicas averaged their weights (outer steps). */
   readonly outerSteps: { step: number; t: number; ms: number }[] = [];
+  /**
+   * Each stage's work (busy ms, replicas averaged) in the newest steps, oldest first, at most
+   * BUSY_WINDOW of them: what the Runs view holds against the plan's per-stage prediction.
+   */
+  private readonly recentBusy: (number | undefined)[][] = [];
   /** The newest step every stage has a checkpoint of. */
   lastCheckpoint: number | null = null;
   /** Counts the times columns were cut back (a resumption): caches of derived series start over. */
@@ -91,6 +96,19 @@ export class RunData {
   hasModel = false;
   nextSeq = 0;
   version = 0;
+
+  /**
+   * Each stage's mean busy ms a step over the newest steps (null before any): stage k at index k.
+   * Steps that lack a stage (a restart in between) are left out of its mean.
+   */
+  recentBusyMs(): number[] | null {
+    if (!this.recentBusy.length) return null;
+    const stages = Math.max(...this.recentBusy.map((b) => b.length));
+    return Array.from({ length: stages }, (_, k) => {
+      const xs = this.recentBusy.map((b) => b[k]).filter((x): x is number => x !== undefined);
+      return xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+    });
+  }
 
   /** Adds records in order; answers false when a record is missing (the caller reloads the run). */
   add(records: RunRecord[]): boolean {
@@ -155,6 +173,8 @@ export class RunData {
         this.samplesPerSecond.push(e.samplesPerSecond);
         if (e.timings.length)
           this.timeline = { step: e.step, timings: e.timings, stages: e.stages };
+        this.recentBusy.push(busyByStage(e.stages));
+        if (this.recentBusy.length > BUSY_WINDOW) this.recentBusy.shift();
         return;
       case 'validation':
         this.validations.push({
@@ -214,6 +234,7 @@ export class RunData {
         ])
           c.truncate(keep);
         this.rewrites++;
+        this.recentBusy.length = 0;
         this.resumptions.push({ fromStep: e.fromStep, reason: e.reason, t: r.t });
         this.logs.push({
           t: r.t,
@@ -251,4 +272,18 @@ export class RunData {
     }
     return this.stages.find((s) => message.includes(s.node))?.node ?? null;
   }
+}
+
+/** Steps the per-stage busy window holds. */
+const BUSY_WINDOW = 10;
+
+/** A step's busy ms by stage index, its replicas averaged. */
+function busyByStage(stages: { index: number; busyMs: number }[]): (number | undefined)[] {
+  const sum: number[] = [];
+  const count: number[] = [];
+  for (const s of stages) {
+    sum[s.index] = (sum[s.index] ?? 0) + s.busyMs;
+    count[s.index] = (count[s.index] ?? 0) + 1;
+  }
+  return Array.from({ length: sum.length }, (_, k) => (count[k] ? sum[k]! / count[k]! : undefined));
 }

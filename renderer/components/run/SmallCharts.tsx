@@ -70,7 +70,9 @@ function windowedRate(data: RunData, n: number): Float64Array {
 
 /**
  * The measured rate against the plan's prediction, in words, when they are more than 10% apart
- * (steady state: the windowed rate of the newest step, once a few windows have passed).
+ * (steady state: the windowed rate of the newest step, once a few windows have passed), and where
+ * the difference lies: in a stage's own work (its busy time against what the plan gave it) or
+ * between the stages (the step beyond their work).
  */
 export function predictionGap(data: RunData, rates: Float64Array, n: number): string | null {
   const predicted = data.plan?.prediction.samplesPerSecond;
@@ -79,9 +81,45 @@ export function predictionGap(data: RunData, rates: Float64Array, n: number): st
   const ratio = measured / predicted;
   if (!Number.isFinite(ratio) || Math.abs(ratio - 1) <= 0.1) return null;
   const pct = Math.round(Math.abs(ratio - 1) * 100);
+  const head = `measured ${measured.toFixed(0)} samples/s, ${pct}% ${ratio < 1 ? 'below' : 'above'} the prediction`;
+  const cause = gapCause(data, ratio);
+  if (cause) return `${head}: ${cause}`;
   return ratio < 1
-    ? `measured ${measured.toFixed(0)} samples/s, ${pct}% below the prediction: the cost model misses costs this run has (fixed per-message and per-action time weigh most on small micro-batches)`
-    : `measured ${measured.toFixed(0)} samples/s, ${pct}% above the prediction: the machines ran faster than their measured speed`;
+    ? `${head}: the cost model misses costs this run has (fixed per-message and per-action time weigh most on small micro-batches)`
+    : `${head}: the machines ran faster than their measured speed`;
+}
+
+/**
+ * Where a gap lies, from the stages' busy time in the newest steps against the plan's per-stage
+ * prediction (null where the run does not say: no step yet, or stages the plan does not list one
+ * for one, as an interleaved stage's chunks).
+ */
+function gapCause(data: RunData, ratio: number): string | null {
+  const plan = data.plan;
+  const busy = data.recentBusyMs();
+  if (!plan || !busy) return null;
+  const predicted = plan.prediction.stages.map((s) => s.busySeconds * 1000);
+  if (busy.length !== predicted.length) return null;
+  // The stage furthest from its prediction, in the gap's direction.
+  let k = 0;
+  const off = (j: number) => busy[j]! / Math.max(1e-9, predicted[j]!);
+  for (let j = 1; j < busy.length; j++) if (ratio < 1 ? off(j) > off(k) : off(j) < off(k)) k = j;
+  const work = off(k);
+  const node = data.stages.find((s) => s.index === k)?.node;
+  const stage = `stage ${k}${node ? ` (${node})` : ''}`;
+  const workPct = Math.round(Math.abs(work - 1) * 100);
+  const ms = (x: number) => `${x < 10 ? x.toFixed(1) : x.toFixed(0)} ms`;
+  const stepMs = plan.prediction.stepSeconds * 1000;
+  if (ratio < 1) {
+    // The step grew by 1/ratio − 1; the stage's work explains it when it grew at least half as much.
+    if (work - 1 >= (1 / ratio - 1) / 2)
+      return `${stage} computed ${workPct}% slower than its machine's measured speed predicts (${ms(busy[k]!)} of work a step, predicted ${ms(predicted[k]!)}): the machine is busier than when it measured its speed, or its cores are shared with other stages or programs`;
+    const waited = stepMs / ratio - stepMs;
+    return `the stages computed within ${workPct}% of the prediction (${stage}: ${ms(busy[k]!)} a step, predicted ${ms(predicted[k]!)}); the other ${ms(waited)} a step went between them: messages took longer than the links' measured latency, or the stages' processes competed for the same cores`;
+  }
+  if (1 - work >= (1 - 1 / ratio) / 2)
+    return `${stage} computed ${workPct}% faster than its machine's measured speed predicts (${ms(busy[k]!)} of work a step, predicted ${ms(predicted[k]!)}): the machine was busier when it measured its speed`;
+  return null;
 }
 
 /** Samples per second by step. */
