@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Coordinator } from '../coordinator/coordinator.js';
 import { DEFAULT_BEACON_PORT } from '../discovery/beacon.js';
+import { linkRows } from '../coordinator/linkRows.js';
 import { designerHandlers } from './designerBackend.js';
 import type { LocalAgent } from './localAgent.js';
 import { NodeEventEncoder } from './nodeEvents.js';
@@ -66,6 +67,11 @@ export function clusterBackend(
         serverTime: Date.now(),
         strangers: coordinator.strangers(),
       };
+    },
+    async listLinks() {
+      const nodes = coordinator.nodes();
+      const { rows, total } = linkRows(nodes, coordinator.measuredLinkEntries(nodes));
+      return { links: rows, total };
     },
     async addMachine({ address }) {
       return { node: await coordinator.addPeer(address) };

@@ -18,6 +18,7 @@ export type RunOperationName = (typeof RUN_OPERATION_NAMES)[number];
 
 export const OPERATION_NAMES = [
   'listNodes',
+  'listLinks',
   'addMachine',
   'benchmarkNode',
   'joinInfo',

@@ -19,6 +19,7 @@ import {
 } from './designerSchemas.js';
 import { PlanSchema } from '../planner/planSchema.js';
 import { MAX_FILE_BYTES } from './fileOperations.js';
+import { LinkRowSchema, MAX_LINK_ROWS } from '../coordinator/linkRows.js';
 
 const Empty = z.object({}).strict();
 /** A file the person chose (see fileOperations.ts): its text and its name, for messages. */
@@ -39,6 +40,15 @@ export const operations = {
       serverTime: z.number(),
       /** Senders of unauthenticated beacons (absent from hosts that cannot tell). */
       strangers: StrangerListSchema.optional(),
+    }),
+  },
+  /** Every pair of known nodes and the link the planner gives it (measured, loopback or default). */
+  listLinks: {
+    request: Empty,
+    response: z.object({
+      links: z.array(LinkRowSchema).max(MAX_LINK_ROWS),
+      /** Every pair, where more than MAX_LINK_ROWS were left out. */
+      total: z.number().int().nonnegative(),
     }),
   },
   addMachine: {

@@ -4,15 +4,21 @@ import { startLabCoordinator, trustOptions } from './common.js';
 import { formatAgo, formatBytes, formatLatency, formatRate } from '../common/format.js';
 import { table } from '../util/format.js';
 import { gpuDrives } from '../backend/backendChoice.js';
-import { pairKey, type Link } from '../planner/cluster.js';
-import { unorderedPairs } from '../util/pairs.js';
+import type { Link } from '../planner/cluster.js';
+import { linkRows } from '../coordinator/linkRows.js';
 
-/** Each measured pair once, by the nodes' names. */
-function linkRows(nodes: NodeRecord[], links: Map<string, Link>) {
-  return [...unorderedPairs(nodes)].flatMap(([a, b]) => {
-    const l = links.get(pairKey(a.id, b.id));
-    return l ? [{ a: a.name, b: b.name, aId: a.id, bId: b.id, ...l }] : [];
-  });
+/** Each measured pair once, by the nodes' names (pairs on one computer are never measured). */
+function measuredRows(nodes: NodeRecord[], links: Map<string, Link>) {
+  return linkRows(nodes, links)
+    .rows.filter((r) => r.kind === 'measured')
+    .map(({ a, b, aId, bId, latencySeconds, bytesPerSecond }) => ({
+      a,
+      b,
+      aId,
+      bId,
+      latencySeconds,
+      bytesPerSecond,
+    }));
 }
 
 function nodeRow(n: NodeRecord, now: number): string[] {
@@ -117,7 +123,7 @@ export const nodesCommand: Command = {
         `${s.beacons} unauthenticated beacon${s.beacons === 1 ? '' : 's'} from ${s.address} (another lab token, an older Pipefitter, or a stranger): ignored\n`,
       );
     if (values.json) {
-      const out = links ? { nodes, links: linkRows(nodes, links) } : nodes;
+      const out = links ? { nodes, links: measuredRows(nodes, links) } : nodes;
       process.stdout.write(JSON.stringify(out, null, 2) + '\n');
     } else if (nodes.length === 0) {
       process.stdout.write(
@@ -135,7 +141,7 @@ export const nodesCommand: Command = {
       for (const n of nodes.filter((x) => x.conflict || x.stateReason))
         process.stdout.write(`${n.name}: ${n.conflict ?? n.stateReason}\n`);
       if (links) {
-        const rows = linkRows(nodes, links);
+        const rows = measuredRows(nodes, links);
         process.stdout.write(
           rows.length
             ? '\n' +

@@ -576,6 +576,11 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     return this.linkCache.linksAmong(nodes);
   }
 
+  /** As measuredLinks, with when each was measured (for the app's list of links). */
+  measuredLinkEntries(nodes: NodeRecord[] = this.nodes()): Map<string, LinkEntry> {
+    return this.linkCache.entriesAmong(nodes);
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);

@@ -8,7 +8,7 @@ import type { NodeRecord } from './nodeRecord.js';
 /** A measurement older than this is taken again: a lab's network changes (a switch, a cable, load). */
 export const LINK_MAX_AGE_MS = 60 * 60 * 1000;
 /** Pairs kept at most (a lab of ~90 agents); the oldest go first. */
-const MAX_ENTRIES = 4096;
+export const MAX_LINK_ENTRIES = 4096;
 
 const EntrySchema = LinkMeasureResultSchema.extend({
   a: z.string().min(1).max(64),
@@ -19,7 +19,7 @@ const EntrySchema = LinkMeasureResultSchema.extend({
   bStartedAt: z.number().nullable(),
 });
 export type LinkEntry = z.infer<typeof EntrySchema>;
-const FileSchema = z.object({ links: z.array(EntrySchema).max(MAX_ENTRIES) });
+const FileSchema = z.object({ links: z.array(EntrySchema).max(MAX_LINK_ENTRIES) });
 
 /**
  * Measured links per unordered pair of node ids, kept in memory and in `links.json` in the
@@ -67,24 +67,28 @@ export class LinkCache {
     this.entries.set(key, entry);
     // A Map keeps insertion order and set() re-inserts: the first keys are the oldest measurements.
     for (const k of this.entries.keys()) {
-      if (this.entries.size <= MAX_ENTRIES) break;
+      if (this.entries.size <= MAX_LINK_ENTRIES) break;
       this.entries.delete(k);
     }
     this.save();
     return entry;
   }
 
+  /** The fresh entries among `nodes`, keyed by pairKey: the links with when they were measured. */
+  entriesAmong(nodes: NodeRecord[], now = Date.now()): Map<string, LinkEntry> {
+    const out = new Map<string, LinkEntry>();
+    for (const [a, b] of unorderedPairs(nodes)) {
+      const e = this.fresh(a, b, now);
+      if (e) out.set(pairKey(a.id, b.id), e);
+    }
+    return out;
+  }
+
   /** The fresh links among `nodes`, keyed by pairKey, as clusterFromNodes takes them. */
   linksAmong(nodes: NodeRecord[], now = Date.now()): Map<string, Link> {
     const out = new Map<string, Link>();
-    for (const [a, b] of unorderedPairs(nodes)) {
-      const e = this.fresh(a, b, now);
-      if (e)
-        out.set(pairKey(a.id, b.id), {
-          latencySeconds: e.latencySeconds,
-          bytesPerSecond: e.bytesPerSecond,
-        });
-    }
+    for (const [key, e] of this.entriesAmong(nodes, now))
+      out.set(key, { latencySeconds: e.latencySeconds, bytesPerSecond: e.bytesPerSecond });
     return out;
   }
 

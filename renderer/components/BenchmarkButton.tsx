@@ -1,7 +1,11 @@
 import { useState } from 'react';
 import { useApi } from '../hostContext.js';
+import { linksRemeasured } from '../store/linksStore.js';
 
-/** Asks the agent to measure its speed again; the new figure arrives through the event stream. */
+/**
+ * Asks the agent to measure its speed (and its links) again; the new speed arrives through the event
+ * stream, the links through the Links list's refresh.
+ */
 export function BenchmarkButton({
   id,
   name,
@@ -26,6 +30,7 @@ export function BenchmarkButton({
           setError(null);
           api
             .benchmarkNode({ id })
+            .then(linksRemeasured)
             .catch((e: Error) => setError(e.message))
             .finally(() => setBusy(false));
         }}

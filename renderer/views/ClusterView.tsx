@@ -3,6 +3,7 @@ import { useShallow } from 'zustand/react/shallow';
 import type { NodeView } from '../../native/api/types.js';
 import { AddMachine } from '../components/AddMachine.js';
 import { EmptyState } from '../components/EmptyState.js';
+import { LinkList } from '../components/LinkList.js';
 import { NodeCard } from '../components/NodeCard.js';
 import { NodeRow } from '../components/NodeRow.js';
 import { StrangerNotice } from '../components/StrangerNotice.js';
@@ -25,7 +26,10 @@ function summarize(nodes: Record<string, NodeView>) {
   return { count, online, gpus };
 }
 
-/** Every machine of the lab, live: cards or rows, filtered and sorted, with "Add machine". */
+/**
+ * Every machine of the lab, live: cards or rows, filtered and sorted, with "Add machine", and the links
+ * between them.
+ */
 export function ClusterView() {
   const loaded = useCluster((s) => s.loaded);
   const [filter, setFilter] = useState('');
@@ -94,6 +98,7 @@ export function ClusterView() {
       </header>
       {adding && <AddMachine onDone={() => setAdding(false)} />}
       <StrangerNotice />
+      {loaded && count > 0 && <LinkList />}
       {loaded && count === 0 ? (
         <EmptyState onAdd={() => setAdding(true)} />
       ) : ids.length === 0 && loaded ? (

@@ -2,6 +2,7 @@ import os from 'node:os';
 import { EventEmitter } from 'node:events';
 import type { ApiEvent, NodeView } from '../../native/api/schemas.js';
 import { designerHandlers } from '../../native/api/designerBackend.js';
+import { linkRows } from '../../native/coordinator/linkRows.js';
 import { NodeEventEncoder } from '../../native/api/nodeEvents.js';
 import type { ApiBackend, ApiHandlers } from '../../native/api/server.js';
 import type { RunOperationName } from '../../native/api/runOperations.js';
@@ -138,6 +139,11 @@ export function syntheticCluster(count: number, gpus: number, plansDir = os.tmpd
   const backend: ApiBackend = {
     handlers: {
       listNodes: async () => ({ nodes, serverTime: Date.now() }),
+      // Synthetic machines have no inventory, so no computer in common: every pair at the default.
+      listLinks: async () => {
+        const { rows, total } = linkRows(nodes, new Map());
+        return { links: rows, total };
+      },
       addMachine: async () => {
         throw new Error('the synthetic cluster takes no new machines');
       },

@@ -104,6 +104,21 @@ describe('Cluster view in browser mode', () => {
       await page.screenshot({ path: path.join(ARTIFACTS, 'cluster-view-1280x800.png') });
     });
 
+    it('lists the links between the three agents as pairs on one computer', async () => {
+      const links = page.getByTestId('links');
+      const row = links.getByTestId('link-row').filter({ hasText: 'alpha ⇄ bravo' });
+      await row.waitFor({ timeout: 5000 });
+      assert.equal(await row.getAttribute('data-kind'), 'same-computer');
+      // Started with --no-benchmark: no probe has timed loopback, so the planner takes the default.
+      assert.match(
+        (await row.textContent()) ?? '',
+        /^alpha ⇄ bravo0\.20 ms1\.00 Gbit\/ssame computer: loopback not probed yet, planned as gigabit Ethernet$/,
+      );
+      assert.equal(await links.getByTestId('link-row').count(), 3);
+      assert.match((await links.locator('summary').textContent()) ?? '', /^Links · 3 pairs$/);
+      await links.screenshot({ path: path.join(ARTIFACTS, 'cluster-links.png') });
+    });
+
     it('turns a killed agent’s card unreachable within 5 s, and says when it was seen', async () => {
       await stopAgent(agents[1]!, 'SIGKILL');
       const state = card('bravo').getByTestId('node-state');

@@ -132,6 +132,8 @@ describe('browser mode (pipefitter web)', () => {
       assert.equal(r.id, 1);
       assert.equal(r.result.ok, true);
       assert.deepEqual(r.result.value.nodes, []);
+      const links = await call(ws, { t: 'call', id: 60, op: 'listLinks', req: {} });
+      assert.deepEqual(links.result, { ok: true, value: { links: [], total: 0 } });
       const join = await call(ws, { t: 'call', id: 2, op: 'joinInfo', req: {} });
       assert.match(
         join.result.value.command,

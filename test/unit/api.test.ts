@@ -98,6 +98,38 @@ describe('ApiServer', () => {
     server.close();
   });
 
+  it('answers listLinks within its schema: a row of an unknown kind is a bad response', async () => {
+    const row = {
+      aId: 'a',
+      a: 'ws-a',
+      bId: 'b',
+      b: 'ws-b',
+      kind: 'measured',
+      latencySeconds: 2e-4,
+      bytesPerSecond: 1e8,
+      assumed: false,
+      measuredAt: 5,
+    } as const;
+    const good = new ApiServer(
+      fakeBackend({ listLinks: async () => ({ links: [row], total: 1 }) }).backend,
+    );
+    assert.deepEqual(await good.call('listLinks', {}), {
+      ok: true,
+      value: { links: [row], total: 1 },
+    });
+    assert.equal((await good.call('listLinks', { all: true })).ok, false);
+    good.close();
+    const bad = new ApiServer(
+      fakeBackend({
+        listLinks: async () => ({ links: [{ ...row, kind: 'guessed' as 'measured' }], total: 1 }),
+      }).backend,
+      { onLog: () => {} },
+    );
+    const r = await bad.call('listLinks', {});
+    assert.equal(!r.ok && r.error.code, 'bad-response');
+    bad.close();
+  });
+
   it('reports a handler that answers outside its schema as a bad response', async () => {
     const logs: string[] = [];
     const server = new ApiServer(fakeBackend().backend, { onLog: (l) => logs.push(l) });

@@ -24,6 +24,15 @@ describe('the coordinator’s cache of measured links', () => {
     );
   });
 
+  it('gives the fresh entries with when each was measured', () => {
+    const cache = new LinkCache(null);
+    cache.set(node('a'), node('b'), link, 1000);
+    const entries = cache.entriesAmong([node('b'), node('a'), node('c')], 2000);
+    assert.deepEqual([...entries.keys()], [pairKey('a', 'b')]);
+    assert.equal(entries.get(pairKey('a', 'b'))!.measuredAt, 1000);
+    assert.deepEqual(cache.entriesAmong([node('a'), node('b')], 2001 + LINK_MAX_AGE_MS), new Map());
+  });
+
   it('drops a pair when either agent has restarted since', () => {
     const cache = new LinkCache(null);
     cache.set(node('a', 100), node('b', 200), link, 1000);
