@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { _electron } from 'playwright-core';
+import { OPERATION_NAMES } from '../../native/api/operationNames.js';
 import { TEST_TOKEN, tempDir } from '../helpers/agents.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -67,15 +68,8 @@ describe('the Electron window', () => {
       assert.deepEqual(inPage, {
         require: 'undefined',
         process: 'undefined',
-        bridge: [
-          'addMachine',
-          'benchmarkNode',
-          'getSettings',
-          'joinInfo',
-          'listNodes',
-          'onEvents',
-          'setSettings',
-        ],
+        // One function per operation (the one name list) and the event subscription, nothing else.
+        bridge: [...OPERATION_NAMES, 'onEvents'].sort(),
         opened: true,
       });
       // The API answers through the bridge, and main validates the payload before the engine sees it.
