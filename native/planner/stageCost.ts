@@ -185,8 +185,21 @@ export class StageCoster {
       kb * o.kernelSeconds +
       (again ? this.slicedSeconds(start, end, m) : 0) +
       (eb * o.elementSeconds + pooling) * this.microbatchSize +
+      this.accumulateSeconds(start, end, m) +
       (start > 0 ? o.readbackSeconds : 0);
     return this.forwardFixed(start, end, m) + back;
+  }
+
+  /**
+   * A micro-batch's share of summing the step's weight gradients: every micro-batch after the first
+   * adds its gradients to those kept so far (StageExecutor.accumulate), an elementwise add over the
+   * stage's trainable parameters at the measured rate ((m − 1)/m of them a micro-batch on average).
+   */
+  private accumulateSeconds(start: number, end: number, m: number): number {
+    const o = this.problem.machines[m]!.overhead;
+    if (!o) return 0;
+    const mbs = this.problem.microbatches;
+    return (this.trainable[end]! - this.trainable[start]!) * o.elementSeconds * ((mbs - 1) / mbs);
   }
 
   /**
@@ -239,12 +252,16 @@ export class StageCoster {
    * The weight-gradient share of the backward, which a zero-bubble schedule runs apart as W: what the
    * layers' backward costs beyond their forward (a Dense layer's xᵀ·dz). A stage that cannot keep its
    * activations (it recomputes, or its backward is one autodiff call) computes it inside B: none.
+   * W also adds the gradients to the step's (accumulateSeconds), which B then leaves to it.
    */
   weightGradSeconds(start: number, end: number, m: number): number {
     if (this.recomputing[end]! > this.recomputing[start]!) return 0;
     const backward =
       this.flops[end]! - this.flops[start]! - 2 * (this.fwd[end]! - this.fwd[start]!);
-    return (Math.max(0, backward) * this.microbatchSize) / (this.problem.machines[m]!.gflops * 1e9);
+    return (
+      (Math.max(0, backward) * this.microbatchSize) / (this.problem.machines[m]!.gflops * 1e9) +
+      this.accumulateSeconds(start, end, m)
+    );
   }
 
   /**

@@ -54,7 +54,9 @@ describe('fixed costs in the cost model', () => {
     const withFixed = measured.computeSeconds(0, n, 0);
     // 20 Dense layers: 3 kernels forward, 5 back each, and the loss's; no read-backs (one stage).
     const kernels = 20 * (3 + 5) + LOSS_KERNELS;
-    assert.ok(Math.abs(withFixed - bare - kernels * overhead.kernelSeconds) < 1e-12);
+    // And 3 of 4 micro-batches add their gradients to the step's, an element a parameter.
+    const accumulate = modelCost(tinyStack).trainableParams * overhead.elementSeconds * (3 / 4);
+    assert.ok(Math.abs(withFixed - bare - kernels * overhead.kernelSeconds - accumulate) < 1e-12);
     assert.ok(withFixed > 10 * bare, `fixed costs dominate a tiny model (${withFixed} vs ${bare})`);
   });
 
@@ -65,7 +67,9 @@ describe('fixed costs in the cost model', () => {
   });
 
   it('a stage that sends pays one read-back per F and per B', () => {
-    const c = coster(getModel('deep-mlp'), { overhead: { ...overhead, kernelSeconds: 0 } });
+    const c = coster(getModel('deep-mlp'), {
+      overhead: { ...overhead, kernelSeconds: 0, elementSeconds: 0 },
+    });
     const bare = coster(getModel('deep-mlp'), {});
     // A middle stage [2, 5): it reads back its output in F and its input gradient in B.
     const extra = c.computeSeconds(2, 5, 0) - bare.computeSeconds(2, 5, 0);
@@ -252,5 +256,22 @@ describe('the measured overhead as data', () => {
         }),
       /overhead\.kernelUs/,
     );
+  });
+});
+
+describe("summing a step's weight gradients", () => {
+  it('each micro-batch after the first adds its gradients to the step’s: (m − 1)/m of the parameters each, in W where there is one', () => {
+    const model = getModel('mnist-mlp');
+    const params = modelCost(model).trainableParams;
+    const at = (elementSeconds: number, microbatches: number) =>
+      coster(model, { overhead: { ...overhead, elementSeconds } }, 64, microbatches);
+    const extra = (mbs: number) =>
+      at(1e-9, mbs).computeSeconds(0, 3, 0) - at(0, mbs).computeSeconds(0, 3, 0);
+    // The elementwise rate also prices nothing else in a dense stack but this.
+    assert.ok(Math.abs(extra(4) - params * 1e-9 * (3 / 4)) < 1e-12);
+    assert.ok(Math.abs(extra(1)) < 1e-15);
+    // A dense stage's W (zero bubble) does the adding: its share moves there with it.
+    const w = at(1e-9, 4).weightGradSeconds(0, 3, 0) - at(0, 4).weightGradSeconds(0, 3, 0);
+    assert.ok(Math.abs(w - params * 1e-9 * (3 / 4)) < 1e-12);
   });
 });
