@@ -180,11 +180,14 @@ export class Agent extends EventEmitter<AgentEvents> {
     return (
       working.length > 0 &&
       working.every((name) =>
-        // A report from before the repack cost was measured is measured again.
+        // A report from before the repack and gather costs were measured is measured again.
         this.speeds.some(
           (s) =>
             s.backend === name &&
-            (name === 'cpu' || (s.curve && s.overhead?.repackSecondsPerParam !== undefined)),
+            (name === 'cpu' ||
+              (s.curve &&
+                s.overhead?.repackSecondsPerParam !== undefined &&
+                s.overhead.gatherSecondsPerElement !== undefined)),
         ),
       )
     );

@@ -165,6 +165,7 @@ export async function measureOverhead(tf: Tf): Promise<SpeedOverhead> {
   grad.dispose();
   return {
     repackSecondsPerParam: sig(await measureRepack(tf)),
+    ...(await measureGather(tf)),
     elementSeconds: sig(elementSeconds),
     poolGradSecondsPerElement: sig(await measurePoolGrad(tf)),
     kernelSeconds: sig(kernelSeconds),
@@ -292,6 +293,46 @@ async function measureRepack(tf: Tf): Promise<number> {
   tf.dispose([w, g, x, bias, gb]);
   opt.dispose();
   return Math.max(0, median(afterUpdate) - median(unchanged)) / 1000 / (2 * N * N);
+}
+
+/**
+ * An embedding lookup as a stage runs one, per element it writes: the gather of a 16 × 32 micro-batch
+ * of ids from a 64 × 32 table, and beyond it the gradient's scatter-add into the table (its forward
+ * and backward under autodiff, less the gather). On wasm each is tens of ns an element, where the
+ * lookup's few kernels' launches alone would say a fraction of a ns.
+ */
+async function measureGather(
+  tf: Tf,
+): Promise<{ gatherSecondsPerElement: number; scatterSecondsPerElement: number }> {
+  const table = tf.randomUniform([64, 32]);
+  const ids = tf.randomUniform([16 * 32], 0, 64, 'int32');
+  const elements = 16 * 32 * 32;
+  const gather = await typicalSeconds(
+    async () => {
+      const y = tf.gather(table, ids);
+      await y.data();
+      y.dispose();
+    },
+    10,
+    7,
+  );
+  const both = await typicalSeconds(
+    async () => {
+      const { value, grads } = tf
+        .engine()
+        .gradients(() => tf.sum(tf.gather(table, ids)) as Scalar, [table]);
+      await grads[0]!.data();
+      value.dispose();
+      tf.dispose(grads);
+    },
+    10,
+    7,
+  );
+  tf.dispose([table, ids]);
+  return {
+    gatherSecondsPerElement: sig(gather / elements),
+    scatterSecondsPerElement: sig(Math.max(0, both - gather) / elements),
+  };
 }
 
 /**

@@ -71,6 +71,11 @@ export interface LayerCost {
    * tensor to the backend, which packs it again (t · 3u² a pass).
    */
   slicedParams: number;
+  /**
+   * Elements per sample an embedding lookup writes (its gather in F, again where B recomputes, and its
+   * gradient's scatter-add in B), charged at the backend's measured rates for those.
+   */
+  gatherElements: number;
 }
 
 export interface ModelCost {
@@ -136,6 +141,8 @@ interface Counts {
   packed?: number;
   /** LayerCost.slicedParams; absent: 0. */
   sliced?: number;
+  /** LayerCost.gatherElements; absent: 0. */
+  gather?: number;
   params: number;
   trainable?: number;
   forward: number;
@@ -247,7 +254,13 @@ function counts(
       // A gather forward and a scatter-add backward: one FLOP-equivalent per output element.
       const v = c.inputDim as number;
       const d = c.outputDim as number;
-      return { params: v * d, forward: outN, backward: outN, kernels: KERNELS.Embedding };
+      return {
+        params: v * d,
+        forward: outN,
+        backward: outN,
+        kernels: KERNELS.Embedding,
+        gather: outN,
+      };
     }
     case 'SimpleRNN':
     case 'LSTM':
@@ -307,6 +320,7 @@ export function layerCost(layer: LayerSpec, index: number, inputShape: number[])
     inputGradFlops: k.inputGrad ?? 0,
     packedParams: trainableParams === 0 ? 0 : (k.packed ?? 0),
     slicedParams: k.sliced ?? 0,
+    gatherElements: k.gather ?? 0,
   };
 }
 

@@ -150,6 +150,18 @@ export const ClusterJsonSchema = z.object({
               .max(1000)
               .default(0)
               .describe('preparing a weight element the optimizer changed, once a step, in ns'),
+            gatherNsPerElement: z
+              .number()
+              .nonnegative()
+              .max(10_000)
+              .default(0)
+              .describe('an embedding lookup per element it writes, in ns'),
+            scatterNsPerElement: z
+              .number()
+              .nonnegative()
+              .max(10_000)
+              .default(0)
+              .describe("an embedding lookup's gradient per element, in ns"),
           })
           .optional(),
       }),
@@ -178,6 +190,8 @@ function overheadFromJson(o: NonNullable<ClusterJson['machines'][number]['overhe
     poolGradSecondsPerElement: o.poolGradNsPerElement / 1e9,
     elementSeconds: o.elementNs / 1e9,
     repackSecondsPerParam: o.repackNsPerParam / 1e9,
+    gatherSecondsPerElement: o.gatherNsPerElement / 1e9,
+    scatterSecondsPerElement: o.scatterNsPerElement / 1e9,
   };
 }
 

@@ -37,6 +37,8 @@ export interface PlannerLayer {
   packedParams?: number;
   /** LayerCost.slicedParams; absent: 0. */
   slicedParams?: number;
+  /** LayerCost.gatherElements; absent: 0. */
+  gatherElements?: number;
 }
 
 /** Everything that fixes the cost of a stage, apart from its layers, machine and position. */
@@ -87,6 +89,7 @@ export class StageCoster {
   private readonly elementsB: Float64Array;
   private readonly packed: Float64Array;
   private readonly sliced: Float64Array;
+  private readonly gather: Float64Array;
   /**
    * Per-sample FLOPs a first stage [0, end) skips: the input gradients of its layers up to the first
    * that has weights (autodiff and the dense path only differentiate towards the weights).
@@ -118,6 +121,7 @@ export class StageCoster {
     this.elementsB = prefix((l) => l.elementwise?.backward ?? 0);
     this.packed = prefix((l) => l.packedParams ?? 0);
     this.sliced = prefix((l) => l.slicedParams ?? 0);
+    this.gather = prefix((l) => l.gatherElements ?? 0);
     const firstTrainable = L.findIndex((l) => l.trainableParams > 0);
     this.skippedByFirst = prefix((l) => l.inputGradFlops ?? 0).map((_, end, a) =>
       firstTrainable < 0 ? 0 : a[Math.min(end, firstTrainable + 1)]!,
@@ -151,8 +155,19 @@ export class StageCoster {
       kernels * o.kernelSeconds +
       elements * o.elementSeconds +
       this.slicedSeconds(start, end, m) +
+      this.gatherSeconds(start, end, m, 'gather') +
       (end < this.n ? o.readbackSeconds : 0)
     );
+  }
+
+  /**
+   * Seconds a micro-batch's embedding lookups over [start, end) take (LayerCost.gatherElements): the
+   * gather a forward pass runs, or the scatter-add of its gradient; 0 where not measured.
+   */
+  private gatherSeconds(start: number, end: number, m: number, op: 'gather' | 'scatter'): number {
+    const o = this.problem.machines[m]!.overhead;
+    const rate = (op === 'gather' ? o?.gatherSecondsPerElement : o?.scatterSecondsPerElement) ?? 0;
+    return (this.gather[end]! - this.gather[start]!) * this.microbatchSize * rate;
   }
 
   /** Seconds a forward pass over [start, end) packs weight slices in (LayerCost.slicedParams). */
@@ -183,7 +198,10 @@ export class StageCoster {
     const pooling = (this.poolGrad[end]! - this.poolGrad[start]!) * o.poolGradSecondsPerElement;
     const back =
       kb * o.kernelSeconds +
-      (again ? this.slicedSeconds(start, end, m) : 0) +
+      (again
+        ? this.slicedSeconds(start, end, m) + this.gatherSeconds(start, end, m, 'gather')
+        : 0) +
+      this.gatherSeconds(start, end, m, 'scatter') +
       (eb * o.elementSeconds + pooling) * this.microbatchSize +
       this.accumulateSeconds(start, end, m) +
       (start > 0 ? o.readbackSeconds : 0);

@@ -75,6 +75,13 @@ export const SpeedOverheadSchema = z.object({
    * what the backend spends preparing (packing) new weights. Absent in reports cached before.
    */
   repackSecondsPerParam: z.number().nonnegative().max(1e-6).optional(),
+  /**
+   * An embedding lookup (a gather of table rows) per element it writes, and its gradient (a
+   * scatter-add into the table) per element: tens of ns on wasm, far beyond a kernel's launch.
+   * Absent in reports cached before.
+   */
+  gatherSecondsPerElement: z.number().nonnegative().max(1e-5).optional(),
+  scatterSecondsPerElement: z.number().nonnegative().max(1e-5).optional(),
   /** The link to another agent on this computer (CurveZMQ over loopback); absent: not measured. */
   loopback: z
     .object({

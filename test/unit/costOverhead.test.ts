@@ -275,3 +275,31 @@ describe("summing a step's weight gradients", () => {
     assert.ok(Math.abs(w - params * 1e-9 * (3 / 4)) < 1e-12);
   });
 });
+
+describe('an embedding lookup', () => {
+  it('is charged per element it writes: the gather in F (and again in a recomputing B), the scatter-add in B', () => {
+    const model = getModel('char-gru');
+    const out = modelCost(model).layers[0]!;
+    assert.equal(
+      out.gatherElements,
+      out.outputShape.reduce((a, b) => a * b, 1),
+    );
+    const rates = { gatherSecondsPerElement: 40e-9, scatterSecondsPerElement: 30e-9 };
+    const withRates = coster(model, { overhead: { ...overhead, ...rates } });
+    const without = coster(model, { overhead });
+    const elements = out.gatherElements * withRates.microbatchSize;
+    const near = (a: number, b: number) => Math.abs(a - b) < 1e-12;
+    // The embedding alone as a first stage: it keeps no tape, so B gathers again.
+    assert.ok(
+      near(withRates.forwardSeconds(0, 1, 0) - without.forwardSeconds(0, 1, 0), elements * 40e-9),
+    );
+    assert.ok(
+      near(
+        withRates.backwardSeconds(0, 1, 0) - without.backwardSeconds(0, 1, 0),
+        elements * (40e-9 + 30e-9),
+      ),
+    );
+    // Stages without an embedding pay nothing for it.
+    assert.equal(withRates.computeSeconds(1, 3, 0), without.computeSeconds(1, 3, 0));
+  });
+});

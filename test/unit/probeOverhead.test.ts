@@ -13,5 +13,9 @@ describe("the speed probe's fixed costs, measured on wasm", () => {
     // wasm's XNNPACK packs changed weights again: a product right after an Adam update is slower.
     assert.ok(o.repackSecondsPerParam! > 0, `repack ${o.repackSecondsPerParam}`);
     assert.ok(o.kernelSeconds > 0 && o.stepSecondsPerParam.adam > o.stepSecondsPerParam.sgd / 10);
+    // An embedding lookup and its gradient cost far more an element than a kernel's launch spread
+    // over its 16 Ki elements.
+    for (const rate of [o.gatherSecondsPerElement!, o.scatterSecondsPerElement!])
+      assert.ok(rate > o.kernelSeconds / (16 * 1024), `gather/scatter ${rate}`);
   });
 });
