@@ -3,7 +3,7 @@ import { DEFAULT_LINK, pairKey, type Link } from '../planner/cluster.js';
 import { unorderedPairs } from '../util/pairs.js';
 import { MAX_LINK_ENTRIES } from './linkCache.js';
 import type { NodeRecord } from './nodeRecord.js';
-import { hostOfNode } from './nodesToCluster.js';
+import { hostOfNode, sameComputerLink, speedOfNode } from './nodesToCluster.js';
 
 /**
  * One pair of nodes and the link the planner would give it. The figures are always the planner's:
@@ -31,18 +31,8 @@ export const MAX_LINK_ROWS = MAX_LINK_ENTRIES;
 type Measured = Link & { measuredAt?: number };
 
 function speedOverhead(n: NodeRecord) {
-  const speed = n.speed ?? n.inventory?.speed;
+  const speed = speedOfNode(n);
   return speed && 'overhead' in speed ? speed.overhead : undefined;
-}
-
-/** The loopback link the planner gives two agents on one computer (see machineLinks), if probed. */
-function loopbackLink(a: NodeRecord, b: NodeRecord): Link | null {
-  const [la, lb] = [speedOverhead(a)?.loopback, speedOverhead(b)?.loopback];
-  if (!la || !lb) return null;
-  return {
-    bytesPerSecond: Math.min(la.bytesPerSecond, lb.bytesPerSecond),
-    latencySeconds: Math.max(la.latencySeconds, lb.latencySeconds),
-  };
 }
 
 /**
@@ -66,7 +56,7 @@ export function linkRows(
     const names = { aId: a.id, a: a.name, bId: b.id, b: b.name };
     const host = hostOfNode(a);
     if (host !== undefined && host === hostOfNode(b)) {
-      const loop = loopbackLink(a, b);
+      const loop = sameComputerLink(speedOverhead(a), speedOverhead(b));
       rows.push({ ...names, kind: 'same-computer', ...(loop ?? DEFAULT_LINK), assumed: !loop });
       continue;
     }

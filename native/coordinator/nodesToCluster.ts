@@ -1,5 +1,6 @@
 import { isGpuBackend } from '../common/names.js';
 import type { NodeRecord } from './nodeRecord.js';
+import type { SpeedOverhead } from '../protocol/inventorySchemas.js';
 import { unorderedPairs } from '../util/pairs.js';
 import {
   DEFAULT_LINK,
@@ -21,8 +22,7 @@ export function machineFromNode(
   if (n.state !== 'online')
     return { skipped: `${n.name}: ${n.state}${n.stateReason ? ` (${n.stateReason})` : ''}` };
   const speed =
-    n.speed ??
-    n.inventory?.speed ??
+    speedOfNode(n) ??
     (assumeGflops === null ? null : { gflops: assumeGflops, backend: 'cpu', curve: undefined });
   if (!speed) return { skipped: `${n.name}: no measured speed yet (backends still probing?)` };
   let memory: number | null = null;
@@ -57,6 +57,27 @@ export function machineFromNode(
   };
 }
 
+/** An agent's latest measured speed: its own report, else its inventory's; undefined while probing. */
+export function speedOfNode(n: NodeRecord) {
+  return n.speed ?? n.inventory?.speed;
+}
+
+/**
+ * The link between two agents on one computer: loopback, which each one's speed probe measured; the
+ * slower of the two figures holds. Null where either probe lacks it.
+ */
+export function sameComputerLink(
+  a: SpeedOverhead | undefined,
+  b: SpeedOverhead | undefined,
+): Link | null {
+  const [la, lb] = [a?.loopback, b?.loopback];
+  if (!la || !lb) return null;
+  return {
+    bytesPerSecond: Math.min(la.bytesPerSecond, lb.bytesPerSecond),
+    latencySeconds: Math.max(la.latencySeconds, lb.latencySeconds),
+  };
+}
+
 /**
  * Which computer an agent runs on: its hostname and its network cards' MACs (two lab machines may
  * share a default hostname, never a MAC). Agents started side by side on one computer share it.
@@ -75,8 +96,7 @@ export function hostOfNode(n: NodeRecord): string | undefined {
 }
 
 /**
- * Agents on one computer talk over loopback, which their speed probes measured (the slower of the
- * two figures holds). Pairs on different computers take the link measured between them (`measured`,
+ * Agents on one computer talk over loopback (sameComputerLink). Pairs on different computers take the link measured between them (`measured`,
  * keyed by pairKey), else the default link.
  */
 function machineLinks(machines: Machine[], measured: ReadonlyMap<string, Link>): Map<string, Link> {
@@ -88,12 +108,8 @@ function machineLinks(machines: Machine[], measured: ReadonlyMap<string, Link>):
       if (m) links.set(key, m);
       continue;
     }
-    const [la, lb] = [a.overhead?.loopback, b.overhead?.loopback];
-    if (!la || !lb) continue;
-    links.set(key, {
-      bytesPerSecond: Math.min(la.bytesPerSecond, lb.bytesPerSecond),
-      latencySeconds: Math.max(la.latencySeconds, lb.latencySeconds),
-    });
+    const loop = sameComputerLink(a.overhead, b.overhead);
+    if (loop) links.set(key, loop);
   }
   return links;
 }
