@@ -110,6 +110,25 @@ async function typicalSeconds(f: () => Promise<void>, times: number, rounds = 5)
   return median(windows) / 1000;
 }
 
+/**
+ * Seconds `large` takes beyond `small` (calls per window each), as the median of nine pairs of
+ * windows timed in turn: a drift in the machine's speed during the probe then moves both of a pair
+ * alike. Timed apart, the kernel-launch figure ranged from 4.4 to 7.6 µs from run to run here, and the
+ * elementwise one doubled.
+ */
+async function pairedExtraSeconds(
+  small: { run: () => Promise<void>; times: number },
+  large: { run: () => Promise<void>; times: number },
+): Promise<number> {
+  const extra: number[] = [];
+  for (let r = 0; r < 9; r++) {
+    const tSmall = await typicalSeconds(small.run, small.times, 1);
+    const tLarge = await typicalSeconds(large.run, large.times, 1);
+    extra.push(tLarge - tSmall);
+  }
+  return median(extra);
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
@@ -201,21 +220,16 @@ async function measureKernelSeconds(tf: Tf): Promise<number> {
   };
   const kernels = async (x: Tensor) => (await tf.profile(() => run(x))).kernels.length;
   const [kShort, kLong] = [await kernels(inputs[0]!), await kernels(inputs[1]!)];
-  // Short and long windows alternate, each pair giving one figure, and the median of the pairs
-  // counts: a drift in the machine's speed during the probe then moves both of a pair alike. Timed
-  // apart, the two sizes' medians put the figure anywhere from 4.4 to 7.6 µs from run to run here.
   // Stages run warm: the first few hundred GRU steps here still run autodiff's JavaScript unoptimised
   // (the first figure a process took came out a third higher than its later ones).
   for (let i = 0; i < 8; i++) await run(inputs[1]!);
-  const perKernel: number[] = [];
-  for (let r = 0; r < 9; r++) {
-    const tShort = await typicalSeconds(() => run(inputs[0]!), 10, 1);
-    const tLong = await typicalSeconds(() => run(inputs[1]!), 3, 1);
-    perKernel.push((tLong - tShort) / Math.max(1, kLong - kShort));
-  }
+  const extra = await pairedExtraSeconds(
+    { run: () => run(inputs[0]!), times: 10 },
+    { run: () => run(inputs[1]!), times: 3 },
+  );
   tf.dispose(inputs);
   gru.dispose();
-  return kLong > kShort ? Math.max(0, median(perKernel)) : 0;
+  return kLong > kShort ? Math.max(0, extra / (kLong - kShort)) : 0;
 }
 
 /**
@@ -243,15 +257,12 @@ async function measureElementSeconds(tf: Tf): Promise<number> {
     };
   };
   const [small, large] = [chainOf(SMALL), chainOf(LARGE)];
-  // In alternating pairs, as the kernel cost is (timed apart, the figure doubled between probes).
-  const perElement: number[] = [];
-  for (let r = 0; r < 9; r++) {
-    const tSmall = await typicalSeconds(small.run, 20, 1);
-    const tLarge = await typicalSeconds(large.run, 20, 1);
-    perElement.push((tLarge - tSmall) / (CHAIN * (LARGE - SMALL)));
-  }
+  const extra = await pairedExtraSeconds(
+    { run: small.run, times: 20 },
+    { run: large.run, times: 20 },
+  );
   tf.dispose([small.x, large.x]);
-  return Math.max(0, median(perElement));
+  return Math.max(0, extra / (CHAIN * (LARGE - SMALL)));
 }
 
 /**
