@@ -154,8 +154,7 @@ export class StageCoster {
     return (
       kernels * o.kernelSeconds +
       elements * o.elementSeconds +
-      this.slicedSeconds(start, end, m) +
-      this.gatherSeconds(start, end, m, 'gather') +
+      this.passSeconds(start, end, m) +
       (end < this.n ? o.readbackSeconds : 0)
     );
   }
@@ -170,10 +169,16 @@ export class StageCoster {
     return (this.gather[end]! - this.gather[start]!) * this.microbatchSize * rate;
   }
 
-  /** Seconds a forward pass over [start, end) packs weight slices in (LayerCost.slicedParams). */
-  private slicedSeconds(start: number, end: number, m: number): number {
+  /**
+   * What every forward pass over [start, end) costs beyond its kernels and elements, in F and again in
+   * a recomputing B: the weight slices it packs afresh (LayerCost.slicedParams) and its embedding
+   * lookups' gathers.
+   */
+  private passSeconds(start: number, end: number, m: number): number {
     const rate = this.problem.machines[m]!.overhead?.repackSecondsPerParam ?? 0;
-    return (this.sliced[end]! - this.sliced[start]!) * rate;
+    return (
+      (this.sliced[end]! - this.sliced[start]!) * rate + this.gatherSeconds(start, end, m, 'gather')
+    );
   }
 
   /**
@@ -198,9 +203,7 @@ export class StageCoster {
     const pooling = (this.poolGrad[end]! - this.poolGrad[start]!) * o.poolGradSecondsPerElement;
     const back =
       kb * o.kernelSeconds +
-      (again
-        ? this.slicedSeconds(start, end, m) + this.gatherSeconds(start, end, m, 'gather')
-        : 0) +
+      (again ? this.passSeconds(start, end, m) : 0) +
       this.gatherSeconds(start, end, m, 'scatter') +
       (eb * o.elementSeconds + pooling) * this.microbatchSize +
       this.accumulateSeconds(start, end, m) +
