@@ -4,7 +4,7 @@ import path from 'node:path';
 import { EventEmitter } from 'node:events';
 import { probeBackendsIsolated, measureSpeedIsolated } from '../backend/backendWorker.js';
 import { bestBackend } from '../backend/probe.js';
-import { chooseByMeasurement } from '../backend/backendChoice.js';
+import { chooseByMeasurement, speedsCover } from '../backend/backendChoice.js';
 import { isGpuBackend } from '../common/names.js';
 import { BackendNameSchema } from '../common/schemas.js';
 import { BACKEND_ENV } from '../backend/initBackend.js';
@@ -177,20 +177,7 @@ export class Agent extends EventEmitter<AgentEvents> {
   /** Whether the cached measurements cover every backend that works here now. */
   private speedsCoverBackends(): boolean {
     const working = (this.backends ?? []).filter((b) => b.available).map((b) => b.name);
-    return (
-      working.length > 0 &&
-      working.every((name) =>
-        // A report from before the repack and gather costs were measured is measured again.
-        this.speeds.some(
-          (s) =>
-            s.backend === name &&
-            (name === 'cpu' ||
-              (s.curve &&
-                s.overhead?.repackSecondsPerParam !== undefined &&
-                s.overhead.gatherSecondsPerElement !== undefined)),
-        ),
-      )
-    );
+    return speedsCover(this.speeds, working);
   }
 
   /** From now on this agent drives runs for the lab with `host` (before or after start). */

@@ -1,6 +1,7 @@
 import { isGpuBackend } from '../common/names.js';
 import type { BackendName, SpeedReport } from '../protocol/inventorySchemas.js';
 import { speedOnCurve } from '../util/speedCurve.js';
+import { OVERHEAD_PROBE_REVISION } from './probe.js';
 
 /** Micro-batch rows to compare at when the plan's are not known (the inventory's own choice). */
 export const DEFAULT_CHOICE_ROWS = 256;
@@ -73,4 +74,22 @@ export function gpuDrives(speeds: SpeedReport[], rows: number = DEFAULT_CHOICE_R
       best.set(gpu, { gpu, backend: s.backend, device: s.device ?? null, gflops });
   }
   return [...best.values()].sort((a, b) => (a.gpu ?? -1) - (b.gpu ?? -1));
+}
+
+/**
+ * Whether cached speed reports cover every backend that works here: each has a report with a speed
+ * curve and costs taken by the current probe (OVERHEAD_PROBE_REVISION; the cpu backend, which
+ * stages never train on by choice, needs only its figure). Otherwise the agent measures again.
+ */
+export function speedsCover(speeds: SpeedReport[], working: BackendName[]): boolean {
+  return (
+    working.length > 0 &&
+    working.every((name) =>
+      speeds.some(
+        (s) =>
+          s.backend === name &&
+          (name === 'cpu' || (s.curve && (s.overhead?.revision ?? 1) >= OVERHEAD_PROBE_REVISION)),
+      ),
+    )
+  );
 }

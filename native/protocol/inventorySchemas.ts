@@ -82,6 +82,11 @@ export const SpeedOverheadSchema = z.object({
    */
   gatherSecondsPerElement: z.number().nonnegative().max(1e-5).optional(),
   scatterSecondsPerElement: z.number().nonnegative().max(1e-5).optional(),
+  /**
+   * Which revision of the probe's methods took these figures (OVERHEAD_PROBE_REVISION); an agent
+   * measures a report of an older one again. Absent: before revisions were counted.
+   */
+  revision: z.number().int().nonnegative().optional(),
   /** The link to another agent on this computer (CurveZMQ over loopback); absent: not measured. */
   loopback: z
     .object({

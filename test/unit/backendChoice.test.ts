@@ -10,9 +10,14 @@ import {
   resolvePreference,
 } from '../../native/backend/initBackend.js';
 import type { LoadResult } from '../../native/backend/loadBackend.js';
-import { chooseByMeasurement, gpuDrives, rateAt } from '../../native/backend/backendChoice.js';
+import {
+  chooseByMeasurement,
+  gpuDrives,
+  rateAt,
+  speedsCover,
+} from '../../native/backend/backendChoice.js';
 import { vulkanPciTag } from '../../native/backend/gpuPinning.js';
-import { bestBackend } from '../../native/backend/probe.js';
+import { bestBackend, OVERHEAD_PROBE_REVISION } from '../../native/backend/probe.js';
 import { explainNoAdapter } from '../../native/backend/vulkanDiagnosis.js';
 import { isSoftwareAdapter } from '../../native/backend/webgpuBackend.js';
 import type { SpeedReport } from '../../native/protocol/inventorySchemas.js';
@@ -234,6 +239,29 @@ describe('backend choice by measurement', () => {
       c.why,
       /fastest measured here at 256 rows per micro-batch: wasm 21\.4 GFLOP\/s, cpu 0\.9 GFLOP\/s/,
     );
+  });
+
+  it('cached reports an older probe took are measured again; current ones are kept', () => {
+    const overhead = (revision?: number) => ({
+      kernelSeconds: 5e-6,
+      readbackSeconds: 7e-6,
+      stepSecondsPerParam: { sgd: 4e-10, momentum: 1e-9, adam: 5e-9 },
+      elementSeconds: 2e-10,
+      poolGradSecondsPerElement: 2e-8,
+      ...(revision === undefined ? {} : { revision }),
+    });
+    const curve = [{ rows: 16, gflops: 12 }];
+    const current = report('wasm', 20, { curve, overhead: overhead(OVERHEAD_PROBE_REVISION) });
+    assert.equal(speedsCover([current, report('cpu', 1)], ['wasm', 'cpu']), true);
+    // Before revisions were counted, and one revision back: the optimizer's figure was 3× too high.
+    for (const old of [overhead(), overhead(OVERHEAD_PROBE_REVISION - 1)])
+      assert.equal(speedsCover([report('wasm', 20, { curve, overhead: old })], ['wasm']), false);
+    assert.equal(
+      speedsCover([report('wasm', 20, { overhead: overhead(OVERHEAD_PROBE_REVISION) })], ['wasm']),
+      false,
+    );
+    assert.equal(speedsCover([current], ['wasm', 'webgpu']), false, 'a backend not measured');
+    assert.equal(speedsCover([current], []), false, 'nothing works: nothing is covered');
   });
 
   it('compares at the plan’s micro-batch rows on each speed curve', () => {
