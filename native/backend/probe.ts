@@ -11,6 +11,7 @@ import { BACKEND_ORDER } from './initBackend.js';
 import type { Scalar, Tensor, Tensor4D } from '@tensorflow/tfjs-core';
 import type * as Zmq from 'zeromq';
 import type { Tf } from './tfTypes.js';
+import type { CurvePoint } from '../util/speedCurve.js';
 import { loadBackend } from './loadBackend.js';
 
 export { BACKEND_ORDER };
@@ -136,10 +137,10 @@ function median(xs: number[]): number {
 
 /**
  * The probe's methods, counted: a cached report taken by an older revision is measured again, since
- * its figures are not what this probe would say (3: the optimizer step timed as a stage meets it;
- * 2: the repack and embedding figures; 1: before).
+ * its figures are not what this probe would say (4: each product's own rate on the curve; 3: the
+ * optimizer step timed as a stage meets it; 2: the repack and embedding figures; 1: before).
  */
-export const OVERHEAD_PROBE_REVISION = 3;
+export const OVERHEAD_PROBE_REVISION = 4;
 
 /** Elements of the vector the optimizer step is measured on: a dense layer's worth (1024 × 1024). */
 const STEP_PROBE_SIZE = 1 << 20;
@@ -433,25 +434,33 @@ const sig = (x: number) => Number(x.toPrecision(3));
 export const CURVE_ROWS = [16, 32, 64, 128, 256, 512, 1024] as const;
 
 /**
- * GFLOP/s of one dense layer's training products at each micro-batch size: y = x·W, dW = xᵀ·dy,
- * dx = dy·Wᵀ (6·rows·k·n FLOPs), each size the median of five 60 ms windows after a warm-up.
+ * GFLOP/s of one dense layer's training products at each micro-batch size, together (6·rows·k·n
+ * FLOPs) and each apart: y = x·W, dx = dy·Wᵀ and dW = xᵀ·dy (2·rows·k·n each), each size the
+ * median of five 60 ms windows after a warm-up. Each product is read back before the next starts,
+ * so each is timed alone (a stage reads back once an F and once a B, so a GPU pays about as many).
  */
-async function measureTrainingCurve(
-  tf: Tf,
-  k: number,
-  n: number,
-): Promise<{ rows: number; gflops: number }[]> {
+export async function measureTrainingCurve(tf: Tf, k: number, n: number): Promise<CurvePoint[]> {
   const w = tf.randomUniform([k, n]);
   const sizes = CURVE_ROWS.map((rows) => {
     const x = tf.randomUniform([rows, k]);
     const dy = tf.randomUniform([rows, n]);
-    // One read-back per step, as a stage does: the three products queue on a GPU back to back.
+    const products = [
+      () => tf.matMul(x, w),
+      () => tf.matMul(dy, w, false, true),
+      () => tf.matMul(x, dy, true, false),
+    ];
+    // Milliseconds each product took in the window being timed.
+    const spent = [0, 0, 0];
     const once = async () => {
-      const ys = [tf.matMul(x, w), tf.matMul(x, dy, true, false), tf.matMul(dy, w, false, true)];
-      await Promise.all(ys.map((y) => y.data()));
-      tf.dispose(ys);
+      for (let i = 0; i < 3; i++) {
+        const t0 = performance.now();
+        const y = products[i]!();
+        await y.data();
+        y.dispose();
+        spent[i]! += performance.now() - t0;
+      }
     };
-    return { rows, x, dy, once, windows: [] as number[] };
+    return { rows, x, dy, once, spent, windows: [] as number[][] };
   });
   for (const s of sizes) {
     await s.once();
@@ -464,19 +473,26 @@ async function measureTrainingCurve(
   // 16-row figure anywhere between 11 and 19 GFLOP/s from one probe to the next here).
   for (let round = 0; round < 5; round++)
     for (const s of sizes) {
+      s.spent.fill(0);
       const t0 = performance.now();
       let it = 0;
       do {
         await s.once();
         it++;
       } while (performance.now() - t0 < 60 && it < 300);
-      s.windows.push((performance.now() - t0) / it);
+      s.windows.push(s.spent.map((ms) => ms / it));
     }
+  const gflops = (flops: number, ms: number) => Math.round((flops / (ms / 1000) / 1e9) * 100) / 100;
   const out = sizes.map((s) => {
     tf.dispose([s.x, s.dy]);
+    const product = (i: number) => median(s.windows.map((win) => win[i]!));
+    const one = 2 * s.rows * k * n;
     return {
       rows: s.rows,
-      gflops: Math.round(((6 * s.rows * k * n) / (median(s.windows) / 1000) / 1e9) * 100) / 100,
+      gflops: gflops(3 * one, median(s.windows.map((win) => win[0]! + win[1]! + win[2]!))),
+      forward: gflops(one, product(0)),
+      inputGrad: gflops(one, product(1)),
+      weightGrad: gflops(one, product(2)),
     };
   });
   w.dispose();

@@ -5,7 +5,12 @@ import {
   type SpeedOverhead,
 } from '../protocol/inventorySchemas.js';
 import { isGpuBackend } from '../common/names.js';
-import { speedOnCurve } from '../util/speedCurve.js';
+import {
+  productRatiosOnCurve,
+  speedOnCurve,
+  type CurvePoint,
+  type ProductRatios,
+} from '../util/speedCurve.js';
 
 /** A machine as the planner sees it: measured speed on its training backend and free memory. */
 export interface Machine {
@@ -14,7 +19,12 @@ export interface Machine {
   gflops: number;
   memoryBytes: number;
   /** Measured training speed by micro-batch rows (see SpeedReport.curve); absent: `gflops` at any size. */
-  speedCurve?: { rows: number; gflops: number }[];
+  speedCurve?: CurvePoint[];
+  /**
+   * Each product's rate relative to `gflops` (the planner sets it with `gflops`, at the plan's
+   * micro-batch rows, from the curve); absent: every product at `gflops`.
+   */
+  productRatios?: ProductRatios;
   /** The backend `gflops` was measured on, which its stages train with (absent: not known). */
   backend?: BackendName;
   /** GPUs the backend can use (tensorflow-gpu, webgpu). */
@@ -66,6 +76,16 @@ export function speedAt(machine: Machine, rows: number): number {
   return speedOnCurve(machine.speedCurve, machine.gflops, rows);
 }
 
+/** `machine` as the planner costs a micro-batch of `rows`: its speed there and each product's share. */
+export function atRows(machine: Machine, rows: number): Machine {
+  const ratios = productRatiosOnCurve(machine.speedCurve, rows);
+  return {
+    ...machine,
+    gflops: speedAt(machine, rows),
+    ...(ratios ? { productRatios: ratios } : {}),
+  };
+}
+
 export interface Link {
   bytesPerSecond: number;
   latencySeconds: number;
@@ -107,7 +127,15 @@ export const ClusterJsonSchema = z.object({
         gflops: z.number().positive(),
         memoryBytes: z.number().positive(),
         speedCurve: z
-          .array(z.object({ rows: z.number().int().positive(), gflops: z.number().positive() }))
+          .array(
+            z.object({
+              rows: z.number().int().positive(),
+              gflops: z.number().positive(),
+              forward: z.number().positive().optional().describe('y = x·W alone, GFLOP/s'),
+              inputGrad: z.number().positive().optional().describe('dx = dy·Wᵀ alone, GFLOP/s'),
+              weightGrad: z.number().positive().optional().describe('dW = xᵀ·dy alone, GFLOP/s'),
+            }),
+          )
           .optional(),
         backend: BackendNameSchema.optional(),
         gpus: z.number().int().nonnegative().optional(),

@@ -1,4 +1,5 @@
 import type { StageCoster } from './stageCost.js';
+import type { Machine } from './cluster.js';
 
 /**
  * The balanced partitioner: contiguous stages, one machine per stage, minimising the bottleneck (the
@@ -78,9 +79,6 @@ class SplitDP {
     const free = this.memFree[m]!;
     const lo = k + 1;
     const hi = n - (p - 1 - k);
-    // Hoisted out of the O(layers²) loop: this is where the planner spends its time.
-    const flops = c.flops;
-    const perSecond = (c.problem.machines[m]!.gflops * 1e9) / c.microbatchSize;
     if (k === 0) {
       for (let i = lo; i <= hi; i++) {
         const t = c.computeSeconds(0, i, m);
@@ -102,11 +100,9 @@ class SplitDP {
       let bMax = Infinity;
       let bSum = Infinity;
       let bArg = -1;
-      const fi = flops[i]!;
       for (let j = i - 1; j >= k; j--) {
         // Grows as j falls (recompute too), so the break below stays valid.
-        const t =
-          (fi - flops[j]! + c.recomputeFlops(j, i)) / perSecond + c.extraComputeSeconds(j, i, m);
+        const t = c.flopSeconds(j, i, m) + c.extraComputeSeconds(j, i, m);
         if (t > cap) break; // a longer stage only costs more
         const before = pmx[j]!;
         if (before === Infinity) continue;
@@ -237,10 +233,11 @@ function exhaustive(c: StageCoster, p: number, opts: SearchOptions): SearchResul
         continue;
       }
       used[m] = true;
-      // The fastest p-1-k unused machines bound what the remaining stages can do.
+      // The fastest p-1-k unused machines bound what the remaining stages can do (at their
+      // fastest product's rate: a bound, whatever the mix of products).
       const speeds = machines
         .filter((_, i) => !used[i])
-        .map((x) => x.gflops)
+        .map(peakGflops)
         .sort((a, b) => b - a)
         .slice(0, p - 1 - k);
       const lb = dp.lowerBound(
@@ -391,4 +388,10 @@ export function memoryOverflows(
     if (needed > free) out.push({ stage: k, needed, free });
   }
   return out;
+}
+
+/** A machine's rate for its fastest product: no stage's FLOPs run faster on it. */
+function peakGflops(m: Machine): number {
+  const r = m.productRatios;
+  return r ? m.gflops * Math.max(r.forward, r.inputGrad, r.weightGrad) : m.gflops;
 }

@@ -10,7 +10,7 @@ import {
   linkBetween,
   linksUniform,
   pinnableGpus,
-  speedAt,
+  atRows,
   type Cluster,
   type Link,
 } from './cluster.js';
@@ -107,7 +107,7 @@ function problemOf(req: PlanRequest): PartitionProblem {
   const cost = modelCost(req.model);
   // Each machine's speed at this plan's micro-batch size: small micro-batches multiply slower.
   const rows = req.batch / req.microbatches;
-  const ms = req.cluster.machines.map((m) => ({ ...m, gflops: speedAt(m, rows) }));
+  const ms = req.cluster.machines.map((m) => atRows(m, rows));
   return {
     layers: cost.layers.map((l, i) => ({
       ...l,

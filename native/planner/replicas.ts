@@ -136,6 +136,8 @@ export function groupMachine(
     gflops: m / slowest,
     memoryBytes,
     stepGflops: Math.min(...speeds),
+    // The products' shares of one machine's rate: replicas of one lab share a backend.
+    ...(members[0]!.productRatios ? { productRatios: members[0]!.productRatios } : {}),
     ...(shares ? { shares } : {}),
   };
 }

@@ -70,11 +70,18 @@ export interface MemoryBreakdown {
 export class StageCoster {
   readonly n: number;
   readonly microbatchSize: number;
-  /** Prefix sums of forward + backward FLOPs per sample (read directly by the DP's inner loop). */
-  readonly flops: Float64Array;
+  /** Prefix sums of forward + backward FLOPs per sample. */
+  private readonly flops: Float64Array;
   /** Bytes one micro-batch sends after layer i (activations forward, gradients back). */
   readonly boundaryBytes: Float64Array;
   private readonly fwd: Float64Array;
+  /**
+   * Prefix sums per sample of the backward's FLOPs split by product: the weight gradient (what the
+   * backward does beyond a forward's worth: dW = xᵀ·dy) and the rest (the input gradient and what the
+   * layer's own elementwise backward adds), each costed at its product's rate.
+   */
+  private readonly weightGrad: Float64Array;
+  private readonly inputGrad: Float64Array;
   private readonly weights: Float64Array;
   private readonly trainable: Float64Array;
   private readonly stash: Float64Array;
@@ -108,6 +115,9 @@ export class StageCoster {
     this.flops = prefix((l) => l.forwardFlops + l.backwardFlops);
     this.boundaryBytes = Float64Array.from(L, (l) => l.activationBytes * this.microbatchSize);
     this.fwd = prefix((l) => l.forwardFlops);
+    const wg = (l: PlannerLayer) => Math.max(0, l.backwardFlops - l.forwardFlops);
+    this.weightGrad = prefix(wg);
+    this.inputGrad = prefix((l) => l.backwardFlops - wg(l));
     this.weights = prefix((l) => l.weightBytes);
     this.trainable = prefix((l) => l.trainableParams);
     this.stash = prefix((l) => l.stashBytes);
@@ -251,18 +261,38 @@ export class StageCoster {
     return (this.packed[end]! - this.packed[start]!) * rate;
   }
 
+  /**
+   * Seconds one micro-batch's FLOPs over [start, end) take on machine m (forward, backward and any
+   * recompute, less what a first stage skips), each product's at its own rate
+   * (Machine.productRatios): at small micro-batches the weight gradient runs slower than the others.
+   * The DP's inner loop calls this: no allocation.
+   */
+  flopSeconds(start: number, end: number, m: number): number {
+    const machine = this.problem.machines[m]!;
+    const r = machine.productRatios;
+    const forward = this.fwd[end]! - this.fwd[start]! + this.recomputeFlops(start, end);
+    const skipped = start === 0 ? this.skippedByFirst[end]! : 0;
+    const input = this.inputGrad[end]! - this.inputGrad[start]! - skipped;
+    const weight = this.weightGrad[end]! - this.weightGrad[start]!;
+    const perSample = r
+      ? forward / r.forward + input / r.inputGrad + weight / r.weightGrad
+      : forward + input + weight;
+    return (perSample * this.microbatchSize) / (machine.gflops * 1e9);
+  }
+
   /** Seconds of forward + backward (with any recompute) for one micro-batch on machine m. */
   computeSeconds(start: number, end: number, m: number): number {
-    return (
-      this.stageFlops(start, end) / (this.problem.machines[m]!.gflops * 1e9) +
-      this.extraComputeSeconds(start, end, m)
-    );
+    return this.flopSeconds(start, end, m) + this.extraComputeSeconds(start, end, m);
   }
 
   forwardSeconds(start: number, end: number, m: number): number {
     if (this.forwardInB(start, end)) return 0;
+    const machine = this.problem.machines[m]!;
     const f = (this.fwd[end]! - this.fwd[start]!) * this.microbatchSize;
-    return f / (this.problem.machines[m]!.gflops * 1e9) + this.forwardFixed(start, end, m);
+    return (
+      f / (machine.gflops * 1e9 * (machine.productRatios?.forward ?? 1)) +
+      this.forwardFixed(start, end, m)
+    );
   }
 
   backwardSeconds(start: number, end: number, m: number): number {
@@ -277,10 +307,10 @@ export class StageCoster {
    */
   weightGradSeconds(start: number, end: number, m: number): number {
     if (this.recomputing[end]! > this.recomputing[start]!) return 0;
-    const backward =
-      this.flops[end]! - this.flops[start]! - 2 * (this.fwd[end]! - this.fwd[start]!);
+    const machine = this.problem.machines[m]!;
+    const rate = machine.gflops * 1e9 * (machine.productRatios?.weightGrad ?? 1);
     return (
-      (Math.max(0, backward) * this.microbatchSize) / (this.problem.machines[m]!.gflops * 1e9) +
+      ((this.weightGrad[end]! - this.weightGrad[start]!) * this.microbatchSize) / rate +
       this.accumulateSeconds(start, end, m)
     );
   }

@@ -108,7 +108,16 @@ export const SpeedReportSchema = z.object({
    * micro-batch sizes: small micro-batches multiply slower, and the planner must know by how much.
    */
   curve: z
-    .array(z.object({ rows: z.number().int().positive(), gflops: z.number().nonnegative() }))
+    .array(
+      z.object({
+        rows: z.number().int().positive(),
+        gflops: z.number().nonnegative(),
+        /** Each product's own GFLOP/s (util/speedCurve.ts CurvePoint); absent in older reports. */
+        forward: z.number().positive().optional(),
+        inputGrad: z.number().positive().optional(),
+        weightGrad: z.number().positive().optional(),
+      }),
+    )
     .optional(),
   /** Fixed and elementwise costs (absent in reports cached before they were measured). */
   overhead: SpeedOverheadSchema.optional(),
