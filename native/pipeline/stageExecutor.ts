@@ -1,5 +1,6 @@
 import type * as tfc from '@tensorflow/tfjs-core';
 import type { Tf } from '../backend/tfTypes.js';
+import { readFloatsInto, tensorFromFloats } from '../backend/hostCopy.js';
 import { buildModel } from '../model/build.js';
 import { isDenseStack } from '../model/denseStack.js';
 import type { ModelSpec } from '../model/spec.js';
@@ -42,6 +43,9 @@ export class StageExecutor {
   private readonly optimizer: ReturnType<typeof makeOptimizer>;
   private readonly stash = new Map<number, tfc.Tensor>();
   private accumulated: Map<string, tfc.Tensor> | null = null;
+  /** The all-reduce's buffers, kept from step to step (hostCopy.ts says why). */
+  private ringBuffer: Float32Array | null = null;
+  private readonly bucketBuffers: Float32Array[] = [];
   private readonly vars: tfc.Variable[];
   /** Set when the stage is a stack of Dense layers: B then works from kept activations, no recompute. */
   private readonly dense: DenseParams[] | null;
@@ -306,9 +310,15 @@ export class StageExecutor {
    */
   async allReduceGradients(sum: (flat: Float32Array) => Promise<void>): Promise<void> {
     const acc = this.accumulated;
-    const flat = acc
-      ? await readFlat(this.vars.map((v) => acc.get(v.name)!))
-      : new Float32Array(this.weightCount);
+    // One buffer for every step's gradients: a fresh one of this size cost up to 77 ms a step here.
+    const flat = (this.ringBuffer ??= new Float32Array(this.weightCount));
+    if (acc)
+      await readFloatsInto(
+        this.tf,
+        this.vars.map((v) => acc.get(v.name)!),
+        flat,
+      );
+    else flat.fill(0);
     await sum(flat);
     if (acc) for (const g of acc.values()) g.dispose();
     const summed = this.tensorsOf(flat, this.vars);
@@ -316,8 +326,10 @@ export class StageExecutor {
   }
 
   /** The trainable weights, flattened in variable order (local SGD's outer step works on them). */
-  readTrainable(): Promise<Float32Array> {
-    return readFlat(this.vars);
+  async readTrainable(): Promise<Float32Array> {
+    const flat = new Float32Array(this.weightCount);
+    await readFloatsInto(this.tf, this.vars, flat);
+    return flat;
   }
 
   /** Sets the trainable weights from readTrainable's layout. */
@@ -329,13 +341,13 @@ export class StageExecutor {
   }
 
   /**
-   * `flat` cut back into one tensor per variable of `vars`, in order. Each gets its own copy: tfjs may
-   * keep the array it is given, and callers go on writing theirs (the outer step's anchor).
+   * `flat` cut back into one tensor per variable of `vars`, in order, each holding its own values
+   * (callers go on writing theirs: the ring's buffer, the outer step's anchor).
    */
   private tensorsOf(flat: Float32Array, vars: tfc.Variable[]): tfc.Tensor[] {
     let offset = 0;
     return vars.map((v) => {
-      const t = this.tf.tensor(flat.slice(offset, offset + v.size), v.shape);
+      const t = tensorFromFloats(this.tf, flat.subarray(offset, offset + v.size), v.shape);
       offset += v.size;
       return t;
     });
@@ -376,9 +388,15 @@ export class StageExecutor {
     const flush = async () => {
       const { vars, sums } = pending;
       pending = { vars: [], sums: [] };
-      const flat = await readFlat(sums);
-      this.tf.dispose(sums);
       const b = bucket++;
+      // Each bucket its buffer, kept for the next steps (buckets are the same every step).
+      const size = sums.reduce((n, t) => n + t.size, 0);
+      const flat =
+        this.bucketBuffers[b]?.length === size
+          ? this.bucketBuffers[b]!
+          : (this.bucketBuffers[b] = new Float32Array(size));
+      await readFloatsInto(this.tf, sums, flat);
+      this.tf.dispose(sums);
       // One all-reduce at a time on the ring (its messages must not interleave), in bucket order.
       ring = ring.then(async () => {
         await sum(flat, b);
@@ -448,17 +466,6 @@ export class StageExecutor {
 }
 
 /** The values of `tensors`, one after another in one array (read back without blocking). */
-async function readFlat(tensors: tfc.Tensor[]): Promise<Float32Array> {
-  const parts = await Promise.all(tensors.map((t) => t.data() as Promise<Float32Array>));
-  const flat = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const p of parts) {
-    flat.set(p, offset);
-    offset += p.length;
-  }
-  return flat;
-}
-
 /** The least gradient bytes a bucket of `allReduceBuckets` holds (the last layers' may be more). */
 const BUCKET_BYTES = 4 * 2 ** 20;
 
