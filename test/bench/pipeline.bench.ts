@@ -9,6 +9,8 @@
 // goal ≥ 95% of the machine's parallel capacity, prediction within 10%. Then a line per catalogue
 // model, measured against predicted (BENCH_MODELS_ONLY=1 for only those; BENCH_MODEL_STAGES=1,2,3 and
 // BENCH_MODEL_SCHEDULES=gpipe,1f1b,zb-h1 for more than 2 stages of 1F1B): goal within 10% each.
+// Last, the noise floor: one model line three times, each from a fresh probe (BENCH_NOISE=0 skips
+// it, BENCH_NOISE_MODEL=deep-mlp picks another model).
 import { execFile } from 'node:child_process';
 import os from 'node:os';
 import { initBackend } from '../../native/backend/initBackend.js';
@@ -19,6 +21,7 @@ import { RunController } from '../../native/coordinator/runController.js';
 import { openDataset } from '../../native/data/openDataset.js';
 import { EpochSampler } from '../../native/data/sampler.js';
 import { getModel, listModels } from '../../native/model/catalogue.js';
+import type { ModelSpec } from '../../native/model/spec.js';
 import { datasetFeed } from '../../native/pipeline/datasetFeed.js';
 import { LocalPipeline } from '../../native/pipeline/localPipeline.js';
 import { ReferenceTrainer } from '../../native/pipeline/referenceTrainer.js';
@@ -130,6 +133,83 @@ async function remeasureIfStale(): Promise<void> {
   console.log(
     `  (the agents measured their speed again: ${((measuredAt - t0) / 1000).toFixed(1)} s)`,
   );
+}
+
+/** One catalogue model planned as a user would and run on the local agents: measured against predicted. */
+async function modelLine(
+  m: ModelSpec,
+  stages: number,
+  schedule: ScheduleKind,
+): Promise<
+  | {
+      batch: number;
+      measured: number;
+      predicted: number;
+      stepMs: number;
+      predictedStepMs: number;
+      busyMs: number[];
+      predictedBusyMs: number[];
+    }
+  | { reason: string }
+> {
+  // Interleaving sends micro-batches round the stages in groups of p: 3 stages take 6.
+  const microbatches = stages === 3 ? 6 : 4;
+  const batch = (m.id === 'deep-mlp' ? 64 : 16) * microbatches;
+  const { cluster } = clusterFromNodes(coordinator.nodes());
+  let outcome: ReturnType<typeof makePlan>;
+  try {
+    outcome = makePlan({
+      model: m,
+      source: 'catalogue',
+      path: null,
+      cluster,
+      stages,
+      batch,
+      microbatches,
+      schedule,
+      optimizer: 'adam',
+      preset: 'balanced',
+    });
+  } catch (err) {
+    outcome = { ok: false, reason: (err as Error).message };
+  }
+  if (!outcome.ok) return { reason: outcome.reason };
+  const plan = outcome.plan;
+  const steps = m.id === 'deep-mlp' ? 12 : 40;
+  const run = new RunController(coordinator, tf, {
+    runId: `bench-${++runNo}`,
+    model: m,
+    dataset: m.id === 'char-gru' ? 'text' : 'mnist',
+    stages: planRunStages(plan),
+    schedule,
+    microbatches,
+    batch,
+    optimizer,
+    steps,
+    seed: 1,
+    backend: 'wasm',
+  });
+  const at: number[] = [];
+  const busy = new Array<number>(stages).fill(0);
+  run.on('event', (e) => {
+    if (e.type !== 'step') return;
+    at.push(performance.now());
+    if (e.step >= WARMUP) for (const st of e.stages) busy[st.index]! += st.busyMs;
+  });
+  await run.start();
+  await run.finishedPromise();
+  await run.shutdown();
+  const steady = at.length - WARMUP;
+  const stepMs = (at.at(-1)! - at[WARMUP - 1]!) / steady;
+  return {
+    batch,
+    measured: batch / (stepMs / 1000),
+    predicted: plan.prediction.samplesPerSecond,
+    stepMs,
+    predictedStepMs: plan.prediction.stepSeconds * 1000,
+    busyMs: busy.map((b) => b / steady),
+    predictedBusyMs: plan.prediction.stages.map((st) => st.busySeconds * 1000),
+  };
 }
 
 // BENCH_SCHEDULES=zb-h1,interleaved-1f1b: only those schedules' rows of the table (default: all).
@@ -311,68 +391,19 @@ try {
         modelSchedules.flatMap((schedule) => listModels().map((m) => ({ m, stages, schedule }))),
       );
   for (const { m, stages, schedule } of configs) {
-    // Interleaving sends micro-batches round the stages in groups of p: 3 stages take 6.
-    const microbatches = stages === 3 ? 6 : 4;
-    const batch = (m.id === 'deep-mlp' ? 64 : 16) * microbatches;
     await remeasureIfStale();
-    const { cluster } = clusterFromNodes(coordinator.nodes());
-    let outcome: ReturnType<typeof makePlan>;
-    try {
-      outcome = makePlan({
-        model: m,
-        source: 'catalogue',
-        path: null,
-        cluster,
-        stages,
-        batch,
-        microbatches,
-        schedule,
-        optimizer: 'adam',
-        preset: 'balanced',
-      });
-    } catch (err) {
-      outcome = { ok: false, reason: (err as Error).message };
-    }
-    if (!outcome.ok) {
+    const line = await modelLine(m, stages, schedule);
+    const label = `${m.id} ${stages}×${schedule}`;
+    if ('reason' in line) {
       // Interleaving a 3-layer model, or one stage: a plan nobody can make, said and passed over.
-      console.log(`  ${`${m.id} ${stages}×${schedule}`.padEnd(16)} not planned: ${outcome.reason}`);
+      console.log(`  ${label.padEnd(16)} not planned: ${line.reason}`);
       continue;
     }
-    const plan = outcome.plan;
-    const steps = m.id === 'deep-mlp' ? 12 : 40;
-    const run = new RunController(coordinator, tf, {
-      runId: `bench-${++runNo}`,
-      model: m,
-      dataset: m.id === 'char-gru' ? 'text' : 'mnist',
-      stages: planRunStages(plan),
-      schedule,
-      microbatches,
-      batch,
-      optimizer,
-      steps,
-      seed: 1,
-      backend: 'wasm',
-    });
-    const at: number[] = [];
-    const busy = new Array<number>(stages).fill(0);
-    run.on('event', (e) => {
-      if (e.type !== 'step') return;
-      at.push(performance.now());
-      if (e.step >= WARMUP) for (const st of e.stages) busy[st.index]! += st.busyMs;
-    });
-    await run.start();
-    await run.finishedPromise();
-    await run.shutdown();
-    const measured = ((at.length - WARMUP) * batch) / ((at.at(-1)! - at[WARMUP - 1]!) / 1000);
-    const predicted = plan.prediction.samplesPerSecond;
-    const fit = measured / predicted;
-    const label = `${m.id} ${stages}×${schedule}`;
+    const fit = line.measured / line.predicted;
     fits.push({ model: label, fit });
-    const steady = at.length - WARMUP;
-    const stepMs = (at.at(-1)! - at[WARMUP - 1]!) / steady;
     console.log(
-      `  ${label.padEnd(16)} batch ${String(batch).padStart(3)}: measured ${measured.toFixed(0).padStart(6)} /s, predicted ${predicted.toFixed(0).padStart(6)} /s, measured/predicted ${(fit * 100).toFixed(0).padStart(4)}%; ` +
-        `step ${stepMs.toFixed(1)} ms (predicted ${(plan.prediction.stepSeconds * 1000).toFixed(1)}), stages busy ${busy.map((b) => (b / steady).toFixed(1)).join(' / ')} ms (predicted ${plan.prediction.stages.map((st) => (st.busySeconds * 1000).toFixed(1)).join(' / ')})`,
+      `  ${label.padEnd(16)} batch ${String(line.batch).padStart(3)}: measured ${line.measured.toFixed(0).padStart(6)} /s, predicted ${line.predicted.toFixed(0).padStart(6)} /s, measured/predicted ${(fit * 100).toFixed(0).padStart(4)}%; ` +
+        `step ${line.stepMs.toFixed(1)} ms (predicted ${line.predictedStepMs.toFixed(1)}), stages busy ${line.busyMs.map((b) => b.toFixed(1)).join(' / ')} ms (predicted ${line.predictedBusyMs.map((b) => b.toFixed(1)).join(' / ')})`,
     );
   }
   const worstModel = fits.reduce(
@@ -383,6 +414,30 @@ try {
     console.log(
       `per model: every model within ${(Math.abs(worstModel.fit - 1) * 100).toFixed(0)}% of its prediction (goal 10%; worst ${worstModel.model})`,
     );
+
+  // How steady the ground is: one line three times back to back, each planned from a probe taken
+  // just before it. No prediction is steadier than the probe it is made from, nor a measurement than
+  // the machine; on this shared VM both move by more than the 10% goal (BENCH_NOISE=0 skips this).
+  if (!dpOnly && process.env.BENCH_NOISE !== '0') {
+    const model = getModel(process.env.BENCH_NOISE_MODEL ?? 'mnist-cnn');
+    const predictedMs: number[] = [];
+    const measuredMs: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      for (const a of agents) await coordinator.benchmark(a.ready.nodeId, true);
+      measuredAt = performance.now();
+      const line = await modelLine(model, 1, '1f1b');
+      if ('reason' in line) throw new Error(line.reason);
+      predictedMs.push(line.predictedStepMs);
+      measuredMs.push(line.stepMs);
+    }
+    const spread = (xs: number[]) => {
+      const [lo, hi] = [Math.min(...xs), Math.max(...xs)];
+      return `${xs.map((x) => x.toFixed(1)).join(', ')} ms (±${(((hi - lo) / (hi + lo)) * 100).toFixed(0)}%)`;
+    };
+    console.log(
+      `noise floor: ${model.id} 1×1f1b three times, each from a fresh probe: predicted step ${spread(predictedMs)}; measured ${spread(measuredMs)}`,
+    );
+  }
 } finally {
   await coordinator.stop();
   await Promise.all(agents.map((a) => stopAgent(a, 'SIGKILL')));
