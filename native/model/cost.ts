@@ -76,6 +76,13 @@ export interface LayerCost {
    * gradient's scatter-add in B), charged at the backend's measured rates for those.
    */
   gatherElements: number;
+  /**
+   * Whether its products are by the micro-batch's rows (a Dense layer on one vector a sample, a
+   * recurrent layer at each time step): the weight gradient's inner dimension is then the rows, which
+   * at small micro-batches runs far slower than the forward (the speed curve's products). A
+   * convolution's weight gradient sums over rows × positions, so it is not.
+   */
+  rowProducts: boolean;
 }
 
 export interface ModelCost {
@@ -143,6 +150,8 @@ interface Counts {
   sliced?: number;
   /** LayerCost.gatherElements; absent: 0. */
   gather?: number;
+  /** LayerCost.rowProducts; absent: false. */
+  rowProducts?: boolean;
   params: number;
   trainable?: number;
   forward: number;
@@ -177,6 +186,7 @@ function counts(
         variables: bias ? 2 : 1,
         inputGrad: mm,
         packed: n * u,
+        rowProducts: rows === 1,
       };
     }
     case 'Conv2D': {
@@ -289,6 +299,7 @@ function counts(
         // GRU packs only its input kernel once a step: the recurrent one is sliced every time step.
         packed: cls === 'GRU' ? gates * f * u : gates * (f * u + u * u),
         sliced: cls === 'GRU' ? t * gates * u * u : 0,
+        rowProducts: true,
       };
     }
   }
@@ -321,6 +332,7 @@ export function layerCost(layer: LayerSpec, index: number, inputShape: number[])
     packedParams: trainableParams === 0 ? 0 : (k.packed ?? 0),
     slicedParams: k.sliced ?? 0,
     gatherElements: k.gather ?? 0,
+    rowProducts: k.rowProducts ?? false,
   };
 }
 

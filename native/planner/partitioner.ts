@@ -390,8 +390,11 @@ export function memoryOverflows(
   return out;
 }
 
-/** A machine's rate for its fastest product: no stage's FLOPs run faster on it. */
+/**
+ * A machine's rate for its fastest product (or the combined rate, which layers not multiplied by
+ * rows run at): no stage's FLOPs run faster on it.
+ */
 function peakGflops(m: Machine): number {
   const r = m.productRatios;
-  return r ? m.gflops * Math.max(r.forward, r.inputGrad, r.weightGrad) : m.gflops;
+  return r ? m.gflops * Math.max(1, r.forward, r.inputGrad, r.weightGrad) : m.gflops;
 }

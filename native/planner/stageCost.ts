@@ -39,6 +39,8 @@ export interface PlannerLayer {
   slicedParams?: number;
   /** LayerCost.gatherElements; absent: 0. */
   gatherElements?: number;
+  /** LayerCost.rowProducts: its FLOPs go at each product's rate; absent: at the combined rate. */
+  rowProducts?: boolean;
 }
 
 /** Everything that fixes the cost of a stage, apart from its layers, machine and position. */
@@ -76,12 +78,19 @@ export class StageCoster {
   readonly boundaryBytes: Float64Array;
   private readonly fwd: Float64Array;
   /**
-   * Prefix sums per sample of the backward's FLOPs split by product: the weight gradient (what the
-   * backward does beyond a forward's worth: dW = xᵀ·dy) and the rest (the input gradient and what the
-   * layer's own elementwise backward adds), each costed at its product's rate.
+   * Prefix sums per sample of the layers whose products go by the micro-batch's rows
+   * (PlannerLayer.rowProducts), split by product: the forward, the weight gradient (what the
+   * backward does beyond a forward's worth: dW = xᵀ·dy) and the rest of the backward (the input
+   * gradient and the layer's own elementwise backward), each costed at its product's rate. Other
+   * layers' FLOPs (`flops` less these) go at the combined rate.
    */
-  private readonly weightGrad: Float64Array;
-  private readonly inputGrad: Float64Array;
+  private readonly rowForward: Float64Array;
+  private readonly rowWeightGrad: Float64Array;
+  private readonly rowInputGrad: Float64Array;
+  /** The weight gradient of the other layers (for W's share). */
+  private readonly otherWeightGrad: Float64Array;
+  /** What a first stage skips (skippedByFirst) of the row-product layers. */
+  private readonly skippedRowByFirst: Float64Array;
   private readonly weights: Float64Array;
   private readonly trainable: Float64Array;
   private readonly stash: Float64Array;
@@ -116,8 +125,11 @@ export class StageCoster {
     this.boundaryBytes = Float64Array.from(L, (l) => l.activationBytes * this.microbatchSize);
     this.fwd = prefix((l) => l.forwardFlops);
     const wg = (l: PlannerLayer) => Math.max(0, l.backwardFlops - l.forwardFlops);
-    this.weightGrad = prefix(wg);
-    this.inputGrad = prefix((l) => l.backwardFlops - wg(l));
+    const row = (f: (l: PlannerLayer) => number) => (l: PlannerLayer) => (l.rowProducts ? f(l) : 0);
+    this.rowForward = prefix(row((l) => l.forwardFlops));
+    this.rowWeightGrad = prefix(row(wg));
+    this.rowInputGrad = prefix(row((l) => l.backwardFlops - wg(l)));
+    this.otherWeightGrad = prefix((l) => (l.rowProducts ? 0 : wg(l)));
     this.weights = prefix((l) => l.weightBytes);
     this.trainable = prefix((l) => l.trainableParams);
     this.stash = prefix((l) => l.stashBytes);
@@ -133,9 +145,12 @@ export class StageCoster {
     this.sliced = prefix((l) => l.slicedParams ?? 0);
     this.gather = prefix((l) => l.gatherElements ?? 0);
     const firstTrainable = L.findIndex((l) => l.trainableParams > 0);
-    this.skippedByFirst = prefix((l) => l.inputGradFlops ?? 0).map((_, end, a) =>
-      firstTrainable < 0 ? 0 : a[Math.min(end, firstTrainable + 1)]!,
-    );
+    const skipped = (f: (l: PlannerLayer) => number) =>
+      prefix(f).map((_, end, a) =>
+        firstTrainable < 0 ? 0 : a[Math.min(end, firstTrainable + 1)]!,
+      );
+    this.skippedByFirst = skipped((l) => l.inputGradFlops ?? 0);
+    this.skippedRowByFirst = skipped(row((l) => l.inputGradFlops ?? 0));
   }
 
   /** Whether the stage runs B by recomputing its forward (it holds a layer that keeps no tape). */
@@ -269,14 +284,19 @@ export class StageCoster {
    */
   flopSeconds(start: number, end: number, m: number): number {
     const machine = this.problem.machines[m]!;
+    const all = this.stageFlops(start, end) / this.microbatchSize;
     const r = machine.productRatios;
-    const forward = this.fwd[end]! - this.fwd[start]! + this.recomputeFlops(start, end);
-    const skipped = start === 0 ? this.skippedByFirst[end]! : 0;
-    const input = this.inputGrad[end]! - this.inputGrad[start]! - skipped;
-    const weight = this.weightGrad[end]! - this.weightGrad[start]!;
-    const perSample = r
-      ? forward / r.forward + input / r.inputGrad + weight / r.weightGrad
-      : forward + input + weight;
+    if (!r) return (all * this.microbatchSize) / (machine.gflops * 1e9);
+    const again = end < this.n && this.recomputes(start, end) ? 2 : 1;
+    const forward = (this.rowForward[end]! - this.rowForward[start]!) * again;
+    const skipped = start === 0 ? this.skippedRowByFirst[end]! : 0;
+    const input = this.rowInputGrad[end]! - this.rowInputGrad[start]! - skipped;
+    const weight = this.rowWeightGrad[end]! - this.rowWeightGrad[start]!;
+    const perSample =
+      forward / r.forward +
+      input / r.inputGrad +
+      weight / r.weightGrad +
+      (all - forward - input - weight);
     return (perSample * this.microbatchSize) / (machine.gflops * 1e9);
   }
 
@@ -288,10 +308,11 @@ export class StageCoster {
   forwardSeconds(start: number, end: number, m: number): number {
     if (this.forwardInB(start, end)) return 0;
     const machine = this.problem.machines[m]!;
-    const f = (this.fwd[end]! - this.fwd[start]!) * this.microbatchSize;
+    const rowF = this.rowForward[end]! - this.rowForward[start]!;
+    const f = this.fwd[end]! - this.fwd[start]!;
+    const perSample = rowF / (machine.productRatios?.forward ?? 1) + (f - rowF);
     return (
-      f / (machine.gflops * 1e9 * (machine.productRatios?.forward ?? 1)) +
-      this.forwardFixed(start, end, m)
+      (perSample * this.microbatchSize) / (machine.gflops * 1e9) + this.forwardFixed(start, end, m)
     );
   }
 
@@ -308,9 +329,12 @@ export class StageCoster {
   weightGradSeconds(start: number, end: number, m: number): number {
     if (this.recomputing[end]! > this.recomputing[start]!) return 0;
     const machine = this.problem.machines[m]!;
-    const rate = machine.gflops * 1e9 * (machine.productRatios?.weightGrad ?? 1);
+    const perSample =
+      (this.rowWeightGrad[end]! - this.rowWeightGrad[start]!) /
+        (machine.productRatios?.weightGrad ?? 1) +
+      (this.otherWeightGrad[end]! - this.otherWeightGrad[start]!);
     return (
-      ((this.weightGrad[end]! - this.weightGrad[start]!) * this.microbatchSize) / rate +
+      (perSample * this.microbatchSize) / (machine.gflops * 1e9) +
       this.accumulateSeconds(start, end, m)
     );
   }

@@ -100,10 +100,13 @@ function randomProblem(seed: number): { problem: PartitionProblem; p: number } {
     schedule: r() < 0.5 ? 'gpipe' : '1f1b',
     optimizer: (['sgd', 'momentum', 'adam'] as const)[int(0, 2)]!,
   };
-  // Sometimes each product at its own rate (what a measured curve gives at small micro-batches).
-  if (r() < 0.5)
+  // Sometimes each product at its own rate (what a measured curve gives at small micro-batches), for
+  // the layers multiplied by rows.
+  if (r() < 0.5) {
     for (const m of machines)
       m.productRatios = { forward: 0.5 + r(), inputGrad: 0.5 + r(), weightGrad: 0.25 + r() };
+    for (const l of layers) l.rowProducts = r() < 0.7;
+  }
   return { problem, p: int(1, Math.min(n, M)) };
 }
 

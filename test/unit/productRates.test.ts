@@ -114,6 +114,44 @@ describe('each product at its own rate', () => {
     );
   });
 
+  it('charges a convolution at the combined rate: its weight gradient sums over rows and positions', () => {
+    const model = getModel('mnist-cnn');
+    const cost = modelCost(model);
+    assert.equal(cost.layers[0]!.rowProducts, false, 'Conv2D');
+    assert.equal(cost.layers.at(-1)!.rowProducts, true, 'the last Dense');
+    const coster = (ratios?: Machine['productRatios']) =>
+      new StageCoster({
+        layers: cost.layers.map((l, i) => ({
+          ...l,
+          keepsActivations: isDenseStack([model.layers[i]!]),
+        })),
+        inputBytes: cost.inputBytes,
+        machines: [
+          {
+            id: 'a',
+            name: 'a',
+            gflops: 12,
+            memoryBytes: 1e12,
+            ...(ratios ? { productRatios: ratios } : {}),
+          },
+        ],
+        link: () => DEFAULT_LINK,
+        batch: 64,
+        microbatches: 4,
+        schedule: 'zb-h1',
+        optimizer: 'adam',
+      });
+    const [one, split] = [coster(), coster({ forward: 2, inputGrad: 2, weightGrad: 0.5 })];
+    const n = cost.layers.length;
+    // The convolutions, pooling and flattening: the same whatever the products' rates.
+    const convs = cost.layers.findIndex((l) => l.rowProducts);
+    close(split.flopSeconds(0, convs, 0), one.flopSeconds(0, convs, 0), 'convolutions');
+    close(split.flopSeconds(1, convs, 0), one.flopSeconds(1, convs, 0), 'convolutions, stage 2');
+    close(split.weightGradSeconds(1, convs, 0), one.weightGradSeconds(1, convs, 0), 'their W');
+    // The dense layers after them: at their products' rates.
+    assert.notEqual(split.flopSeconds(convs, n, 0), one.flopSeconds(convs, n, 0));
+  });
+
   it('a plan at 16 rows predicts a dense model slower where the weight gradients are slow', () => {
     const machines = ['a', 'b'].map((id) => ({
       id,
