@@ -316,7 +316,8 @@ export class RunService extends EventEmitter<RunServiceEvents> {
       .then(
         () => void this.finish(live),
         (err: Error) => {
-          this.end(live, 'failed', err.message);
+          // Stopped while its stages were still starting: that is how it ended, not a failure.
+          this.end(live, live.stopping ? 'stopped' : 'failed', err.message);
           throw err;
         },
       );

@@ -140,6 +140,21 @@ describe('RunService with two real agents', () => {
     assert.equal(service.liveId, null);
   });
 
+  it('a run stopped while its stages are still starting is recorded as stopped, not failed', async () => {
+    const steps = () => records.filter((r) => r.kind === 'event' && r.event.type === 'step').length;
+    const stepsBefore = steps();
+    const starting = service.start(twoStagePlan(agents), settings({ name: 'stopped early' }));
+    starting.catch(() => {});
+    await waitUntil(() => service.liveId !== null, 10_000, 'the run to be recorded');
+    const id = service.liveId!;
+    const stopped = await service.stop(id);
+    assert.equal(steps(), stepsBefore, 'stopped before its first step');
+    assert.equal(stopped.status, 'stopped', stopped.message ?? '');
+    await assert.rejects(starting);
+    assert.equal(service.store.get(id)!.status, 'stopped');
+    assert.equal(service.liveId, null);
+  });
+
   it('a run that failed (a lost stage with --on-failure stop) resumes later from the copy it kept, in the same run', async () => {
     const run = await service.start(
       twoStagePlan(agents),
