@@ -465,7 +465,6 @@ export class StageExecutor {
   }
 }
 
-/** The values of `tensors`, one after another in one array (read back without blocking). */
 /** The least gradient bytes a bucket of `allReduceBuckets` holds (the last layers' may be more). */
 const BUCKET_BYTES = 4 * 2 ** 20;
 

@@ -253,9 +253,12 @@ export class StageCoster {
    * cannot keep its activations recomputes its whole forward (tfjs keeps no tape between calls).
    */
   recomputeFlops(start: number, end: number): number {
-    return end < this.n && this.recomputing[end]! > this.recomputing[start]!
-      ? this.fwd[end]! - this.fwd[start]!
-      : 0;
+    return this.recomputesInB(start, end) ? this.fwd[end]! - this.fwd[start]! : 0;
+  }
+
+  /** Whether B runs the stage's forward again (a recomputing stage that is not last). */
+  private recomputesInB(start: number, end: number): boolean {
+    return end < this.n && this.recomputes(start, end);
   }
 
   /** Floating-point operations of one micro-batch's forward + backward over [start, end). */
@@ -287,7 +290,7 @@ export class StageCoster {
     const all = this.stageFlops(start, end) / this.microbatchSize;
     const r = machine.productRatios;
     if (!r) return (all * this.microbatchSize) / (machine.gflops * 1e9);
-    const again = end < this.n && this.recomputes(start, end) ? 2 : 1;
+    const again = this.recomputesInB(start, end) ? 2 : 1;
     const forward = (this.rowForward[end]! - this.rowForward[start]!) * again;
     const skipped = start === 0 ? this.skippedRowByFirst[end]! : 0;
     const input = this.rowInputGrad[end]! - this.rowInputGrad[start]! - skipped;

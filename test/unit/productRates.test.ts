@@ -11,6 +11,7 @@ import { getModel } from '../../native/model/catalogue.js';
 import { isDenseStack } from '../../native/model/denseStack.js';
 import { makePlan } from '../../native/planner/plan.js';
 import { StageCoster } from '../../native/planner/stageCost.js';
+import type { ModelSpec } from '../../native/model/spec.js';
 import { productRatiosOnCurve, type CurvePoint } from '../../native/util/speedCurve.js';
 
 // As measured on this 2-core machine's wasm: at 16 rows the weight gradient (inner dimension 16)
@@ -21,6 +22,32 @@ const curve: CurvePoint[] = [
 ];
 const close = (a: number, b: number, what: string) =>
   assert.ok(Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(b)), `${what}: ${a} vs ${b}`);
+
+/** A one-machine coster for `model` at 16 rows a micro-batch (12 GFLOP/s combined), `ratios` its products'. */
+function costerFor(model: ModelSpec, ratios?: Machine['productRatios']): StageCoster {
+  const cost = modelCost(model);
+  return new StageCoster({
+    layers: cost.layers.map((l, i) => ({
+      ...l,
+      keepsActivations: isDenseStack([model.layers[i]!]),
+    })),
+    inputBytes: cost.inputBytes,
+    machines: [
+      {
+        id: 'a',
+        name: 'a',
+        gflops: 12,
+        memoryBytes: 1e12,
+        ...(ratios ? { productRatios: ratios } : {}),
+      },
+    ],
+    link: () => DEFAULT_LINK,
+    batch: 64,
+    microbatches: 4,
+    schedule: 'zb-h1',
+    optimizer: 'adam',
+  });
+}
 
 describe('each product at its own rate', () => {
   it('reads each product relative to the combined rate, interpolated and clamped as the curve is', () => {
@@ -52,28 +79,7 @@ describe('each product at its own rate', () => {
   it('charges a dense stage’s forward, input gradient and weight gradient each at its rate', () => {
     const model = getModel('mnist-mlp');
     const cost = modelCost(model);
-    const coster = (ratios?: Machine['productRatios']) =>
-      new StageCoster({
-        layers: cost.layers.map((l, i) => ({
-          ...l,
-          keepsActivations: isDenseStack([model.layers[i]!]),
-        })),
-        inputBytes: cost.inputBytes,
-        machines: [
-          {
-            id: 'a',
-            name: 'a',
-            gflops: 12,
-            memoryBytes: 1e12,
-            ...(ratios ? { productRatios: ratios } : {}),
-          },
-        ],
-        link: () => DEFAULT_LINK,
-        batch: 64,
-        microbatches: 4,
-        schedule: 'zb-h1',
-        optimizer: 'adam',
-      });
+    const coster = (ratios?: Machine['productRatios']) => costerFor(model, ratios);
     const one = coster();
     const split = coster({ forward: 2, inputGrad: 2, weightGrad: 0.5 });
     const rows = 16;
@@ -119,28 +125,7 @@ describe('each product at its own rate', () => {
     const cost = modelCost(model);
     assert.equal(cost.layers[0]!.rowProducts, false, 'Conv2D');
     assert.equal(cost.layers.at(-1)!.rowProducts, true, 'the last Dense');
-    const coster = (ratios?: Machine['productRatios']) =>
-      new StageCoster({
-        layers: cost.layers.map((l, i) => ({
-          ...l,
-          keepsActivations: isDenseStack([model.layers[i]!]),
-        })),
-        inputBytes: cost.inputBytes,
-        machines: [
-          {
-            id: 'a',
-            name: 'a',
-            gflops: 12,
-            memoryBytes: 1e12,
-            ...(ratios ? { productRatios: ratios } : {}),
-          },
-        ],
-        link: () => DEFAULT_LINK,
-        batch: 64,
-        microbatches: 4,
-        schedule: 'zb-h1',
-        optimizer: 'adam',
-      });
+    const coster = (ratios?: Machine['productRatios']) => costerFor(model, ratios);
     const [one, split] = [coster(), coster({ forward: 2, inputGrad: 2, weightGrad: 0.5 })];
     const n = cost.layers.length;
     // The convolutions, pooling and flattening: the same whatever the products' rates.
