@@ -108,7 +108,6 @@ describe(
       );
       assert.equal(lines.length, 1);
       assert.match(lines[0]!, /^link host-1 ⇄ host-2: .* ms, .*bit\/s$/);
-      assert.ok(ms < 3000, `a pair takes well under a second on a quiet machine (${ms} ms)`);
       for (const v of [measured.latencySeconds, measured.bytesPerSecond])
         assert.ok(Number.isFinite(v) && v > 0, `${v} is a positive figure`);
 
