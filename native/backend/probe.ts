@@ -137,11 +137,10 @@ function median(xs: number[]): number {
 
 /**
  * The probe's methods, counted: a cached report taken by an older revision is measured again, since
- * its figures are not what this probe would say (5: the curve's products waited for without reading
- * them back; 4: each product's own rate on the curve; 3: the
+ * its figures are not what this probe would say (4: each product's own rate on the curve; 3: the
  * optimizer step timed as a stage meets it; 2: the repack and embedding figures; 1: before).
  */
-export const OVERHEAD_PROBE_REVISION = 5;
+export const OVERHEAD_PROBE_REVISION = 4;
 
 /** Elements of the vector the optimizer step is measured on: a dense layer's worth (1024 × 1024). */
 const STEP_PROBE_SIZE = 1 << 20;
@@ -437,15 +436,11 @@ export const CURVE_ROWS = [16, 32, 64, 128, 256, 512, 1024] as const;
 /**
  * GFLOP/s of one dense layer's training products at each micro-batch size, together (6·rows·k·n
  * FLOPs) and each apart: y = x·W, dx = dy·Wᵀ and dW = xᵀ·dy (2·rows·k·n each), each size the
- * median of five 60 ms windows after a warm-up. Each product is waited for before the next starts,
- * so each is timed alone, through a one-element kernel queued after it (a GPU runs its queue in
- * order) rather than by reading the product back: dW's k·n output read back each time cost more
- * than the product itself at 16 rows on wasm (2.8–23 GFLOP/s against 33 without), and a stage never
- * reads it back (what it does read back, once an F and once a B, is `readbackSeconds`).
+ * median of five 60 ms windows after a warm-up. Each product is read back before the next starts,
+ * so each is timed alone (a stage reads back once an F and once a B, so a GPU pays about as many).
  */
 export async function measureTrainingCurve(tf: Tf, k: number, n: number): Promise<CurvePoint[]> {
   const w = tf.randomUniform([k, n]);
-  const flush = tf.scalar(0);
   const sizes = CURVE_ROWS.map((rows) => {
     const x = tf.randomUniform([rows, k]);
     const dy = tf.randomUniform([rows, n]);
@@ -460,9 +455,8 @@ export async function measureTrainingCurve(tf: Tf, k: number, n: number): Promis
       for (let i = 0; i < 3; i++) {
         const t0 = performance.now();
         const y = products[i]!();
-        const done = tf.add(flush, 1);
-        await done.data();
-        tf.dispose([y, done]);
+        await y.data();
+        y.dispose();
         spent[i]! += performance.now() - t0;
       }
     };
@@ -501,6 +495,6 @@ export async function measureTrainingCurve(tf: Tf, k: number, n: number): Promis
       weightGrad: gflops(one, product(2)),
     };
   });
-  tf.dispose([w, flush]);
+  w.dispose();
   return out;
 }

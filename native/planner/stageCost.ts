@@ -282,7 +282,7 @@ export class StageCoster {
   /**
    * Seconds one micro-batch's FLOPs over [start, end) take on machine m (forward, backward and any
    * recompute, less what a first stage skips), each product's at its own rate
-   * (Machine.productRatios), which differ by backend and by the micro-batch's rows.
+   * (Machine.productRatios): at small micro-batches the weight gradient runs slower than the others.
    * The DP's inner loop calls this: no allocation.
    */
   flopSeconds(start: number, end: number, m: number): number {
