@@ -438,6 +438,9 @@ export const CURVE_ROWS = [16, 32, 64, 128, 256, 512, 1024] as const;
  * FLOPs) and each apart: y = x·W, dx = dy·Wᵀ and dW = xᵀ·dy (2·rows·k·n each), each size the
  * median of five 60 ms windows after a warm-up. Each product is read back before the next starts,
  * so each is timed alone (a stage reads back once an F and once a B, so a GPU pays about as many).
+ * The read-back is in each figure, and for dW (a k·n output) it is most of it at 16 rows on wasm;
+ * waited for through a tiny kernel instead, the products run alike, but then every multi-stage
+ * prediction was further off (ARCHITECTURE.md, cost model): keep the two changes together.
  */
 export async function measureTrainingCurve(tf: Tf, k: number, n: number): Promise<CurvePoint[]> {
   const w = tf.randomUniform([k, n]);
