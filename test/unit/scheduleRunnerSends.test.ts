@@ -45,43 +45,39 @@ function pipeline(sendFor: (k: number, deliver: () => void, mb: number) => Promi
 }
 
 describe('a stage does not wait for its sends', () => {
-  it('computes on while its sends are still under way, and the step still completes', async () => {
-    // Stage 0's sends deliver at once but report done only once all M have been handed over: a
-    // stage that waited for each send would never hand over the second, so the gate never opens.
-    // No clock in this: the order of events is what is asserted.
-    let handedOver = 0;
-    let pendingAtLastHandOver = 0;
-    const held: (() => void)[] = [];
-    const { runners } = pipeline((k, deliver) => {
-      deliver();
-      if (k !== 0) return Promise.resolve();
-      handedOver += 1;
-      pendingAtLastHandOver = held.length;
-      const done = new Promise<void>((resolve) => held.push(resolve));
-      if (handedOver === M) held.splice(0).forEach((release) => release());
-      return done;
-    });
-    // Were the stage to wait for its send, the step would hang; this turns that into a failure.
-    let guard: NodeJS.Timeout | undefined;
-    const waited = new Promise<never>((_, reject) => {
-      guard = setTimeout(
-        () => reject(new Error(`stage 0 waited for its send: ${handedOver} of ${M} handed over`)),
-        60_000,
-      );
-    });
-    try {
-      const [first] = await Promise.race([Promise.all(runners.map((r) => r.runStep(0))), waited]);
+  // A stage that waited for its send would hang the step: the per-test timeout turns that into a
+  // failure in a minute rather than the run's ten (scripts/test.mjs).
+  it(
+    'computes on while its sends are still under way, and the step still completes',
+    {
+      timeout: 60_000,
+    },
+    async () => {
+      // Stage 0's sends deliver at once but report done only once all M have been handed over: a
+      // stage that waited for each send would never hand over the second, so the gate never opens.
+      // No clock in this: the order of events is what is asserted.
+      let handedOver = 0;
+      let pendingAtLastHandOver = 0;
+      const held: (() => void)[] = [];
+      const { runners } = pipeline((k, deliver) => {
+        deliver();
+        if (k !== 0) return Promise.resolve();
+        handedOver += 1;
+        pendingAtLastHandOver = held.length;
+        const done = new Promise<void>((resolve) => held.push(resolve));
+        if (handedOver === M) held.splice(0).forEach((release) => release());
+        return done;
+      });
+      const [first] = await Promise.all(runners.map((r) => r.runStep(0)));
       assert.equal(first!.timings.filter((t) => t.op === 'SEND_ACT').length, M);
-    } finally {
-      clearTimeout(guard);
-    }
-    assert.equal(handedOver, M);
-    assert.equal(
-      pendingAtLastHandOver,
-      M - 1,
-      'every earlier send was still under way at the last',
-    );
-  });
+      assert.equal(handedOver, M);
+      assert.equal(
+        pendingAtLastHandOver,
+        M - 1,
+        'every earlier send was still under way at the last',
+      );
+    },
+  );
 
   it('a send that fails fails the step with its error, instead of waiting for a reply forever', async () => {
     const { runners, boxes } = pipeline((k, deliver, mb) => {
